@@ -1,0 +1,469 @@
+//! `.tollgate.yaml`: loading, validation against the shipped JSON Schema, and
+//! the typed configuration the rest of tollgate reads.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use tollgate_yaml::{Limits, Node, Route, Span, parse_yaml};
+
+use crate::date::Date;
+use crate::environment::Environments;
+use crate::error::CoreError;
+use crate::severity::Severity;
+
+/// The JSON Schema of `.tollgate.yaml` (`tollgate schema` prints it).
+pub const CONFIG_SCHEMA: &str = include_str!("config.schema.json");
+
+/// File names looked for at the scanned root, in order.
+pub const CONFIG_FILE_NAMES: [&str; 2] = [".tollgate.yaml", ".tollgate.yml"];
+
+/// Default largest file read: 5 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+/// A problem in the configuration, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigDiagnostic {
+    /// The configuration file as given or found.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// Per-rule settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSettings {
+    /// Turns the rule on or off.
+    pub enabled: Option<bool>,
+    /// Replaces the rule's severity.
+    pub severity: Option<Severity>,
+}
+
+/// A config `ignore` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IgnoreEntry {
+    /// The rule it silences.
+    pub rule: String,
+    /// Path globs it applies to.
+    pub paths: Vec<String>,
+    /// Why.
+    pub reason: String,
+    /// When it stops applying.
+    pub expires: Option<Date>,
+    /// Where the entry is written (in the config file).
+    pub span: Span,
+}
+
+/// Review requirements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewSettings {
+    /// Approvals required on the default branch.
+    pub min_approvals: u32,
+    /// Whether prod owners must be teams.
+    pub owners_must_be_teams: bool,
+    /// Distinct owners required for prod files.
+    pub min_owners: u32,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        ReviewSettings {
+            min_approvals: 1,
+            owners_must_be_teams: false,
+            min_owners: 1,
+        }
+    }
+}
+
+/// The configuration in force for a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (repository-relative when inside the root), if any.
+    pub source: Option<String>,
+    /// The environments (configured, or the defaults).
+    pub environments: Environments,
+    /// Review requirements.
+    pub review: ReviewSettings,
+    /// The signers policy path.
+    pub signing_policy: Option<String>,
+    /// Rego policy directories.
+    pub rego: Vec<String>,
+    /// Kyverno policy directories.
+    pub kyverno: Vec<String>,
+    /// Built-in policy packs to enable.
+    pub builtin_policies: Vec<String>,
+    /// Per-rule settings by id.
+    pub rules: BTreeMap<String, RuleSettings>,
+    /// Config suppressions.
+    pub ignore: Vec<IgnoreEntry>,
+    /// Extra excluded path globs.
+    pub exclude: Vec<String>,
+    /// Largest file read, in bytes.
+    pub max_file_size: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: None,
+            environments: Environments::defaults(),
+            review: ReviewSettings::default(),
+            signing_policy: None,
+            rego: Vec::new(),
+            kyverno: Vec::new(),
+            builtin_policies: Vec::new(),
+            rules: BTreeMap::new(),
+            ignore: Vec::new(),
+            exclude: Vec::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+fn schema_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).unwrap_or_default();
+        // The schema is a constant checked by a unit test, so this cannot fail.
+        jsonschema::validator_for(&schema).unwrap_or_else(|_| {
+            jsonschema::validator_for(&serde_json::Value::Bool(true)).unwrap_or_else(|_| unreachable!())
+        })
+    })
+}
+
+impl Config {
+    /// Finds and loads the configuration: `explicit` if given, else
+    /// `.tollgate.yaml`/`.tollgate.yml` at `root`, else the defaults.
+    /// `known_rules` are the registered ids, used to catch typos.
+    pub fn discover(root: &Path, explicit: Option<&Path>, known_rules: &[&str]) -> Result<Config, CoreError> {
+        let path: Option<PathBuf> = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => CONFIG_FILE_NAMES.iter().map(|n| root.join(n)).find(|p| p.is_file()),
+        };
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| CoreError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let shown = path
+            .strip_prefix(root)
+            .map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/"));
+        Config::from_text(&text, &shown, known_rules)
+    }
+
+    /// Parses and validates configuration text. Every problem is reported at
+    /// once, each with its line and column.
+    ///
+    /// ```
+    /// use tollgate_core::Config;
+    /// let err = Config::from_text("enviroments: {}\n", ".tollgate.yaml", &[]).unwrap_err();
+    /// assert!(err.to_string().contains(".tollgate.yaml:1:1: unknown key `enviroments`"));
+    /// ```
+    pub fn from_text(text: &str, file: &str, known_rules: &[&str]) -> Result<Config, CoreError> {
+        let diag = |span: Span, message: String| ConfigDiagnostic {
+            file: file.to_owned(),
+            line: span.start.line.max(1),
+            column: span.start.column.max(1),
+            message,
+        };
+        let docs = parse_yaml(text, &Limits::default()).map_err(|e| {
+            let p = e.position();
+            CoreError::Config(vec![ConfigDiagnostic {
+                file: file.to_owned(),
+                line: p.line.max(1),
+                column: p.column.max(1),
+                message: e.message().to_owned(),
+            }])
+        })?;
+        if docs.len() > 1 {
+            return Err(CoreError::Config(vec![diag(Span::default(), "expected one YAML document, found several".into())]));
+        }
+        let Some(doc) = docs.into_iter().next().filter(|d| !d.root.is_null()) else {
+            return Ok(Config {
+                source: Some(file.to_owned()),
+                ..Config::default()
+            });
+        };
+        let root = &doc.root;
+        let json = root.to_json();
+        let mut problems: Vec<ConfigDiagnostic> = Vec::new();
+        for error in schema_validator().iter_errors(&json) {
+            let pointer = error.instance_path().as_str().to_owned();
+            let route = Route::parse(&pointer);
+            let node = root.get(&route).unwrap_or(root);
+            match error.kind() {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    let allowed = allowed_keys(&pointer);
+                    for key in unexpected {
+                        let span = node
+                            .as_mapping()
+                            .and_then(|m| m.entry(key))
+                            .map_or(node.span, |(k, _)| k.span);
+                        let hint = closest(key, allowed.iter().map(String::as_str))
+                            .map(|s| format!("; did you mean `{s}`?"))
+                            .unwrap_or_default();
+                        problems.push(diag(
+                            span,
+                            format!("unknown key `{key}` (expected one of: {}){hint}", allowed.join(", ")),
+                        ));
+                    }
+                }
+                _ => problems.push(diag(node.span, format!("{}: {error}", describe(&pointer)))),
+            }
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|d| (d.line, d.column));
+            return Err(CoreError::Config(problems));
+        }
+        let config = Config::from_validated(root, file, known_rules, &mut problems);
+        if problems.is_empty() { Ok(config) } else { Err(CoreError::Config(problems)) }
+    }
+
+    fn from_validated(root: &Node, file: &str, known_rules: &[&str], problems: &mut Vec<ConfigDiagnostic>) -> Config {
+        let diag = |span: Span, message: String| ConfigDiagnostic {
+            file: file.to_owned(),
+            line: span.start.line,
+            column: span.start.column,
+            message,
+        };
+        let strings = |node: Option<&Node>| -> Vec<String> {
+            node.and_then(Node::as_sequence)
+                .map(|s| s.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let mut config = Config {
+            source: Some(file.to_owned()),
+            ..Config::default()
+        };
+        if let Some(envs) = root.get_key("environments").and_then(Node::as_mapping) {
+            let entries: Vec<(String, Vec<String>, bool)> = envs
+                .iter()
+                .map(|(name, e)| {
+                    (
+                        name.to_owned(),
+                        strings(e.get_key("paths")),
+                        e.get_key("protected").and_then(Node::as_bool).unwrap_or(false),
+                    )
+                })
+                .collect();
+            match Environments::configured(&entries) {
+                Ok(e) => config.environments = e,
+                Err(m) => problems.push(diag(root.get_key("environments").map_or(root.span, |n| n.span), m)),
+            }
+        }
+        if let Some(review) = root.get_key("review") {
+            let int = |k: &str| review.get_key(k).and_then(Node::as_i64).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+            config.review.min_approvals = int("min_approvals").unwrap_or(config.review.min_approvals);
+            config.review.min_owners = int("min_owners").unwrap_or(config.review.min_owners);
+            config.review.owners_must_be_teams = review.get_key("owners_must_be_teams").and_then(Node::as_bool).unwrap_or(false);
+        }
+        config.signing_policy = root
+            .get(&Route::parse("/signing/policy"))
+            .and_then(Node::as_str)
+            .map(str::to_owned);
+        config.rego = strings(root.get(&Route::parse("/policies/rego")));
+        config.kyverno = strings(root.get(&Route::parse("/policies/kyverno")));
+        config.builtin_policies = strings(root.get(&Route::parse("/policies/builtin")));
+        config.exclude = strings(root.get_key("exclude"));
+        if let Err(m) = crate::environment::glob_set(&config.exclude) {
+            problems.push(diag(root.get_key("exclude").map_or(root.span, |n| n.span), format!("exclude: {m}")));
+        }
+        if let Some(max) = root.get(&Route::parse("/limits/max_file_size")).and_then(Node::as_i64) {
+            config.max_file_size = u64::try_from(max).unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        }
+        if let Some(rules) = root.get_key("rules").and_then(Node::as_mapping) {
+            for (key, value) in &rules.entries {
+                let id = key.as_str().unwrap_or_default();
+                // Policy-engine rule ids (`package.rule`, `policy/rule`) are known only once policies load.
+                let engine_named = id.contains('.') || id.contains('/');
+                if !engine_named && !known_rules.contains(&id) {
+                    let hint = closest(id, known_rules.iter().copied()).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    problems.push(diag(key.span, format!("unknown rule `{id}` (see `tollgate rules`){hint}")));
+                    continue;
+                }
+                config.rules.insert(
+                    id.to_owned(),
+                    RuleSettings {
+                        enabled: value.get_key("enabled").and_then(Node::as_bool),
+                        severity: value.get_key("severity").and_then(Node::as_str).and_then(|s| s.parse().ok()),
+                    },
+                );
+            }
+        }
+        if let Some(entries) = root.get_key("ignore").and_then(Node::as_sequence) {
+            for entry in entries {
+                let expires_node = entry.get_key("expires");
+                let expires = expires_node.and_then(Node::as_str).map(|s| (s, Date::parse(s)));
+                if let (Some((text, None)), Some(node)) = (expires, expires_node) {
+                    problems.push(diag(node.span, format!("`expires: {text}` is not a real date (expected YYYY-MM-DD)")));
+                }
+                let paths = strings(entry.get_key("paths"));
+                if let Err(m) = crate::environment::glob_set(&paths) {
+                    problems.push(diag(entry.get_key("paths").map_or(entry.span, |n| n.span), format!("ignore paths: {m}")));
+                }
+                config.ignore.push(IgnoreEntry {
+                    rule: entry.get_key("rule").and_then(Node::as_str).unwrap_or_default().to_owned(),
+                    paths,
+                    reason: entry.get_key("reason").and_then(Node::as_str).unwrap_or_default().trim().to_owned(),
+                    expires: expires.and_then(|(_, d)| d),
+                    span: entry.span,
+                });
+            }
+        }
+        config
+    }
+
+    /// Whether a rule runs: configuration first, then the rule's default.
+    pub fn rule_enabled(&self, id: &str, default: bool) -> bool {
+        self.rules.get(id).and_then(|r| r.enabled).unwrap_or(default)
+    }
+
+    /// The severity configured for a rule, if any.
+    pub fn severity_override(&self, id: &str) -> Option<Severity> {
+        self.rules.get(id).and_then(|r| r.severity)
+    }
+}
+
+/// Names the config section a JSON pointer lies in, for messages.
+fn describe(pointer: &str) -> String {
+    if pointer.is_empty() {
+        "the configuration".to_owned()
+    } else {
+        format!("`{}`", pointer.trim_start_matches('/').replace('/', "."))
+    }
+}
+
+/// The keys the schema allows in the object at `pointer`.
+fn allowed_keys(pointer: &str) -> Vec<String> {
+    let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).unwrap_or_default();
+    let mut node = &schema;
+    for segment in pointer.split('/').filter(|s| !s.is_empty()) {
+        let next = node
+            .get("properties")
+            .and_then(|p| p.get(segment))
+            .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))
+            .or_else(|| node.get("items"));
+        match next {
+            Some(n) => node = n,
+            None => return Vec::new(),
+        }
+    }
+    node.get("properties")
+        .and_then(|p| p.as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The candidate closest to `word` by edit distance, if close enough.
+pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: [&str; 2] = ["plaintext-secret", "mutable-image-ref"];
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::from_text(text, "c.yaml", &RULES) {
+            Err(CoreError::Config(d)) => d.into_iter().map(|d| d.to_string()).collect(),
+            other => panic!("expected config errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn schema_is_valid() {
+        let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("schema compiles");
+    }
+
+    #[test]
+    fn design_example_loads() {
+        let text = r#"
+environments:
+  prod:    { paths: ["environments/prod/**", "clusters/production/**"], protected: true }
+  staging: { paths: ["environments/staging/**"] }
+review:
+  min_approvals: 2
+  owners_must_be_teams: true
+signing:
+  policy: .tollgate/signers.yaml
+policies:
+  rego: ["policy/"]
+  kyverno: ["kyverno/"]
+rules:
+  mutable-image-ref:  { severity: error }
+  plaintext-secret: { enabled: false }
+ignore:
+  - { rule: plaintext-secret, paths: ["testdata/**"], reason: "fixtures", expires: "2030-01-31" }
+"#;
+        let c = Config::from_text(text, "c.yaml", &RULES).expect("valid");
+        assert_eq!(c.review.min_approvals, 2);
+        assert!(c.environments.for_path("clusters/production/a.yaml").is_some_and(|e| e.protected));
+        assert!(c.environments.for_path("apps/prod/a.yaml").is_none());
+        assert_eq!(c.severity_override("mutable-image-ref"), Some(Severity::Error));
+        assert!(!c.rule_enabled("plaintext-secret", true));
+        assert_eq!(c.ignore[0].expires.map(|d| d.to_string()).as_deref(), Some("2030-01-31"));
+        assert_eq!(c.signing_policy.as_deref(), Some(".tollgate/signers.yaml"));
+    }
+
+    #[test]
+    fn every_mistake_reported_with_position() {
+        let errs = errors("enviroments: {}\nreview:\n  min_approvals: two\nrules:\n  plaintext-secrets: {enabled: false}\n");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].starts_with("c.yaml:1:1: unknown key `enviroments`"), "{errs:?}");
+        assert!(errs[0].contains("did you mean `environments`?"), "{errs:?}");
+        assert!(errs[1].starts_with("c.yaml:3:18: `review.min_approvals`"), "{errs:?}");
+        let errs = errors("rules:\n  plaintext-secrets: {enabled: false}\n");
+        assert_eq!(errs, vec!["c.yaml:2:3: unknown rule `plaintext-secrets` (see `tollgate rules`); did you mean `plaintext-secret`?"]);
+    }
+
+    #[test]
+    fn wrong_types_and_dates() {
+        let errs = errors("ignore:\n  - rule: x\n    paths: [a]\n    reason: r\n    expires: 2024-02-30\n");
+        assert_eq!(errs, vec!["c.yaml:5:14: `expires: 2024-02-30` is not a real date (expected YYYY-MM-DD)"]);
+        let errs = errors("exclude: yes\n");
+        assert!(errs[0].starts_with("c.yaml:1:10: `exclude`"), "{errs:?}");
+        let errs = errors("ignore:\n  - rule: x\n    paths: [a]\n");
+        assert!(errs[0].contains("\"reason\" is a required property"), "{errs:?}");
+    }
+
+    #[test]
+    fn empty_config_is_default() {
+        let c = Config::from_text("# nothing\n", "c.yaml", &RULES).expect("valid");
+        assert_eq!(c.max_file_size, DEFAULT_MAX_FILE_SIZE);
+    }
+}

@@ -1,0 +1,234 @@
+//! Discovery: which files of the scanned root tollgate reads.
+//!
+//! The walk honours `.gitignore` (and `.git/info/exclude`) and the config's
+//! `exclude` globs, never follows a symbolic link, and reports every link that
+//! points out of the root (or nowhere) instead of skipping it silently.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use globset::GlobSet;
+use ignore::WalkBuilder;
+use tollgate_yaml::Limits;
+
+use crate::config::Config;
+use crate::error::CoreError;
+use crate::model::{FileKind, SourceFile, classify};
+
+/// A file found by the walk, not yet read.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Repository-relative path with forward slashes.
+    pub path: String,
+    /// Absolute (or root-joined) path on disk.
+    pub disk_path: PathBuf,
+    /// Its kind.
+    pub kind: FileKind,
+}
+
+/// What the walk found: files to read, and files already known to be unreadable.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files to read.
+    pub candidates: Vec<Candidate>,
+    /// Files that are findings already (links out of the root, special files).
+    pub problems: Vec<SourceFile>,
+}
+
+/// Walks `root`.
+pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
+    let canonical_root = fs::canonicalize(root).map_err(|source| CoreError::Root {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    if !canonical_root.is_dir() {
+        return Err(CoreError::Root {
+            path: root.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        });
+    }
+    let exclude: GlobSet = crate::environment::glob_set(&config.exclude).unwrap_or_default();
+    let exclude_for_filter = exclude.clone();
+    let root_for_filter = root.to_path_buf();
+    let walker = WalkBuilder::new(root)
+        .standard_filters(false)
+        .hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .require_git(false)
+        .parents(false)
+        .follow_links(false)
+        .filter_entry(move |e| {
+            if e.depth() > 0 && e.file_name() == ".git" {
+                return false;
+            }
+            let rel = relative(&root_for_filter, e.path());
+            rel.is_empty() || !exclude_for_filter.is_match(&rel)
+        })
+        .build();
+    let mut found = Discovery::default();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                // An unreadable directory: report it, do not skip silently.
+                let path = err_path(&err).map_or_else(|| ".".to_owned(), |p| relative(root, &p));
+                found.problems.push(SourceFile::unreadable(
+                    path,
+                    FileKind::Yaml,
+                    format!("cannot read this part of the repository: {err}"),
+                ));
+                continue;
+            }
+        };
+        let Some(file_type) = entry.file_type() else { continue };
+        let rel = relative(root, entry.path());
+        if rel.is_empty() {
+            continue;
+        }
+        if file_type.is_symlink() {
+            if let Some(problem) = check_symlink(&canonical_root, entry.path(), &rel) {
+                found.problems.push(problem);
+            }
+            continue;
+        }
+        if file_type.is_dir() {
+            continue;
+        }
+        let Some(mut kind) = classify(&rel) else { continue };
+        if kind != FileKind::Codeowners && in_helm_templates(root, &rel) {
+            kind = FileKind::HelmTemplate;
+        }
+        if !file_type.is_file() {
+            found.problems.push(SourceFile::unreadable(
+                rel,
+                kind,
+                "not a regular file (a FIFO, socket or device); tollgate does not read it. Replace it with a regular file or exclude it".into(),
+            ));
+            continue;
+        }
+        found.candidates.push(Candidate {
+            path: rel,
+            disk_path: entry.path().to_path_buf(),
+            kind,
+        });
+    }
+    Ok(found)
+}
+
+fn err_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => err_path(err),
+        _ => None,
+    }
+}
+
+/// Repository-relative path with forward slashes.
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut out = String::new();
+    for (i, c) in rel.components().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(&c.as_os_str().to_string_lossy());
+    }
+    out
+}
+
+/// A file below a `templates/` folder of a Helm chart (a folder holding `Chart.yaml`).
+fn in_helm_templates(root: &Path, rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    parts.iter().enumerate().take(parts.len().saturating_sub(1)).any(|(i, p)| {
+        *p == "templates" && {
+            let chart_dir = parts[..i].join("/");
+            root.join(&chart_dir).join("Chart.yaml").is_file() || root.join(&chart_dir).join("Chart.yml").is_file()
+        }
+    })
+}
+
+/// A link that leaves the root or dangles is a finding when tollgate would
+/// have read what it names; links inside the root are skipped because their
+/// targets are read under their own paths.
+fn check_symlink(canonical_root: &Path, path: &Path, rel: &str) -> Option<SourceFile> {
+    let target = fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+    match fs::canonicalize(path) {
+        Ok(resolved) if resolved.starts_with(canonical_root) => None,
+        Ok(resolved) => {
+            let relevant = resolved.is_dir() || classify(rel).is_some();
+            relevant.then(|| {
+                SourceFile::unreadable(
+                    rel.to_owned(),
+                    classify(rel).unwrap_or(FileKind::Yaml),
+                    format!(
+                        "symbolic link to `{target}` leaves the repository root; tollgate never follows links out of the root, so this content is not checked. Commit the content itself instead of a link"
+                    ),
+                )
+            })
+        }
+        Err(_) => classify(rel).map(|kind| {
+            SourceFile::unreadable(
+                rel.to_owned(),
+                kind,
+                format!("symbolic link to `{target}` points nowhere; fix or remove the link"),
+            )
+        }),
+    }
+}
+
+/// Reads and parses one candidate. Never fails: problems become the file's
+/// [`SourceFile::problem`].
+pub fn load(candidate: &Candidate, config: &Config, limits: &Limits) -> SourceFile {
+    let path = candidate.path.clone();
+    let kind = candidate.kind;
+    let unreadable = |message: String| SourceFile::unreadable(path.clone(), kind, message);
+    let mut file = match fs::File::open(&candidate.disk_path) {
+        Ok(f) => f,
+        Err(e) => return unreadable(format!("cannot read the file: {e}. Make it readable so it can be checked")),
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > config.max_file_size {
+        return unreadable(format!(
+            "file is {} bytes, over the {}-byte limit; tollgate did not read it. Split the file, exclude it, or raise `limits.max_file_size`",
+            size, config.max_file_size
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // Read at most one byte past the limit, in case the file grew.
+    if let Err(e) = (&mut file).take(config.max_file_size + 1).read_to_end(&mut bytes) {
+        return unreadable(format!("cannot read the file: {e}"));
+    }
+    if bytes.len() as u64 > config.max_file_size {
+        return unreadable(format!("file is over the {}-byte limit; tollgate did not read it", config.max_file_size));
+    }
+    if kind != FileKind::HelmTemplate && memchr_nul(&bytes) {
+        return unreadable("file contains NUL bytes: it is binary, not YAML or JSON. Remove it or rename it".into());
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let prefix = String::from_utf8_lossy(&bytes[..valid]);
+            let line = prefix.matches('\n').count() + 1;
+            let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let mut f = unreadable(format!(
+                "invalid UTF-8 at byte {valid} (line {line}, column {column}); YAML and JSON must be UTF-8. Re-encode the file as UTF-8"
+            ));
+            if let Some(p) = f.problem.as_mut() {
+                p.span.start.line = line as u32;
+                p.span.start.column = column as u32;
+                p.span.end = p.span.start;
+                p.span.end.column += 1;
+            }
+            return f;
+        }
+    };
+    SourceFile::parse(path, kind, text, limits)
+}
+
+fn memchr_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0)
+}

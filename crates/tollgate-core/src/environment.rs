@@ -1,0 +1,201 @@
+//! Environments: which paths are prod, staging or dev.
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// The role an environment plays in promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Development, test, QA, sandbox.
+    Dev,
+    /// Staging, pre-production, UAT.
+    Staging,
+    /// Production (protected).
+    Prod,
+    /// A configured environment whose name says neither.
+    Other,
+}
+
+/// A named set of paths.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Environment {
+    /// Its name (`prod`, `staging`, ... or as configured).
+    pub name: String,
+    /// Whether changes here guard production.
+    pub protected: bool,
+    /// Its role in promotion.
+    pub tier: Tier,
+    /// The path globs (empty for the defaults, which match path segments).
+    pub paths: Vec<String>,
+    #[serde(skip)]
+    globs: Option<GlobSet>,
+}
+
+const PROD_WORDS: [&str; 4] = ["prod", "production", "prd", "live"];
+const STAGING_WORDS: [&str; 5] = ["staging", "stage", "stg", "preprod", "uat"];
+const DEV_WORDS: [&str; 5] = ["dev", "development", "test", "qa", "sandbox"];
+
+/// The environments of a repository, from configuration or the defaults.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Environments {
+    list: Vec<Environment>,
+    defaults: bool,
+}
+
+/// Builds a glob with gitignore-like semantics: `*` stays within a path
+/// segment, `**` crosses segments.
+pub fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).backslash_escape(true).build()
+}
+
+impl Environments {
+    /// The documented defaults: a path segment (or a `-`/`_`/`.`-separated word
+    /// of one) `prod`, `production`, `prd` or `live` is protected prod;
+    /// `staging`, `stage`, `stg`, `preprod`, `uat` staging; `dev`,
+    /// `development`, `test`, `qa`, `sandbox` dev.
+    pub fn defaults() -> Environments {
+        let make = |name: &str, tier, protected| Environment {
+            name: name.to_owned(),
+            protected,
+            tier,
+            paths: Vec::new(),
+            globs: None,
+        };
+        Environments {
+            list: vec![make("prod", Tier::Prod, true), make("staging", Tier::Staging, false), make("dev", Tier::Dev, false)],
+            defaults: true,
+        }
+    }
+
+    /// Environments from configuration, in order: `(name, globs, protected)`.
+    pub fn configured(entries: &[(String, Vec<String>, bool)]) -> Result<Environments, String> {
+        let mut list = Vec::new();
+        for (name, paths, protected) in entries {
+            let mut set = GlobSetBuilder::new();
+            for p in paths {
+                set.add(compile_glob(p).map_err(|e| format!("environment `{name}`: bad glob `{p}`: {e}"))?);
+            }
+            let lower = name.to_ascii_lowercase();
+            let tier = if *protected {
+                Tier::Prod
+            } else if STAGING_WORDS.contains(&lower.as_str()) {
+                Tier::Staging
+            } else if DEV_WORDS.contains(&lower.as_str()) {
+                Tier::Dev
+            } else {
+                Tier::Other
+            };
+            list.push(Environment {
+                name: name.clone(),
+                protected: *protected,
+                tier,
+                paths: paths.clone(),
+                globs: Some(set.build().map_err(|e| e.to_string())?),
+            });
+        }
+        Ok(Environments { list, defaults: false })
+    }
+
+    /// Every environment.
+    pub fn all(&self) -> &[Environment] {
+        &self.list
+    }
+
+    /// Index of the environment a repository-relative path belongs to. When
+    /// several match, a protected one wins: tollgate fails closed.
+    pub fn index_for(&self, path: &str) -> Option<usize> {
+        if self.defaults {
+            let mut best: Option<usize> = None;
+            let segments: Vec<&str> = path.split('/').collect();
+            for (i, segment) in segments.iter().enumerate() {
+                // The file name counts without its extension (`prod.yaml`).
+                let segment = if i + 1 == segments.len() { segment.split('.').next().unwrap_or("") } else { segment };
+                for word in segment.split(['-', '_', '.']) {
+                    let word = word.to_ascii_lowercase();
+                    let found = if PROD_WORDS.contains(&word.as_str()) {
+                        Some(0)
+                    } else if STAGING_WORDS.contains(&word.as_str()) {
+                        Some(1)
+                    } else if DEV_WORDS.contains(&word.as_str()) {
+                        Some(2)
+                    } else {
+                        None
+                    };
+                    best = match (best, found) {
+                        (Some(b), Some(f)) => Some(b.min(f)),
+                        (b, f) => b.or(f),
+                    };
+                }
+            }
+            return best;
+        }
+        let matches = self
+            .list
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.globs.as_ref().is_some_and(|g| g.is_match(path)));
+        let mut first = None;
+        for (i, e) in matches {
+            if e.protected {
+                return Some(i);
+            }
+            first = first.or(Some(i));
+        }
+        first
+    }
+
+    /// The environment at an index from [`Environments::index_for`].
+    pub fn get(&self, index: usize) -> Option<&Environment> {
+        self.list.get(index)
+    }
+
+    /// The environment a path belongs to.
+    pub fn for_path(&self, path: &str) -> Option<&Environment> {
+        self.index_for(path).and_then(|i| self.get(i))
+    }
+}
+
+/// Compiles globs into one set.
+pub fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(compile_glob(p).map_err(|e| format!("bad glob `{p}`: {e}"))?);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_by_segment_and_word() {
+        let e = Environments::defaults();
+        let name = |p: &str| e.for_path(p).map(|e| e.name.clone());
+        assert_eq!(name("environments/prod/app.yaml").as_deref(), Some("prod"));
+        assert_eq!(name("clusters/production-eu/x.yaml").as_deref(), Some("prod"));
+        assert_eq!(name("overlays/stg/kustomization.yaml").as_deref(), Some("staging"));
+        assert_eq!(name("apps/dev/x.yaml").as_deref(), Some("dev"));
+        assert_eq!(name("values/prod.yaml").as_deref(), Some("prod"));
+        assert_eq!(name("apps/web/base/deploy.yaml"), None);
+        assert_eq!(name("testdata/x.yaml"), None);
+        assert_eq!(name("apps/liveness/x.yaml"), None);
+        // Both: protected wins.
+        assert_eq!(name("dev/prod/x.yaml").as_deref(), Some("prod"));
+        assert!(e.for_path("live/x.yaml").is_some_and(|e| e.protected));
+    }
+
+    #[test]
+    fn configured_globs() {
+        let e = Environments::configured(&[
+            ("staging".into(), vec!["environments/staging/**".into()], false),
+            ("prod".into(), vec!["environments/prod/**".into(), "clusters/*/prod.yaml".into()], true),
+        ])
+        .expect("valid");
+        assert_eq!(e.for_path("environments/prod/a/b.yaml").map(|e| e.tier), Some(Tier::Prod));
+        assert_eq!(e.for_path("clusters/eu/prod.yaml").map(|e| e.tier), Some(Tier::Prod));
+        assert!(e.for_path("clusters/eu/x/prod.yaml").is_none());
+        assert_eq!(e.for_path("environments/staging/x.yaml").map(|e| e.tier), Some(Tier::Staging));
+        assert!(e.for_path("apps/prod/x.yaml").is_none());
+    }
+}

@@ -1,0 +1,154 @@
+//! Findings and where they point.
+
+use serde::Serialize;
+use tollgate_yaml::{Document, Span};
+
+use crate::severity::Severity;
+
+/// A place in a file of the scanned repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// Repository-relative path with forward slashes.
+    pub path: String,
+    /// Exact span; lines and columns are 1-based.
+    #[serde(serialize_with = "serialize_span")]
+    pub span: Span,
+    /// 0-based index of the document in a multi-document file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    /// The route of the node inside the document, as a JSON pointer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+}
+
+fn serialize_span<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("Span", 4)?;
+    st.serialize_field("start_line", &span.start.line)?;
+    st.serialize_field("start_column", &span.start.column)?;
+    st.serialize_field("end_line", &span.end.line)?;
+    st.serialize_field("end_column", &span.end.column)?;
+    st.end()
+}
+
+/// A secondary location with a note about its part in the finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelatedLocation {
+    /// Where.
+    pub location: Location,
+    /// Why it is relevant.
+    pub message: String,
+}
+
+/// The Kubernetes object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ResourceIdentity {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `metadata.name` (or `generateName`).
+    pub name: String,
+}
+
+impl ResourceIdentity {
+    /// The identity of a document that has `apiVersion`, `kind` and a name.
+    pub fn of(document: &Document) -> Option<ResourceIdentity> {
+        let root = &document.root;
+        let meta = root.get_key("metadata");
+        let name = meta
+            .and_then(|m| m.get_key("name").or_else(|| m.get_key("generateName")))
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
+        Some(ResourceIdentity {
+            api_version: root.get_key("apiVersion")?.as_str()?.to_owned(),
+            kind: root.get_key("kind")?.as_str()?.to_owned(),
+            namespace: meta.and_then(|m| m.get_key("namespace")).and_then(|n| n.as_str()).map(str::to_owned),
+            name: name.to_owned(),
+        })
+    }
+
+    /// `kind/namespace/name` (namespace omitted when unset).
+    pub fn display_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// Why a finding is suppressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppression {
+    /// `inline`, `config` or `baseline`.
+    pub kind: &'static str,
+    /// The reason its author gave.
+    pub reason: String,
+    /// Where the suppression is written (none for a baseline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// One problem found in the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule id (a built-in slug, or a policy engine's own name).
+    pub rule_id: String,
+    /// Severity after configuration overrides.
+    pub severity: Severity,
+    /// What is wrong and how to fix it; the first sentence stands alone.
+    pub message: String,
+    /// The exact node that is wrong.
+    pub location: Location,
+    /// Other places that explain the finding.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<RelatedLocation>,
+    /// The Kubernetes object, for findings about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<ResourceIdentity>,
+    /// The commit, for findings about history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Stable key: rule, path, resource or document, route and normalized
+    /// content. Unrelated lines moving does not change it.
+    pub fingerprint: String,
+    /// Set when a suppression applies (the finding is then not counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppression>,
+}
+
+impl Finding {
+    /// Computes the stable fingerprint from the parts that identify a finding.
+    ///
+    /// ```
+    /// let a = tollgate_core::Finding::fingerprint_of(&["rule", "a.yaml", "/spec/x", "true"]);
+    /// assert_eq!(a.len(), 32);
+    /// assert_ne!(a, tollgate_core::Finding::fingerprint_of(&["rule", "b.yaml", "/spec/x", "true"]));
+    /// ```
+    pub fn fingerprint_of(parts: &[&str]) -> String {
+        // FNV-1a over the parts with a separator, twice with different offsets
+        // for 128 bits: stable across platforms and releases, unlike `Hash`.
+        let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut b: u64 = 0x6c62_272e_07bb_0142;
+        for part in parts {
+            for byte in part.bytes().chain(std::iter::once(0x1f)) {
+                a = (a ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3 ^ 0x2_0000);
+            }
+        }
+        format!("{a:016x}{b:016x}")
+    }
+
+    /// True when a suppression applies.
+    pub fn is_suppressed(&self) -> bool {
+        self.suppressed.is_some()
+    }
+}
+
+/// Collapses white space so that re-indenting does not change a fingerprint.
+pub(crate) fn normalize_content(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

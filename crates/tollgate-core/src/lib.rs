@@ -1,0 +1,45 @@
+//! The core of tollgate: findings and their locations, rule metadata and the
+//! [`Rule`] trait, the [`Registry`], configuration ([`Config`]), environment
+//! resolution, discovery, suppression and the parallel [`check`] runner.
+//!
+//! Data flows one way: discover → parse → model → check → suppress → report.
+//! Every file is parsed once into a [`RepositoryModel`] that all rules share;
+//! rules run in parallel over documents with `rayon`.
+//!
+//! ```
+//! use tollgate_core::{CheckOptions, Config, Registry, check, core_rules};
+//! let dir = std::env::temp_dir().join(format!("tollgate-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! std::fs::write(dir.join("broken.yaml"), "a: [1\n").unwrap();
+//! let registry = Registry::new(core_rules()).unwrap();
+//! let report = check(&dir, &Config::default(), &registry, &CheckOptions::default()).unwrap();
+//! assert_eq!(report.findings[0].rule_id, "parse-error");
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+mod config;
+mod date;
+mod discover;
+mod environment;
+mod error;
+mod finding;
+mod model;
+mod registry;
+mod rule;
+mod runner;
+mod severity;
+mod suppress;
+
+pub use config::{CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, IgnoreEntry, ReviewSettings, RuleSettings};
+pub use date::Date;
+pub use discover::{Candidate, Discovery, discover, load};
+pub use environment::{Environment, Environments, Tier, compile_glob, glob_set};
+pub use error::CoreError;
+pub use finding::{Finding, Location, RelatedLocation, ResourceIdentity, Suppression};
+pub use model::{FileKind, FileProblem, RepositoryModel, SourceFile, Syntax, classify};
+pub use registry::{RegisteredRule, Registry, is_kebab_case};
+pub use rule::{DocumentContext, FindingBuilder, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta, core_rules};
+pub use runner::{CheckOptions, CheckReport, Stats, check};
+pub use severity::Severity;
+pub use suppress::{InlineSuppression, apply_baseline, apply_suppressions, load_baseline, parse_inline};
+pub use tollgate_yaml::{Document, Node, Position, Route, Segment, Span, Value};

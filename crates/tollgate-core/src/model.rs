@@ -1,0 +1,279 @@
+//! The repository model: every file tollgate reads, classified and parsed once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use tollgate_yaml::{Document, JsonDialect, Limits, Position, Span, parse_json, parse_yaml};
+
+use crate::environment::Environments;
+use crate::finding::ResourceIdentity;
+use crate::suppress::{InlineSuppression, parse_inline};
+
+/// What a file is, decided from its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    /// Any other YAML file: Kubernetes manifests, Helm values, Argo/Flux objects.
+    Yaml,
+    /// Any other JSON file (comments and trailing commas accepted).
+    Json,
+    /// `kustomization.yaml`, `kustomization.yml` or `Kustomization`.
+    Kustomization,
+    /// A GitHub Actions workflow under `.github/workflows/`.
+    Workflow,
+    /// CODEOWNERS in one of the places GitHub reads it.
+    Codeowners,
+    /// A Renovate configuration.
+    Renovate,
+    /// `.github/dependabot.yml`.
+    Dependabot,
+    /// Branch protection kept as code: `.github/settings.yml`, `.github/rulesets/*.json`.
+    Settings,
+    /// Terraform (`*.tf`), read as text.
+    Terraform,
+    /// tollgate's own configuration.
+    TollgateConfig,
+    /// tollgate's trust policy (`.tollgate/signers.yaml`).
+    TrustPolicy,
+    /// SOPS creation rules (`.sops.yaml`).
+    SopsConfig,
+    /// An OPA/Rego policy, read as text.
+    Rego,
+    /// A Helm chart template: Go template text, not YAML, so not parsed.
+    HelmTemplate,
+}
+
+impl FileKind {
+    /// How the file's text is read.
+    pub fn syntax(self, path: &str) -> Syntax {
+        match self {
+            FileKind::Codeowners | FileKind::Terraform | FileKind::Rego | FileKind::HelmTemplate => Syntax::Text,
+            FileKind::Json => Syntax::Json(JsonDialect::Jsonc),
+            FileKind::Renovate if path.ends_with(".json5") => Syntax::Json(JsonDialect::Json5),
+            FileKind::Renovate => Syntax::Json(JsonDialect::Jsonc),
+            FileKind::Settings if path.ends_with(".json") => Syntax::Json(JsonDialect::Strict),
+            _ => Syntax::Yaml,
+        }
+    }
+}
+
+/// How a file's text is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// A YAML stream.
+    Yaml,
+    /// One JSON value.
+    Json(JsonDialect),
+    /// Kept as text (other crates parse it).
+    Text,
+}
+
+const RENOVATE_NAMES: [&str; 9] = [
+    "renovate.json",
+    "renovate.json5",
+    ".github/renovate.json",
+    ".github/renovate.json5",
+    ".gitlab/renovate.json",
+    ".gitlab/renovate.json5",
+    ".renovaterc",
+    ".renovaterc.json",
+    ".renovaterc.json5",
+];
+
+/// Classifies a repository-relative path; `None` for files tollgate does not read.
+///
+/// ```
+/// use tollgate_core::{classify, FileKind};
+/// assert_eq!(classify(".github/workflows/deploy.yml"), Some(FileKind::Workflow));
+/// assert_eq!(classify("apps/web/kustomization.yaml"), Some(FileKind::Kustomization));
+/// assert_eq!(classify("README.md"), None);
+/// ```
+pub fn classify(path: &str) -> Option<FileKind> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let yaml = matches!(ext.as_deref(), Some("yaml" | "yml"));
+    if matches!(path, "CODEOWNERS" | ".github/CODEOWNERS" | "docs/CODEOWNERS") {
+        return Some(FileKind::Codeowners);
+    }
+    if RENOVATE_NAMES.contains(&path) {
+        return Some(FileKind::Renovate);
+    }
+    match ext.as_deref() {
+        Some("rego") => return Some(FileKind::Rego),
+        Some("tf") => return Some(FileKind::Terraform),
+        _ => {}
+    }
+    if name == "Kustomization" || (yaml && name.starts_with("kustomization.")) {
+        return Some(FileKind::Kustomization);
+    }
+    if yaml {
+        if let Some(rest) = path.strip_prefix(".github/workflows/") {
+            if !rest.contains('/') {
+                return Some(FileKind::Workflow);
+            }
+        }
+        return Some(match path {
+            ".github/dependabot.yml" | ".github/dependabot.yaml" => FileKind::Dependabot,
+            ".github/settings.yml" | ".github/settings.yaml" => FileKind::Settings,
+            ".tollgate.yaml" | ".tollgate.yml" => FileKind::TollgateConfig,
+            ".tollgate/signers.yaml" | ".tollgate/signers.yml" => FileKind::TrustPolicy,
+            ".sops.yaml" | ".sops.yml" => FileKind::SopsConfig,
+            _ => FileKind::Yaml,
+        });
+    }
+    match ext.as_deref() {
+        Some("json") if path.starts_with(".github/rulesets/") => Some(FileKind::Settings),
+        Some("json" | "json5") => Some(FileKind::Json),
+        _ => None,
+    }
+}
+
+/// Why a file could not be read or parsed (reported as `parse-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// Where (line 1, column 1 when the file could not be read at all).
+    pub span: Span,
+}
+
+/// One file of the repository, read and parsed once.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Repository-relative path with forward slashes.
+    pub path: String,
+    /// What the file is.
+    pub kind: FileKind,
+    /// The text (empty when unreadable).
+    pub text: String,
+    /// The parsed documents (empty for text files and on error).
+    pub documents: Vec<Document>,
+    /// The Kubernetes identity of each document, where it has one.
+    pub resources: Vec<Option<ResourceIdentity>>,
+    /// Why the file could not be read or parsed.
+    pub problem: Option<FileProblem>,
+    /// Index into [`RepositoryModel::environments`].
+    pub environment: Option<usize>,
+    /// `# tollgate: ignore[...]` comments in the file.
+    pub suppressions: Vec<InlineSuppression>,
+}
+
+impl SourceFile {
+    /// Parses `text` as a file at `path` of the given kind.
+    pub fn parse(path: String, kind: FileKind, text: String, limits: &Limits) -> SourceFile {
+        let (documents, problem) = match kind.syntax(&path) {
+            Syntax::Text => (Vec::new(), None),
+            Syntax::Yaml => match parse_yaml(&text, limits) {
+                Ok(d) => (d, None),
+                Err(e) => (Vec::new(), Some(problem_at(&text, e.position(), e.message()))),
+            },
+            Syntax::Json(dialect) => match parse_json(&text, dialect, limits) {
+                Ok(d) => (vec![d], None),
+                Err(e) => (Vec::new(), Some(problem_at(&text, e.position(), e.message()))),
+            },
+        };
+        let resources = documents.iter().map(ResourceIdentity::of).collect();
+        let suppressions = parse_inline(&text);
+        SourceFile {
+            path,
+            kind,
+            text,
+            documents,
+            resources,
+            problem,
+            environment: None,
+            suppressions,
+        }
+    }
+
+    /// A file that could not be read, with the reason.
+    pub fn unreadable(path: String, kind: FileKind, message: String) -> SourceFile {
+        let at = Position {
+            line: 1,
+            column: 1,
+            offset: 0,
+        };
+        SourceFile {
+            path,
+            kind,
+            text: String::new(),
+            documents: Vec::new(),
+            resources: Vec::new(),
+            problem: Some(FileProblem {
+                message,
+                span: Span { start: at, end: at },
+            }),
+            environment: None,
+            suppressions: Vec::new(),
+        }
+    }
+
+    /// The text of a 1-based line, without its line break.
+    pub fn line(&self, line: u32) -> Option<&str> {
+        self.text.lines().nth(line.checked_sub(1)? as usize)
+    }
+}
+
+/// The span from `position` to the end of its line (at least one character).
+fn problem_at(text: &str, position: Position, message: &str) -> FileProblem {
+    let line_end = text[position.offset.min(text.len())..].find('\n').map_or(text.len(), |i| position.offset + i);
+    let width = text.get(position.offset..line_end).map_or(0, |s| s.trim_end().chars().count()) as u32;
+    let end = Position {
+        line: position.line,
+        column: position.column + width.max(1),
+        offset: line_end,
+    };
+    FileProblem {
+        message: format!("{message}. Fix the syntax so the file can be checked; tollgate never skips a file it cannot read."),
+        span: Span { start: position, end },
+    }
+}
+
+/// Everything tollgate read from the scanned repository.
+#[derive(Debug, Clone)]
+pub struct RepositoryModel {
+    /// The scanned root.
+    pub root: PathBuf,
+    /// The files, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// The environments in force.
+    pub environments: Environments,
+    by_path: HashMap<String, usize>,
+}
+
+impl RepositoryModel {
+    /// Builds the model from parsed files.
+    pub fn new(root: &Path, mut files: Vec<SourceFile>, environments: Environments) -> RepositoryModel {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        for f in &mut files {
+            f.environment = environments.index_for(&f.path);
+        }
+        let by_path = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
+        RepositoryModel {
+            root: root.to_path_buf(),
+            files,
+            environments,
+            by_path,
+        }
+    }
+
+    /// The file at a repository-relative path.
+    pub fn file(&self, path: &str) -> Option<&SourceFile> {
+        self.by_path.get(path).map(|&i| &self.files[i])
+    }
+
+    /// Every parsed document with its file.
+    pub fn documents(&self) -> impl Iterator<Item = (&SourceFile, &Document)> {
+        self.files.iter().flat_map(|f| f.documents.iter().map(move |d| (f, d)))
+    }
+
+    /// Every Kubernetes object (document with `apiVersion` and `kind`) with its file.
+    pub fn objects(&self) -> impl Iterator<Item = (&SourceFile, &Document, &ResourceIdentity)> {
+        self.files.iter().flat_map(|f| {
+            f.documents
+                .iter()
+                .zip(&f.resources)
+                .filter_map(move |(d, r)| r.as_ref().map(|r| (f, d, r)))
+        })
+    }
+}

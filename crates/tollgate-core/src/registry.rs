@@ -1,0 +1,83 @@
+//! The registry: every rule, with its metadata, in one place.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::CoreError;
+use crate::rule::{REQUIRED_SECTIONS, Rule, RuleMeta, page_error};
+
+/// A rule and its parsed metadata.
+#[derive(Clone)]
+pub struct RegisteredRule {
+    /// Metadata from the rule's page.
+    pub meta: RuleMeta,
+    /// The implementation.
+    pub rule: Arc<dyn Rule>,
+}
+
+/// All rules known to a run, in registration order.
+///
+/// ```
+/// let registry = tollgate_core::Registry::new(tollgate_core::core_rules()).unwrap();
+/// assert!(registry.get("parse-error").is_some());
+/// ```
+#[derive(Clone, Default)]
+pub struct Registry {
+    rules: Vec<RegisteredRule>,
+    index: HashMap<String, usize>,
+}
+
+impl Registry {
+    /// Registers rules, validating each page (front matter, kebab-case id,
+    /// required sections) and that ids are unique.
+    pub fn new(rules: Vec<Box<dyn Rule>>) -> Result<Registry, CoreError> {
+        let mut registry = Registry::default();
+        for rule in rules {
+            registry.add(Arc::from(rule))?;
+        }
+        Ok(registry)
+    }
+
+    /// Registers one more rule.
+    pub fn add(&mut self, rule: Arc<dyn Rule>) -> Result<(), CoreError> {
+        let page = rule.page();
+        let meta = RuleMeta::from_page(page).map_err(|m| page_error(page, m))?;
+        if !is_kebab_case(&meta.id) {
+            return Err(page_error(page, format!("id `{}` is not a kebab-case slug", meta.id)));
+        }
+        let mut from = 0;
+        for section in REQUIRED_SECTIONS {
+            match meta.docs[from..].find(section) {
+                Some(at) => from += at + section.len(),
+                None => return Err(page_error(page, format!("missing section `{section}` (sections must appear in order)"))),
+            }
+        }
+        if self.index.contains_key(&meta.id) {
+            return Err(CoreError::DuplicateRule(meta.id));
+        }
+        self.index.insert(meta.id.clone(), self.rules.len());
+        self.rules.push(RegisteredRule { meta, rule });
+        Ok(())
+    }
+
+    /// The rule with this id.
+    pub fn get(&self, id: &str) -> Option<&RegisteredRule> {
+        self.index.get(id).map(|&i| &self.rules[i])
+    }
+
+    /// Every rule, in registration order.
+    pub fn rules(&self) -> &[RegisteredRule] {
+        &self.rules
+    }
+
+    /// The registered id closest to `id`, for "did you mean" hints.
+    pub fn suggest(&self, id: &str) -> Option<&str> {
+        crate::config::closest(id, self.rules.iter().map(|r| r.meta.id.as_str()))
+    }
+}
+
+/// True for ids like `prod-self-heal`: lowercase ASCII words joined by `-`.
+pub fn is_kebab_case(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}

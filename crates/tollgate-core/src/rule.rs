@@ -1,0 +1,338 @@
+//! Rules: their metadata (read from their documentation page) and the trait
+//! every source of findings implements.
+
+use tollgate_yaml::{Document, Limits, Route, parse_yaml};
+
+use crate::config::Config;
+use crate::environment::Environment;
+use crate::error::CoreError;
+use crate::finding::{Finding, Location, RelatedLocation, ResourceIdentity, normalize_content};
+use crate::model::{RepositoryModel, SourceFile};
+use crate::severity::Severity;
+
+/// Includes a rule's page `rules/<id>.md` from the repository's top-level
+/// `rules/` folder. The id written here must be the page's front-matter id.
+#[macro_export]
+macro_rules! rule_page {
+    ($id:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/", $id, ".md"))
+    };
+}
+
+/// Sections every rule page must have, in this order.
+pub const REQUIRED_SECTIONS: [&str; 4] = ["## What it finds", "## Why it matters", "## Bad", "## Fixed"];
+
+/// A rule's metadata, parsed from the front matter of its page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleMeta {
+    /// Stable kebab-case id; the SARIF `ruleId`.
+    pub id: String,
+    /// PascalCase name for SARIF `name`.
+    pub name: String,
+    /// Default severity.
+    pub severity: Severity,
+    /// One-sentence summary.
+    pub summary: String,
+    /// Tags (SARIF `properties.tags`).
+    pub tags: Vec<String>,
+    /// SARIF `properties.precision`.
+    pub precision: String,
+    /// SARIF `properties.security-severity`, for rules that guard production.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_severity: Option<String>,
+    /// Whether the rule runs without being enabled in configuration.
+    pub enabled_by_default: bool,
+    /// The page body (Markdown, without front matter).
+    #[serde(skip)]
+    pub docs: String,
+}
+
+impl RuleMeta {
+    /// Parses a page: `---` front matter `---` then Markdown.
+    ///
+    /// ```
+    /// let page = "---\nid: my-rule\nseverity: warning\nsummary: Finds things.\ntags: [a]\n---\n## What it finds\n";
+    /// let meta = tollgate_core::RuleMeta::from_page(page).unwrap();
+    /// assert_eq!(meta.name, "MyRule");
+    /// ```
+    pub fn from_page(page: &str) -> Result<RuleMeta, String> {
+        let rest = page.strip_prefix("---\n").ok_or("the page must start with `---` front matter")?;
+        let end = rest.find("\n---\n").ok_or("the front matter must end with a `---` line")?;
+        let (front, body) = (&rest[..=end], &rest[end + 5..]);
+        let docs = parse_yaml(front, &Limits::default()).map_err(|e| format!("front matter: {e}"))?;
+        let root = docs.first().map(|d| &d.root).ok_or("empty front matter")?;
+        let text = |key: &str| root.get_key(key).and_then(|n| n.as_str()).map(str::to_owned);
+        let id = text("id").ok_or("front matter needs `id`")?;
+        let severity = text("severity").ok_or("front matter needs `severity`")?.parse()?;
+        let summary = text("summary").ok_or("front matter needs `summary`")?;
+        let tags = root
+            .get_key("tags")
+            .and_then(|t| t.as_sequence())
+            .ok_or("front matter needs `tags` (a list)")?
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect();
+        for key in root.as_mapping().map(|m| m.iter().map(|(k, _)| k).collect::<Vec<_>>()).unwrap_or_default() {
+            if !["id", "name", "severity", "summary", "tags", "precision", "security-severity", "enabled"].contains(&key) {
+                return Err(format!("unknown front matter key `{key}`"));
+            }
+        }
+        Ok(RuleMeta {
+            name: text("name").unwrap_or_else(|| pascal_case(&id)),
+            id,
+            severity,
+            summary,
+            tags,
+            precision: text("precision").unwrap_or_else(|| "high".to_owned()),
+            security_severity: text("security-severity"),
+            enabled_by_default: root.get_key("enabled").and_then(|n| n.as_bool()).unwrap_or(true),
+            docs: body.trim_start().to_owned(),
+        })
+    }
+
+    /// The full page: summary heading then the docs, as `explain` prints it.
+    pub fn page_markdown(&self) -> String {
+        format!("# {}\n\n{}\n\nDefault severity: `{}`.\n\n{}", self.id, self.summary, self.severity, self.docs)
+    }
+}
+
+fn pascal_case(id: &str) -> String {
+    id.split(['-', '_', '.', '/'])
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Anything that yields findings: a built-in rule, a policy engine's rule set,
+/// or a type registered by an embedding program.
+///
+/// A rule names its page (see [`rule_page!`]) and implements one or both
+/// checks. The runner calls [`Rule::check_document`] for every parsed
+/// document of every file, in parallel, and [`Rule::check_repository`] once.
+///
+/// ```
+/// use tollgate_core::{DocumentContext, Finding, Rule};
+/// use tollgate_yaml::Route;
+///
+/// struct NoFoo;
+/// impl Rule for NoFoo {
+///     fn page(&self) -> &'static str {
+///         "---\nid: no-foo\nseverity: warning\nsummary: No foo.\ntags: [example]\n---\n## What it finds\n"
+///     }
+///     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
+///         if cx.document.root.get_key("foo").is_some() {
+///             cx.report(&Route::root().key("foo"), "`foo` is set. Remove it.").emit(out);
+///         }
+///     }
+/// }
+/// ```
+pub trait Rule: Send + Sync {
+    /// The rule's page: front matter and Markdown docs.
+    fn page(&self) -> &'static str;
+
+    /// Checks one document.
+    fn check_document(&self, _cx: &DocumentContext<'_>, _out: &mut Vec<Finding>) {}
+
+    /// Checks the repository as a whole (cross-file rules).
+    fn check_repository(&self, _cx: &RepositoryContext<'_>, _out: &mut Vec<Finding>) {}
+}
+
+/// What a rule sees when it checks one document.
+pub struct DocumentContext<'a> {
+    /// The file the document is in.
+    pub file: &'a SourceFile,
+    /// The document.
+    pub document: &'a Document,
+    /// The environment of the file, if any.
+    pub environment: Option<&'a Environment>,
+    /// The repository (for cross-file look-ups).
+    pub model: &'a RepositoryModel,
+    /// The configuration in force.
+    pub config: &'a Config,
+    pub(crate) meta: &'a RuleMeta,
+    pub(crate) resource: Option<&'a ResourceIdentity>,
+}
+
+impl<'a> DocumentContext<'a> {
+    /// The Kubernetes identity of the document, when it is an object.
+    pub fn resource(&self) -> Option<&'a ResourceIdentity> {
+        self.resource
+    }
+
+    /// The `kind` of the document, when it is a Kubernetes object.
+    pub fn kind(&self) -> Option<&'a str> {
+        self.resource.map(|r| r.kind.as_str())
+    }
+
+    /// True when the file belongs to a protected (prod) environment.
+    pub fn is_protected(&self) -> bool {
+        self.environment.is_some_and(|e| e.protected)
+    }
+
+    /// Starts a finding at `route` in this document. By default the location
+    /// is the whole entry (`key: value`); see [`FindingBuilder::value_only`].
+    pub fn report(&self, route: &Route, message: impl Into<String>) -> FindingBuilder<'a> {
+        FindingBuilder::new(self.meta, self.file, self.document, route, message.into())
+            .resource(self.resource.cloned())
+    }
+}
+
+/// What a rule sees when it checks the whole repository.
+pub struct RepositoryContext<'a> {
+    /// The repository.
+    pub model: &'a RepositoryModel,
+    /// The configuration in force.
+    pub config: &'a Config,
+    pub(crate) meta: &'a RuleMeta,
+}
+
+impl<'a> RepositoryContext<'a> {
+    /// Starts a finding at `route` of a document of `file`.
+    pub fn report(&self, file: &'a SourceFile, document: &'a Document, route: &Route, message: impl Into<String>) -> FindingBuilder<'a> {
+        FindingBuilder::new(self.meta, file, document, route, message.into())
+            .resource(ResourceIdentity::of(document))
+    }
+
+    /// The rule's metadata.
+    pub fn meta(&self) -> &'a RuleMeta {
+        self.meta
+    }
+}
+
+/// Builds a finding whose location is resolved from a route.
+pub struct FindingBuilder<'a> {
+    meta: &'a RuleMeta,
+    file: &'a SourceFile,
+    document: &'a Document,
+    route: Route,
+    message: String,
+    severity: Severity,
+    whole_entry: bool,
+    resource: Option<ResourceIdentity>,
+    related: Vec<RelatedLocation>,
+}
+
+impl<'a> FindingBuilder<'a> {
+    fn new(meta: &'a RuleMeta, file: &'a SourceFile, document: &'a Document, route: &Route, message: String) -> Self {
+        FindingBuilder {
+            meta,
+            file,
+            document,
+            route: route.clone(),
+            message,
+            severity: meta.severity,
+            whole_entry: true,
+            resource: None,
+            related: Vec::new(),
+        }
+    }
+
+    /// Overrides the rule's default severity (for example by environment).
+    #[must_use]
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    /// Points at the value only, not at `key: value`.
+    #[must_use]
+    pub fn value_only(mut self) -> Self {
+        self.whole_entry = false;
+        self
+    }
+
+    fn resource(mut self, resource: Option<ResourceIdentity>) -> Self {
+        self.resource = resource;
+        self
+    }
+
+    /// Adds a related location in the same document.
+    #[must_use]
+    pub fn related(mut self, route: &Route, message: impl Into<String>) -> Self {
+        let (location, _) = locate(self.file, self.document, route, true);
+        self.related.push(RelatedLocation {
+            location,
+            message: message.into(),
+        });
+        self
+    }
+
+    /// Adds a related location given as is.
+    #[must_use]
+    pub fn related_location(mut self, location: Location, message: impl Into<String>) -> Self {
+        self.related.push(RelatedLocation {
+            location,
+            message: message.into(),
+        });
+        self
+    }
+
+    /// Finishes the finding.
+    pub fn build(self) -> Finding {
+        let (location, content) = locate(self.file, self.document, &self.route, self.whole_entry);
+        let identity = self
+            .resource
+            .as_ref()
+            .map_or_else(|| format!("#{}", self.document.index), ResourceIdentity::display_name);
+        let route = self.route.to_string();
+        let fingerprint = Finding::fingerprint_of(&[&self.meta.id, &self.file.path, &identity, &route, &content]);
+        Finding {
+            rule_id: self.meta.id.clone(),
+            severity: self.severity,
+            message: self.message,
+            location,
+            related: self.related,
+            resource: self.resource,
+            commit: None,
+            fingerprint,
+            suppressed: None,
+        }
+    }
+
+    /// Finishes the finding and adds it to `out`.
+    pub fn emit(self, out: &mut Vec<Finding>) {
+        out.push(self.build());
+    }
+}
+
+/// Resolves a route to a location (nearest existing ancestor when the node is
+/// missing) and the normalized content used in fingerprints.
+pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, whole_entry: bool) -> (Location, String) {
+    let (node, depth) = document.root.locate(route);
+    let exact = depth == route.segments().len();
+    let span = if whole_entry && exact { document.root.entry_span(route) } else { node.span };
+    let content = if exact { normalize_content(span.text(&file.text)) } else { String::from("<missing>") };
+    (
+        Location {
+            path: file.path.clone(),
+            span,
+            document: Some(document.index),
+            route: Some(route.to_string()),
+        },
+        content,
+    )
+}
+
+/// A stand-in for rules whose findings the runner itself produces.
+pub(crate) struct EngineRule(pub(crate) &'static str);
+
+impl Rule for EngineRule {
+    fn page(&self) -> &'static str {
+        self.0
+    }
+}
+
+/// Built-in rules the core emits itself: `parse-error` and `suppression-invalid`.
+pub fn core_rules() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(EngineRule(rule_page!("parse-error"))),
+        Box::new(EngineRule(rule_page!("suppression-invalid"))),
+    ]
+}
+
+pub(crate) fn page_error(page: &str, message: String) -> CoreError {
+    let id = page.lines().find_map(|l| l.strip_prefix("id: ")).unwrap_or("?").to_owned();
+    CoreError::RulePage { id, message }
+}

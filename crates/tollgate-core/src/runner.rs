@@ -1,0 +1,214 @@
+//! The parallel runner: discover, parse, check, suppress.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use tollgate_yaml::Limits;
+
+use crate::config::Config;
+use crate::date::Date;
+use crate::discover::{discover, load};
+use crate::error::CoreError;
+use crate::finding::{Finding, Location, normalize_content};
+use crate::model::RepositoryModel;
+use crate::registry::{RegisteredRule, Registry};
+use crate::rule::{DocumentContext, RepositoryContext, RuleMeta};
+use crate::suppress::{apply_baseline, apply_suppressions};
+
+/// Options of one run beyond the configuration.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Fingerprints of a baseline: matching findings are marked suppressed.
+    pub baseline: Option<(String, HashSet<String>)>,
+    /// The date `expires` is compared with.
+    pub today: Date,
+    /// Parser limits.
+    pub limits: Limits,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            baseline: None,
+            today: Date::today(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Time spent in each stage and how much was read.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// Files read.
+    pub files: usize,
+    /// Documents parsed.
+    pub documents: usize,
+    /// Bytes read.
+    pub bytes: usize,
+    /// Walking the tree.
+    pub discover: Duration,
+    /// Reading and parsing (wall time, in parallel).
+    pub parse: Duration,
+    /// Running the rules.
+    pub rules: Duration,
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct CheckReport {
+    /// Every finding, suppressed ones included, sorted by place.
+    pub findings: Vec<Finding>,
+    /// The model the rules ran on (reports use it for source snippets).
+    pub model: RepositoryModel,
+    /// The rules that ran.
+    pub rules: Vec<RuleMeta>,
+    /// Timings.
+    pub stats: Stats,
+}
+
+impl CheckReport {
+    /// Findings not suppressed.
+    pub fn active(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| !f.is_suppressed())
+    }
+}
+
+/// Runs every enabled rule of `registry` on the repository at `root`.
+///
+/// ```no_run
+/// use tollgate_core::{check, CheckOptions, Config, Registry, core_rules};
+/// let registry = Registry::new(core_rules()).unwrap();
+/// let report = check(std::path::Path::new("."), &Config::default(), &registry, &CheckOptions::default()).unwrap();
+/// for f in report.active() {
+///     println!("{}:{} {}", f.location.path, f.location.span.start.line, f.message);
+/// }
+/// ```
+pub fn check(root: &Path, config: &Config, registry: &Registry, options: &CheckOptions) -> Result<CheckReport, CoreError> {
+    let mut stats = Stats::default();
+    let started = Instant::now();
+    let discovery = discover(root, config)?;
+    stats.discover = started.elapsed();
+
+    let started = Instant::now();
+    let mut files: Vec<_> = discovery.candidates.par_iter().map(|c| load(c, config, &options.limits)).collect();
+    files.extend(discovery.problems);
+    let model = RepositoryModel::new(root, files, config.environments.clone());
+    stats.parse = started.elapsed();
+    stats.files = model.files.len();
+    stats.documents = model.files.iter().map(|f| f.documents.len()).sum();
+    stats.bytes = model.files.iter().map(|f| f.text.len()).sum();
+
+    let started = Instant::now();
+    let enabled: Vec<&RegisteredRule> = registry
+        .rules()
+        .iter()
+        .filter(|r| config.rule_enabled(&r.meta.id, r.meta.enabled_by_default))
+        .collect();
+    let mut findings = run_rules(&model, config, &enabled);
+    if enabled.iter().any(|r| r.meta.id == "parse-error") {
+        findings.extend(parse_errors(&model, registry));
+    }
+    stats.rules = started.elapsed();
+
+    for f in &mut findings {
+        if let Some(severity) = config.severity_override(&f.rule_id) {
+            f.severity = severity;
+        }
+    }
+    let mut invalid = apply_suppressions(&mut findings, &model, config, registry, options.today);
+    if config.rule_enabled("suppression-invalid", true) {
+        if let Some(severity) = config.severity_override("suppression-invalid") {
+            invalid.iter_mut().for_each(|f| f.severity = severity);
+        }
+        findings.extend(invalid);
+    }
+    if let Some((source, baseline)) = &options.baseline {
+        apply_baseline(&mut findings, baseline, source);
+    }
+    findings.sort_by(|a, b| {
+        (&a.location.path, a.location.span.start, &a.rule_id, &a.message).cmp(&(
+            &b.location.path,
+            b.location.span.start,
+            &b.rule_id,
+            &b.message,
+        ))
+    });
+    findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.location == b.location && a.message == b.message);
+    Ok(CheckReport {
+        findings,
+        model,
+        rules: enabled.iter().map(|r| r.meta.clone()).collect(),
+        stats,
+    })
+}
+
+fn run_rules(model: &RepositoryModel, config: &Config, rules: &[&RegisteredRule]) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = model
+        .files
+        .par_iter()
+        .flat_map_iter(|file| {
+            let environment = file.environment.and_then(|i| model.environments.get(i));
+            let mut out = Vec::new();
+            for (document, resource) in file.documents.iter().zip(&file.resources) {
+                for r in rules {
+                    let cx = DocumentContext {
+                        file,
+                        document,
+                        environment,
+                        model,
+                        config,
+                        meta: &r.meta,
+                        resource: resource.as_ref(),
+                    };
+                    r.rule.check_document(&cx, &mut out);
+                }
+            }
+            out
+        })
+        .collect();
+    let repository: Vec<Finding> = rules
+        .par_iter()
+        .flat_map_iter(|r| {
+            let cx = RepositoryContext {
+                model,
+                config,
+                meta: &r.meta,
+            };
+            let mut out = Vec::new();
+            r.rule.check_repository(&cx, &mut out);
+            out
+        })
+        .collect();
+    findings.extend(repository);
+    findings
+}
+
+fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
+    let severity = registry.get("parse-error").map_or(crate::Severity::Error, |r| r.meta.severity);
+    model
+        .files
+        .iter()
+        .filter_map(|file| {
+            let problem = file.problem.as_ref()?;
+            let line = file.line(problem.span.start.line).unwrap_or_default();
+            Some(Finding {
+                rule_id: "parse-error".to_owned(),
+                severity,
+                message: problem.message.clone(),
+                location: Location {
+                    path: file.path.clone(),
+                    span: problem.span,
+                    document: None,
+                    route: None,
+                },
+                related: Vec::new(),
+                resource: None,
+                commit: None,
+                fingerprint: Finding::fingerprint_of(&["parse-error", &file.path, &normalize_content(line)]),
+                suppressed: None,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,267 @@
+//! Suppression: `# tollgate: ignore[rule-id] reason` comments, config
+//! `ignore` entries, and baselines.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use tollgate_yaml::{Position, Span};
+
+use crate::config::Config;
+use crate::date::Date;
+use crate::error::CoreError;
+use crate::finding::{Finding, Location, Suppression, normalize_content};
+use crate::model::RepositoryModel;
+use crate::registry::Registry;
+use crate::severity::Severity;
+
+/// One `tollgate: ignore[...]` comment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InlineSuppression {
+    /// 1-based line of the comment.
+    pub line: u32,
+    /// Where the comment is.
+    #[serde(skip)]
+    pub span: Span,
+    /// The rule ids it names.
+    pub rules: Vec<String>,
+    /// The reason after `]` (may be empty, which is a finding).
+    pub reason: String,
+    /// True when the comment is alone on its line (it then covers the next line too).
+    pub own_line: bool,
+}
+
+fn comment_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        // A comment start (`#`, or `//` in JSONC) at the line start or after white space.
+        Regex::new(r"(?:^|\s)(?:#|//)\s*tollgate:\s*ignore\[([^\]]*)\][ \t]*(.*)$").unwrap_or_else(|_| unreachable!())
+    })
+}
+
+/// Finds every suppression comment of a file.
+///
+/// ```
+/// let s = tollgate_core::parse_inline("a: 1 # tollgate: ignore[plaintext-secret] fixture data\n");
+/// assert_eq!(s[0].rules, ["plaintext-secret"]);
+/// assert_eq!(s[0].reason, "fixture data");
+/// ```
+pub fn parse_inline(text: &str) -> Vec<InlineSuppression> {
+    if !text.contains("tollgate:") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for (i, line) in text.split('\n').enumerate() {
+        if let Some(c) = comment_pattern().captures(line) {
+            let whole = c.get(0).map_or(0..0, |m| m.range());
+            let start_in_line = whole.start + line[whole.clone()].find(['#', '/']).unwrap_or(0);
+            let line_no = i as u32 + 1;
+            let column = line[..start_in_line].chars().count() as u32 + 1;
+            let end_col = line.trim_end().chars().count() as u32 + 1;
+            out.push(InlineSuppression {
+                line: line_no,
+                span: Span {
+                    start: Position {
+                        line: line_no,
+                        column,
+                        offset: offset + start_in_line,
+                    },
+                    end: Position {
+                        line: line_no,
+                        column: end_col,
+                        offset: offset + line.trim_end().len(),
+                    },
+                },
+                rules: c[1].split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
+                reason: c[2].trim().to_owned(),
+                own_line: line[..start_in_line].trim().is_empty(),
+            });
+        }
+        offset += line.len() + 1;
+    }
+    out
+}
+
+/// True for ids a policy engine may produce (`package.rule`, `policy/rule`).
+fn engine_named(id: &str) -> bool {
+    id.contains('.') || id.contains('/')
+}
+
+fn invalid(registry: &Registry, location: Location, content: &str, message: String) -> Finding {
+    let severity = registry.get("suppression-invalid").map_or(Severity::Warning, |r| r.meta.severity);
+    Finding {
+        rule_id: "suppression-invalid".to_owned(),
+        severity,
+        fingerprint: Finding::fingerprint_of(&["suppression-invalid", &location.path, &normalize_content(content)]),
+        message,
+        location,
+        related: Vec::new(),
+        resource: None,
+        commit: None,
+        suppressed: None,
+    }
+}
+
+/// Marks suppressed findings and returns `suppression-invalid` findings for
+/// suppressions without a reason, naming unknown rules, or past `expires`.
+/// Invalid suppressions suppress nothing: tollgate fails closed.
+pub fn apply_suppressions(
+    findings: &mut [Finding],
+    model: &RepositoryModel,
+    config: &Config,
+    registry: &Registry,
+    today: Date,
+) -> Vec<Finding> {
+    let mut problems = Vec::new();
+    let known = |id: &str| registry.get(id).is_some() || engine_named(id);
+    // Inline comments: validate, then apply the valid ones.
+    for file in &model.files {
+        for s in &file.suppressions {
+            let location = Location {
+                path: file.path.clone(),
+                span: s.span,
+                document: None,
+                route: None,
+            };
+            let comment = s.span.text(&file.text);
+            if s.rules.is_empty() {
+                problems.push(invalid(registry, location.clone(), comment, "suppression names no rule; write `# tollgate: ignore[rule-id] reason`".into()));
+            }
+            for id in s.rules.iter().filter(|id| !known(id)) {
+                let hint = registry.suggest(id).map(|h| format!(" Did you mean `{h}`?")).unwrap_or_default();
+                problems.push(invalid(
+                    registry,
+                    location.clone(),
+                    comment,
+                    format!("suppression names unknown rule `{id}`, so it suppresses nothing.{hint} `tollgate rules` lists the ids"),
+                ));
+            }
+            if s.reason.is_empty() {
+                problems.push(invalid(
+                    registry,
+                    location.clone(),
+                    comment,
+                    "suppression has no reason, so it suppresses nothing. Say why after the bracket: `# tollgate: ignore[rule-id] why this is acceptable`".into(),
+                ));
+            }
+        }
+    }
+    for finding in findings.iter_mut() {
+        let Some(file) = model.file(&finding.location.path) else { continue };
+        let (first, last) = (finding.location.span.start.line, finding.location.span.end.line);
+        let hit = file.suppressions.iter().find(|s| {
+            !s.reason.is_empty()
+                && s.rules.iter().any(|r| r == &finding.rule_id)
+                && ((s.line >= first && s.line <= last) || (s.own_line && s.line + 1 == first))
+        });
+        if let Some(s) = hit {
+            finding.suppressed = Some(Suppression {
+                kind: "inline",
+                reason: s.reason.clone(),
+                location: Some(Location {
+                    path: file.path.clone(),
+                    span: s.span,
+                    document: None,
+                    route: None,
+                }),
+            });
+        }
+    }
+    // Config entries.
+    let config_path = config.source.clone().unwrap_or_else(|| ".tollgate.yaml".to_owned());
+    let config_text = model.file(&config_path).map(|f| f.text.as_str()).unwrap_or_default();
+    for entry in &config.ignore {
+        let location = Location {
+            path: config_path.clone(),
+            span: entry.span,
+            document: Some(0),
+            route: None,
+        };
+        let content = entry.span.text(config_text);
+        let content = if content.is_empty() { entry.rule.as_str() } else { content };
+        if !known(&entry.rule) {
+            let hint = registry.suggest(&entry.rule).map(|h| format!(" Did you mean `{h}`?")).unwrap_or_default();
+            problems.push(invalid(registry, location, content, format!("ignore entry names unknown rule `{}`, so it suppresses nothing.{hint}", entry.rule)));
+            continue;
+        }
+        if entry.reason.is_empty() {
+            problems.push(invalid(registry, location, content, "ignore entry has an empty reason, so it suppresses nothing. Say why the findings are acceptable".into()));
+            continue;
+        }
+        if let Some(expires) = entry.expires.filter(|e| *e < today) {
+            problems.push(invalid(
+                registry,
+                location,
+                content,
+                format!("ignore entry for `{}` expired on {expires}, so it no longer suppresses anything. Fix the findings, or renew the entry with a new date and reason", entry.rule),
+            ));
+            continue;
+        }
+        let Ok(globs) = crate::environment::glob_set(&entry.paths) else { continue };
+        for finding in findings.iter_mut().filter(|f| f.suppressed.is_none() && f.rule_id == entry.rule) {
+            if globs.is_match(&finding.location.path) {
+                finding.suppressed = Some(Suppression {
+                    kind: "config",
+                    reason: entry.reason.clone(),
+                    location: Some(location.clone()),
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// Reads the fingerprints of a SARIF file written by tollgate
+/// (`partialFingerprints["tollgateFingerprint/v1"]` of every result).
+pub fn load_baseline(path: &Path) -> Result<HashSet<String>, CoreError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |message: String| CoreError::Baseline {
+        path: path.to_path_buf(),
+        message,
+    };
+    let sarif: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let runs = sarif.get("runs").and_then(|r| r.as_array()).ok_or_else(|| bad("no `runs` array: is this a SARIF file?".into()))?;
+    let mut out = HashSet::new();
+    for run in runs {
+        for result in run.get("results").and_then(|r| r.as_array()).into_iter().flatten() {
+            if let Some(fp) = result.pointer("/partialFingerprints/tollgateFingerprint~1v1").and_then(|f| f.as_str()) {
+                out.insert(fp.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Marks findings whose fingerprint is in the baseline.
+pub fn apply_baseline(findings: &mut [Finding], baseline: &HashSet<String>, source: &str) {
+    for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
+        if baseline.contains(&f.fingerprint) {
+            f.suppressed = Some(Suppression {
+                kind: "baseline",
+                reason: format!("present in baseline {source}"),
+                location: None,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_comment_forms() {
+        let text = "a: 1\n# tollgate: ignore[x, y] because\nb: \"# tollgate: ignore[z] not a comment\"\nc: 2  // tollgate: ignore[w]\n";
+        let s = parse_inline(text);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!((s[0].line, s[0].own_line, s[0].rules.clone()), (2, true, vec!["x".to_owned(), "y".to_owned()]));
+        assert_eq!((s[1].line, s[1].own_line, s[1].reason.as_str()), (4, false, ""));
+        assert_eq!(s[0].span.start.column, 1);
+        assert_eq!(s[1].span.start.column, 7);
+    }
+}

@@ -1,0 +1,368 @@
+//! The document tree: nodes, scalars and spans.
+
+use crate::route::{Route, Segment};
+
+/// A place in a text: 1-based line and column (in characters) and the byte offset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// 1-based line number.
+    pub line: u32,
+    /// 1-based column, counted in Unicode scalar values.
+    pub column: u32,
+    /// 0-based byte offset into the text.
+    pub offset: usize,
+}
+
+/// A range of text, `start` inclusive, `end` exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    /// First character of the range.
+    pub start: Position,
+    /// Position just past the last character of the range.
+    pub end: Position,
+}
+
+impl Span {
+    /// The smallest span covering both.
+    #[must_use]
+    pub fn cover(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+
+    /// The source text the span covers (empty when it lies outside `text`).
+    pub fn text(self, text: &str) -> &str {
+        text.get(self.start.offset..self.end.offset).unwrap_or("")
+    }
+}
+
+/// How a scalar was written; it decides how plain text such as `true` resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScalarStyle {
+    /// Unquoted: subject to type resolution (`true`, `null`, `42`).
+    Plain,
+    /// `'single quoted'`: always a string.
+    SingleQuoted,
+    /// `"double quoted"` (and every JSON string): always a string.
+    DoubleQuoted,
+    /// `|` literal block: always a string.
+    Literal,
+    /// `>` folded block: always a string.
+    Folded,
+}
+
+/// A scalar value and the way it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scalar {
+    /// The value after unescaping and folding.
+    pub text: String,
+    /// The style it was written in.
+    pub style: ScalarStyle,
+}
+
+impl Scalar {
+    /// True for a plain `null`, `~`, `Null`, `NULL` or an empty plain value.
+    pub fn is_null(&self) -> bool {
+        self.style == ScalarStyle::Plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+    }
+
+    /// The boolean this plain scalar resolves to.
+    ///
+    /// Kubernetes reads manifests with a YAML 1.1 resolver, so `yes`/`no`/`on`/`off`
+    /// count as booleans here too: a `selfHeal: yes` really is enabled.
+    pub fn as_bool(&self) -> Option<bool> {
+        if self.style != ScalarStyle::Plain {
+            return None;
+        }
+        match self.text.as_str() {
+            "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On" | "ON" => Some(true),
+            "false" | "False" | "FALSE" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off" | "OFF" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The integer this plain scalar resolves to.
+    pub fn as_i64(&self) -> Option<i64> {
+        if self.style != ScalarStyle::Plain {
+            return None;
+        }
+        let t = self.text.replace('_', "");
+        if let Some(hex) = t.strip_prefix("0x") {
+            return i64::from_str_radix(hex, 16).ok();
+        }
+        if let Some(oct) = t.strip_prefix("0o") {
+            return i64::from_str_radix(oct, 8).ok();
+        }
+        t.parse().ok()
+    }
+
+    /// The float this plain scalar resolves to (integers included).
+    pub fn as_f64(&self) -> Option<f64> {
+        if self.style != ScalarStyle::Plain {
+            return None;
+        }
+        match self.text.as_str() {
+            ".inf" | ".Inf" | ".INF" | "+.inf" => return Some(f64::INFINITY),
+            "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+            ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+            _ => {}
+        }
+        if let Some(i) = self.as_i64() {
+            return Some(i as f64);
+        }
+        let t = &self.text;
+        let numeric = t.bytes().any(|b| b.is_ascii_digit())
+            && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+        if numeric { t.parse().ok() } else { None }
+    }
+
+    /// True when the scalar resolves to a string (not null, bool or number).
+    pub fn is_string(&self) -> bool {
+        self.style != ScalarStyle::Plain || !(self.is_null() || self.as_bool().is_some() || self.as_f64().is_some())
+    }
+}
+
+/// A mapping: key/value pairs in source order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Mapping {
+    /// The entries, keys first.
+    pub entries: Vec<(Node, Node)>,
+}
+
+impl Mapping {
+    /// The value under a string key.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// The key node and value node under a string key.
+    pub fn entry(&self, key: &str) -> Option<&(Node, Node)> {
+        self.entries.iter().find(|(k, _)| k.as_str() == Some(key))
+    }
+
+    /// Iterates over `(key text, value)` pairs whose key is a scalar.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.entries.iter().filter_map(|(k, v)| k.as_str().map(|k| (k, v)))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The value of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A scalar (string, number, boolean or null, see [`Scalar`]).
+    Scalar(Scalar),
+    /// A sequence.
+    Sequence(Vec<Node>),
+    /// A mapping.
+    Mapping(Mapping),
+}
+
+/// One node of a document with the span of text it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// What the node holds.
+    pub value: Value,
+    /// Where it was written. A node copied by an alias keeps its anchor's span.
+    pub span: Span,
+}
+
+impl Node {
+    /// A null scalar at `span`.
+    pub fn null(span: Span) -> Node {
+        Node {
+            value: Value::Scalar(Scalar {
+                text: String::new(),
+                style: ScalarStyle::Plain,
+            }),
+            span,
+        }
+    }
+
+    /// The scalar, if this is one.
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match &self.value {
+            Value::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The scalar's text, whatever its type (`true`, `42` and `x` alike).
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_scalar().map(|s| s.text.as_str())
+    }
+
+    /// The scalar's text when it resolves to a string.
+    pub fn as_string(&self) -> Option<&str> {
+        self.as_scalar().filter(|s| s.is_string()).map(|s| s.text.as_str())
+    }
+
+    /// The boolean a plain scalar resolves to.
+    pub fn as_bool(&self) -> Option<bool> {
+        self.as_scalar().and_then(Scalar::as_bool)
+    }
+
+    /// The integer a plain scalar resolves to.
+    pub fn as_i64(&self) -> Option<i64> {
+        self.as_scalar().and_then(Scalar::as_i64)
+    }
+
+    /// True for a null scalar.
+    pub fn is_null(&self) -> bool {
+        self.as_scalar().is_some_and(Scalar::is_null)
+    }
+
+    /// The mapping, if this is one.
+    pub fn as_mapping(&self) -> Option<&Mapping> {
+        match &self.value {
+            Value::Mapping(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The sequence items, if this is a sequence.
+    pub fn as_sequence(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Sequence(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value under `key` when this node is a mapping.
+    pub fn get_key(&self, key: &str) -> Option<&Node> {
+        self.as_mapping().and_then(|m| m.get(key))
+    }
+
+    /// One step down: a mapping key, or a sequence index.
+    pub fn child(&self, segment: &Segment) -> Option<&Node> {
+        match (&self.value, segment) {
+            (Value::Mapping(m), Segment::Key(k)) => m.get(k),
+            (Value::Mapping(m), Segment::Index(i)) => m.get(&i.to_string()),
+            (Value::Sequence(s), Segment::Index(i)) => s.get(*i),
+            (Value::Sequence(s), Segment::Key(k)) => k.parse::<usize>().ok().and_then(|i| s.get(i)),
+            (Value::Scalar(_), _) => None,
+        }
+    }
+
+    /// The node at `route`, if it exists.
+    pub fn get(&self, route: &Route) -> Option<&Node> {
+        route.segments().iter().try_fold(self, |node, seg| node.child(seg))
+    }
+
+    /// The node at `route`, or its nearest existing ancestor; the second value
+    /// is how many segments of the route exist.
+    pub fn locate(&self, route: &Route) -> (&Node, usize) {
+        let mut node = self;
+        for (depth, seg) in route.segments().iter().enumerate() {
+            match node.child(seg) {
+                Some(next) => node = next,
+                None => return (node, depth),
+            }
+        }
+        (node, route.segments().len())
+    }
+
+    /// The span of the entry at `route`: for a mapping value it runs from its key
+    /// to the end of the value (the whole `selfHeal: true`); for anything else it
+    /// is the node's own span. Falls back to the nearest existing ancestor.
+    pub fn entry_span(&self, route: &Route) -> Span {
+        let segs = route.segments();
+        let (found, depth) = self.locate(route);
+        if depth == 0 || depth < segs.len() {
+            return found.span;
+        }
+        let parent_route = Route::from_segments(segs[..depth - 1].to_vec());
+        let parent = self.get(&parent_route).unwrap_or(self);
+        if let (Value::Mapping(m), Segment::Key(k)) = (&parent.value, &segs[depth - 1]) {
+            if let Some((key, value)) = m.entry(k) {
+                return key.span.cover(value.span);
+            }
+        }
+        found.span
+    }
+
+    /// Converts the node into JSON with YAML type resolution applied.
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.value {
+            Value::Scalar(s) => scalar_to_json(s),
+            Value::Sequence(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Value::Mapping(m) => {
+                let mut obj = serde_json::Map::with_capacity(m.entries.len());
+                for (k, v) in &m.entries {
+                    let key = match &k.value {
+                        Value::Scalar(s) => s.text.clone(),
+                        _ => k.to_json().to_string(),
+                    };
+                    obj.insert(key, v.to_json());
+                }
+                serde_json::Value::Object(obj)
+            }
+        }
+    }
+
+    /// Visits this node and every node below it, depth first, with its route.
+    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&Route, &'a Node)) {
+        let mut route = Route::root();
+        walk_inner(self, &mut route, f);
+    }
+}
+
+fn walk_inner<'a>(node: &'a Node, route: &mut Route, f: &mut dyn FnMut(&Route, &'a Node)) {
+    f(route, node);
+    match &node.value {
+        Value::Scalar(_) => {}
+        Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                route.push(Segment::Index(i));
+                walk_inner(item, route, f);
+                route.pop();
+            }
+        }
+        Value::Mapping(m) => {
+            for (k, v) in &m.entries {
+                route.push(Segment::Key(k.as_str().unwrap_or("").to_owned()));
+                walk_inner(v, route, f);
+                route.pop();
+            }
+        }
+    }
+}
+
+fn scalar_to_json(s: &Scalar) -> serde_json::Value {
+    if s.style != ScalarStyle::Plain {
+        return serde_json::Value::String(s.text.clone());
+    }
+    if s.is_null() {
+        return serde_json::Value::Null;
+    }
+    if let Some(b) = s.as_bool() {
+        return serde_json::Value::Bool(b);
+    }
+    if let Some(i) = s.as_i64() {
+        return serde_json::Value::from(i);
+    }
+    if let Some(f) = s.as_f64().and_then(serde_json::Number::from_f64) {
+        return serde_json::Value::Number(f);
+    }
+    serde_json::Value::String(s.text.clone())
+}
+
+/// One document of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// 0-based position of the document in its file.
+    pub index: usize,
+    /// The document's root node (a null scalar for an empty document).
+    pub root: Node,
+}

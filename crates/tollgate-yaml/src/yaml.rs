@@ -1,0 +1,472 @@
+//! Builds span-carrying trees from `saphyr-parser` events.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScanError};
+
+use crate::node::{Document, Mapping, Node, Position, Scalar, ScalarStyle, Span, Value};
+use crate::{Limits, ParseError};
+
+/// Maps saphyr's (line, character column) markers to [`Position`]s with byte offsets.
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+    ascii: bool,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr_newlines(text));
+        LineIndex {
+            text,
+            starts,
+            ascii: text.is_ascii(),
+        }
+    }
+
+    /// Position from a 1-based line and a 0-based character column.
+    pub(crate) fn from_line_col(&self, line: usize, col: usize) -> Position {
+        let line = line.max(1);
+        let Some(&start) = self.starts.get(line - 1) else {
+            return self.from_offset(self.text.len());
+        };
+        let offset = if self.ascii {
+            (start + col).min(self.text.len())
+        } else {
+            let rest = &self.text[start..];
+            rest.char_indices().nth(col).map_or(self.text.len(), |(i, _)| start + i)
+        };
+        Position {
+            line: line as u32,
+            column: col as u32 + 1,
+            offset,
+        }
+    }
+
+    /// Position of a byte offset (clamped to a character boundary).
+    pub(crate) fn from_offset(&self, offset: usize) -> Position {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        let column = if self.ascii {
+            offset - start
+        } else {
+            self.text[start..offset].chars().count()
+        };
+        Position {
+            line: line as u32,
+            column: column as u32 + 1,
+            offset,
+        }
+    }
+
+    /// Moves `end` back over trailing white space, never before `start`.
+    pub(crate) fn trim_end(&self, start: Position, end: Position) -> Position {
+        if end.offset <= start.offset {
+            return end;
+        }
+        let slice = &self.text[start.offset..end.offset];
+        let trimmed = slice.trim_end();
+        if trimmed.len() == slice.len() {
+            end
+        } else {
+            self.from_offset(start.offset + trimmed.len())
+        }
+    }
+}
+
+fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1)
+}
+
+enum Frame {
+    Sequence {
+        items: Vec<Node>,
+        start: Position,
+        anchor: usize,
+        size: usize,
+    },
+    Mapping {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        start: Position,
+        anchor: usize,
+        size: usize,
+    },
+}
+
+struct Builder<'a> {
+    index: LineIndex<'a>,
+    limits: Limits,
+    anchors: HashMap<usize, (Node, usize)>,
+    alias_nodes: usize,
+    stack: Vec<Frame>,
+    documents: Vec<Document>,
+    root: Option<Node>,
+}
+
+/// Parses every document of a YAML stream.
+///
+/// Anchors and aliases are resolved (an alias becomes a copy of its anchor's
+/// node, keeping the anchor's span), merge keys (`<<`) are applied as
+/// Kubernetes' YAML reader does, and duplicate keys are an error, as the YAML
+/// specification requires. Nesting deeper than [`Limits::max_depth`] and alias
+/// expansion beyond [`Limits::max_alias_nodes`] are errors, never a hang.
+///
+/// ```
+/// use tollgate_yaml::{parse_yaml, Limits, Route};
+/// let docs = parse_yaml("base: &b {x: 1}\nother: *b\n", &Limits::default()).unwrap();
+/// assert_eq!(docs[0].root.get(&Route::parse("/other/x")).and_then(|n| n.as_i64()), Some(1));
+/// ```
+pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseError> {
+    let mut builder = Builder {
+        index: LineIndex::new(text),
+        limits: *limits,
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        stack: Vec::new(),
+        documents: Vec::new(),
+        root: None,
+    };
+    let mut parser = Parser::new_from_str(text);
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| builder.scan_error(&e))?;
+        let start = builder.index.from_line_col(span.start.line(), span.start.col());
+        let end = builder.index.from_line_col(span.end.line(), span.end.col());
+        builder.event(event, Span { start, end })?;
+    }
+    Ok(builder.documents)
+}
+
+impl Builder<'_> {
+    fn scan_error(&self, e: &ScanError) -> ParseError {
+        let m = e.marker();
+        ParseError::Syntax {
+            message: format!("invalid YAML: {}", e.info()),
+            position: self.index.from_line_col(m.line(), m.col()),
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), ParseError> {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::DocumentStart(_) => {
+                self.anchors.clear();
+                self.root = None;
+            }
+            Event::DocumentEnd => {
+                let root = self.root.take().unwrap_or_else(|| Node::null(Span { start: span.start, end: span.start }));
+                self.documents.push(Document {
+                    index: self.documents.len(),
+                    root,
+                });
+            }
+            Event::Alias(id) => {
+                let Some((node, size)) = self.anchors.get(&id) else {
+                    return Err(ParseError::Syntax {
+                        message: "invalid YAML: alias to an unknown anchor".into(),
+                        position: span.start,
+                    });
+                };
+                self.alias_nodes += size;
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    return Err(ParseError::Limit {
+                        message: format!(
+                            "aliases expand to more than {} nodes (an alias bomb?); tollgate refuses to expand it",
+                            self.limits.max_alias_nodes
+                        ),
+                        position: span.start,
+                    });
+                }
+                let node = node.clone();
+                self.add(node, 0, *size)?;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let style = match style {
+                    saphyr_parser::ScalarStyle::Plain => ScalarStyle::Plain,
+                    saphyr_parser::ScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,
+                    saphyr_parser::ScalarStyle::DoubleQuoted => ScalarStyle::DoubleQuoted,
+                    saphyr_parser::ScalarStyle::Literal => ScalarStyle::Literal,
+                    saphyr_parser::ScalarStyle::Folded => ScalarStyle::Folded,
+                };
+                // An explicit `!!str` tag makes a plain scalar a string.
+                let style = match (&tag, style) {
+                    (Some(t), ScalarStyle::Plain) if t.suffix == "str" => ScalarStyle::DoubleQuoted,
+                    (_, s) => s,
+                };
+                let end = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    self.index.trim_end(span.start, span.end)
+                } else {
+                    span.end
+                };
+                let node = Node {
+                    value: Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        style,
+                    }),
+                    span: Span { start: span.start, end },
+                };
+                self.add(node, anchor, 1)?;
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.check_depth(span.start)?;
+                self.stack.push(Frame::Sequence {
+                    items: Vec::new(),
+                    start: span.start,
+                    anchor,
+                    size: 1,
+                });
+            }
+            Event::MappingStart(anchor, _) => {
+                self.check_depth(span.start)?;
+                self.stack.push(Frame::Mapping {
+                    entries: Vec::new(),
+                    key: None,
+                    start: span.start,
+                    anchor,
+                    size: 1,
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let frame = self.stack.pop().ok_or_else(|| ParseError::Syntax {
+                    message: "invalid YAML: unbalanced collection".into(),
+                    position: span.start,
+                })?;
+                // A flow collection's closing event covers its `]`/`}`; a block
+                // collection ends with its last item.
+                let flow = span.end.offset > span.start.offset;
+                let (value, start, anchor, last_end, size) = match frame {
+                    Frame::Sequence { items, start, anchor, size } => {
+                        let last = items.last().map(|n| n.span.end);
+                        (Value::Sequence(items), start, anchor, last, size)
+                    }
+                    Frame::Mapping { entries, start, anchor, size, .. } => {
+                        let entries = apply_merge_keys(entries)?;
+                        let last = entries.last().map(|(_, v)| v.span.end);
+                        (Value::Mapping(Mapping { entries }), start, anchor, last, size)
+                    }
+                };
+                let end = if flow { span.end } else { last_end.unwrap_or(span.end) };
+                self.add(
+                    Node {
+                        value,
+                        span: Span { start, end },
+                    },
+                    anchor,
+                    size,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_depth(&self, at: Position) -> Result<(), ParseError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(ParseError::Limit {
+                message: format!("nesting deeper than {} levels; tollgate stops reading here", self.limits.max_depth),
+                position: at,
+            });
+        }
+        Ok(())
+    }
+
+    /// Places a finished node in its parent (or as the document root).
+    fn add(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), ParseError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Sequence { items, size: total, .. }) => {
+                *total += size;
+                items.push(node);
+            }
+            Some(Frame::Mapping { entries, key, size: total, .. }) => match key.take() {
+                None => {
+                    *total += size;
+                    *key = Some(node);
+                }
+                Some(k) => {
+                    *total += size;
+                    if let Some(text) = k.as_str().filter(|t| *t != "<<") {
+                        if let Some((first, _)) = entries.iter().find(|(e, _)| e.as_str() == Some(text)) {
+                            return Err(ParseError::Syntax {
+                                message: format!(
+                                    "duplicate key `{text}` (first defined at line {}); YAML forbids duplicate keys and tools disagree on which one wins",
+                                    first.span.start.line
+                                ),
+                                position: k.span.start,
+                            });
+                        }
+                    }
+                    entries.push((k, node));
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Applies YAML 1.1 merge keys (`<<: *base`), which Kubernetes' reader honours:
+/// keys written in the mapping win over merged ones, earlier merged maps over later ones.
+fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, ParseError> {
+    let is_merge = |k: &Node| k.as_scalar().is_some_and(|s| s.style == ScalarStyle::Plain && s.text == "<<");
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return Ok(entries);
+    }
+    let mut own = Vec::with_capacity(entries.len());
+    let mut merged: Vec<(Node, Node)> = Vec::new();
+    for (k, v) in entries {
+        if !is_merge(&k) {
+            own.push((k, v));
+            continue;
+        }
+        let sources: Vec<Node> = match v.value {
+            Value::Mapping(_) => vec![v],
+            Value::Sequence(items) => items,
+            Value::Scalar(_) => {
+                return Err(ParseError::Syntax {
+                    message: "invalid YAML: a merge key `<<` needs a mapping or a list of mappings".into(),
+                    position: v.span.start,
+                });
+            }
+        };
+        for source in sources {
+            let Value::Mapping(m) = source.value else {
+                return Err(ParseError::Syntax {
+                    message: "invalid YAML: a merge key `<<` needs a mapping or a list of mappings".into(),
+                    position: source.span.start,
+                });
+            };
+            for (mk, mv) in m.entries {
+                let exists = |list: &[(Node, Node)]| list.iter().any(|(e, _)| e.as_str() == mk.as_str());
+                if !exists(&merged) {
+                    merged.push((mk, mv));
+                }
+            }
+        }
+    }
+    let mut out = own;
+    for (mk, mv) in merged {
+        if !out.iter().any(|(e, _)| e.as_str() == mk.as_str()) {
+            out.push((mk, mv));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Route;
+
+    fn parse(text: &str) -> Vec<Document> {
+        parse_yaml(text, &Limits::default()).expect("valid YAML")
+    }
+
+    fn span_of(doc: &Document, route: &str) -> (u32, u32, u32, u32) {
+        let n = doc.root.get(&Route::parse(route)).expect("route exists");
+        (n.span.start.line, n.span.start.column, n.span.end.line, n.span.end.column)
+    }
+
+    #[test]
+    fn spans_in_multi_document_files() {
+        let docs = parse("a: 1\n---\nkind: App\nspec:\n  selfHeal: true\n---\n# empty\n");
+        assert_eq!(docs.len(), 3);
+        assert_eq!(span_of(&docs[1], "/spec/selfHeal"), (5, 13, 5, 17));
+        assert_eq!(span_of(&docs[1], "/kind"), (3, 7, 3, 10));
+        assert!(docs[2].root.is_null());
+        let entry = docs[1].root.entry_span(&Route::parse("/spec/selfHeal"));
+        assert_eq!((entry.start.line, entry.start.column, entry.end.column), (5, 3, 17));
+    }
+
+    #[test]
+    fn spans_in_flow_mappings() {
+        let docs = parse("x: {a: 1, b: [10, 20]}\n");
+        assert_eq!(span_of(&docs[0], "/x"), (1, 4, 1, 23));
+        assert_eq!(span_of(&docs[0], "/x/b"), (1, 14, 1, 22));
+        assert_eq!(span_of(&docs[0], "/x/b/1"), (1, 19, 1, 21));
+    }
+
+    #[test]
+    fn spans_of_block_scalars_and_sequences() {
+        let text = "script: |\n  echo one\n  echo two\nnext:\n  - a\n  - b: 1\n    c: 2\n";
+        let docs = parse(text);
+        let (sl, _, el, ec) = span_of(&docs[0], "/script");
+        assert_eq!((sl, el, ec), (2, 3, 11));
+        assert_eq!(span_of(&docs[0], "/next"), (5, 3, 7, 9));
+        assert_eq!(span_of(&docs[0], "/next/1/c"), (7, 8, 7, 9));
+    }
+
+    #[test]
+    fn non_ascii_columns_are_characters_and_offsets_bytes() {
+        let text = "name: \"héllo\"\nimage: x\n";
+        let docs = parse(text);
+        let n = docs[0].root.get(&Route::parse("/image")).expect("image");
+        assert_eq!((n.span.start.line, n.span.start.column), (2, 8));
+        assert_eq!(n.span.text(text), "x");
+        let name = docs[0].root.get(&Route::parse("/name")).expect("name");
+        assert_eq!(name.span.text(text), "\"héllo\"");
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let docs = parse("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: [*b]\n");
+        let root = &docs[0].root;
+        assert_eq!(root.get(&Route::parse("/use/x")).and_then(Node::as_i64), Some(1));
+        assert_eq!(root.get(&Route::parse("/use/y")).and_then(Node::as_i64), Some(3));
+        assert_eq!(root.get(&Route::parse("/list/0/y")).and_then(Node::as_i64), Some(2));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse_yaml("a: 1\nb: 2\na: 3\n", &Limits::default()).expect_err("duplicate");
+        assert_eq!(err.position().line, 3);
+        assert!(err.message().contains("first defined at line 1"));
+    }
+
+    #[test]
+    fn alias_bomb_is_refused_quickly() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let err = parse_yaml(&text, &Limits::default()).expect_err("bomb");
+        assert!(matches!(err, ParseError::Limit { .. }), "{err:?}");
+        assert!(started.elapsed().as_secs_f64() < 2.0);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = parse_yaml(&text, &Limits::default()).expect_err("too deep");
+        assert!(err.message().contains("nesting deeper") || err.message().contains("recursion"), "{err:?}");
+        let text = (0..1000).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect::<String>();
+        assert!(parse_yaml(&text, &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_carry_positions() {
+        let err = parse_yaml("a: [1\nb: 2\n", &Limits::default()).expect_err("bad");
+        assert_eq!(err.position().line, 2);
+        assert!(err.message().starts_with("invalid YAML"));
+    }
+
+    #[test]
+    fn scalar_resolution() {
+        let docs = parse("a: yes\nb: 'true'\nc: ~\nd: 0x1F\ne: 1.5\nf: !!str true\n");
+        let r = &docs[0].root;
+        assert_eq!(r.get_key("a").and_then(Node::as_bool), Some(true));
+        assert_eq!(r.get_key("b").and_then(Node::as_bool), None);
+        assert!(r.get_key("c").is_some_and(Node::is_null));
+        assert_eq!(r.get_key("d").and_then(Node::as_i64), Some(31));
+        assert_eq!(r.to_json()["e"], serde_json::json!(1.5));
+        assert_eq!(r.to_json()["f"], serde_json::json!("true"));
+    }
+}
