@@ -63,8 +63,13 @@ impl ResourceIdentity {
             .and_then(|m| m.get_key("name").or_else(|| m.get_key("generateName")))
             .and_then(|n| n.as_str())
             .unwrap_or("");
+        let api_version = root.get_key("apiVersion")?.as_str()?;
+        // A Kustomization is build input, not an object in the cluster.
+        if api_version.starts_with("kustomize.config.k8s.io/") {
+            return None;
+        }
         Some(ResourceIdentity {
-            api_version: root.get_key("apiVersion")?.as_str()?.to_owned(),
+            api_version: api_version.to_owned(),
             kind: root.get_key("kind")?.as_str()?.to_owned(),
             namespace: meta.and_then(|m| m.get_key("namespace")).and_then(|n| n.as_str()).map(str::to_owned),
             name: name.to_owned(),
@@ -73,6 +78,9 @@ impl ResourceIdentity {
 
     /// `kind/namespace/name` (namespace omitted when unset).
     pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            return self.kind.clone();
+        }
         match &self.namespace {
             Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
             None => format!("{}/{}", self.kind, self.name),

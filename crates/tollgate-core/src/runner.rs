@@ -86,19 +86,7 @@ impl CheckReport {
 /// }
 /// ```
 pub fn check(root: &Path, config: &Config, registry: &Registry, options: &CheckOptions) -> Result<CheckReport, CoreError> {
-    let mut stats = Stats::default();
-    let started = Instant::now();
-    let discovery = discover(root, config)?;
-    stats.discover = started.elapsed();
-
-    let started = Instant::now();
-    let mut files: Vec<_> = discovery.candidates.par_iter().map(|c| load(c, config, &options.limits)).collect();
-    files.extend(discovery.problems);
-    let model = RepositoryModel::new(root, files, config.environments.clone());
-    stats.parse = started.elapsed();
-    stats.files = model.files.len();
-    stats.documents = model.files.iter().map(|f| f.documents.len()).sum();
-    stats.bytes = model.files.iter().map(|f| f.text.len()).sum();
+    let (model, mut stats) = load_repository(root, config, &options.limits)?;
 
     let started = Instant::now();
     let enabled: Vec<&RegisteredRule> = registry
@@ -142,6 +130,24 @@ pub fn check(root: &Path, config: &Config, registry: &Registry, options: &CheckO
         rules: enabled.iter().map(|r| r.meta.clone()).collect(),
         stats,
     })
+}
+
+/// Discovers, reads and parses the repository (in parallel) into the shared model.
+pub fn load_repository(root: &Path, config: &Config, limits: &Limits) -> Result<(RepositoryModel, Stats), CoreError> {
+    let mut stats = Stats::default();
+    let started = Instant::now();
+    let discovery = discover(root, config)?;
+    stats.discover = started.elapsed();
+
+    let started = Instant::now();
+    let mut files: Vec<_> = discovery.candidates.par_iter().map(|c| load(c, config, limits)).collect();
+    files.extend(discovery.problems);
+    let model = RepositoryModel::new(root, files, config.environments.clone());
+    stats.parse = started.elapsed();
+    stats.files = model.files.len();
+    stats.documents = model.files.iter().map(|f| f.documents.len()).sum();
+    stats.bytes = model.files.iter().map(|f| f.text.len()).sum();
+    Ok((model, stats))
 }
 
 fn run_rules(model: &RepositoryModel, config: &Config, rules: &[&RegisteredRule]) -> Vec<Finding> {

@@ -1,0 +1,251 @@
+//! `plaintext-secret`: secrets committed in clear text.
+
+use regex::Regex;
+use tollgate_core::{Document, DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, SourceFile, Value, rule_page};
+
+/// Reports Kubernetes Secrets with clear `data`/`stringData`, Kustomize
+/// `secretGenerator` literals, SOPS files with cleartext values, and files
+/// that should be SOPS-encrypted but carry no `sops` metadata.
+pub(crate) struct PlaintextSecret;
+
+impl Rule for PlaintextSecret {
+    fn page(&self) -> &'static str {
+        rule_page!("plaintext-secret")
+    }
+
+    fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
+        let root = &cx.document.root;
+        if let Some(sops) = root.get_key("sops").filter(|s| s.as_mapping().is_some()) {
+            check_sops_document(cx, sops, out);
+            return;
+        }
+        if cx.file.kind == FileKind::Kustomization {
+            check_secret_generator(cx, out);
+            return;
+        }
+        if cx.kind() != Some("Secret") || !cx.resource().is_some_and(|r| r.api_version == "v1") {
+            return;
+        }
+        let name = cx.resource().map_or("", |r| r.name.as_str());
+        for field in ["data", "stringData"] {
+            let Some(map) = root.get_key(field).and_then(Node::as_mapping) else { continue };
+            let keys: Vec<&str> = map.iter().filter(|(_, v)| has_value(v)).map(|(k, _)| k).collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let encoding = if field == "data" { " (base64 is an encoding, not encryption)" } else { "" };
+            cx.report(
+                &Route::root().key(field),
+                format!(
+                    "Secret `{name}` has plaintext `{field}` ({}){encoding}. Anyone who can read the repository can read it. Encrypt it with SOPS, or replace it with a SealedSecret or an ExternalSecret.",
+                    list(&keys)
+                ),
+            )
+            .emit(out);
+        }
+    }
+
+    fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
+        let rules = creation_rules(cx.model.file(".sops.yaml").or_else(|| cx.model.file(".sops.yml")));
+        for file in &cx.model.files {
+            if !matches!(file.kind, FileKind::Yaml | FileKind::Json) || file.documents.is_empty() {
+                continue;
+            }
+            let by_name = sops_by_name(&file.path);
+            let by_rule = rules.iter().find(|(re, _)| re.is_match(&file.path)).map(|(_, src)| src.as_str());
+            if !by_name && by_rule.is_none() {
+                continue;
+            }
+            for document in &file.documents {
+                let root = &document.root;
+                if root.get_key("sops").is_some() || !has_value(root) {
+                    continue;
+                }
+                // Secrets are reported by the per-document check already.
+                if root.get_key("kind").and_then(Node::as_str) == Some("Secret") {
+                    continue;
+                }
+                let why = match by_rule {
+                    Some(re) => format!("its path matches the `.sops.yaml` creation rule `{re}`"),
+                    None => "its name marks it as SOPS-encrypted".to_owned(),
+                };
+                report_missing_metadata(cx, file, document, &why, out);
+            }
+        }
+    }
+}
+
+fn report_missing_metadata(cx: &RepositoryContext<'_>, file: &SourceFile, document: &Document, why: &str, out: &mut Vec<Finding>) {
+    cx.report(
+        file,
+        document,
+        &Route::root(),
+        format!(
+            "`{}` should be SOPS-encrypted ({why}) but has no `sops` metadata, so its values are in clear text. Encrypt it with `sops --encrypt --in-place {}`.",
+            file.path, file.path
+        ),
+    )
+    .value_only()
+    .emit(out);
+}
+
+fn sops_by_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    [".sops.", ".enc.", ".secret.enc."].iter().any(|m| name.contains(m)) && !name.starts_with(".sops.")
+}
+
+/// `creation_rules[].path_regex` of `.sops.yaml`, compiled once per run.
+fn creation_rules(file: Option<&SourceFile>) -> Vec<(Regex, String)> {
+    let Some(doc) = file.and_then(|f| f.documents.first()) else { return Vec::new() };
+    doc.root
+        .get_key("creation_rules")
+        .and_then(Node::as_sequence)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.get_key("path_regex").and_then(Node::as_str))
+        .filter_map(|re| Regex::new(re).ok().map(|c| (c, re.to_owned())))
+        .collect()
+}
+
+/// True when a node holds something other than null or empty strings.
+fn has_value(node: &Node) -> bool {
+    match &node.value {
+        Value::Scalar(s) => !s.is_null() && !s.text.is_empty(),
+        Value::Sequence(items) => items.iter().any(has_value),
+        Value::Mapping(m) => m.entries.iter().any(|(_, v)| has_value(v)),
+    }
+}
+
+fn list(keys: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = keys.iter().take(SHOWN).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    if keys.len() > SHOWN {
+        s.push_str(&format!(" and {} more", keys.len() - SHOWN));
+    }
+    s
+}
+
+/// Kustomize `secretGenerator` entries with `literals`: the values are in the file.
+fn check_secret_generator(cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
+    let Some(generators) = cx.document.root.get_key("secretGenerator").and_then(Node::as_sequence) else { return };
+    for (i, generator) in generators.iter().enumerate() {
+        let Some(literals) = generator.get_key("literals").and_then(Node::as_sequence) else { continue };
+        let keys: Vec<&str> = literals
+            .iter()
+            .filter_map(Node::as_str)
+            .filter_map(|l| l.split_once('=').filter(|(_, v)| !v.is_empty()).map(|(k, _)| k))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let name = generator.get_key("name").and_then(Node::as_str).unwrap_or("");
+        cx.report(
+            &Route::root().key("secretGenerator").index(i).key("literals"),
+            format!(
+                "Kustomize `secretGenerator` `{name}` writes plaintext literals ({}) into the repository. Generate the Secret from a SOPS-encrypted file or use an ExternalSecret instead.",
+                list(&keys)
+            ),
+        )
+        .emit(out);
+    }
+}
+
+/// SOPS settings that decide which keys are encrypted.
+struct SopsRules {
+    encrypted_regex: Option<Regex>,
+    unencrypted_regex: Option<Regex>,
+    encrypted_suffix: Option<String>,
+    unencrypted_suffix: String,
+}
+
+impl SopsRules {
+    fn from(sops: &Node) -> Result<SopsRules, String> {
+        let regex = |key: &str| -> Result<Option<Regex>, String> {
+            sops.get_key(key)
+                .and_then(Node::as_str)
+                .map(|re| Regex::new(re).map_err(|e| format!("`sops.{key}` is not a valid regex: {e}")))
+                .transpose()
+        };
+        Ok(SopsRules {
+            encrypted_regex: regex("encrypted_regex")?,
+            unencrypted_regex: regex("unencrypted_regex")?,
+            encrypted_suffix: sops.get_key("encrypted_suffix").and_then(Node::as_str).map(str::to_owned),
+            unencrypted_suffix: sops
+                .get_key("unencrypted_suffix")
+                .and_then(Node::as_str)
+                .unwrap_or("_unencrypted")
+                .to_owned(),
+        })
+    }
+
+    /// Whether values under `key` are encrypted, given the parent's decision
+    /// (`Some(true)` once an ancestor matched an "encrypted" rule).
+    fn decide(&self, key: &str, inherited: Option<bool>) -> Option<bool> {
+        if inherited.is_some() {
+            return inherited;
+        }
+        if key.ends_with(&self.unencrypted_suffix) || self.unencrypted_regex.as_ref().is_some_and(|r| r.is_match(key)) {
+            return Some(false);
+        }
+        if let Some(suffix) = &self.encrypted_suffix {
+            return key.ends_with(suffix.as_str()).then_some(true);
+        }
+        if let Some(re) = &self.encrypted_regex {
+            return re.is_match(key).then_some(true);
+        }
+        None
+    }
+
+    /// Whether a leaf is encrypted when no key decided: with an
+    /// `encrypted_regex`/`encrypted_suffix`, unmatched keys stay clear.
+    fn default_encrypted(&self) -> bool {
+        self.encrypted_regex.is_none() && self.encrypted_suffix.is_none()
+    }
+}
+
+fn check_sops_document(cx: &DocumentContext<'_>, sops: &Node, out: &mut Vec<Finding>) {
+    let rules = match SopsRules::from(sops) {
+        Ok(r) => r,
+        Err(message) => {
+            cx.report(&Route::root().key("sops"), format!("{message}. tollgate cannot tell which values SOPS encrypted; fix the metadata.")).emit(out);
+            return;
+        }
+    };
+    let Some(map) = cx.document.root.as_mapping() else { return };
+    let mut clear: Vec<Route> = Vec::new();
+    for (key, value) in map.iter().filter(|(k, _)| *k != "sops") {
+        walk(value, Route::root().key(key), rules.decide(key, None), &rules, &mut clear);
+    }
+    let what = cx.resource().map_or_else(|| format!("`{}`", cx.file.path), |r| format!("{} `{}`", r.kind, r.name));
+    for route in clear {
+        cx.report(
+            &route,
+            format!(
+                "{what} is SOPS-encrypted but `{route}` is in clear text. A value SOPS should encrypt was added or edited after encryption. Re-encrypt with `sops --encrypt --in-place {}` (or `sops updatekeys`/`sops edit`).",
+                cx.file.path
+            ),
+        )
+        .emit(out);
+    }
+}
+
+fn walk(node: &Node, route: Route, decision: Option<bool>, rules: &SopsRules, clear: &mut Vec<Route>) {
+    match &node.value {
+        Value::Mapping(m) => {
+            for (k, v) in m.iter() {
+                walk(v, route.clone().key(k), rules.decide(k, decision), rules, clear);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter().enumerate() {
+                walk(v, route.clone().index(i), decision, rules, clear);
+            }
+        }
+        Value::Scalar(s) => {
+            let encrypted = decision.unwrap_or_else(|| rules.default_encrypted());
+            if encrypted && !s.is_null() && !s.text.is_empty() && !s.text.starts_with("ENC[") {
+                clear.push(route);
+            }
+        }
+    }
+}

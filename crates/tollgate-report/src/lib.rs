@@ -1,0 +1,102 @@
+//! Renders a [`CheckReport`] as text (with source snippets), JSON, SARIF 2.1.0
+//! (shaped for GitHub code scanning) or GitHub workflow annotations.
+//!
+//! ```no_run
+//! use tollgate_core::{check, CheckOptions, Config, Registry, core_rules};
+//! use tollgate_report::{Format, ReportOptions, render};
+//! let registry = Registry::new(core_rules()).unwrap();
+//! let report = check(".".as_ref(), &Config::default(), &registry, &CheckOptions::default()).unwrap();
+//! let sarif = render(Format::Sarif, &report, &ReportOptions::default());
+//! assert!(sarif.contains("\"version\": \"2.1.0\""));
+//! ```
+
+mod github;
+mod json;
+mod sarif;
+mod text;
+
+use tollgate_core::{CheckReport, Finding, Severity};
+
+pub use sarif::{MAX_DESCRIPTION_CHARS, MAX_RESULTS, to_sarif};
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Human text with source snippets and a summary.
+    Text,
+    /// tollgate's JSON.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=...::message`).
+    Github,
+}
+
+/// How to render.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Include suppressed findings (text and JSON only; SARIF never does).
+    pub show_suppressed: bool,
+    /// ANSI colour in text output.
+    pub color: bool,
+    /// SARIF `automationDetails.id` category.
+    pub sarif_category: String,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            show_suppressed: false,
+            color: false,
+            sarif_category: "tollgate".to_owned(),
+        }
+    }
+}
+
+/// Renders `report` in `format`.
+pub fn render(format: Format, report: &CheckReport, options: &ReportOptions) -> String {
+    match format {
+        Format::Text => text::render(report, options),
+        Format::Json => json::render(report, options),
+        Format::Sarif => sarif::render(report, options),
+        Format::Github => github::render(report),
+    }
+}
+
+/// Counts of findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Errors.
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+    /// Notes.
+    pub notes: usize,
+    /// Suppressed findings (any severity).
+    pub suppressed: usize,
+}
+
+impl Counts {
+    /// Counts the findings of a report.
+    pub fn of(findings: &[Finding]) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            if f.is_suppressed() {
+                c.suppressed += 1;
+                continue;
+            }
+            match f.severity {
+                Severity::Error => c.errors += 1,
+                Severity::Warning => c.warnings += 1,
+                Severity::Note => c.notes += 1,
+            }
+        }
+        c
+    }
+}
+
+/// tollgate's version, for tool metadata.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where rule documentation lives online.
+pub const INFORMATION_URI: &str = "https://github.com/tollgate-dev/tollgate";

@@ -1,0 +1,243 @@
+//! SARIF 2.1.0 shaped for GitHub code scanning.
+//!
+//! What GitHub silently drops or rejects decides the shape: one run, every
+//! rule that ran described, exactly one physical location per result (a
+//! result without one makes GitHub reject the whole file), our own stable
+//! `partialFingerprints`, suppressed findings left out, at most 25,000
+//! results with a notification when more were cut.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_sarif::sarif::{
+    ArtifactLocation, Invocation, Location as SarifLocation, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult,
+    ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent,
+};
+use tollgate_core::{CheckReport, Finding, Location, RuleMeta, Severity};
+
+use crate::{INFORMATION_URI, ReportOptions, VERSION};
+
+/// GitHub keeps at most this many results per run.
+pub const MAX_RESULTS: usize = 25_000;
+
+/// GitHub's limit on `shortDescription` and `fullDescription`.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+
+pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
+    let sarif = to_sarif(report, options);
+    let mut s = serde_json::to_string_pretty(&sarif).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+fn level(s: Severity) -> ResultLevel {
+    match s {
+        Severity::Error => ResultLevel::Error,
+        Severity::Warning => ResultLevel::Warning,
+        Severity::Note => ResultLevel::Note,
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(max - 1).collect();
+    s.push('…');
+    s
+}
+
+/// The first paragraph of the page's "What it finds" section.
+fn full_description(meta: &RuleMeta) -> String {
+    let after = meta.docs.split("## What it finds").nth(1).unwrap_or(&meta.summary);
+    let paragraph = after.trim_start().split("\n\n").next().unwrap_or(&meta.summary);
+    let text = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate(if text.is_empty() { &meta.summary } else { &text }, MAX_DESCRIPTION_CHARS)
+}
+
+fn descriptor(meta: &RuleMeta) -> ReportingDescriptor {
+    let mut props = BTreeMap::new();
+    props.insert("precision".to_owned(), serde_json::Value::String(meta.precision.clone()));
+    if let Some(ss) = &meta.security_severity {
+        props.insert("security-severity".to_owned(), serde_json::Value::String(ss.clone()));
+    }
+    let level_value = serde_json::Value::String(meta.severity.as_str().to_owned());
+    ReportingDescriptor::builder()
+        .id(meta.id.clone())
+        .name(meta.name.clone())
+        .short_description(MultiformatMessageString::builder().text(truncate(&meta.summary, MAX_DESCRIPTION_CHARS)).build())
+        .full_description(MultiformatMessageString::builder().text(full_description(meta)).build())
+        .help(
+            MultiformatMessageString::builder()
+                .text(meta.page_markdown())
+                .markdown(meta.page_markdown())
+                .build(),
+        )
+        .help_uri(format!("{INFORMATION_URI}/blob/main/rules/{}.md", meta.id))
+        .default_configuration(ReportingConfiguration {
+            level: Some(level_value),
+            ..ReportingConfiguration::default()
+        })
+        .properties(PropertyBag {
+            tags: Some(meta.tags.clone()),
+            additional_properties: props,
+        })
+        .build()
+}
+
+/// Percent-encodes a repository-relative path for a SARIF `uri`.
+fn encode_uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn physical(location: &Location, message: Option<&str>, id: Option<i64>) -> SarifLocation {
+    let s = location.span;
+    let start_line = i64::from(s.start.line.max(1));
+    let start_column = i64::from(s.start.column.max(1));
+    let end_line = i64::from(s.end.line).max(start_line);
+    let mut end_column = i64::from(s.end.column.max(1));
+    if end_line == start_line && end_column <= start_column {
+        end_column = start_column + 1;
+    }
+    SarifLocation {
+        id,
+        message: message.map(|m| Message {
+            text: Some(m.to_owned()),
+            ..Message::default()
+        }),
+        physical_location: Some(PhysicalLocation {
+            artifact_location: Some(ArtifactLocation {
+                uri: Some(encode_uri(&location.path)),
+                uri_base_id: Some("%SRCROOT%".to_owned()),
+                ..ArtifactLocation::default()
+            }),
+            region: Some(Region {
+                start_line: Some(start_line),
+                start_column: Some(start_column),
+                end_line: Some(end_line),
+                end_column: Some(end_column),
+                ..Region::default()
+            }),
+            ..PhysicalLocation::default()
+        }),
+        ..SarifLocation::default()
+    }
+}
+
+fn result(f: &Finding, rule_index: i64) -> SarifResult {
+    let mut fingerprints = BTreeMap::new();
+    fingerprints.insert("tollgateFingerprint/v1".to_owned(), f.fingerprint.clone());
+    let mut props = BTreeMap::new();
+    if let Some(r) = &f.resource {
+        props.insert("resource".to_owned(), serde_json::to_value(r).unwrap_or_default());
+    }
+    if let Some(c) = &f.commit {
+        props.insert("commit".to_owned(), serde_json::Value::String(c.clone()));
+    }
+    let related: Vec<SarifLocation> = f
+        .related
+        .iter()
+        .enumerate()
+        .map(|(i, r)| physical(&r.location, Some(&r.message), Some(i as i64 + 1)))
+        .collect();
+    let mut builder = SarifResult::builder()
+        .rule_id(f.rule_id.clone())
+        .rule_index(rule_index)
+        .level(level(f.severity))
+        .message(Message {
+            text: Some(f.message.clone()),
+            ..Message::default()
+        })
+        .locations(vec![physical(&f.location, None, None)])
+        .partial_fingerprints(fingerprints)
+        .build();
+    if !related.is_empty() {
+        builder.related_locations = Some(related);
+    }
+    if !props.is_empty() {
+        builder.properties = Some(PropertyBag {
+            tags: None,
+            additional_properties: props,
+        });
+    }
+    builder
+}
+
+/// Builds the SARIF log of a report.
+pub fn to_sarif(report: &CheckReport, options: &ReportOptions) -> Sarif {
+    // Every rule that ran, plus any rule a finding names (policy engines).
+    let mut metas: Vec<RuleMeta> = report.rules.clone();
+    let mut index: HashMap<String, usize> = metas.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
+    let mut active: Vec<&Finding> = report.active().collect();
+    for f in &active {
+        if !index.contains_key(&f.rule_id) {
+            index.insert(f.rule_id.clone(), metas.len());
+            metas.push(RuleMeta {
+                id: f.rule_id.clone(),
+                name: f.rule_id.clone(),
+                severity: f.severity,
+                summary: f.rule_id.clone(),
+                tags: Vec::new(),
+                precision: "high".to_owned(),
+                security_severity: None,
+                enabled_by_default: true,
+                docs: String::new(),
+            });
+        }
+    }
+    let total = active.len();
+    let mut notifications = Vec::new();
+    if total > MAX_RESULTS {
+        // Keep the most severe; the sort is stable so the order within a severity is kept.
+        active.sort_by(|a, b| b.severity.cmp(&a.severity));
+        active.truncate(MAX_RESULTS);
+        notifications.push(
+            Notification::builder()
+                .message(Message {
+                    text: Some(format!(
+                        "{total} results were found but GitHub code scanning accepts at most {MAX_RESULTS} per run; the {MAX_RESULTS} most severe are included. Run tollgate with --format text or json to see all of them."
+                    )),
+                    ..Message::default()
+                })
+                .level(serde_json::Value::String("warning".to_owned()))
+                .build(),
+        );
+    }
+    let results: Vec<SarifResult> = active.iter().map(|f| result(f, index[&f.rule_id] as i64)).collect();
+    let driver = ToolComponent::builder()
+        .name("tollgate")
+        .semantic_version(VERSION)
+        .version(VERSION)
+        .information_uri(INFORMATION_URI)
+        .rules(metas.iter().map(descriptor).collect::<Vec<_>>())
+        .build();
+    let mut invocation = Invocation::builder().execution_successful(true).build();
+    if !notifications.is_empty() {
+        invocation.tool_execution_notifications = Some(notifications);
+    }
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .automation_details(RunAutomationDetails {
+            id: Some(format!("tollgate/{}/", options.sarif_category)),
+            ..RunAutomationDetails::default()
+        })
+        .column_kind(serde_json::Value::String("unicodeCodePoints".to_owned()))
+        .invocations(vec![invocation])
+        .results(results)
+        .build();
+    Sarif::builder()
+        .schema(SCHEMA_URI)
+        .version(serde_json::Value::String("2.1.0".to_owned()))
+        .runs(vec![run])
+        .build()
+}

@@ -1,0 +1,288 @@
+//! `tollgate`: the command line.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use tollgate_core::{CONFIG_SCHEMA, CheckOptions, Config, CoreError, Date, Limits, Registry, Severity, check, load_baseline, load_repository};
+use tollgate_report::{Format, ReportOptions, render};
+
+/// Lint a GitOps repository for every way a change could reach production
+/// unreviewed, unsigned, unchecked or irreversible.
+#[derive(Parser)]
+#[command(name = "tollgate", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a repository and report findings (exit 0: none at or above --fail-on; 1: some; 2: the run failed).
+    Check(CheckArgs),
+    /// List every built-in rule.
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Print the documentation of a rule.
+    Explain {
+        /// The rule id, e.g. `prod-self-heal`.
+        rule_id: String,
+    },
+    /// Print the JSON Schema of `.tollgate.yaml`.
+    Schema,
+    /// List every suppression (inline comments and config `ignore` entries).
+    Suppressions {
+        /// The repository root.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Configuration file (default: `.tollgate.yaml` at the root).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The repository root.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Lowest severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
+    /// Configuration file (default: `.tollgate.yaml` at the root).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Report only findings whose fingerprint is not in this SARIF file.
+    #[arg(long, value_name = "SARIF")]
+    baseline: Option<PathBuf>,
+    /// SARIF category (`automationDetails.id` = `tollgate/<category>/`).
+    #[arg(long, default_value = "tollgate", value_name = "NAME")]
+    sarif_category: String,
+    /// Include suppressed findings in text and JSON output.
+    #[arg(long)]
+    show_suppressed: bool,
+    /// Print timings and sizes of each stage to standard error.
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Error,
+    Warning,
+    Note,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let registry = tollgate::registry().context("internal error: the rule registry is invalid")?;
+    match cli.command {
+        Command::Check(args) => run_check(&args, &registry),
+        Command::Rules { format } => {
+            let text = match format {
+                ListFormat::Json => serde_json::to_string_pretty(&registry.rules().iter().map(|r| &r.meta).collect::<Vec<_>>())? + "\n",
+                ListFormat::Text => {
+                    let width = registry.rules().iter().map(|r| r.meta.id.len()).max().unwrap_or(0);
+                    let mut s = String::new();
+                    for r in registry.rules() {
+                        let m = &r.meta;
+                        let off = if m.enabled_by_default { "" } else { " (off by default)" };
+                        s.push_str(&format!("{:width$}  {:7}  {}{off}\n", m.id, m.severity.as_str(), m.summary));
+                    }
+                    s
+                }
+            };
+            print(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { rule_id } => match registry.get(&rule_id) {
+            Some(r) => {
+                print(&r.meta.page_markdown())?;
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                let hint = registry.suggest(&rule_id).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
+                bail!("unknown rule `{rule_id}`.{hint} `tollgate rules` lists every rule")
+            }
+        },
+        Command::Schema => {
+            print(CONFIG_SCHEMA)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Suppressions { path, config } => run_suppressions(&path, config.as_deref(), &registry),
+    }
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn load_config(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<Config> {
+    let ids: Vec<&str> = registry.rules().iter().map(|r| r.meta.id.as_str()).collect();
+    match Config::discover(root, explicit, &ids) {
+        Ok(c) => Ok(c),
+        Err(CoreError::Config(diags)) => {
+            let list = diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+            bail!("invalid configuration ({} problem{}):\n{list}\n`tollgate schema` prints the expected shape", diags.len(), if diags.len() == 1 { "" } else { "s" })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
+    let root = &args.path;
+    if !root.is_dir() {
+        bail!("cannot check `{}`: not a directory", root.display());
+    }
+    let config = load_config(root, args.config.as_deref(), registry)?;
+    let mut options = CheckOptions::default();
+    if let Some(baseline) = &args.baseline {
+        let fingerprints = load_baseline(baseline)?;
+        options.baseline = Some((baseline.display().to_string(), fingerprints));
+    }
+    let started = std::time::Instant::now();
+    let report = check(root, &config, registry, &options)?;
+    let format = match args.format {
+        OutputFormat::Text => Format::Text,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Github => Format::Github,
+    };
+    let color = args.output.is_none()
+        && matches!(format, Format::Text)
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let report_options = ReportOptions {
+        show_suppressed: args.show_suppressed,
+        color,
+        sarif_category: args.sarif_category.clone(),
+    };
+    let rendered = render(format, &report, &report_options);
+    match &args.output {
+        Some(path) => std::fs::write(path, &rendered).with_context(|| format!("cannot write {}", path.display()))?,
+        None => print(&rendered)?,
+    }
+    if args.stats {
+        let s = &report.stats;
+        let mb = s.bytes as f64 / 1_048_576.0;
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "stats: {} files, {} documents, {:.1} MiB; discover {:.0} ms, read+parse {:.0} ms ({:.1} ms/MiB), rules {:.0} ms, total {:.0} ms",
+            s.files,
+            s.documents,
+            mb,
+            s.discover.as_secs_f64() * 1e3,
+            s.parse.as_secs_f64() * 1e3,
+            if mb > 0.0 { s.parse.as_secs_f64() * 1e3 / mb } else { 0.0 },
+            s.rules.as_secs_f64() * 1e3,
+            started.elapsed().as_secs_f64() * 1e3,
+        );
+    }
+    let threshold = match args.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Note => Severity::Note,
+    };
+    let failing = report.active().any(|f| f.severity >= threshold);
+    Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<ExitCode> {
+    if !root.is_dir() {
+        bail!("cannot read `{}`: not a directory", root.display());
+    }
+    let config = load_config(root, explicit, registry)?;
+    let (model, _) = load_repository(root, &config, &Limits::default())?;
+    let today = Date::today();
+    let mut out = String::new();
+    let mut count = 0;
+    for file in &model.files {
+        for s in &file.suppressions {
+            count += 1;
+            let mut problems = Vec::new();
+            if s.rules.is_empty() {
+                problems.push("names no rule".to_owned());
+            }
+            for id in &s.rules {
+                if registry.get(id).is_none() && !id.contains('.') && !id.contains('/') {
+                    problems.push(format!("unknown rule `{id}`"));
+                }
+            }
+            if s.reason.is_empty() {
+                problems.push("no reason".to_owned());
+            }
+            let state = if problems.is_empty() { String::new() } else { format!("  [INVALID: {}]", problems.join(", ")) };
+            out.push_str(&format!("{}:{}: ignore[{}] {}{state}\n", file.path, s.line, s.rules.join(","), s.reason));
+        }
+    }
+    let source = config.source.clone().unwrap_or_else(|| ".tollgate.yaml".to_owned());
+    for entry in &config.ignore {
+        count += 1;
+        let expires = entry.expires.map(|d| format!(" (expires {d})")).unwrap_or_default();
+        let mut problems = Vec::new();
+        if registry.get(&entry.rule).is_none() && !entry.rule.contains('.') && !entry.rule.contains('/') {
+            problems.push(format!("unknown rule `{}`", entry.rule));
+        }
+        if entry.reason.is_empty() {
+            problems.push("no reason".to_owned());
+        }
+        if entry.expires.is_some_and(|d| d < today) {
+            problems.push("expired".to_owned());
+        }
+        let state = if problems.is_empty() { String::new() } else { format!("  [INVALID: {}]", problems.join(", ")) };
+        out.push_str(&format!(
+            "{source}:{}: ignore[{}] paths {} {}{expires}{state}\n",
+            entry.span.start.line,
+            entry.rule,
+            entry.paths.join(","),
+            entry.reason
+        ));
+    }
+    out.push_str(&format!("{count} suppression{}\n", if count == 1 { "" } else { "s" }));
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
