@@ -78,11 +78,7 @@ pub struct ReviewSettings {
 
 impl Default for ReviewSettings {
     fn default() -> Self {
-        ReviewSettings {
-            min_approvals: 1,
-            owners_must_be_teams: false,
-            min_owners: 1,
-        }
+        ReviewSettings { min_approvals: 1, owners_must_be_teams: false, min_owners: 1 }
     }
 }
 
@@ -154,10 +150,7 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| CoreError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| CoreError::Read { path: path.clone(), source })?;
         let shown = path
             .strip_prefix(root)
             .map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/"));
@@ -189,13 +182,13 @@ impl Config {
             }])
         })?;
         if docs.len() > 1 {
-            return Err(CoreError::Config(vec![diag(Span::default(), "expected one YAML document, found several".into())]));
+            return Err(CoreError::Config(vec![diag(
+                Span::default(),
+                "expected one YAML document, found several".into(),
+            )]));
         }
         let Some(doc) = docs.into_iter().next().filter(|d| !d.root.is_null()) else {
-            return Ok(Config {
-                source: Some(file.to_owned()),
-                ..Config::default()
-            });
+            return Ok(Config { source: Some(file.to_owned()), ..Config::default() });
         };
         let root = &doc.root;
         let json = root.to_json();
@@ -208,10 +201,7 @@ impl Config {
                 jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
                     let allowed = allowed_keys(&pointer);
                     for key in unexpected {
-                        let span = node
-                            .as_mapping()
-                            .and_then(|m| m.entry(key))
-                            .map_or(node.span, |(k, _)| k.span);
+                        let span = node.as_mapping().and_then(|m| m.entry(key)).map_or(node.span, |(k, _)| k.span);
                         let hint = closest(key, allowed.iter().map(String::as_str))
                             .map(|s| format!("; did you mean `{s}`?"))
                             .unwrap_or_default();
@@ -244,10 +234,7 @@ impl Config {
                 .map(|s| s.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default()
         };
-        let mut config = Config {
-            source: Some(file.to_owned()),
-            ..Config::default()
-        };
+        let mut config = Config { source: Some(file.to_owned()), ..Config::default() };
         if let Some(envs) = root.get_key("environments").and_then(Node::as_mapping) {
             let entries: Vec<(String, Vec<String>, bool)> = envs
                 .iter()
@@ -268,12 +255,10 @@ impl Config {
             let int = |k: &str| review.get_key(k).and_then(Node::as_i64).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
             config.review.min_approvals = int("min_approvals").unwrap_or(config.review.min_approvals);
             config.review.min_owners = int("min_owners").unwrap_or(config.review.min_owners);
-            config.review.owners_must_be_teams = review.get_key("owners_must_be_teams").and_then(Node::as_bool).unwrap_or(false);
+            config.review.owners_must_be_teams =
+                review.get_key("owners_must_be_teams").and_then(Node::as_bool).unwrap_or(false);
         }
-        config.signing_policy = root
-            .get(&Route::parse("/signing/policy"))
-            .and_then(Node::as_str)
-            .map(str::to_owned);
+        config.signing_policy = root.get(&Route::parse("/signing/policy")).and_then(Node::as_str).map(str::to_owned);
         config.rego = strings(root.get(&Route::parse("/policies/rego")));
         config.kyverno = strings(root.get(&Route::parse("/policies/kyverno")));
         config.builtin_policies = strings(root.get(&Route::parse("/policies/builtin")));
@@ -290,7 +275,9 @@ impl Config {
                 // Policy-engine rule ids (`package.rule`, `policy/rule`) are known only once policies load.
                 let engine_named = id.contains('.') || id.contains('/');
                 if !engine_named && !known_rules.contains(&id) {
-                    let hint = closest(id, known_rules.iter().copied()).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    let hint = closest(id, known_rules.iter().copied())
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
                     problems.push(diag(key.span, format!("unknown rule `{id}` (see `tollgate rules`){hint}")));
                     continue;
                 }
@@ -308,11 +295,15 @@ impl Config {
                 let expires_node = entry.get_key("expires");
                 let expires = expires_node.and_then(Node::as_str).map(|s| (s, Date::parse(s)));
                 if let (Some((text, None)), Some(node)) = (expires, expires_node) {
-                    problems.push(diag(node.span, format!("`expires: {text}` is not a real date (expected YYYY-MM-DD)")));
+                    problems
+                        .push(diag(node.span, format!("`expires: {text}` is not a real date (expected YYYY-MM-DD)")));
                 }
                 let paths = strings(entry.get_key("paths"));
                 if let Err(m) = crate::environment::glob_set(&paths) {
-                    problems.push(diag(entry.get_key("paths").map_or(entry.span, |n| n.span), format!("ignore paths: {m}")));
+                    problems.push(diag(
+                        entry.get_key("paths").map_or(entry.span, |n| n.span),
+                        format!("ignore paths: {m}"),
+                    ));
                 }
                 config.ignore.push(IgnoreEntry {
                     rule: entry.get_key("rule").and_then(Node::as_str).unwrap_or_default().to_owned(),
@@ -361,10 +352,7 @@ fn allowed_keys(pointer: &str) -> Vec<String> {
             None => return Vec::new(),
         }
     }
-    node.get("properties")
-        .and_then(|p| p.as_object())
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
+    node.get("properties").and_then(|p| p.as_object()).map(|o| o.keys().cloned().collect()).unwrap_or_default()
 }
 
 /// The candidate closest to `word` by edit distance, if close enough.
@@ -442,13 +430,19 @@ ignore:
 
     #[test]
     fn every_mistake_reported_with_position() {
-        let errs = errors("enviroments: {}\nreview:\n  min_approvals: two\nrules:\n  plaintext-secrets: {enabled: false}\n");
+        let errs =
+            errors("enviroments: {}\nreview:\n  min_approvals: two\nrules:\n  plaintext-secrets: {enabled: false}\n");
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].starts_with("c.yaml:1:1: unknown key `enviroments`"), "{errs:?}");
         assert!(errs[0].contains("did you mean `environments`?"), "{errs:?}");
         assert!(errs[1].starts_with("c.yaml:3:18: `review.min_approvals`"), "{errs:?}");
         let errs = errors("rules:\n  plaintext-secrets: {enabled: false}\n");
-        assert_eq!(errs, vec!["c.yaml:2:3: unknown rule `plaintext-secrets` (see `tollgate rules`); did you mean `plaintext-secret`?"]);
+        assert_eq!(
+            errs,
+            vec![
+                "c.yaml:2:3: unknown rule `plaintext-secrets` (see `tollgate rules`); did you mean `plaintext-secret`?"
+            ]
+        );
     }
 
     #[test]

@@ -38,10 +38,8 @@ pub struct Discovery {
 
 /// Walks `root`.
 pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
-    let canonical_root = fs::canonicalize(root).map_err(|source| CoreError::Root {
-        path: root.to_path_buf(),
-        source,
-    })?;
+    let canonical_root =
+        fs::canonicalize(root).map_err(|source| CoreError::Root { path: root.to_path_buf(), source })?;
     if !canonical_root.is_dir() {
         return Err(CoreError::Root {
             path: root.to_path_buf(),
@@ -108,11 +106,7 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
             ));
             continue;
         }
-        found.candidates.push(Candidate {
-            path: rel,
-            disk_path: entry.path().to_path_buf(),
-            kind,
-        });
+        found.candidates.push(Candidate { path: rel, disk_path: entry.path().to_path_buf(), kind });
     }
     Ok(found)
 }
@@ -188,7 +182,7 @@ pub fn load(candidate: &Candidate, config: &Config, limits: &Limits) -> SourceFi
         Ok(f) => f,
         Err(e) => return unreadable(format!("cannot read the file: {e}. Make it readable so it can be checked")),
     };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = file.metadata().map_or(0, |m| m.len());
     if size > config.max_file_size {
         return unreadable(format!(
             "file is {} bytes, over the {}-byte limit; tollgate did not read it. Split the file, exclude it, or raise `limits.max_file_size`",

@@ -62,7 +62,11 @@ impl Environments {
             globs: None,
         };
         Environments {
-            list: vec![make("prod", Tier::Prod, true), make("staging", Tier::Staging, false), make("dev", Tier::Dev, false)],
+            list: vec![
+                make("prod", Tier::Prod, true),
+                make("staging", Tier::Staging, false),
+                make("dev", Tier::Dev, false),
+            ],
             defaults: true,
         }
     }
@@ -129,11 +133,7 @@ impl Environments {
             }
             return best;
         }
-        let matches = self
-            .list
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.globs.as_ref().is_some_and(|g| g.is_match(path)));
+        let matches = self.list.iter().enumerate().filter(|(_, e)| e.globs.as_ref().is_some_and(|g| g.is_match(path)));
         let mut first = None;
         for (i, e) in matches {
             if e.protected {

@@ -30,7 +30,10 @@ mod runner;
 mod severity;
 mod suppress;
 
-pub use config::{CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, IgnoreEntry, ReviewSettings, RuleSettings};
+pub use config::{
+    CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, IgnoreEntry, ReviewSettings,
+    RuleSettings,
+};
 pub use date::Date;
 pub use discover::{Candidate, Discovery, discover, load};
 pub use environment::{Environment, Environments, Tier, compile_glob, glob_set};

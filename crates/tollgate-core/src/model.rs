@@ -107,10 +107,10 @@ pub fn classify(path: &str) -> Option<FileKind> {
         return Some(FileKind::Kustomization);
     }
     if yaml {
-        if let Some(rest) = path.strip_prefix(".github/workflows/") {
-            if !rest.contains('/') {
-                return Some(FileKind::Workflow);
-            }
+        if let Some(rest) = path.strip_prefix(".github/workflows/")
+            && !rest.contains('/')
+        {
+            return Some(FileKind::Workflow);
         }
         return Some(match path {
             ".github/dependabot.yml" | ".github/dependabot.yaml" => FileKind::Dependabot,
@@ -174,35 +174,19 @@ impl SourceFile {
         };
         let resources = documents.iter().map(ResourceIdentity::of).collect();
         let suppressions = parse_inline(&text);
-        SourceFile {
-            path,
-            kind,
-            text,
-            documents,
-            resources,
-            problem,
-            environment: None,
-            suppressions,
-        }
+        SourceFile { path, kind, text, documents, resources, problem, environment: None, suppressions }
     }
 
     /// A file that could not be read, with the reason.
     pub fn unreadable(path: String, kind: FileKind, message: String) -> SourceFile {
-        let at = Position {
-            line: 1,
-            column: 1,
-            offset: 0,
-        };
+        let at = Position { line: 1, column: 1, offset: 0 };
         SourceFile {
             path,
             kind,
             text: String::new(),
             documents: Vec::new(),
             resources: Vec::new(),
-            problem: Some(FileProblem {
-                message,
-                span: Span { start: at, end: at },
-            }),
+            problem: Some(FileProblem { message, span: Span { start: at, end: at } }),
             environment: None,
             suppressions: Vec::new(),
         }
@@ -216,15 +200,22 @@ impl SourceFile {
 
 /// The span from `position` to the end of its line (at least one character).
 fn problem_at(text: &str, position: Position, message: &str) -> FileProblem {
+    // An error at the end of the file points at the end of its last line.
+    let content_end = text.trim_end().len();
+    let position = if position.offset >= content_end && content_end > 0 {
+        let line = text[..content_end].matches('\n').count() as u32 + 1;
+        let line_start = text[..content_end].rfind('\n').map_or(0, |i| i + 1);
+        Position { line, column: text[line_start..content_end].chars().count() as u32 + 1, offset: content_end }
+    } else {
+        position
+    };
     let line_end = text[position.offset.min(text.len())..].find('\n').map_or(text.len(), |i| position.offset + i);
     let width = text.get(position.offset..line_end).map_or(0, |s| s.trim_end().chars().count()) as u32;
-    let end = Position {
-        line: position.line,
-        column: position.column + width.max(1),
-        offset: line_end,
-    };
+    let end = Position { line: position.line, column: position.column + width.max(1), offset: line_end };
     FileProblem {
-        message: format!("{message}. Fix the syntax so the file can be checked; tollgate never skips a file it cannot read."),
+        message: format!(
+            "{message}. Fix the syntax so the file can be checked; tollgate never skips a file it cannot read."
+        ),
         span: Span { start: position, end },
     }
 }
@@ -249,12 +240,7 @@ impl RepositoryModel {
             f.environment = environments.index_for(&f.path);
         }
         let by_path = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
-        RepositoryModel {
-            root: root.to_path_buf(),
-            files,
-            environments,
-            by_path,
-        }
+        RepositoryModel { root: root.to_path_buf(), files, environments, by_path }
     }
 
     /// The file at a repository-relative path.
@@ -269,11 +255,8 @@ impl RepositoryModel {
 
     /// Every Kubernetes object (document with `apiVersion` and `kind`) with its file.
     pub fn objects(&self) -> impl Iterator<Item = (&SourceFile, &Document, &ResourceIdentity)> {
-        self.files.iter().flat_map(|f| {
-            f.documents
-                .iter()
-                .zip(&f.resources)
-                .filter_map(move |(d, r)| r.as_ref().map(|r| (f, d, r)))
-        })
+        self.files
+            .iter()
+            .flat_map(|f| f.documents.iter().zip(&f.resources).filter_map(move |(d, r)| r.as_ref().map(|r| (f, d, r))))
     }
 }

@@ -49,7 +49,12 @@ impl Registry {
         for section in REQUIRED_SECTIONS {
             match meta.docs[from..].find(section) {
                 Some(at) => from += at + section.len(),
-                None => return Err(page_error(page, format!("missing section `{section}` (sections must appear in order)"))),
+                None => {
+                    return Err(page_error(
+                        page,
+                        format!("missing section `{section}` (sections must appear in order)"),
+                    ));
+                }
             }
         }
         if self.index.contains_key(&meta.id) {

@@ -27,7 +27,7 @@ pub const REQUIRED_SECTIONS: [&str; 4] = ["## What it finds", "## Why it matters
 pub struct RuleMeta {
     /// Stable kebab-case id; the SARIF `ruleId`.
     pub id: String,
-    /// PascalCase name for SARIF `name`.
+    /// `PascalCase` name for SARIF `name`.
     pub name: String,
     /// Default severity.
     pub severity: Severity,
@@ -73,7 +73,9 @@ impl RuleMeta {
             .filter_map(|t| t.as_str().map(str::to_owned))
             .collect();
         for key in root.as_mapping().map(|m| m.iter().map(|(k, _)| k).collect::<Vec<_>>()).unwrap_or_default() {
-            if !["id", "name", "severity", "summary", "tags", "precision", "security-severity", "enabled"].contains(&key) {
+            if !["id", "name", "severity", "summary", "tags", "precision", "security-severity", "enabled"]
+                .contains(&key)
+            {
                 return Err(format!("unknown front matter key `{key}`"));
             }
         }
@@ -85,7 +87,7 @@ impl RuleMeta {
             tags,
             precision: text("precision").unwrap_or_else(|| "high".to_owned()),
             security_severity: text("security-severity"),
-            enabled_by_default: root.get_key("enabled").and_then(|n| n.as_bool()).unwrap_or(true),
+            enabled_by_default: root.get_key("enabled").and_then(tollgate_yaml::Node::as_bool).unwrap_or(true),
             docs: body.trim_start().to_owned(),
         })
     }
@@ -174,8 +176,7 @@ impl<'a> DocumentContext<'a> {
     /// Starts a finding at `route` in this document. By default the location
     /// is the whole entry (`key: value`); see [`FindingBuilder::value_only`].
     pub fn report(&self, route: &Route, message: impl Into<String>) -> FindingBuilder<'a> {
-        FindingBuilder::new(self.meta, self.file, self.document, route, message.into())
-            .resource(self.resource.cloned())
+        FindingBuilder::new(self.meta, self.file, self.document, route, message.into()).resource(self.resource.cloned())
     }
 }
 
@@ -190,9 +191,14 @@ pub struct RepositoryContext<'a> {
 
 impl<'a> RepositoryContext<'a> {
     /// Starts a finding at `route` of a document of `file`.
-    pub fn report(&self, file: &'a SourceFile, document: &'a Document, route: &Route, message: impl Into<String>) -> FindingBuilder<'a> {
-        FindingBuilder::new(self.meta, file, document, route, message.into())
-            .resource(ResourceIdentity::of(document))
+    pub fn report(
+        &self,
+        file: &'a SourceFile,
+        document: &'a Document,
+        route: &Route,
+        message: impl Into<String>,
+    ) -> FindingBuilder<'a> {
+        FindingBuilder::new(self.meta, file, document, route, message.into()).resource(ResourceIdentity::of(document))
     }
 
     /// The rule's metadata.
@@ -252,30 +258,22 @@ impl<'a> FindingBuilder<'a> {
     #[must_use]
     pub fn related(mut self, route: &Route, message: impl Into<String>) -> Self {
         let (location, _) = locate(self.file, self.document, route, true);
-        self.related.push(RelatedLocation {
-            location,
-            message: message.into(),
-        });
+        self.related.push(RelatedLocation { location, message: message.into() });
         self
     }
 
     /// Adds a related location given as is.
     #[must_use]
     pub fn related_location(mut self, location: Location, message: impl Into<String>) -> Self {
-        self.related.push(RelatedLocation {
-            location,
-            message: message.into(),
-        });
+        self.related.push(RelatedLocation { location, message: message.into() });
         self
     }
 
     /// Finishes the finding.
     pub fn build(self) -> Finding {
         let (location, content) = locate(self.file, self.document, &self.route, self.whole_entry);
-        let identity = self
-            .resource
-            .as_ref()
-            .map_or_else(|| format!("#{}", self.document.index), ResourceIdentity::display_name);
+        let identity =
+            self.resource.as_ref().map_or_else(|| format!("#{}", self.document.index), ResourceIdentity::display_name);
         let route = self.route.to_string();
         let fingerprint = Finding::fingerprint_of(&[&self.meta.id, &self.file.path, &identity, &route, &content]);
         Finding {
@@ -305,12 +303,7 @@ pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, whol
     let span = if whole_entry && exact { document.root.entry_span(route) } else { node.span };
     let content = if exact { normalize_content(span.text(&file.text)) } else { String::from("<missing>") };
     (
-        Location {
-            path: file.path.clone(),
-            span,
-            document: Some(document.index),
-            route: Some(route.to_string()),
-        },
+        Location { path: file.path.clone(), span, document: Some(document.index), route: Some(route.to_string()) },
         content,
     )
 }
@@ -326,10 +319,7 @@ impl Rule for EngineRule {
 
 /// Built-in rules the core emits itself: `parse-error` and `suppression-invalid`.
 pub fn core_rules() -> Vec<Box<dyn Rule>> {
-    vec![
-        Box::new(EngineRule(rule_page!("parse-error"))),
-        Box::new(EngineRule(rule_page!("suppression-invalid"))),
-    ]
+    vec![Box::new(EngineRule(rule_page!("parse-error"))), Box::new(EngineRule(rule_page!("suppression-invalid")))]
 }
 
 pub(crate) fn page_error(page: &str, message: String) -> CoreError {

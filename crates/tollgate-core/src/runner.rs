@@ -30,11 +30,7 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions {
-            baseline: None,
-            today: Date::today(),
-            limits: Limits::default(),
-        }
+        CheckOptions { baseline: None, today: Date::today(), limits: Limits::default() }
     }
 }
 
@@ -85,15 +81,17 @@ impl CheckReport {
 ///     println!("{}:{} {}", f.location.path, f.location.span.start.line, f.message);
 /// }
 /// ```
-pub fn check(root: &Path, config: &Config, registry: &Registry, options: &CheckOptions) -> Result<CheckReport, CoreError> {
+pub fn check(
+    root: &Path,
+    config: &Config,
+    registry: &Registry,
+    options: &CheckOptions,
+) -> Result<CheckReport, CoreError> {
     let (model, mut stats) = load_repository(root, config, &options.limits)?;
 
     let started = Instant::now();
-    let enabled: Vec<&RegisteredRule> = registry
-        .rules()
-        .iter()
-        .filter(|r| config.rule_enabled(&r.meta.id, r.meta.enabled_by_default))
-        .collect();
+    let enabled: Vec<&RegisteredRule> =
+        registry.rules().iter().filter(|r| config.rule_enabled(&r.meta.id, r.meta.enabled_by_default)).collect();
     let mut findings = run_rules(&model, config, &enabled);
     if enabled.iter().any(|r| r.meta.id == "parse-error") {
         findings.extend(parse_errors(&model, registry));
@@ -108,7 +106,9 @@ pub fn check(root: &Path, config: &Config, registry: &Registry, options: &CheckO
     let mut invalid = apply_suppressions(&mut findings, &model, config, registry, options.today);
     if config.rule_enabled("suppression-invalid", true) {
         if let Some(severity) = config.severity_override("suppression-invalid") {
-            invalid.iter_mut().for_each(|f| f.severity = severity);
+            for f in &mut invalid {
+                f.severity = severity;
+            }
         }
         findings.extend(invalid);
     }
@@ -124,12 +124,7 @@ pub fn check(root: &Path, config: &Config, registry: &Registry, options: &CheckO
         ))
     });
     findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.location == b.location && a.message == b.message);
-    Ok(CheckReport {
-        findings,
-        model,
-        rules: enabled.iter().map(|r| r.meta.clone()).collect(),
-        stats,
-    })
+    Ok(CheckReport { findings, model, rules: enabled.iter().map(|r| r.meta.clone()).collect(), stats })
 }
 
 /// Discovers, reads and parses the repository (in parallel) into the shared model.
@@ -177,11 +172,7 @@ fn run_rules(model: &RepositoryModel, config: &Config, rules: &[&RegisteredRule]
     let repository: Vec<Finding> = rules
         .par_iter()
         .flat_map_iter(|r| {
-            let cx = RepositoryContext {
-                model,
-                config,
-                meta: &r.meta,
-            };
+            let cx = RepositoryContext { model, config, meta: &r.meta };
             let mut out = Vec::new();
             r.rule.check_repository(&cx, &mut out);
             out
@@ -203,12 +194,7 @@ fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
                 rule_id: "parse-error".to_owned(),
                 severity,
                 message: problem.message.clone(),
-                location: Location {
-                    path: file.path.clone(),
-                    span: problem.span,
-                    document: None,
-                    route: None,
-                },
+                location: Location { path: file.path.clone(), span: problem.span, document: None, route: None },
                 related: Vec::new(),
                 resource: None,
                 commit: None,

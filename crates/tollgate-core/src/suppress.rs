@@ -63,16 +63,8 @@ pub fn parse_inline(text: &str) -> Vec<InlineSuppression> {
             out.push(InlineSuppression {
                 line: line_no,
                 span: Span {
-                    start: Position {
-                        line: line_no,
-                        column,
-                        offset: offset + start_in_line,
-                    },
-                    end: Position {
-                        line: line_no,
-                        column: end_col,
-                        offset: offset + line.trim_end().len(),
-                    },
+                    start: Position { line: line_no, column, offset: offset + start_in_line },
+                    end: Position { line: line_no, column: end_col, offset: offset + line.trim_end().len() },
                 },
                 rules: c[1].split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
                 reason: c[2].trim().to_owned(),
@@ -119,15 +111,15 @@ pub fn apply_suppressions(
     // Inline comments: validate, then apply the valid ones.
     for file in &model.files {
         for s in &file.suppressions {
-            let location = Location {
-                path: file.path.clone(),
-                span: s.span,
-                document: None,
-                route: None,
-            };
+            let location = Location { path: file.path.clone(), span: s.span, document: None, route: None };
             let comment = s.span.text(&file.text);
             if s.rules.is_empty() {
-                problems.push(invalid(registry, location.clone(), comment, "suppression names no rule; write `# tollgate: ignore[rule-id] reason`".into()));
+                problems.push(invalid(
+                    registry,
+                    location.clone(),
+                    comment,
+                    "suppression names no rule; write `# tollgate: ignore[rule-id] reason`".into(),
+                ));
             }
             for id in s.rules.iter().filter(|id| !known(id)) {
                 let hint = registry.suggest(id).map(|h| format!(" Did you mean `{h}`?")).unwrap_or_default();
@@ -160,12 +152,7 @@ pub fn apply_suppressions(
             finding.suppressed = Some(Suppression {
                 kind: "inline",
                 reason: s.reason.clone(),
-                location: Some(Location {
-                    path: file.path.clone(),
-                    span: s.span,
-                    document: None,
-                    route: None,
-                }),
+                location: Some(Location { path: file.path.clone(), span: s.span, document: None, route: None }),
             });
         }
     }
@@ -173,21 +160,27 @@ pub fn apply_suppressions(
     let config_path = config.source.clone().unwrap_or_else(|| ".tollgate.yaml".to_owned());
     let config_text = model.file(&config_path).map(|f| f.text.as_str()).unwrap_or_default();
     for entry in &config.ignore {
-        let location = Location {
-            path: config_path.clone(),
-            span: entry.span,
-            document: Some(0),
-            route: None,
-        };
+        let location = Location { path: config_path.clone(), span: entry.span, document: Some(0), route: None };
         let content = entry.span.text(config_text);
         let content = if content.is_empty() { entry.rule.as_str() } else { content };
         if !known(&entry.rule) {
             let hint = registry.suggest(&entry.rule).map(|h| format!(" Did you mean `{h}`?")).unwrap_or_default();
-            problems.push(invalid(registry, location, content, format!("ignore entry names unknown rule `{}`, so it suppresses nothing.{hint}", entry.rule)));
+            problems.push(invalid(
+                registry,
+                location,
+                content,
+                format!("ignore entry names unknown rule `{}`, so it suppresses nothing.{hint}", entry.rule),
+            ));
             continue;
         }
         if entry.reason.is_empty() {
-            problems.push(invalid(registry, location, content, "ignore entry has an empty reason, so it suppresses nothing. Say why the findings are acceptable".into()));
+            problems.push(invalid(
+                registry,
+                location,
+                content,
+                "ignore entry has an empty reason, so it suppresses nothing. Say why the findings are acceptable"
+                    .into(),
+            ));
             continue;
         }
         if let Some(expires) = entry.expires.filter(|e| *e < today) {
@@ -216,16 +209,13 @@ pub fn apply_suppressions(
 /// Reads the fingerprints of a SARIF file written by tollgate
 /// (`partialFingerprints["tollgateFingerprint/v1"]` of every result).
 pub fn load_baseline(path: &Path) -> Result<HashSet<String>, CoreError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CoreError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bad = |message: String| CoreError::Baseline {
-        path: path.to_path_buf(),
-        message,
-    };
+    let text = std::fs::read_to_string(path).map_err(|source| CoreError::Read { path: path.to_path_buf(), source })?;
+    let bad = |message: String| CoreError::Baseline { path: path.to_path_buf(), message };
     let sarif: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let runs = sarif.get("runs").and_then(|r| r.as_array()).ok_or_else(|| bad("no `runs` array: is this a SARIF file?".into()))?;
+    let runs = sarif
+        .get("runs")
+        .and_then(|r| r.as_array())
+        .ok_or_else(|| bad("no `runs` array: is this a SARIF file?".into()))?;
     let mut out = HashSet::new();
     for run in runs {
         for result in run.get("results").and_then(|r| r.as_array()).into_iter().flatten() {
@@ -241,11 +231,8 @@ pub fn load_baseline(path: &Path) -> Result<HashSet<String>, CoreError> {
 pub fn apply_baseline(findings: &mut [Finding], baseline: &HashSet<String>, source: &str) {
     for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
         if baseline.contains(&f.fingerprint) {
-            f.suppressed = Some(Suppression {
-                kind: "baseline",
-                reason: format!("present in baseline {source}"),
-                location: None,
-            });
+            f.suppressed =
+                Some(Suppression { kind: "baseline", reason: format!("present in baseline {source}"), location: None });
         }
     }
 }

@@ -26,11 +26,7 @@ pub fn parse_image(reference: &str) -> ImageRef<'_> {
     };
     let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
     match rest[last_slash..].rfind(':') {
-        Some(i) => ImageRef {
-            name: &rest[..last_slash + i],
-            tag: Some(&rest[last_slash + i + 1..]),
-            digest,
-        },
+        Some(i) => ImageRef { name: &rest[..last_slash + i], tag: Some(&rest[last_slash + i + 1..]), digest },
         None => ImageRef { name: rest, tag: None, digest },
     }
 }
@@ -50,8 +46,26 @@ pub fn is_valid_digest(digest: &str) -> bool {
 
 /// Tags that name a moving target rather than one build.
 pub const MOVING_TAGS: [&str; 20] = [
-    "latest", "main", "master", "develop", "development", "dev", "trunk", "head", "edge", "nightly", "stable", "snapshot",
-    "release", "canary", "next", "staging", "stage", "prod", "production", "current",
+    "latest",
+    "main",
+    "master",
+    "develop",
+    "development",
+    "dev",
+    "trunk",
+    "head",
+    "edge",
+    "nightly",
+    "stable",
+    "snapshot",
+    "release",
+    "canary",
+    "next",
+    "staging",
+    "stage",
+    "prod",
+    "production",
+    "current",
 ];
 
 /// Why a tag is mutable, or `None` when it looks like a fixed version.

@@ -1,5 +1,5 @@
-//! GitOps knowledge: Kubernetes workload shapes, image references, SOPS, and
-//! the built-in GitOps rules.
+//! `GitOps` knowledge: Kubernetes workload shapes, image references, SOPS, and
+//! the built-in `GitOps` rules.
 //!
 //! ```
 //! let registry = tollgate_core::Registry::new(tollgate_gitops::rules()).unwrap();

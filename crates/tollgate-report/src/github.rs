@@ -35,7 +35,12 @@ pub(crate) fn render(report: &CheckReport) -> String {
         if s.end.line == s.start.line {
             let _ = write!(out, ",endColumn={}", s.end.column.max(s.start.column));
         }
-        let _ = writeln!(out, ",title={}::{}", escape_property(&format!("tollgate {}", f.rule_id)), escape_data(&f.message));
+        let _ = writeln!(
+            out,
+            ",title={}::{}",
+            escape_property(&format!("tollgate {}", f.rule_id)),
+            escape_data(&f.message)
+        );
     }
     out
 }

@@ -45,11 +45,7 @@ pub struct ReportOptions {
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions {
-            show_suppressed: false,
-            color: false,
-            sarif_category: "tollgate".to_owned(),
-        }
+        ReportOptions { show_suppressed: false, color: false, sarif_category: "tollgate".to_owned() }
     }
 }
 

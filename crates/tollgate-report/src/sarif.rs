@@ -67,23 +67,14 @@ fn descriptor(meta: &RuleMeta) -> ReportingDescriptor {
     ReportingDescriptor::builder()
         .id(meta.id.clone())
         .name(meta.name.clone())
-        .short_description(MultiformatMessageString::builder().text(truncate(&meta.summary, MAX_DESCRIPTION_CHARS)).build())
-        .full_description(MultiformatMessageString::builder().text(full_description(meta)).build())
-        .help(
-            MultiformatMessageString::builder()
-                .text(meta.page_markdown())
-                .markdown(meta.page_markdown())
-                .build(),
+        .short_description(
+            MultiformatMessageString::builder().text(truncate(&meta.summary, MAX_DESCRIPTION_CHARS)).build(),
         )
+        .full_description(MultiformatMessageString::builder().text(full_description(meta)).build())
+        .help(MultiformatMessageString::builder().text(meta.page_markdown()).markdown(meta.page_markdown()).build())
         .help_uri(format!("{INFORMATION_URI}/blob/main/rules/{}.md", meta.id))
-        .default_configuration(ReportingConfiguration {
-            level: Some(level_value),
-            ..ReportingConfiguration::default()
-        })
-        .properties(PropertyBag {
-            tags: Some(meta.tags.clone()),
-            additional_properties: props,
-        })
+        .default_configuration(ReportingConfiguration { level: Some(level_value), ..ReportingConfiguration::default() })
+        .properties(PropertyBag { tags: Some(meta.tags.clone()), additional_properties: props })
         .build()
 }
 
@@ -111,10 +102,7 @@ fn physical(location: &Location, message: Option<&str>, id: Option<i64>) -> Sari
     }
     SarifLocation {
         id,
-        message: message.map(|m| Message {
-            text: Some(m.to_owned()),
-            ..Message::default()
-        }),
+        message: message.map(|m| Message { text: Some(m.to_owned()), ..Message::default() }),
         physical_location: Some(PhysicalLocation {
             artifact_location: Some(ArtifactLocation {
                 uri: Some(encode_uri(&location.path)),
@@ -154,10 +142,7 @@ fn result(f: &Finding, rule_index: i64) -> SarifResult {
         .rule_id(f.rule_id.clone())
         .rule_index(rule_index)
         .level(level(f.severity))
-        .message(Message {
-            text: Some(f.message.clone()),
-            ..Message::default()
-        })
+        .message(Message { text: Some(f.message.clone()), ..Message::default() })
         .locations(vec![physical(&f.location, None, None)])
         .partial_fingerprints(fingerprints)
         .build();
@@ -165,10 +150,7 @@ fn result(f: &Finding, rule_index: i64) -> SarifResult {
         builder.related_locations = Some(related);
     }
     if !props.is_empty() {
-        builder.properties = Some(PropertyBag {
-            tags: None,
-            additional_properties: props,
-        });
+        builder.properties = Some(PropertyBag { tags: None, additional_properties: props });
     }
     builder
 }
@@ -199,7 +181,7 @@ pub fn to_sarif(report: &CheckReport, options: &ReportOptions) -> Sarif {
     let mut notifications = Vec::new();
     if total > MAX_RESULTS {
         // Keep the most severe; the sort is stable so the order within a severity is kept.
-        active.sort_by(|a, b| b.severity.cmp(&a.severity));
+        active.sort_by_key(|f| std::cmp::Reverse(f.severity));
         active.truncate(MAX_RESULTS);
         notifications.push(
             Notification::builder()
@@ -235,9 +217,5 @@ pub fn to_sarif(report: &CheckReport, options: &ReportOptions) -> Sarif {
         .invocations(vec![invocation])
         .results(results)
         .build();
-    Sarif::builder()
-        .schema(SCHEMA_URI)
-        .version(serde_json::Value::String("2.1.0".to_owned()))
-        .runs(vec![run])
-        .build()
+    Sarif::builder().schema(SCHEMA_URI).version(serde_json::Value::String("2.1.0".to_owned())).runs(vec![run]).build()
 }

@@ -56,9 +56,12 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
 
 fn render_finding(out: &mut String, f: &Finding, file: Option<&SourceFile>, style: &Style) {
     let loc = &f.location;
-    let _ = writeln!(out, "{}{}: {}", style.severity(f.severity), style.paint("1", &format!("[{}]", f.rule_id)), f.message);
-    let _ = writeln!(out, "  {} {}:{}:{}", style.paint("34", "-->"), loc.path, loc.span.start.line, loc.span.start.column);
-    let width = f.location.span.end.line.max(f.location.span.start.line).to_string().len();
+    let _ =
+        writeln!(out, "{}{}: {}", style.severity(f.severity), style.paint("1", &format!("[{}]", f.rule_id)), f.message);
+    let _ =
+        writeln!(out, "  {} {}:{}:{}", style.paint("34", "-->"), loc.path, loc.span.start.line, loc.span.start.column);
+    let width =
+        f.location.span.end.line.clamp(f.location.span.start.line, f.location.span.start.line + 3).to_string().len();
     if let Some(file) = file.filter(|f| !f.text.is_empty()) {
         snippet(out, file, f, style);
     }
@@ -71,7 +74,8 @@ fn render_finding(out: &mut String, f: &Finding, file: Option<&SourceFile>, styl
     }
     for related in &f.related {
         let l = &related.location;
-        let _ = writeln!(out, "{gutter} see {}:{}:{}: {}", l.path, l.span.start.line, l.span.start.column, related.message);
+        let _ =
+            writeln!(out, "{gutter} see {}:{}:{}: {}", l.path, l.span.start.line, l.span.start.column, related.message);
     }
     if let Some(s) = &f.suppressed {
         let _ = writeln!(out, "{gutter} suppressed ({}): {}", s.kind, s.reason);
@@ -97,7 +101,11 @@ fn snippet(out: &mut String, file: &SourceFile, f: &Finding, style: &Style) {
         let Some(line) = file.line(line_no) else { break };
         let line = line.trim_end_matches('\r');
         let chars = line.chars().count() as u32;
-        let from = if line_no == first { span.start.column.saturating_sub(1) } else { (chars - line.trim_start().chars().count() as u32).min(chars) };
+        let from = if line_no == first {
+            span.start.column.saturating_sub(1)
+        } else {
+            (chars - line.trim_start().chars().count() as u32).min(chars)
+        };
         let to = if line_no == span.end.line && span.end.column > 1 { (span.end.column - 1).min(chars) } else { chars };
         let _ = writeln!(out, "{} {}", style.paint("34", &format!("{line_no:>width$} |")), line);
         let len = to.saturating_sub(from).max(1) as usize;

@@ -62,7 +62,7 @@ struct JsonParser<'a> {
 
 impl JsonParser<'_> {
     fn position(&self, offset: usize) -> Position {
-        self.index.from_offset(offset)
+        self.index.position_of_offset(offset)
     }
 
     fn error(&self, what: &str) -> ParseError {
@@ -70,10 +70,7 @@ impl JsonParser<'_> {
             Some(c) => format!("found `{c}`"),
             None => "found the end of the file".to_owned(),
         };
-        ParseError::Syntax {
-            message: format!("invalid JSON: {what} ({found})"),
-            position: self.position(self.pos),
-        }
+        ParseError::Syntax { message: format!("invalid JSON: {what} ({found})"), position: self.position(self.pos) }
     }
 
     fn lenient(&self) -> bool {
@@ -148,7 +145,9 @@ impl JsonParser<'_> {
             let key = match self.bytes.get(self.pos) {
                 Some(b'"') => self.string(b'"')?,
                 Some(b'\'') if self.dialect == JsonDialect::Json5 => self.string(b'\'')?,
-                Some(b) if self.dialect == JsonDialect::Json5 && (b.is_ascii_alphabetic() || matches!(b, b'_' | b'$')) => {
+                Some(b)
+                    if self.dialect == JsonDialect::Json5 && (b.is_ascii_alphabetic() || matches!(b, b'_' | b'$')) =>
+                {
                     self.identifier()
                 }
                 _ => return Err(self.error("expected a string key or `}`")),
@@ -179,10 +178,7 @@ impl JsonParser<'_> {
         }
         self.pos += 1;
         self.depth -= 1;
-        Ok(Node {
-            value: Value::Mapping(Mapping { entries }),
-            span: self.span(start, self.pos),
-        })
+        Ok(Node { value: Value::Mapping(Mapping { entries }), span: self.span(start, self.pos) })
     }
 
     fn array(&mut self) -> Result<Node, ParseError> {
@@ -208,17 +204,11 @@ impl JsonParser<'_> {
         }
         self.pos += 1;
         self.depth -= 1;
-        Ok(Node {
-            value: Value::Sequence(items),
-            span: self.span(start, self.pos),
-        })
+        Ok(Node { value: Value::Sequence(items), span: self.span(start, self.pos) })
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
-        Span {
-            start: self.position(start),
-            end: self.position(end),
-        }
+        Span { start: self.position(start), end: self.position(end) }
     }
 
     fn identifier(&mut self) -> (String, Span) {
@@ -335,10 +325,7 @@ impl JsonParser<'_> {
 }
 
 fn scalar(text: String, style: ScalarStyle, span: Span) -> Node {
-    Node {
-        value: Value::Scalar(Scalar { text, style }),
-        span,
-    }
+    Node { value: Value::Scalar(Scalar { text, style }), span }
 }
 
 fn is_json_number(w: &str) -> bool {
@@ -383,7 +370,7 @@ fn is_json5_number(w: &str) -> bool {
         return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
     }
     let normalized = if unsigned.starts_with('.') { format!("0{unsigned}") } else { unsigned.to_owned() };
-    let normalized = normalized.strip_suffix('.').map_or(normalized.clone(), |s| s.to_owned());
+    let normalized = normalized.strip_suffix('.').map_or(normalized.clone(), std::borrow::ToOwned::to_owned);
     is_json_number(&normalized)
 }
 

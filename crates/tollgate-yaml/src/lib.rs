@@ -51,10 +51,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_depth: 256,
-            max_alias_nodes: 100_000,
-        }
+        Self { max_depth: 256, max_alias_nodes: 100_000 }
     }
 }
 

@@ -26,10 +26,7 @@ impl Span {
     /// The smallest span covering both.
     #[must_use]
     pub fn cover(self, other: Span) -> Span {
-        Span {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
     /// The source text the span covers (empty when it lies outside `text`).
@@ -181,13 +178,7 @@ pub struct Node {
 impl Node {
     /// A null scalar at `span`.
     pub fn null(span: Span) -> Node {
-        Node {
-            value: Value::Scalar(Scalar {
-                text: String::new(),
-                style: ScalarStyle::Plain,
-            }),
-            span,
-        }
+        Node { value: Value::Scalar(Scalar { text: String::new(), style: ScalarStyle::Plain }), span }
     }
 
     /// The scalar, if this is one.
@@ -284,10 +275,10 @@ impl Node {
         }
         let parent_route = Route::from_segments(segs[..depth - 1].to_vec());
         let parent = self.get(&parent_route).unwrap_or(self);
-        if let (Value::Mapping(m), Segment::Key(k)) = (&parent.value, &segs[depth - 1]) {
-            if let Some((key, value)) = m.entry(k) {
-                return key.span.cover(value.span);
-            }
+        if let (Value::Mapping(m), Segment::Key(k)) = (&parent.value, &segs[depth - 1])
+            && let Some((key, value)) = m.entry(k)
+        {
+            return key.span.cover(value.span);
         }
         found.span
     }

@@ -44,12 +44,7 @@ impl Route {
         if trimmed.is_empty() {
             return Route::root();
         }
-        Route {
-            segments: trimmed
-                .split('/')
-                .map(|s| Segment::Key(s.replace("~1", "/").replace("~0", "~")))
-                .collect(),
-        }
+        Route { segments: trimmed.split('/').map(|s| Segment::Key(s.replace("~1", "/").replace("~0", "~"))).collect() }
     }
 
     /// This route extended by a key.

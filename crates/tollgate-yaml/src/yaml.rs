@@ -18,18 +18,14 @@ impl<'a> LineIndex<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(memchr_newlines(text));
-        LineIndex {
-            text,
-            starts,
-            ascii: text.is_ascii(),
-        }
+        LineIndex { text, starts, ascii: text.is_ascii() }
     }
 
     /// Position from a 1-based line and a 0-based character column.
-    pub(crate) fn from_line_col(&self, line: usize, col: usize) -> Position {
+    pub(crate) fn position_at(&self, line: usize, col: usize) -> Position {
         let line = line.max(1);
         let Some(&start) = self.starts.get(line - 1) else {
-            return self.from_offset(self.text.len());
+            return self.position_of_offset(self.text.len());
         };
         let offset = if self.ascii {
             (start + col).min(self.text.len())
@@ -37,31 +33,19 @@ impl<'a> LineIndex<'a> {
             let rest = &self.text[start..];
             rest.char_indices().nth(col).map_or(self.text.len(), |(i, _)| start + i)
         };
-        Position {
-            line: line as u32,
-            column: col as u32 + 1,
-            offset,
-        }
+        Position { line: line as u32, column: col as u32 + 1, offset }
     }
 
     /// Position of a byte offset (clamped to a character boundary).
-    pub(crate) fn from_offset(&self, offset: usize) -> Position {
+    pub(crate) fn position_of_offset(&self, offset: usize) -> Position {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
         let line = self.starts.partition_point(|&s| s <= offset);
         let start = self.starts[line - 1];
-        let column = if self.ascii {
-            offset - start
-        } else {
-            self.text[start..offset].chars().count()
-        };
-        Position {
-            line: line as u32,
-            column: column as u32 + 1,
-            offset,
-        }
+        let column = if self.ascii { offset - start } else { self.text[start..offset].chars().count() };
+        Position { line: line as u32, column: column as u32 + 1, offset }
     }
 
     /// Moves `end` back over trailing white space, never before `start`.
@@ -71,11 +55,7 @@ impl<'a> LineIndex<'a> {
         }
         let slice = &self.text[start.offset..end.offset];
         let trimmed = slice.trim_end();
-        if trimmed.len() == slice.len() {
-            end
-        } else {
-            self.from_offset(start.offset + trimmed.len())
-        }
+        if trimmed.len() == slice.len() { end } else { self.position_of_offset(start.offset + trimmed.len()) }
     }
 }
 
@@ -84,19 +64,8 @@ fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
 }
 
 enum Frame {
-    Sequence {
-        items: Vec<Node>,
-        start: Position,
-        anchor: usize,
-        size: usize,
-    },
-    Mapping {
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
-        start: Position,
-        anchor: usize,
-        size: usize,
-    },
+    Sequence { items: Vec<Node>, start: Position, anchor: usize, size: usize },
+    Mapping { entries: Vec<(Node, Node)>, key: Option<Node>, start: Position, anchor: usize, size: usize },
 }
 
 struct Builder<'a> {
@@ -135,8 +104,8 @@ pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseErr
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| builder.scan_error(&e))?;
-        let start = builder.index.from_line_col(span.start.line(), span.start.col());
-        let end = builder.index.from_line_col(span.end.line(), span.end.col());
+        let start = builder.index.position_at(span.start.line(), span.start.col());
+        let end = builder.index.position_at(span.end.line(), span.end.col());
         builder.event(event, Span { start, end })?;
     }
     Ok(builder.documents)
@@ -147,7 +116,7 @@ impl Builder<'_> {
         let m = e.marker();
         ParseError::Syntax {
             message: format!("invalid YAML: {}", e.info()),
-            position: self.index.from_line_col(m.line(), m.col()),
+            position: self.index.position_at(m.line(), m.col()),
         }
     }
 
@@ -160,10 +129,7 @@ impl Builder<'_> {
             }
             Event::DocumentEnd => {
                 let root = self.root.take().unwrap_or_else(|| Node::null(Span { start: span.start, end: span.start }));
-                self.documents.push(Document {
-                    index: self.documents.len(),
-                    root,
-                });
+                self.documents.push(Document { index: self.documents.len(), root });
             }
             Event::Alias(id) => {
                 let Some((node, size)) = self.anchors.get(&id) else {
@@ -182,8 +148,12 @@ impl Builder<'_> {
                         position: span.start,
                     });
                 }
-                let node = node.clone();
-                self.add(node, 0, *size)?;
+                let size = *size;
+                let mut node = node.clone();
+                // The copy is used here: its own span is the alias (`*name`);
+                // the nodes inside keep the anchor's spans.
+                node.span = span;
+                self.add(node, 0, size)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let style = match style {
@@ -204,32 +174,18 @@ impl Builder<'_> {
                     span.end
                 };
                 let node = Node {
-                    value: Value::Scalar(Scalar {
-                        text: text.into_owned(),
-                        style,
-                    }),
+                    value: Value::Scalar(Scalar { text: text.into_owned(), style }),
                     span: Span { start: span.start, end },
                 };
                 self.add(node, anchor, 1)?;
             }
             Event::SequenceStart(anchor, _) => {
                 self.check_depth(span.start)?;
-                self.stack.push(Frame::Sequence {
-                    items: Vec::new(),
-                    start: span.start,
-                    anchor,
-                    size: 1,
-                });
+                self.stack.push(Frame::Sequence { items: Vec::new(), start: span.start, anchor, size: 1 });
             }
             Event::MappingStart(anchor, _) => {
                 self.check_depth(span.start)?;
-                self.stack.push(Frame::Mapping {
-                    entries: Vec::new(),
-                    key: None,
-                    start: span.start,
-                    anchor,
-                    size: 1,
-                });
+                self.stack.push(Frame::Mapping { entries: Vec::new(), key: None, start: span.start, anchor, size: 1 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = self.stack.pop().ok_or_else(|| ParseError::Syntax {
@@ -251,14 +207,7 @@ impl Builder<'_> {
                     }
                 };
                 let end = if flow { span.end } else { last_end.unwrap_or(span.end) };
-                self.add(
-                    Node {
-                        value,
-                        span: Span { start, end },
-                    },
-                    anchor,
-                    size,
-                )?;
+                self.add(Node { value, span: Span { start, end } }, anchor, size)?;
             }
         }
         Ok(())
@@ -292,16 +241,16 @@ impl Builder<'_> {
                 }
                 Some(k) => {
                     *total += size;
-                    if let Some(text) = k.as_str().filter(|t| *t != "<<") {
-                        if let Some((first, _)) = entries.iter().find(|(e, _)| e.as_str() == Some(text)) {
-                            return Err(ParseError::Syntax {
-                                message: format!(
-                                    "duplicate key `{text}` (first defined at line {}); YAML forbids duplicate keys and tools disagree on which one wins",
-                                    first.span.start.line
-                                ),
-                                position: k.span.start,
-                            });
-                        }
+                    if let Some(text) = k.as_str().filter(|t| *t != "<<")
+                        && let Some((first, _)) = entries.iter().find(|(e, _)| e.as_str() == Some(text))
+                    {
+                        return Err(ParseError::Syntax {
+                            message: format!(
+                                "duplicate key `{text}` (first defined at line {}); YAML forbids duplicate keys and tools disagree on which one wins",
+                                first.span.start.line
+                            ),
+                            position: k.span.start,
+                        });
                     }
                     entries.push((k, node));
                 }
@@ -420,6 +369,14 @@ mod tests {
         assert_eq!(root.get(&Route::parse("/use/x")).and_then(Node::as_i64), Some(1));
         assert_eq!(root.get(&Route::parse("/use/y")).and_then(Node::as_i64), Some(3));
         assert_eq!(root.get(&Route::parse("/list/0/y")).and_then(Node::as_i64), Some(2));
+    }
+
+    #[test]
+    fn alias_copies_point_at_the_alias() {
+        let docs = parse("x: &img nginx:latest\nspec:\n  image: *img\n");
+        assert_eq!(span_of(&docs[0], "/spec/image"), (3, 10, 3, 14));
+        let entry = docs[0].root.entry_span(&Route::parse("/spec/image"));
+        assert_eq!((entry.start.line, entry.start.column), (3, 3));
     }
 
     #[test]

@@ -6,10 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use tollgate_core::{CONFIG_SCHEMA, CheckOptions, Config, CoreError, Date, Limits, Registry, Severity, check, load_baseline, load_repository};
+use tollgate_core::{
+    CONFIG_SCHEMA, CheckOptions, Config, CoreError, Date, Limits, Registry, Severity, check, load_baseline,
+    load_repository,
+};
 use tollgate_report::{Format, ReportOptions, render};
 
-/// Lint a GitOps repository for every way a change could reach production
+/// Lint a `GitOps` repository for every way a change could reach production
 /// unreviewed, unsigned, unchecked or irreversible.
 #[derive(Parser)]
 #[command(name = "tollgate", version, about, long_about = None, propagate_version = true)]
@@ -116,7 +119,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => run_check(&args, &registry),
         Command::Rules { format } => {
             let text = match format {
-                ListFormat::Json => serde_json::to_string_pretty(&registry.rules().iter().map(|r| &r.meta).collect::<Vec<_>>())? + "\n",
+                ListFormat::Json => {
+                    serde_json::to_string_pretty(&registry.rules().iter().map(|r| &r.meta).collect::<Vec<_>>())? + "\n"
+                }
                 ListFormat::Text => {
                     let width = registry.rules().iter().map(|r| r.meta.id.len()).max().unwrap_or(0);
                     let mut s = String::new();
@@ -131,16 +136,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print(&text)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { rule_id } => match registry.get(&rule_id) {
-            Some(r) => {
+        Command::Explain { rule_id } => {
+            if let Some(r) = registry.get(&rule_id) {
                 print(&r.meta.page_markdown())?;
                 Ok(ExitCode::SUCCESS)
-            }
-            None => {
+            } else {
                 let hint = registry.suggest(&rule_id).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
                 bail!("unknown rule `{rule_id}`.{hint} `tollgate rules` lists every rule")
             }
-        },
+        }
         Command::Schema => {
             print(CONFIG_SCHEMA)?;
             Ok(ExitCode::SUCCESS)
@@ -165,7 +169,11 @@ fn load_config(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Res
         Ok(c) => Ok(c),
         Err(CoreError::Config(diags)) => {
             let list = diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-            bail!("invalid configuration ({} problem{}):\n{list}\n`tollgate schema` prints the expected shape", diags.len(), if diags.len() == 1 { "" } else { "s" })
+            bail!(
+                "invalid configuration ({} problem{}):\n{list}\n`tollgate schema` prints the expected shape",
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -194,11 +202,8 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         && matches!(format, Format::Text)
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let report_options = ReportOptions {
-        show_suppressed: args.show_suppressed,
-        color,
-        sarif_category: args.sarif_category.clone(),
-    };
+    let report_options =
+        ReportOptions { show_suppressed: args.show_suppressed, color, sarif_category: args.sarif_category.clone() };
     let rendered = render(format, &report, &report_options);
     match &args.output {
         Some(path) => std::fs::write(path, &rendered).with_context(|| format!("cannot write {}", path.display()))?,
@@ -254,7 +259,8 @@ fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -
             if s.reason.is_empty() {
                 problems.push("no reason".to_owned());
             }
-            let state = if problems.is_empty() { String::new() } else { format!("  [INVALID: {}]", problems.join(", ")) };
+            let state =
+                if problems.is_empty() { String::new() } else { format!("  [INVALID: {}]", problems.join(", ")) };
             out.push_str(&format!("{}:{}: ignore[{}] {}{state}\n", file.path, s.line, s.rules.join(","), s.reason));
         }
     }
@@ -285,4 +291,3 @@ fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -
     print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
-

@@ -30,7 +30,11 @@ impl Rule for MutableImageRef {
                 continue;
             }
             if let Some(problem) = problem(reference) {
-                let who = if container.name.is_empty() { String::from("A container") } else { format!("Container `{}`", container.name) };
+                let who = if container.name.is_empty() {
+                    String::from("A container")
+                } else {
+                    format!("Container `{}`", container.name)
+                };
                 cx.report(
                     &route,
                     format!(
@@ -49,7 +53,8 @@ impl Rule for MutableImageRef {
 fn problem(reference: &str) -> Option<String> {
     let image = parse_image(reference);
     if let Some(digest) = image.digest {
-        return (!is_valid_digest(digest)).then(|| format!("its digest `{digest}` is not a valid sha256/sha512 digest"));
+        return (!is_valid_digest(digest))
+            .then(|| format!("its digest `{digest}` is not a valid sha256/sha512 digest"));
     }
     match image.tag {
         None => Some("it has no tag, so it means `latest`".to_owned()),
@@ -107,7 +112,9 @@ mod tests {
         assert!(problem("registry:5000/app").is_some());
         assert!(problem("nginx:1.27.3").is_none());
         assert!(problem("nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").is_none());
-        assert!(problem("nginx:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").is_none());
+        assert!(
+            problem("nginx:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").is_none()
+        );
         assert!(problem("nginx@sha256:abc").is_some());
     }
 }

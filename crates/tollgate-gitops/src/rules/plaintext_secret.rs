@@ -1,7 +1,9 @@
 //! `plaintext-secret`: secrets committed in clear text.
 
 use regex::Regex;
-use tollgate_core::{Document, DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, SourceFile, Value, rule_page};
+use tollgate_core::{
+    Document, DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, SourceFile, Value, rule_page,
+};
 
 /// Reports Kubernetes Secrets with clear `data`/`stringData`, Kustomize
 /// `secretGenerator` literals, SOPS files with cleartext values, and files
@@ -23,7 +25,7 @@ impl Rule for PlaintextSecret {
             check_secret_generator(cx, out);
             return;
         }
-        if cx.kind() != Some("Secret") || !cx.resource().is_some_and(|r| r.api_version == "v1") {
+        if cx.kind() != Some("Secret") || cx.resource().is_none_or(|r| r.api_version != "v1") {
             return;
         }
         let name = cx.resource().map_or("", |r| r.name.as_str());
@@ -75,7 +77,13 @@ impl Rule for PlaintextSecret {
     }
 }
 
-fn report_missing_metadata(cx: &RepositoryContext<'_>, file: &SourceFile, document: &Document, why: &str, out: &mut Vec<Finding>) {
+fn report_missing_metadata(
+    cx: &RepositoryContext<'_>,
+    file: &SourceFile,
+    document: &Document,
+    why: &str,
+    out: &mut Vec<Finding>,
+) {
     cx.report(
         file,
         document,
@@ -178,28 +186,20 @@ impl SopsRules {
         })
     }
 
-    /// Whether values under `key` are encrypted, given the parent's decision
-    /// (`Some(true)` once an ancestor matched an "encrypted" rule).
-    fn decide(&self, key: &str, inherited: Option<bool>) -> Option<bool> {
-        if inherited.is_some() {
-            return inherited;
-        }
-        if key.ends_with(&self.unencrypted_suffix) || self.unencrypted_regex.as_ref().is_some_and(|r| r.is_match(key)) {
-            return Some(false);
-        }
+    /// Whether a value is encrypted, from the keys on its path, as SOPS
+    /// decides: only one of the four settings is used, the suffix/regex that
+    /// selects encrypted keys taking precedence.
+    fn encrypted(&self, path: &[&str]) -> bool {
         if let Some(suffix) = &self.encrypted_suffix {
-            return key.ends_with(suffix.as_str()).then_some(true);
+            return path.iter().any(|k| k.ends_with(suffix.as_str()));
         }
         if let Some(re) = &self.encrypted_regex {
-            return re.is_match(key).then_some(true);
+            return path.iter().any(|k| re.is_match(k));
         }
-        None
-    }
-
-    /// Whether a leaf is encrypted when no key decided: with an
-    /// `encrypted_regex`/`encrypted_suffix`, unmatched keys stay clear.
-    fn default_encrypted(&self) -> bool {
-        self.encrypted_regex.is_none() && self.encrypted_suffix.is_none()
+        if let Some(re) = &self.unencrypted_regex {
+            return !path.iter().any(|k| re.is_match(k));
+        }
+        !path.iter().any(|k| k.ends_with(self.unencrypted_suffix.as_str()))
     }
 }
 
@@ -207,14 +207,18 @@ fn check_sops_document(cx: &DocumentContext<'_>, sops: &Node, out: &mut Vec<Find
     let rules = match SopsRules::from(sops) {
         Ok(r) => r,
         Err(message) => {
-            cx.report(&Route::root().key("sops"), format!("{message}. tollgate cannot tell which values SOPS encrypted; fix the metadata.")).emit(out);
+            cx.report(
+                &Route::root().key("sops"),
+                format!("{message}. tollgate cannot tell which values SOPS encrypted; fix the metadata."),
+            )
+            .emit(out);
             return;
         }
     };
     let Some(map) = cx.document.root.as_mapping() else { return };
     let mut clear: Vec<Route> = Vec::new();
     for (key, value) in map.iter().filter(|(k, _)| *k != "sops") {
-        walk(value, Route::root().key(key), rules.decide(key, None), &rules, &mut clear);
+        walk(value, Route::root().key(key), &mut vec![key], &rules, &mut clear);
     }
     let what = cx.resource().map_or_else(|| format!("`{}`", cx.file.path), |r| format!("{} `{}`", r.kind, r.name));
     for route in clear {
@@ -229,21 +233,22 @@ fn check_sops_document(cx: &DocumentContext<'_>, sops: &Node, out: &mut Vec<Find
     }
 }
 
-fn walk(node: &Node, route: Route, decision: Option<bool>, rules: &SopsRules, clear: &mut Vec<Route>) {
+fn walk<'a>(node: &'a Node, route: Route, path: &mut Vec<&'a str>, rules: &SopsRules, clear: &mut Vec<Route>) {
     match &node.value {
         Value::Mapping(m) => {
             for (k, v) in m.iter() {
-                walk(v, route.clone().key(k), rules.decide(k, decision), rules, clear);
+                path.push(k);
+                walk(v, route.clone().key(k), path, rules, clear);
+                path.pop();
             }
         }
         Value::Sequence(items) => {
             for (i, v) in items.iter().enumerate() {
-                walk(v, route.clone().index(i), decision, rules, clear);
+                walk(v, route.clone().index(i), path, rules, clear);
             }
         }
         Value::Scalar(s) => {
-            let encrypted = decision.unwrap_or_else(|| rules.default_encrypted());
-            if encrypted && !s.is_null() && !s.text.is_empty() && !s.text.starts_with("ENC[") {
+            if rules.encrypted(path) && !s.is_null() && !s.text.is_empty() && !s.text.starts_with("ENC[") {
                 clear.push(route);
             }
         }

@@ -1,0 +1,10 @@
+//! Integration tests of the `tollgate` crate: rule fixtures, the registry,
+//! the command line, output formats and hostile input.
+#![expect(clippy::print_stdout, reason = "tests print a notice when an optional tool is absent")]
+
+mod bad_input;
+mod cli;
+mod fixtures;
+mod outputs;
+mod registry;
+mod support;

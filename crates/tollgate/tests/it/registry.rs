@@ -1,0 +1,64 @@
+//! The registry and the rule pages are one: every registered rule has its
+//! page `rules/<id>.md`, every page a rule, ids are unique kebab-case slugs.
+
+use std::collections::BTreeSet;
+
+use super::support::workspace;
+
+#[test]
+fn every_rule_has_its_page_and_every_page_a_rule() {
+    let registry = tollgate::registry().expect("every page parses and has its sections");
+    let registered: BTreeSet<String> = registry.rules().iter().map(|r| r.meta.id.clone()).collect();
+    let pages: BTreeSet<String> = std::fs::read_dir(workspace().join("rules"))
+        .expect("rules/")
+        .filter_map(std::result::Result::ok)
+        .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".md").map(str::to_owned))
+        .collect();
+    assert_eq!(registered, pages, "rules/*.md and the registry must list the same ids");
+    for r in registry.rules() {
+        assert!(tollgate_core::is_kebab_case(&r.meta.id), "{}", r.meta.id);
+        let on_disk = std::fs::read_to_string(workspace().join(format!("rules/{}.md", r.meta.id))).expect("page");
+        assert_eq!(on_disk, r.rule.page(), "{}: the embedded page is the file", r.meta.id);
+        assert!(r.meta.summary.ends_with('.'), "{}: summary is a sentence", r.meta.id);
+        assert!(!r.meta.tags.is_empty(), "{}: has tags", r.meta.id);
+    }
+}
+
+#[test]
+fn every_rule_has_fixtures() {
+    let registry = tollgate::registry().expect("registry");
+    for r in registry.rules() {
+        let dir = workspace().join("testdata/rules").join(&r.meta.id);
+        let files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(Result::ok).collect()).unwrap_or_default();
+        assert!(
+            files.iter().any(|f| f.file_name().to_string_lossy().starts_with("ok-")),
+            "{}: needs an ok-* fixture",
+            r.meta.id
+        );
+        assert!(
+            files.iter().any(|f| !f.file_name().to_string_lossy().starts_with("ok-")),
+            "{}: needs a failing fixture",
+            r.meta.id
+        );
+    }
+}
+
+/// Like cargo-deny's code list: any addition, rename or severity change shows up in review.
+#[test]
+fn catalog_snapshot() {
+    let registry = tollgate::registry().expect("registry");
+    let list: String = registry
+        .rules()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} [{}{}] {}\n",
+                r.meta.id,
+                r.meta.severity,
+                if r.meta.enabled_by_default { "" } else { ", off" },
+                r.meta.tags.join(",")
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(list);
+}
