@@ -9,7 +9,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
-use ignore::WalkBuilder;
+use ignore::{WalkBuilder, WalkState};
+use std::sync::Mutex;
 use tollgate_yaml::Limits;
 
 use crate::config::Config;
@@ -57,6 +58,7 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
         .require_git(false)
         .parents(false)
         .follow_links(false)
+        .threads(rayon::current_num_threads())
         .filter_entry(move |e| {
             if e.depth() > 0 && e.file_name() == ".git" {
                 return false;
@@ -64,51 +66,67 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
             let rel = relative(&root_for_filter, e.path());
             rel.is_empty() || !exclude_for_filter.is_match(&rel)
         })
-        .build();
-    let mut found = Discovery::default();
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(err) => {
-                // An unreadable directory: report it, do not skip silently.
-                let path = err_path(&err).map_or_else(|| ".".to_owned(), |p| relative(root, &p));
-                found.problems.push(SourceFile::unreadable(
-                    path,
-                    FileKind::Yaml,
-                    format!("cannot read this part of the repository: {err}"),
-                ));
-                continue;
+        .build_parallel();
+    let found = Mutex::new(Discovery::default());
+    walker.run(|| {
+        let found = &found;
+        let canonical_root = &canonical_root;
+        Box::new(move |entry| {
+            if let Some(visit) = visit(root, canonical_root, entry) {
+                let mut found = found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match visit {
+                    Visit::Read(c) => found.candidates.push(c),
+                    Visit::Problem(p) => found.problems.push(p),
+                }
             }
-        };
-        let Some(file_type) = entry.file_type() else { continue };
-        let rel = relative(root, entry.path());
-        if rel.is_empty() {
-            continue;
-        }
-        if file_type.is_symlink() {
-            if let Some(problem) = check_symlink(&canonical_root, entry.path(), &rel) {
-                found.problems.push(problem);
-            }
-            continue;
-        }
-        if file_type.is_dir() {
-            continue;
-        }
-        let Some(mut kind) = classify(&rel) else { continue };
-        if kind != FileKind::Codeowners && in_helm_templates(root, &rel) {
-            kind = FileKind::HelmTemplate;
-        }
-        if !file_type.is_file() {
-            found.problems.push(SourceFile::unreadable(
-                rel,
-                kind,
-                "not a regular file (a FIFO, socket or device); tollgate does not read it. Replace it with a regular file or exclude it".into(),
-            ));
-            continue;
-        }
-        found.candidates.push(Candidate { path: rel, disk_path: entry.path().to_path_buf(), kind });
-    }
+            WalkState::Continue
+        })
+    });
+    let mut found = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    found.candidates.sort_by(|a, b| a.path.cmp(&b.path));
+    found.problems.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)
+}
+
+enum Visit {
+    Read(Candidate),
+    Problem(SourceFile),
+}
+
+/// Decides what to do with one entry of the walk.
+fn visit(root: &Path, canonical_root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Visit> {
+    let entry = match entry {
+        Ok(e) => e,
+        Err(err) => {
+            // An unreadable directory: report it, do not skip silently.
+            let path = err_path(&err).map_or_else(|| ".".to_owned(), |p| relative(root, &p));
+            return Some(Visit::Problem(SourceFile::unreadable(
+                path,
+                FileKind::Yaml,
+                format!("cannot read this part of the repository: {err}"),
+            )));
+        }
+    };
+    let file_type = entry.file_type()?;
+    let rel = relative(root, entry.path());
+    if rel.is_empty() || file_type.is_dir() {
+        return None;
+    }
+    if file_type.is_symlink() {
+        return check_symlink(canonical_root, entry.path(), &rel).map(Visit::Problem);
+    }
+    let mut kind = classify(&rel)?;
+    if kind != FileKind::Codeowners && in_helm_templates(root, &rel) {
+        kind = FileKind::HelmTemplate;
+    }
+    if !file_type.is_file() {
+        return Some(Visit::Problem(SourceFile::unreadable(
+            rel,
+            kind,
+            "not a regular file (a FIFO, socket or device); tollgate does not read it. Replace it with a regular file or exclude it".into(),
+        )));
+    }
+    Some(Visit::Read(Candidate { path: rel, disk_path: entry.path().to_path_buf(), kind }))
 }
 
 fn err_path(err: &ignore::Error) -> Option<PathBuf> {

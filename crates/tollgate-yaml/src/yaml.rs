@@ -196,12 +196,15 @@ impl Builder<'_> {
                 // collection ends with its last item.
                 let flow = span.end.offset > span.start.offset;
                 let (value, start, anchor, last_end, size) = match frame {
-                    Frame::Sequence { items, start, anchor, size } => {
+                    Frame::Sequence { mut items, start, anchor, size } => {
+                        // Vectors grow by doubling; the tree lives for the whole run.
+                        items.shrink_to_fit();
                         let last = items.last().map(|n| n.span.end);
                         (Value::Sequence(items), start, anchor, last, size)
                     }
                     Frame::Mapping { entries, start, anchor, size, .. } => {
-                        let entries = apply_merge_keys(entries)?;
+                        let mut entries = apply_merge_keys(entries)?;
+                        entries.shrink_to_fit();
                         let last = entries.last().map(|(_, v)| v.span.end);
                         (Value::Mapping(Mapping { entries }), start, anchor, last, size)
                     }
