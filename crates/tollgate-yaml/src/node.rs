@@ -283,7 +283,8 @@ impl Node {
         found.span
     }
 
-    /// Converts the node into JSON with YAML type resolution applied.
+    /// Converts the node into JSON with YAML 1.2 core-schema type resolution
+    /// (`yes` stays a string; [`Node::as_bool`] is the lenient reader).
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {
             Value::Scalar(s) => scalar_to_json(s),
@@ -337,8 +338,12 @@ fn scalar_to_json(s: &Scalar) -> serde_json::Value {
     if s.is_null() {
         return serde_json::Value::Null;
     }
-    if let Some(b) = s.as_bool() {
-        return serde_json::Value::Bool(b);
+    // JSON conversion follows the YAML 1.2 core schema, as conftest, gator and
+    // JSON Schema validators read documents: `yes` stays a string here.
+    match s.text.as_str() {
+        "true" | "True" | "TRUE" => return serde_json::Value::Bool(true),
+        "false" | "False" | "FALSE" => return serde_json::Value::Bool(false),
+        _ => {}
     }
     if let Some(i) = s.as_i64() {
         return serde_json::Value::from(i);

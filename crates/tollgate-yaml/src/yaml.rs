@@ -92,6 +92,26 @@ struct Builder<'a> {
 /// assert_eq!(docs[0].root.get(&Route::parse("/other/x")).and_then(|n| n.as_i64()), Some(1));
 /// ```
 pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseError> {
+    match parse_with(text, text, &[], limits) {
+        Err(e) if e.message().contains("invalid indentation in quoted scalar") => {
+            // libyaml, go-yaml (and so Kubernetes) accept continuation lines of a
+            // multi-line quoted scalar at the key's own indentation, and
+            // generated CRDs are full of them; saphyr follows the spec strictly.
+            // Indenting those lines changes no value (folding drops leading
+            // white space), and positions are mapped back to the original text.
+            let (fixed, shifts) = indent_quoted_continuations(text);
+            if shifts.iter().all(|&s| s == 0) {
+                return Err(e);
+            }
+            parse_with(text, &fixed, &shifts, limits).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+/// Parses `scanned` (the original `text`, or a copy with some lines indented
+/// by `shifts[line]` more columns) with positions in `text`.
+fn parse_with(text: &str, scanned: &str, shifts: &[usize], limits: &Limits) -> Result<Vec<Document>, ParseError> {
     let mut builder = Builder {
         index: LineIndex::new(text),
         limits: *limits,
@@ -101,14 +121,106 @@ pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseErr
         documents: Vec::new(),
         root: None,
     };
-    let mut parser = Parser::new_from_str(text);
+    let unshift = |line: usize, col: usize| col.saturating_sub(shifts.get(line.wrapping_sub(1)).copied().unwrap_or(0));
+    let mut parser = Parser::new_from_str(scanned);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| builder.scan_error(&e))?;
-        let start = builder.index.position_at(span.start.line(), span.start.col());
-        let end = builder.index.position_at(span.end.line(), span.end.col());
+        let (sl, el) = (span.start.line(), span.end.line());
+        let start = builder.index.position_at(sl, unshift(sl, span.start.col()));
+        let end = builder.index.position_at(el, unshift(el, span.end.col()));
         builder.event(event, Span { start, end })?;
     }
     Ok(builder.documents)
+}
+
+/// Finds multi-line quoted scalars line by line and indents their
+/// continuation lines one column past their key. Returns the new text and
+/// how many columns each line was shifted.
+fn indent_quoted_continuations(text: &str) -> (String, Vec<usize>) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut shifts = vec![0; lines.len()];
+    let mut block_scalar_parent: Option<usize> = None;
+    let mut open: Option<(char, usize)> = None; // quote and key column
+    for (i, line) in lines.iter().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some((quote, key_col)) = open {
+            if !line.trim().is_empty() && indent <= key_col {
+                shifts[i] = key_col + 1 - indent;
+            }
+            if closes(line, quote) {
+                open = None;
+            }
+            continue;
+        }
+        if let Some(parent) = block_scalar_parent {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block_scalar_parent = None;
+        }
+        let content = line.trim_start_matches(' ');
+        if content.starts_with('#') {
+            continue;
+        }
+        // Skip sequence indicators to the key: `- - key: value`.
+        let mut key_col = indent;
+        let mut rest = content;
+        while let Some(r) = rest.strip_prefix("- ") {
+            let r2 = r.trim_start_matches(' ');
+            key_col += rest.len() - r2.len();
+            rest = r2;
+        }
+        let value = match find_value(rest) {
+            Some(v) => v,
+            None if rest.starts_with(['\'', '"']) && key_col > indent => rest,
+            None => continue,
+        };
+        let value = value.trim_start();
+        if value.starts_with('|') || value.starts_with('>') {
+            block_scalar_parent = Some(indent);
+            continue;
+        }
+        if let Some(quote) = value.chars().next().filter(|c| *c == '\'' || *c == '"')
+            && !closes(&value[1..], quote)
+        {
+            open = Some((quote, key_col));
+        }
+    }
+    let mut out = String::with_capacity(text.len() + shifts.iter().sum::<usize>());
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.extend(std::iter::repeat_n(' ', shifts[i]));
+        out.push_str(line);
+    }
+    (out, shifts)
+}
+
+/// The value part after an unquoted `key: `, if the line has one.
+fn find_value(line: &str) -> Option<&str> {
+    if line.starts_with(['\'', '"', '{', '[', '#']) {
+        return None;
+    }
+    let at = line.find(": ").or_else(|| line.strip_suffix(':').map(str::len))?;
+    Some(line.get(at + 2..).unwrap_or(""))
+}
+
+/// True when `text` (after an opening quote) contains the closing quote.
+fn closes(text: &str, quote: char) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quote == '"' && c == '\\' {
+            chars.next();
+        } else if c == quote {
+            if quote == '\'' && chars.peek() == Some(&'\'') {
+                chars.next();
+            } else {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 impl Builder<'_> {
@@ -383,6 +495,23 @@ mod tests {
     }
 
     #[test]
+    fn quoted_continuation_at_key_indentation_is_accepted() {
+        // As generated CRDs write descriptions; libyaml and go-yaml accept it.
+        let text = "spec:\n  props:\n    description: 'APIVersion defines\n    the schema. It''s here'\n    type: string\n    other: \"a\n    b\"\n";
+        let docs = parse(text);
+        assert_eq!(
+            docs[0].root.get(&Route::parse("/spec/props/description")).and_then(Node::as_str),
+            Some("APIVersion defines the schema. It's here")
+        );
+        assert_eq!(docs[0].root.get(&Route::parse("/spec/props/other")).and_then(Node::as_str), Some("a b"));
+        assert_eq!(span_of(&docs[0], "/spec/props/type"), (5, 11, 5, 17));
+        let d = docs[0].root.get(&Route::parse("/spec/props/description")).expect("description");
+        assert_eq!(d.span.text(text), "'APIVersion defines\n    the schema. It''s here'");
+        let docs = parse("b: 'x\ny'\nc: 1\n");
+        assert_eq!(docs[0].root.get_key("b").and_then(Node::as_str), Some("x y"));
+    }
+
+    #[test]
     fn duplicate_keys_are_errors() {
         let err = parse_yaml("a: 1\nb: 2\na: 3\n", &Limits::default()).expect_err("duplicate");
         assert_eq!(err.position().line, 3);
@@ -428,5 +557,6 @@ mod tests {
         assert_eq!(r.get_key("d").and_then(Node::as_i64), Some(31));
         assert_eq!(r.to_json()["e"], serde_json::json!(1.5));
         assert_eq!(r.to_json()["f"], serde_json::json!("true"));
+        assert_eq!(r.to_json()["a"], serde_json::json!("yes"));
     }
 }

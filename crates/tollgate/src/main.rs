@@ -92,6 +92,7 @@ enum OutputFormat {
 enum ListFormat {
     Text,
     Json,
+    Markdown,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -119,6 +120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => run_check(&args, &registry),
         Command::Rules { format } => {
             let text = match format {
+                ListFormat::Markdown => tollgate::rules_markdown(&registry),
                 ListFormat::Json => {
                     serde_json::to_string_pretty(&registry.rules().iter().map(|r| &r.meta).collect::<Vec<_>>())? + "\n"
                 }

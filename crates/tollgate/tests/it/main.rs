@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cli;
+mod conformance;
 mod fixtures;
 mod outputs;
 mod registry;

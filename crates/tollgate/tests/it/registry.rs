@@ -62,3 +62,13 @@ fn catalog_snapshot() {
         .collect();
     insta::assert_snapshot!(list);
 }
+
+#[test]
+fn generated_docs_are_current() {
+    let registry = tollgate::registry().expect("registry");
+    let on_disk = std::fs::read_to_string(workspace().join("docs/rules.md")).unwrap_or_default();
+    assert!(
+        on_disk == tollgate::rules_markdown(&registry),
+        "docs/rules.md is stale: run `cargo run -p tollgate -- rules --format markdown > docs/rules.md`"
+    );
+}
