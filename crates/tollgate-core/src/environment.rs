@@ -110,17 +110,17 @@ impl Environments {
     pub fn index_for(&self, path: &str) -> Option<usize> {
         if self.defaults {
             let mut best: Option<usize> = None;
-            let segments: Vec<&str> = path.split('/').collect();
-            for (i, segment) in segments.iter().enumerate() {
+            let segment_count = path.split('/').count();
+            for (i, segment) in path.split('/').enumerate() {
                 // The file name counts without its extension (`prod.yaml`).
-                let segment = if i + 1 == segments.len() { segment.split('.').next().unwrap_or("") } else { segment };
+                let segment = if i + 1 == segment_count { segment.split('.').next().unwrap_or("") } else { segment };
                 for word in segment.split(['-', '_', '.']) {
-                    let word = word.to_ascii_lowercase();
-                    let found = if PROD_WORDS.contains(&word.as_str()) {
+                    let is = |list: &[&str]| list.iter().any(|w| w.eq_ignore_ascii_case(word));
+                    let found = if is(&PROD_WORDS) {
                         Some(0)
-                    } else if STAGING_WORDS.contains(&word.as_str()) {
+                    } else if is(&STAGING_WORDS) {
                         Some(1)
-                    } else if DEV_WORDS.contains(&word.as_str()) {
+                    } else if is(&DEV_WORDS) {
                         Some(2)
                     } else {
                         None

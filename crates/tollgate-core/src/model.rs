@@ -1,7 +1,9 @@
 //! The repository model: every file tollgate reads, classified and parsed once.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use tollgate_yaml::{Document, JsonDialect, Limits, Position, Span, parse_json, parse_yaml};
 
@@ -220,8 +222,19 @@ fn problem_at(text: &str, position: Position, message: &str) -> FileProblem {
     }
 }
 
+/// Derived models (a GitOps object graph, parsed workflows, ...) built once
+/// per run from the files and shared by every rule that asks for them.
+#[derive(Default)]
+struct Extensions(Mutex<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Extensions")
+    }
+}
+
 /// Everything tollgate read from the scanned repository.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RepositoryModel {
     /// The scanned root.
     pub root: PathBuf,
@@ -230,6 +243,7 @@ pub struct RepositoryModel {
     /// The environments in force.
     pub environments: Environments,
     by_path: HashMap<String, usize>,
+    extensions: Extensions,
 }
 
 impl RepositoryModel {
@@ -240,7 +254,30 @@ impl RepositoryModel {
             f.environment = environments.index_for(&f.path);
         }
         let by_path = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
-        RepositoryModel { root: root.to_path_buf(), files, environments, by_path }
+        RepositoryModel { root: root.to_path_buf(), files, environments, by_path, extensions: Extensions::default() }
+    }
+
+    /// A model derived from the files, built by `build` the first time any
+    /// rule asks for type `T` and shared afterwards (one per type per run).
+    ///
+    /// ```
+    /// # use tollgate_core::{RepositoryModel, Environments};
+    /// let model = RepositoryModel::new(".".as_ref(), Vec::new(), Environments::defaults());
+    /// struct FileCount(usize);
+    /// let a = model.shared(|m| FileCount(m.files.len()));
+    /// let b = model.shared(|_| FileCount(99));
+    /// assert_eq!((a.0, b.0), (0, 0));
+    /// ```
+    pub fn shared<T: Any + Send + Sync>(&self, build: impl FnOnce(&RepositoryModel) -> T) -> Arc<T> {
+        let mut slots = self.extensions.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, any)) = slots.iter().find(|(id, _)| *id == TypeId::of::<T>())
+            && let Ok(found) = Arc::clone(any).downcast::<T>()
+        {
+            return found;
+        }
+        let built = Arc::new(build(self));
+        slots.push((TypeId::of::<T>(), Arc::clone(&built) as Arc<dyn Any + Send + Sync>));
+        built
     }
 
     /// The file at a repository-relative path.

@@ -215,7 +215,7 @@ pub struct FindingBuilder<'a> {
     route: Route,
     message: String,
     severity: Severity,
-    whole_entry: bool,
+    target: Target,
     resource: Option<ResourceIdentity>,
     related: Vec<RelatedLocation>,
 }
@@ -229,7 +229,7 @@ impl<'a> FindingBuilder<'a> {
             route: route.clone(),
             message,
             severity: meta.severity,
-            whole_entry: true,
+            target: Target::Entry,
             resource: None,
             related: Vec::new(),
         }
@@ -245,7 +245,15 @@ impl<'a> FindingBuilder<'a> {
     /// Points at the value only, not at `key: value`.
     #[must_use]
     pub fn value_only(mut self) -> Self {
-        self.whole_entry = false;
+        self.target = Target::Value;
+        self
+    }
+
+    /// Points at the mapping key only (a whole job or section would be too
+    /// large a span): `deploy:` rather than the job's body.
+    #[must_use]
+    pub fn key_only(mut self) -> Self {
+        self.target = Target::Key;
         self
     }
 
@@ -257,7 +265,7 @@ impl<'a> FindingBuilder<'a> {
     /// Adds a related location in the same document.
     #[must_use]
     pub fn related(mut self, route: &Route, message: impl Into<String>) -> Self {
-        let (location, _) = locate(self.file, self.document, route, true);
+        let (location, _) = locate(self.file, self.document, route, Target::Entry);
         self.related.push(RelatedLocation { location, message: message.into() });
         self
     }
@@ -271,7 +279,7 @@ impl<'a> FindingBuilder<'a> {
 
     /// Finishes the finding.
     pub fn build(self) -> Finding {
-        let (location, content) = locate(self.file, self.document, &self.route, self.whole_entry);
+        let (location, content) = locate(self.file, self.document, &self.route, self.target);
         let identity =
             self.resource.as_ref().map_or_else(|| format!("#{}", self.document.index), ResourceIdentity::display_name);
         let route = self.route.to_string();
@@ -297,15 +305,33 @@ impl<'a> FindingBuilder<'a> {
 
 /// Resolves a route to a location (nearest existing ancestor when the node is
 /// missing) and the normalized content used in fingerprints.
-pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, whole_entry: bool) -> (Location, String) {
+pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, target: Target) -> (Location, String) {
     let (node, depth) = document.root.locate(route);
     let exact = depth == route.segments().len();
-    let span = if whole_entry && exact { document.root.entry_span(route) } else { node.span };
-    let content = if exact { normalize_content(span.text(&file.text)) } else { String::from("<missing>") };
+    let span = match target {
+        _ if !exact => node.span,
+        Target::Entry => document.root.entry_span(route),
+        Target::Value => node.span,
+        Target::Key => document.root.key_span(route).unwrap_or(node.span),
+    };
+    // The fingerprint hashes what the finding is about: for a key, its whole entry.
+    let content_span = if target == Target::Key { document.root.entry_span(route) } else { span };
+    let content = if exact { normalize_content(content_span.text(&file.text)) } else { String::from("<missing>") };
     (
         Location { path: file.path.clone(), span, document: Some(document.index), route: Some(route.to_string()) },
         content,
     )
+}
+
+/// Which part of a mapping entry a finding points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `key: value`.
+    Entry,
+    /// The value.
+    Value,
+    /// The key.
+    Key,
 }
 
 /// A stand-in for rules whose findings the runner itself produces.

@@ -146,38 +146,45 @@ pub fn load_repository(root: &Path, config: &Config, limits: &Limits) -> Result<
 }
 
 fn run_rules(model: &RepositoryModel, config: &Config, rules: &[&RegisteredRule]) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = model
-        .files
-        .par_iter()
-        .flat_map_iter(|file| {
-            let environment = file.environment.and_then(|i| model.environments.get(i));
-            let mut out = Vec::new();
-            for (document, resource) in file.documents.iter().zip(&file.resources) {
-                for r in rules {
-                    let cx = DocumentContext {
-                        file,
-                        document,
-                        environment,
-                        model,
-                        config,
-                        meta: &r.meta,
-                        resource: resource.as_ref(),
-                    };
-                    r.rule.check_document(&cx, &mut out);
+    // Per-document checks over every file, and whole-repository checks, run
+    // side by side: neither waits for the slowest task of the other.
+    let per_document = || -> Vec<Finding> {
+        model
+            .files
+            .par_iter()
+            .flat_map_iter(|file| {
+                let environment = file.environment.and_then(|i| model.environments.get(i));
+                let mut out = Vec::new();
+                for (document, resource) in file.documents.iter().zip(&file.resources) {
+                    for r in rules {
+                        let cx = DocumentContext {
+                            file,
+                            document,
+                            environment,
+                            model,
+                            config,
+                            meta: &r.meta,
+                            resource: resource.as_ref(),
+                        };
+                        r.rule.check_document(&cx, &mut out);
+                    }
                 }
-            }
-            out
-        })
-        .collect();
-    let repository: Vec<Finding> = rules
-        .par_iter()
-        .flat_map_iter(|r| {
-            let cx = RepositoryContext { model, config, meta: &r.meta };
-            let mut out = Vec::new();
-            r.rule.check_repository(&cx, &mut out);
-            out
-        })
-        .collect();
+                out
+            })
+            .collect()
+    };
+    let per_repository = || -> Vec<Finding> {
+        rules
+            .par_iter()
+            .flat_map_iter(|r| {
+                let cx = RepositoryContext { model, config, meta: &r.meta };
+                let mut out = Vec::new();
+                r.rule.check_repository(&cx, &mut out);
+                out
+            })
+            .collect()
+    };
+    let (mut findings, repository) = rayon::join(per_document, per_repository);
     findings.extend(repository);
     findings
 }

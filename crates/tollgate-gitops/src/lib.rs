@@ -8,6 +8,9 @@
 
 pub mod image;
 pub mod kube;
+pub mod renovate;
 mod rules;
+pub mod scope;
+pub mod workflows;
 
 pub use rules::rules;

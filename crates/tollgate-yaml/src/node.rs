@@ -283,6 +283,18 @@ impl Node {
         found.span
     }
 
+    /// The span of the key under which the node at `route` sits, when its
+    /// parent is a mapping.
+    pub fn key_span(&self, route: &Route) -> Option<Span> {
+        let segs = route.segments();
+        let (last, parent) = segs.split_last()?;
+        let parent = self.get(&Route::from_segments(parent.to_vec()))?;
+        match (&parent.value, last) {
+            (Value::Mapping(m), Segment::Key(k)) => m.entry(k).map(|(key, _)| key.span),
+            _ => None,
+        }
+    }
+
     /// Converts the node into JSON with YAML 1.2 core-schema type resolution
     /// (`yes` stays a string; [`Node::as_bool`] is the lenient reader).
     pub fn to_json(&self) -> serde_json::Value {

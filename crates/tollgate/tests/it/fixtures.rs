@@ -1,6 +1,7 @@
 //! Per-rule fixtures: `testdata/rules/<rule-id>/**` checked with only that
-//! rule (and `parse-error`) enabled. `ok-*` files must produce nothing; every
-//! other file's findings are an insta snapshot.
+//! rule (and `parse-error`) enabled. Files named `ok-*` (or below an `ok-*`
+//! folder) must produce nothing; every other file's findings are an insta
+//! snapshot.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -63,8 +64,7 @@ fn rule_fixtures() {
                 .or_insert_with(|| std::sync::Arc::new(report_for(&base.join(&rule), &rule)))
                 .clone()
         };
-        let name = rel.rsplit('/').next().unwrap_or(&rel);
-        if name.starts_with("ok-") {
+        if rel.split('/').any(|part| part.starts_with("ok-")) {
             let active: Vec<_> =
                 report.findings.iter().filter(|f| f.location.path == rel && !f.is_suppressed()).collect();
             assert!(active.is_empty(), "{rule}/{rel} must produce no findings, got {active:#?}");

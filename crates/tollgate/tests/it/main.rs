@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod conformance;
 mod fixtures;
+mod gitops;
 mod outputs;
 mod registry;
 mod support;

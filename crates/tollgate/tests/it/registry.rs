@@ -29,17 +29,21 @@ fn every_rule_has_fixtures() {
     let registry = tollgate::registry().expect("registry");
     for r in registry.rules() {
         let dir = workspace().join("testdata/rules").join(&r.meta.id);
-        let files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(Result::ok).collect()).unwrap_or_default();
-        assert!(
-            files.iter().any(|f| f.file_name().to_string_lossy().starts_with("ok-")),
-            "{}: needs an ok-* fixture",
-            r.meta.id
-        );
-        assert!(
-            files.iter().any(|f| !f.file_name().to_string_lossy().starts_with("ok-")),
-            "{}: needs a failing fixture",
-            r.meta.id
-        );
+        let mut files = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).into_iter().flatten().filter_map(Result::ok) {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path.strip_prefix(&dir).expect("inside").to_string_lossy().into_owned());
+                }
+            }
+        }
+        let ok = |f: &String| f.split('/').any(|part| part.starts_with("ok-"));
+        assert!(files.iter().any(ok), "{}: needs an ok-* fixture", r.meta.id);
+        assert!(files.iter().any(|f| !ok(f)), "{}: needs a failing fixture", r.meta.id);
     }
 }
 

@@ -1,0 +1,45 @@
+//! `prod-self-heal`: prod reconcilers that revert drift automatically.
+
+use tollgate_core::{DocumentContext, Finding, Node, Route, Rule, rule_page};
+
+use super::argo::{application_spec, what};
+use crate::scope::{api_group, cached_document_scope};
+
+/// Reports Argo CD `automated.selfHeal: true` and Flux HelmRelease
+/// `driftDetection.mode: enabled` in prod.
+pub(crate) struct ProdSelfHeal;
+
+impl Rule for ProdSelfHeal {
+    fn page(&self) -> &'static str {
+        rule_page!("prod-self-heal")
+    }
+
+    fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
+        let root = &cx.document.root;
+        let (route, message) = if let Some(spec) = application_spec(cx) {
+            let route = spec.key("syncPolicy").key("automated").key("selfHeal");
+            if root.get(&route).and_then(Node::as_bool) != Some(true) {
+                return;
+            }
+            (
+                route,
+                "sets `automated.selfHeal: true`, so Argo CD reverts any change made in the cluster within seconds, including a deliberate hotfix, before a human has looked. Set `selfHeal: false` in prod and alert on drift (OutOfSync notifications) instead.",
+            )
+        } else if cx.kind() == Some("HelmRelease") && api_group(root) == "helm.toolkit.fluxcd.io" {
+            let route = Route::parse("/spec/driftDetection/mode");
+            if root.get(&route).and_then(Node::as_str) != Some("enabled") {
+                return;
+            }
+            (
+                route,
+                "sets `driftDetection.mode: enabled`, so Flux reverts any change made in the cluster, including a deliberate hotfix, before a human has looked. Use `mode: warn` in prod and alert on the drift events instead.",
+            )
+        } else {
+            return;
+        };
+        let scope = cached_document_scope(cx.model, cx.file, cx.document);
+        if scope.is_prod() {
+            cx.report(&route, format!("Prod {}{} {message}", what(cx), scope.via_phrase())).emit(out);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The environment an object acts on: the environment of the file it lives
+//! in, plus that of every path, namespace or cluster it points at.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use tollgate_core::{Document, Environments, Node, RepositoryModel, Route, SourceFile, Tier};
+
+/// What an object reaches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The tiers reached.
+    pub tiers: BTreeSet<Tier>,
+    /// Whether a protected (prod) environment is reached.
+    pub protected: bool,
+    /// Why it counts as prod, when it does not live under a prod path
+    /// (`spec.source.path` `apps/web/overlays/prod`).
+    pub via: Option<String>,
+}
+
+impl Scope {
+    /// True when the scope reaches prod.
+    pub fn is_prod(&self) -> bool {
+        self.protected
+    }
+
+    /// True when the scope reaches only dev/staging (and something at all).
+    pub fn only_lower(&self) -> bool {
+        !self.protected && self.tiers.iter().any(|t| matches!(t, Tier::Dev | Tier::Staging))
+    }
+
+    /// Adds one tier.
+    pub fn add(&mut self, tier: Tier, protected: bool, via: Option<String>) {
+        self.tiers.insert(tier);
+        if protected && !self.protected {
+            self.protected = true;
+            self.via = via;
+        }
+    }
+
+    /// A phrase for messages: ` (prod through spec.source.path `x`)`.
+    pub fn via_phrase(&self) -> String {
+        self.via.as_ref().map(|v| format!(" (prod through {v})")).unwrap_or_default()
+    }
+}
+
+/// The tiers named by words of a free text (`deploy-prod`, `overlays/staging`,
+/// `--context production`), using the default words and the names of
+/// configured environments.
+pub fn text_scope(environments: &Environments, text: &str) -> Scope {
+    let mut scope = Scope::default();
+    let defaults = default_environments();
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+        if word.is_empty() {
+            continue;
+        }
+        if let Some(env) = defaults.for_path(word) {
+            scope.add(env.tier, env.protected, Some(format!("`{word}`")));
+        }
+        for env in environments.all() {
+            if env.name.eq_ignore_ascii_case(word) {
+                scope.add(env.tier, env.protected, Some(format!("`{word}`")));
+            }
+        }
+    }
+    scope
+}
+
+/// The documented default environments, built once.
+pub fn default_environments() -> &'static Environments {
+    static DEFAULTS: OnceLock<Environments> = OnceLock::new();
+    DEFAULTS.get_or_init(Environments::defaults)
+}
+
+/// Per-document scopes, computed at most once per run and shared by the rules.
+struct ScopeCache {
+    /// First slot of each file, keyed by the file's address in the model.
+    offsets: std::collections::HashMap<usize, usize>,
+    slots: Vec<OnceLock<Scope>>,
+}
+
+/// [`document_scope`], computed once per document and run.
+pub fn cached_document_scope(model: &RepositoryModel, file: &SourceFile, document: &Document) -> Scope {
+    let cache = model.shared(|m| {
+        let mut offsets = std::collections::HashMap::with_capacity(m.files.len());
+        let mut total = 0;
+        for f in &m.files {
+            offsets.insert(std::ptr::from_ref(f) as usize, total);
+            total += f.documents.len();
+        }
+        ScopeCache { offsets, slots: (0..total).map(|_| OnceLock::new()).collect() }
+    });
+    match cache.offsets.get(&(std::ptr::from_ref(file) as usize)).and_then(|o| cache.slots.get(o + document.index)) {
+        Some(slot) => slot.get_or_init(|| document_scope(model, file, document)).clone(),
+        None => document_scope(model, file, document),
+    }
+}
+
+/// The environment of a repository path (a file or a directory).
+pub fn path_scope(environments: &Environments, path: &str) -> Scope {
+    let mut scope = Scope::default();
+    let clean = path.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
+    for probe in [clean.to_owned(), format!("{clean}/kustomization.yaml")] {
+        if let Some(env) = environments.for_path(&probe) {
+            scope.add(env.tier, env.protected, Some(format!("`{clean}`")));
+        }
+    }
+    scope
+}
+
+fn merge(into: &mut Scope, other: Scope, label: &str) {
+    for t in &other.tiers {
+        into.tiers.insert(*t);
+    }
+    if other.protected && !into.protected {
+        into.protected = true;
+        into.via = other.via.map(|v| format!("{label} {v}"));
+    }
+}
+
+/// The scope of a document: its file's environment plus what it points at
+/// (Argo CD `Application`/`ApplicationSet` sources and destinations, Flux
+/// `Kustomization` paths, `HelmRelease` target namespaces,
+/// `ImageUpdateAutomation` update paths) and its own name and namespace.
+pub fn document_scope(model: &RepositoryModel, file: &SourceFile, document: &Document) -> Scope {
+    let envs = &model.environments;
+    let mut scope = Scope::default();
+    if let Some(env) = file.environment.and_then(|i| envs.get(i)) {
+        scope.add(env.tier, env.protected, None);
+    }
+    let root = &document.root;
+    let get = |p: &str| root.get(&Route::parse(p));
+    let kind = root.get_key("kind").and_then(Node::as_str).unwrap_or("");
+    let mut paths: Vec<(String, &str)> = Vec::new();
+    let mut names: Vec<(String, &str)> = Vec::new();
+    push_names(&mut names, "metadata.name", get("/metadata/name"));
+    push_names(&mut names, "metadata.namespace", get("/metadata/namespace"));
+    let spec_prefix = match kind {
+        "Application" => Some("/spec"),
+        "ApplicationSet" => Some("/spec/template/spec"),
+        _ => None,
+    };
+    if let Some(spec) = spec_prefix {
+        if kind == "ApplicationSet" {
+            push_names(&mut names, "template metadata.name", get("/spec/template/metadata/name"));
+        }
+        push_names(&mut names, "destination.namespace", get(&format!("{spec}/destination/namespace")));
+        push_names(&mut names, "destination.name", get(&format!("{spec}/destination/name")));
+        if let Some(p) = get(&format!("{spec}/source/path")).and_then(Node::as_str) {
+            paths.push(("spec.source.path".into(), p));
+        }
+        for (i, source) in
+            get(&format!("{spec}/sources")).and_then(Node::as_sequence).unwrap_or_default().iter().enumerate()
+        {
+            if let Some(p) = source.get_key("path").and_then(Node::as_str) {
+                paths.push((format!("spec.sources[{i}].path"), p));
+            }
+        }
+    }
+    if kind == "ApplicationSet" {
+        // Generators: list elements and git directories/files name the environments.
+        for generator in get("/spec/generators").and_then(Node::as_sequence).unwrap_or_default() {
+            generator.walk(&mut |route, node| {
+                if let Some(text) = node.as_string() {
+                    let label = format!("generator {route}");
+                    if text.contains('/') {
+                        paths.push((label, text));
+                    } else {
+                        names.push((label, text));
+                    }
+                }
+            });
+        }
+    }
+    match kind {
+        "Kustomization" if api_group(root) == "kustomize.toolkit.fluxcd.io" => {
+            if let Some(p) = get("/spec/path").and_then(Node::as_str) {
+                paths.push(("spec.path".into(), p));
+            }
+            push_names(&mut names, "spec.targetNamespace", get("/spec/targetNamespace"));
+        }
+        "HelmRelease" => push_names(&mut names, "spec.targetNamespace", get("/spec/targetNamespace")),
+        "ImageUpdateAutomation" => {
+            if let Some(p) = get("/spec/update/path").and_then(Node::as_str) {
+                paths.push(("spec.update.path".into(), p));
+            }
+        }
+        _ => {}
+    }
+    for (label, path) in paths {
+        merge(&mut scope, path_scope(envs, path), &label);
+        merge(&mut scope, text_scope(envs, path), &label);
+    }
+    for (label, name) in names {
+        merge(&mut scope, text_scope(envs, name), &label);
+    }
+    scope
+}
+
+fn push_names<'n>(names: &mut Vec<(String, &'n str)>, label: &str, node: Option<&'n Node>) {
+    if let Some(text) = node.and_then(Node::as_str) {
+        names.push((label.to_owned(), text));
+    }
+}
+
+/// The API group of a document (`argoproj.io` of `argoproj.io/v1alpha1`).
+pub fn api_group(root: &Node) -> &str {
+    let api_version = root.get_key("apiVersion").and_then(Node::as_str).unwrap_or("");
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}

@@ -1,0 +1,191 @@
+//! Edge cases of the GitOps rules on small repositories built in the test.
+
+use tollgate_core::{CheckOptions, Config, Finding, RuleSettings, check};
+
+use super::support::TempRepo;
+
+/// Findings of one rule (only that rule and `parse-error` enabled).
+fn findings(repo: &TempRepo, rule: &str) -> Vec<Finding> {
+    let registry = tollgate::registry().expect("registry");
+    let mut config = match std::fs::read_to_string(repo.join(".tollgate.yaml")) {
+        Ok(text) => Config::from_text(&text, ".tollgate.yaml", &[]).expect("config"),
+        Err(_) => Config::default(),
+    };
+    for r in registry.rules() {
+        let on = r.meta.id == rule || r.meta.id == "parse-error";
+        config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });
+    }
+    let report = check(&repo.path, &config, &registry, &CheckOptions::default()).expect("check");
+    assert!(!report.findings.iter().any(|f| f.rule_id == "parse-error"), "{:#?}", report.findings);
+    report.findings.into_iter().filter(|f| !f.is_suppressed()).collect()
+}
+
+const APP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+
+#[test]
+fn prod_through_a_pointer_from_a_non_prod_path() {
+    let repo = TempRepo::new("pointer");
+    repo.write(
+        "argocd/apps/payments.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: payments}\nspec:\n  source: {path: ./clusters/eu/prod/payments}\n  syncPolicy:\n    automated: {selfHeal: true}\n",
+    );
+    repo.write(
+        "argocd/apps/search.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: search}\nspec:\n  source: {path: clusters/eu/dev/search}\n  syncPolicy:\n    automated: {selfHeal: true}\n",
+    );
+    repo.write(
+        "flux/infra.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: infra}\nspec:\n  path: ./infrastructure/live\n",
+    );
+    let f = findings(&repo, "prod-self-heal");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].location.path, "argocd/apps/payments.yaml");
+    assert!(f[0].message.contains("prod through spec.source.path `clusters/eu/prod/payments`"), "{}", f[0].message);
+    // Configured environments: the pointer is resolved with the configured globs.
+    repo.write(".tollgate.yaml", "environments:\n  main: { paths: [\"clusters/eu/**\"], protected: true }\n");
+    let f = findings(&repo, "prod-self-heal");
+    assert_eq!(f.len(), 2, "{f:#?}");
+}
+
+fn renovate_repo(config: &str) -> TempRepo {
+    let repo = TempRepo::new("renovate");
+    repo.write("environments/prod/app/kustomization.yaml", "resources: [deploy.yaml]\n");
+    repo.write("environments/dev/app/kustomization.yaml", "resources: [deploy.yaml]\n");
+    repo.write("environments/prod/app/deploy.yaml", APP);
+    repo.write("environments/dev/app/deploy.yaml", APP);
+    repo.write("renovate.json", config);
+    repo
+}
+
+#[test]
+fn renovate_that_excludes_prod_is_fine() {
+    for config in [
+        r#"{"packageRules": [{"matchFileNames": ["environments/dev/**"], "automerge": true}]}"#,
+        r#"{"automerge": true, "ignorePaths": ["environments/prod/**"]}"#,
+        r#"{"automerge": true, "packageRules": [{"matchFileNames": ["environments/prod/**"], "automerge": false}]}"#,
+        r#"{"kubernetes": {"fileMatch": ["environments/dev/.+\\.yaml$"], "automerge": true}}"#,
+        r#"{"packageRules": [{"matchPaths": ["/^environments/dev//"], "automerge": true}]}"#,
+        r#"{"automerge": false}"#,
+    ] {
+        let repo = renovate_repo(config);
+        let f = findings(&repo, "auto-merge-to-prod");
+        assert!(f.is_empty(), "{config}: {f:#?}");
+    }
+}
+
+#[test]
+fn renovate_that_reaches_prod_is_reported_at_its_automerge() {
+    for (config, line, col) in [
+        (r#"{"automerge": true}"#, 1, 2),
+        ("{\n  \"kubernetes\": {\"fileMatch\": [\"environments/.+\\\\.yaml$\"], \"automerge\": true}\n}", 2, 60),
+        (
+            "{\n  \"packageRules\": [\n    {\"matchUpdateTypes\": [\"patch\"], \"automerge\": true},\n    {\"matchFileNames\": [\"environments/prod/**\"], \"matchUpdateTypes\": [\"major\"], \"automerge\": false}\n  ]\n}",
+            3,
+            37,
+        ),
+        (
+            "{\n  \"packageRules\": [{\"matchManagers\": [\"kustomize\"], \"automerge\": true}],\n  \"kustomize\": {\"fileMatch\": [\"(^|/)kustomization\\\\.ya?ml$\"]}\n}",
+            2,
+            53,
+        ),
+    ] {
+        let repo = renovate_repo(config);
+        let f = findings(&repo, "auto-merge-to-prod");
+        assert_eq!(f.len(), 1, "{config}: {f:#?}");
+        assert_eq!((f[0].location.span.start.line, f[0].location.span.start.column), (line, col), "{config}");
+        assert!(f[0].message.contains("environments/prod/app/"), "{}", f[0].message);
+    }
+}
+
+#[test]
+fn renovate_in_package_json() {
+    let repo = TempRepo::new("package-json");
+    repo.write("prod/app.yaml", APP);
+    repo.write("package.json", r#"{"name": "x", "renovate": {"automerge": true}}"#);
+    let f = findings(&repo, "auto-merge-to-prod");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].location.route.as_deref(), Some("/renovate/automerge"));
+}
+
+fn merge_workflow(on: &str, condition: &str) -> String {
+    format!(
+        "on: {on}\njobs:\n  merge:\n    if: {condition}\n    runs-on: ubuntu-latest\n    steps:\n      - uses: dependabot/fetch-metadata@v2\n      - run: gh pr merge --auto --squash \"$PR\"\n"
+    )
+}
+
+#[test]
+fn workflow_that_merges_only_dev_pull_requests_is_fine() {
+    let cases = [
+        // A paths filter limited to dev.
+        (merge_workflow("{pull_request: {paths: ['environments/dev/**']}}", "github.actor == 'renovate[bot]'"), None),
+        // A condition on a dev label.
+        (merge_workflow("pull_request", "contains(github.event.pull_request.labels.*.name, 'env/dev')"), None),
+        // Dependabot updates only dev directories.
+        (
+            merge_workflow("pull_request", "github.actor == 'dependabot[bot]'"),
+            Some(
+                "version: 2\nupdates:\n  - {package-ecosystem: docker, directory: /environments/dev/app, schedule: {interval: daily}}\n",
+            ),
+        ),
+    ];
+    for (workflow, dependabot) in cases {
+        let repo = TempRepo::new("merge-dev");
+        repo.write("environments/prod/app.yaml", APP);
+        repo.write(".github/workflows/merge.yml", &workflow);
+        if let Some(d) = dependabot {
+            repo.write(".github/dependabot.yml", d);
+        }
+        let f = findings(&repo, "auto-merge-to-prod");
+        assert!(f.is_empty(), "{workflow}\n{f:#?}");
+    }
+}
+
+#[test]
+fn workflow_that_merges_prod_or_anything_is_reported() {
+    let cases = [
+        (merge_workflow("{pull_request: {paths: ['environments/**']}}", "true"), None, "nothing limits it"),
+        (merge_workflow("{pull_request: {paths: ['environments/prod/**']}}", "true"), None, "its `paths` filter"),
+        (
+            merge_workflow("pull_request", "github.actor == 'dependabot[bot]'"),
+            Some("version: 2\nupdates:\n  - {package-ecosystem: docker, directory: /, schedule: {interval: daily}}\n"),
+            "Dependabot's directory `/` covers",
+        ),
+        (
+            merge_workflow("pull_request", "github.actor == 'dependabot[bot]'"),
+            Some(
+                "version: 2\nupdates:\n  - {package-ecosystem: docker, directory: /environments/prod/app, schedule: {interval: daily}}\n",
+            ),
+            "Dependabot's `directory`",
+        ),
+    ];
+    for (workflow, dependabot, why) in cases {
+        let repo = TempRepo::new("merge-prod");
+        repo.write("environments/prod/app.yaml", APP);
+        repo.write(".github/workflows/merge.yml", &workflow);
+        if let Some(d) = dependabot {
+            repo.write(".github/dependabot.yml", d);
+        }
+        let f = findings(&repo, "auto-merge-to-prod");
+        assert_eq!(f.len(), 1, "{workflow}\n{f:#?}");
+        assert!(f[0].message.contains(why), "{why} not in {}", f[0].message);
+        assert_eq!(f[0].location.route.as_deref(), Some("/jobs/merge/steps/1/run"));
+    }
+}
+
+#[test]
+fn workflow_deploy_detection() {
+    let repo = TempRepo::new("deploy");
+    repo.write(
+        ".github/workflows/ci.yml",
+        "on: pull_request\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test prod-config-check\n  lint-prod:\n    runs-on: ubuntu-latest\n    steps:\n      - run: kubeconform overlays/prod\n",
+    );
+    // Jobs that mention prod but deploy nothing are not deploy jobs.
+    assert!(findings(&repo, "prod-deploy-without-environment").is_empty());
+    repo.write(
+        ".github/workflows/cd.yml",
+        "on: push\njobs:\n  ship:\n    runs-on: ubuntu-latest\n    steps:\n      - run: helm upgrade shop ./chart --kube-context production\n",
+    );
+    let f = findings(&repo, "prod-deploy-without-environment");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!((f[0].location.path.as_str(), f[0].location.span.start.line), (".github/workflows/cd.yml", 3));
+}
