@@ -144,6 +144,7 @@ pub fn document_scope(model: &RepositoryModel, file: &SourceFile, document: &Doc
         if kind == "ApplicationSet" {
             push_names(&mut names, "template metadata.name", get("/spec/template/metadata/name"));
         }
+        push_names(&mut names, "spec.project", get(&format!("{spec}/project")));
         push_names(&mut names, "destination.namespace", get(&format!("{spec}/destination/namespace")));
         push_names(&mut names, "destination.name", get(&format!("{spec}/destination/name")));
         if let Some(p) = get(&format!("{spec}/source/path")).and_then(Node::as_str) {

@@ -213,7 +213,14 @@ fn demo_repository_shows_real_findings() {
     let out = tollgate(&workspace(), &["check", "examples/gitops-demo"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    for rule in ["plaintext-secret", "mutable-image-ref", "parse-error"] {
+    for rule in [
+        "plaintext-secret",
+        "mutable-image-ref",
+        "parse-error",
+        "auto-merge-to-prod",
+        "prod-self-heal",
+        "prod-auto-prune",
+    ] {
         assert!(text.contains(&format!("[{rule}]")), "{rule} missing:\n{text}");
     }
     // The Helm chart template is not parsed as YAML.
