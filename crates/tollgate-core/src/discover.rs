@@ -35,6 +35,9 @@ pub struct Discovery {
     pub candidates: Vec<Candidate>,
     /// Files that are findings already (links out of the root, special files).
     pub problems: Vec<SourceFile>,
+    /// Every other regular file of the tree (not read, but owned and changed
+    /// like any file: CODEOWNERS coverage needs them).
+    pub other_paths: Vec<String>,
 }
 
 /// Walks `root`.
@@ -77,6 +80,7 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
                 match visit {
                     Visit::Read(c) => found.candidates.push(c),
                     Visit::Problem(p) => found.problems.push(p),
+                    Visit::Other(p) => found.other_paths.push(p),
                 }
             }
             WalkState::Continue
@@ -85,12 +89,14 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
     let mut found = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     found.candidates.sort_by(|a, b| a.path.cmp(&b.path));
     found.problems.sort_by(|a, b| a.path.cmp(&b.path));
+    found.other_paths.sort();
     Ok(found)
 }
 
 enum Visit {
     Read(Candidate),
     Problem(SourceFile),
+    Other(String),
 }
 
 /// Decides what to do with one entry of the walk.
@@ -115,7 +121,9 @@ fn visit(root: &Path, canonical_root: &Path, entry: Result<ignore::DirEntry, ign
     if file_type.is_symlink() {
         return check_symlink(canonical_root, entry.path(), &rel).map(Visit::Problem);
     }
-    let mut kind = classify(&rel)?;
+    let Some(mut kind) = classify(&rel) else {
+        return file_type.is_file().then_some(Visit::Other(rel));
+    };
     if kind != FileKind::Codeowners && in_helm_templates(root, &rel) {
         kind = FileKind::HelmTemplate;
     }

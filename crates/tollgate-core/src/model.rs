@@ -242,6 +242,8 @@ pub struct RepositoryModel {
     pub files: Vec<SourceFile>,
     /// The environments in force.
     pub environments: Environments,
+    /// Every other regular file of the tree, not read (sorted).
+    pub other_paths: Vec<String>,
     by_path: HashMap<String, usize>,
     extensions: Extensions,
 }
@@ -254,7 +256,14 @@ impl RepositoryModel {
             f.environment = environments.index_for(&f.path);
         }
         let by_path = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
-        RepositoryModel { root: root.to_path_buf(), files, environments, by_path, extensions: Extensions::default() }
+        RepositoryModel {
+            root: root.to_path_buf(),
+            files,
+            environments,
+            other_paths: Vec::new(),
+            by_path,
+            extensions: Extensions::default(),
+        }
     }
 
     /// A model derived from the files, built by `build` the first time any
@@ -278,6 +287,19 @@ impl RepositoryModel {
         let built = Arc::new(build(self));
         slots.push((TypeId::of::<T>(), Arc::clone(&built) as Arc<dyn Any + Send + Sync>));
         built
+    }
+
+    /// Every path of the tree: the files read and the others, sorted.
+    pub fn all_paths(&self) -> Vec<&str> {
+        let mut all: Vec<&str> =
+            self.files.iter().map(|f| f.path.as_str()).chain(self.other_paths.iter().map(String::as_str)).collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// Whether a repository-relative path belongs to a protected environment.
+    pub fn is_protected(&self, path: &str) -> bool {
+        self.environments.for_path(path).is_some_and(|e| e.protected)
     }
 
     /// The file at a repository-relative path.

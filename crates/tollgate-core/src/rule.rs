@@ -1,7 +1,7 @@
 //! Rules: their metadata (read from their documentation page) and the trait
 //! every source of findings implements.
 
-use tollgate_yaml::{Document, Limits, Route, parse_yaml};
+use tollgate_yaml::{Document, Limits, Position, Route, Span, parse_yaml};
 
 use crate::config::Config;
 use crate::environment::Environment;
@@ -204,6 +204,26 @@ impl<'a> RepositoryContext<'a> {
     /// The rule's metadata.
     pub fn meta(&self) -> &'a RuleMeta {
         self.meta
+    }
+
+    /// A finding about a whole file or a line of a file that has no parsed
+    /// document (CODEOWNERS, a file tollgate does not read): `span` of `None`
+    /// means line 1, column 1. `key` identifies the finding within the file
+    /// for its fingerprint (not a line number, so moving lines keeps it).
+    pub fn finding_at(&self, path: &str, span: Option<Span>, key: &str, message: impl Into<String>) -> Finding {
+        let start = Position { line: 1, column: 1, offset: 0 };
+        let span = span.unwrap_or(Span { start, end: Position { column: 2, offset: 1, ..start } });
+        Finding {
+            rule_id: self.meta.id.clone(),
+            severity: self.meta.severity,
+            message: message.into(),
+            location: Location { path: path.to_owned(), span, document: None, route: None },
+            related: Vec::new(),
+            resource: None,
+            commit: None,
+            fingerprint: Finding::fingerprint_of(&[&self.meta.id, path, &normalize_content(key)]),
+            suppressed: None,
+        }
     }
 }
 

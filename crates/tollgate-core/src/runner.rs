@@ -137,7 +137,8 @@ pub fn load_repository(root: &Path, config: &Config, limits: &Limits) -> Result<
     let started = Instant::now();
     let mut files: Vec<_> = discovery.candidates.par_iter().map(|c| load(c, config, limits)).collect();
     files.extend(discovery.problems);
-    let model = RepositoryModel::new(root, files, config.environments.clone());
+    let mut model = RepositoryModel::new(root, files, config.environments.clone());
+    model.other_paths = discovery.other_paths;
     stats.parse = started.elapsed();
     stats.files = model.files.len();
     stats.documents = model.files.iter().map(|f| f.documents.len()).sum();

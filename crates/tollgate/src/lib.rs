@@ -10,6 +10,7 @@ use tollgate_core::{CoreError, Registry, Rule};
 /// Every built-in rule of every crate, in catalog order.
 pub fn builtin_rules() -> Vec<Box<dyn Rule>> {
     let mut rules = tollgate_core::core_rules();
+    rules.extend(tollgate_owners::rules());
     rules.extend(tollgate_gitops::rules());
     rules
 }

@@ -8,5 +8,6 @@ mod conformance;
 mod fixtures;
 mod gitops;
 mod outputs;
+mod owners;
 mod registry;
 mod support;
