@@ -11,6 +11,7 @@
 //! ```
 
 pub mod codeowners;
+pub mod protection;
 mod rules;
 
 pub use rules::rules;

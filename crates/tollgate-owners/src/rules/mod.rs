@@ -10,6 +10,7 @@ use crate::codeowners::{CodeOwners, LOCATIONS};
 mod codeowners_invalid;
 mod guardrails_unowned;
 mod prod_path_unowned;
+mod prod_review_not_required;
 
 /// Every ownership rule, in catalog order.
 pub fn rules() -> Vec<Box<dyn Rule>> {
@@ -17,6 +18,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(prod_path_unowned::ProdPathUnowned),
         Box::new(codeowners_invalid::CodeownersInvalid),
         Box::new(guardrails_unowned::GuardrailsUnowned),
+        Box::new(prod_review_not_required::ProdReviewNotRequired),
     ]
 }
 

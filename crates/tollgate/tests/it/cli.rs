@@ -1,6 +1,6 @@
 //! The command line: exit codes, flags, suppression, baselines, fingerprints.
 
-use super::support::{TempRepo, deployment, stderr, stdout, tollgate, workspace};
+use super::support::{TempRepo, deployment, governed, stderr, stdout, tollgate, workspace};
 
 #[test]
 fn exit_codes_follow_fail_on() {
@@ -21,10 +21,10 @@ fn exit_codes_follow_fail_on() {
 fn clean_repository_exits_zero_with_summary() {
     let repo = TempRepo::new("clean");
     repo.write("apps/prod/web.yaml", deployment("web", "nginx:1.27.3"));
-    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    governed(&repo);
     let out = tollgate(&repo.path, &["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert_eq!(stdout(&out), "summary: 0 errors, 0 warnings, 0 notes in 2 files (1 document)\n");
+    assert_eq!(stdout(&out), "summary: 0 errors, 0 warnings, 0 notes in 3 files (2 documents)\n");
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn config_typo_is_exit_two_with_position() {
 #[test]
 fn output_file_and_formats() {
     let repo = TempRepo::new("output");
-    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    governed(&repo);
     repo.write("apps/prod/web.yaml", deployment("web", "nginx"));
     let out = tollgate(&repo.path, &["check", ".", "--format", "sarif", "--output", "out.sarif"]);
     assert_eq!(out.status.code(), Some(1));
@@ -92,7 +92,7 @@ fn text_output_has_no_colour_when_not_a_terminal() {
 #[test]
 fn inline_and_config_suppressions() {
     let repo = TempRepo::new("suppress");
-    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    governed(&repo);
     repo.write(
         "apps/prod/a.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n    # tollgate: ignore[mutable-image-ref] vendor only ships latest\n    - {name: a, image: vendor:latest}\n    - name: b\n      image: vendor:latest # tollgate: ignore[mutable-image-ref]\n",
@@ -141,7 +141,7 @@ fn inline_and_config_suppressions() {
 #[test]
 fn fingerprints_survive_unrelated_edits_and_baseline_reports_only_new() {
     let repo = TempRepo::new("baseline");
-    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    governed(&repo);
     repo.write("apps/prod/web.yaml", deployment("web", "nginx:latest"));
     let out = tollgate(&repo.path, &["check", ".", "--format", "sarif", "--output", "base.sarif"]);
     assert_eq!(out.status.code(), Some(1));
@@ -202,7 +202,7 @@ fn rules_explain_schema() {
 #[test]
 fn gitignore_and_exclude_are_honoured() {
     let repo = TempRepo::new("ignore");
-    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    governed(&repo);
     repo.write(".gitignore", "build/\n");
     repo.write("build/prod/out.yaml", deployment("x", "nginx"));
     repo.write("vendor/prod/x.yaml", deployment("x", "nginx"));
@@ -210,7 +210,7 @@ fn gitignore_and_exclude_are_honoured() {
     repo.write("apps/prod/ok.yaml", deployment("x", "nginx:1.0.0"));
     let out = tollgate(&repo.path, &["check", "."]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("in 3 files"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("in 4 files"), "{}", stdout(&out));
 }
 
 #[test]

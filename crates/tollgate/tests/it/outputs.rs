@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::support::{TempRepo, deployment, stdout, tollgate, workspace};
+use super::support::{TempRepo, deployment, governed, stdout, tollgate, workspace};
 
 fn basic(format: &str) -> String {
     let out = tollgate(&workspace(), &["check", "testdata/repos/basic", "--format", format]);
@@ -147,7 +147,7 @@ fn sarif_caps_results_at_25000_with_a_notification() {
         repo.write(&format!("pods-{f}.yaml"), s);
     }
     repo.write("prod/a.yaml", deployment("a", "nginx"));
-    repo.write("CODEOWNERS", "* @acme/platform\n");
+    governed(&repo);
     let out = tollgate(&repo.path, &["check", ".", "--format", "sarif"]);
     let validator = jsonschema::validator_for(&sarif_schema()).expect("schema compiles");
     let v = assert_valid_sarif(&validator, &stdout(&out));

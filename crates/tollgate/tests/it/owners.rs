@@ -48,3 +48,80 @@ fn first_codeowners_location_wins() {
     let paths: Vec<&str> = f.iter().map(|f| f.location.path.as_str()).collect();
     assert_eq!(paths, vec![".github/CODEOWNERS", ".github/workflows/ci.yml", "CODEOWNERS"]);
 }
+
+const STRONG_RULESET: &str = r#"{"name": "main", "target": "branch", "enforcement": "active",
+  "conditions": {"ref_name": {"include": ["refs/heads/main"], "exclude": []}},
+  "rules": [{"type": "pull_request", "parameters": {"required_approving_review_count": 2, "require_code_owner_review": true, "dismiss_stale_reviews_on_push": true}},
+            {"type": "required_signatures"}],
+  "bypass_actors": []}"#;
+
+fn protection_messages(files: &[(&str, &str)], config: &str) -> Vec<String> {
+    let repo = TempRepo::new("protection");
+    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    for (path, text) in files {
+        repo.write(path, text);
+    }
+    findings(&repo, "prod-review-not-required", config)
+        .into_iter()
+        .map(|f| format!("{}:{} {} {}", f.location.path, f.location.span.start.line, f.severity, f.message))
+        .collect()
+}
+
+#[test]
+fn branch_protection_sources() {
+    // A complete ruleset: nothing to report.
+    assert!(protection_messages(&[(".github/rulesets/main.json", STRONG_RULESET)], "").is_empty());
+    // `review.min_approvals` raises the bar.
+    let m = protection_messages(&[(".github/rulesets/main.json", STRONG_RULESET)], "review: { min_approvals: 3 }");
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert!(m[0].contains("2 approving review(s) required, fewer than `review.min_approvals: 3`"), "{m:#?}");
+    // No settings as code: one note, nothing else.
+    let m = protection_messages(&[], "");
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert!(m[0].starts_with(".github/CODEOWNERS:1 note No branch protection is kept as code"), "{m:#?}");
+    // The Settings app, complete.
+    let settings = "branches:\n  - name: main\n    protection:\n      required_pull_request_reviews:\n        required_approving_review_count: 1\n        dismiss_stale_reviews: true\n        require_code_owner_reviews: true\n      required_signatures: true\n      enforce_admins: true\n";
+    assert!(protection_messages(&[(".github/settings.yml", settings)], "").is_empty());
+    // The Settings app without a protection block: nothing is required.
+    let m = protection_messages(&[(".github/settings.yml", "branches:\n  - name: main\n    protection: null\n")], "");
+    assert!(m.iter().any(|x| x.contains("is not enforced")), "{m:#?}");
+    assert!(m.iter().any(|x| x.contains("pull requests are not required")), "{m:#?}");
+    // Terraform: a classic protection plus a ruleset with signatures, complete.
+    let tf = r#"
+resource "github_branch_protection_v3" "main" {
+  repository     = "gitops"
+  branch         = "main"
+  enforce_admins = true
+  required_pull_request_reviews {
+    dismiss_stale_reviews           = true
+    require_code_owner_reviews      = true
+    required_approving_review_count = 1
+  }
+}
+resource "github_repository_ruleset" "signed" {
+  name        = "signed"
+  repository  = "gitops"
+  target      = "branch"
+  enforcement = "active"
+  conditions {
+    ref_name {
+      include = ["~DEFAULT_BRANCH"]
+      exclude = []
+    }
+  }
+  rules {
+    required_signatures = true
+  }
+}
+"#;
+    assert!(protection_messages(&[("infra/github.tf", tf)], "").is_empty());
+    // The same without the signed-commits ruleset and with admins exempt.
+    let weak = tf.replace("enforce_admins = true", "enforce_admins = false").replace("required_signatures = true", "");
+    let m = protection_messages(&[("infra/github.tf", &weak)], "");
+    assert_eq!(m.len(), 2, "{m:#?}");
+    assert!(
+        m.iter().any(|x| x.starts_with("infra/github.tf:5 error") && x.contains("repository administrators")),
+        "{m:#?}"
+    );
+    assert!(m.iter().any(|x| x.contains("signed commits are not required")), "{m:#?}");
+}

@@ -66,3 +66,19 @@ pub(crate) fn deployment(name: &str, image: &str) -> String {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: {name}\n          image: {image}\n"
     )
 }
+
+/// Makes `repo` a governed repository: every file owned, and a complete
+/// ruleset for the default branch, so that tests see only the findings they
+/// are about.
+pub(crate) fn governed(repo: &TempRepo) {
+    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    repo.write(
+        ".github/rulesets/main.json",
+        r#"{"name": "main", "target": "branch", "enforcement": "active",
+  "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+  "rules": [{"type": "pull_request", "parameters": {"required_approving_review_count": 1, "require_code_owner_review": true, "dismiss_stale_reviews_on_push": true}},
+            {"type": "required_signatures"}],
+  "bypass_actors": []}
+"#,
+    );
+}
