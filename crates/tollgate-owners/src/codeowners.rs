@@ -342,6 +342,7 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::print_stdout, reason = "prints the measured figure")]
     fn matching_a_large_tree_is_fast() {
         let mut text = String::from("* @acme/all\n");
         for i in 0..500 {
@@ -353,6 +354,7 @@ mod tests {
         let started = std::time::Instant::now();
         let owned = paths.iter().filter(|p| owners.owners_of(p).is_some_and(|r| r.owners == ["@acme/sre"])).count();
         assert_eq!(owned, 100_000);
+        println!("owners of 100,000 paths against 1,001 patterns: {:?}", started.elapsed());
         // Generous bound for unoptimised test builds; the benchmark reports the real figure.
         assert!(started.elapsed().as_secs_f64() < 20.0, "{:?}", started.elapsed());
     }

@@ -32,6 +32,7 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
     for f in report.findings.iter().filter(|f| options.show_suppressed || !f.is_suppressed()) {
         render_finding(&mut out, f, report.model.file(&f.location.path), &style);
     }
+    by_directory(&mut out, report, &style);
     let c = Counts::of(&report.findings);
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let _ = write!(
@@ -52,6 +53,36 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
     }
     out.push('\n');
     out
+}
+
+/// Findings about whole files (no document route) of one rule, when there
+/// are several, grouped by directory: `prod-path-unowned: 12 files in 2
+/// directories: apps/prod/payments (10), apps/prod/web (2)`.
+fn by_directory(out: &mut String, report: &CheckReport, style: &Style) {
+    use std::collections::BTreeMap;
+    let mut groups: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for f in report.active().filter(|f| f.location.route.is_none() && f.location.span.start.line == 1) {
+        let dir = f.location.path.rsplit_once('/').map_or(".", |(d, _)| d);
+        *groups.entry(f.rule_id.as_str()).or_default().entry(dir).or_default() += 1;
+    }
+    for (rule, dirs) in groups {
+        let files: usize = dirs.values().sum();
+        if files < 2 {
+            continue;
+        }
+        let mut list: Vec<(&str, usize)> = dirs.into_iter().collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let shown: Vec<String> = list.iter().take(10).map(|(d, n)| format!("{d} ({n})")).collect();
+        let more = if list.len() > 10 { format!(", and {} more", list.len() - 10) } else { String::new() };
+        let _ = writeln!(
+            out,
+            "{} {files} files in {} director{}: {}{more}",
+            style.paint("1", &format!("{rule}:")),
+            list.len(),
+            if list.len() == 1 { "y" } else { "ies" },
+            shown.join(", ")
+        );
+    }
 }
 
 fn render_finding(out: &mut String, f: &Finding, file: Option<&SourceFile>, style: &Style) {
