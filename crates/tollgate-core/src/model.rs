@@ -244,6 +244,8 @@ pub struct RepositoryModel {
     pub environments: Environments,
     /// Every other regular file of the tree, not read (sorted).
     pub other_paths: Vec<String>,
+    /// The change under review, in a range check.
+    pub range: Option<crate::runner::RangeInfo>,
     by_path: HashMap<String, usize>,
     extensions: Extensions,
 }
@@ -261,6 +263,7 @@ impl RepositoryModel {
             files,
             environments,
             other_paths: Vec::new(),
+            range: None,
             by_path,
             extensions: Extensions::default(),
         }

@@ -139,6 +139,11 @@ pub trait Rule: Send + Sync {
 
     /// Checks the repository as a whole (cross-file rules).
     fn check_repository(&self, _cx: &RepositoryContext<'_>, _out: &mut Vec<Finding>) {}
+
+    /// A summary for the report, written after the checks (text and JSON show it).
+    fn summary(&self, _cx: &RepositoryContext<'_>) -> Option<crate::runner::RuleSummary> {
+        None
+    }
 }
 
 /// What a rule sees when it checks one document.

@@ -26,11 +26,44 @@ pub struct CheckOptions {
     pub today: Date,
     /// Parser limits.
     pub limits: Limits,
+    /// The commit range under review, when checking a change (`--range`).
+    pub range: Option<RangeInfo>,
+}
+
+/// A change under review: what it changes, and the files rules must read
+/// from its base (the target branch) rather than from the change itself.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RangeInfo {
+    /// The base as given (`origin/main`).
+    pub base: String,
+    /// The head as given (`HEAD`).
+    pub head: String,
+    /// Repository paths the change adds, modifies or deletes (from the merge base).
+    pub changed_paths: Vec<String>,
+    /// Guarded files (CODEOWNERS, trust policy, ...) as they are at the base; a
+    /// path missing here does not exist at the base.
+    #[serde(skip)]
+    pub base_files: std::collections::HashMap<String, String>,
+    /// Why the range could not be read (shallow clone, unknown ref): reported
+    /// as `history-unavailable`, never a pass.
+    pub problem: Option<String>,
+}
+
+/// A summary a rule adds to the report (for example the changed prod files
+/// and the owners whose review they need).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleSummary {
+    /// The rule that wrote it.
+    pub rule_id: String,
+    /// Its heading.
+    pub title: String,
+    /// `(item, detail)` lines.
+    pub items: Vec<(String, String)>,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { baseline: None, today: Date::today(), limits: Limits::default() }
+        CheckOptions { baseline: None, today: Date::today(), limits: Limits::default(), range: None }
     }
 }
 
@@ -62,6 +95,8 @@ pub struct CheckReport {
     pub rules: Vec<RuleMeta>,
     /// Timings.
     pub stats: Stats,
+    /// Summaries written by rules.
+    pub summaries: Vec<RuleSummary>,
 }
 
 impl CheckReport {
@@ -87,7 +122,8 @@ pub fn check(
     registry: &Registry,
     options: &CheckOptions,
 ) -> Result<CheckReport, CoreError> {
-    let (model, mut stats) = load_repository(root, config, &options.limits)?;
+    let (mut model, mut stats) = load_repository(root, config, &options.limits)?;
+    model.range.clone_from(&options.range);
 
     let started = Instant::now();
     let enabled: Vec<&RegisteredRule> =
@@ -124,7 +160,11 @@ pub fn check(
         ))
     });
     findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.location == b.location && a.message == b.message);
-    Ok(CheckReport { findings, model, rules: enabled.iter().map(|r| r.meta.clone()).collect(), stats })
+    let summaries = enabled
+        .iter()
+        .filter_map(|r| r.rule.summary(&RepositoryContext { model: &model, config, meta: &r.meta }))
+        .collect();
+    Ok(CheckReport { findings, model, rules: enabled.iter().map(|r| r.meta.clone()).collect(), stats, summaries })
 }
 
 /// Discovers, reads and parses the repository (in parallel) into the shared model.

@@ -10,16 +10,20 @@ struct JsonReport<'a> {
     tool: &'static str,
     version: &'static str,
     findings: Vec<&'a Finding>,
-    summary: Summary,
+    summary: Summary<'a>,
 }
 
 #[derive(Serialize)]
-struct Summary {
+struct Summary<'a> {
     #[serde(flatten)]
     counts: Counts,
     files: usize,
     documents: usize,
     rules: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sections: Vec<&'a tollgate_core::RuleSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range: Option<&'a tollgate_core::RangeInfo>,
 }
 
 pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
@@ -32,6 +36,8 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
             files: report.stats.files,
             documents: report.stats.documents,
             rules: report.rules.iter().map(|r| r.id.clone()).collect(),
+            sections: report.summaries.iter().collect(),
+            range: report.model.range.as_ref(),
         },
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

@@ -33,6 +33,12 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
         render_finding(&mut out, f, report.model.file(&f.location.path), &style);
     }
     by_directory(&mut out, report, &style);
+    for summary in &report.summaries {
+        let _ = writeln!(out, "{} {}", style.paint("1", &format!("{}:", summary.rule_id)), summary.title);
+        for (item, detail) in &summary.items {
+            let _ = writeln!(out, "  {item}  {detail}");
+        }
+    }
     let c = Counts::of(&report.findings);
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let _ = write!(

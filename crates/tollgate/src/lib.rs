@@ -11,6 +11,7 @@ use tollgate_core::{CoreError, Registry, Rule};
 pub fn builtin_rules() -> Vec<Box<dyn Rule>> {
     let mut rules = tollgate_core::core_rules();
     rules.extend(tollgate_owners::rules());
+    rules.extend(tollgate_git::rules());
     rules.extend(tollgate_gitops::rules());
     rules
 }

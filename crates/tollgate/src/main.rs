@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use tollgate_core::{
-    CONFIG_SCHEMA, CheckOptions, Config, CoreError, Date, Limits, Registry, Severity, check, load_baseline,
-    load_repository,
+    CONFIG_FILE_NAMES, CONFIG_SCHEMA, CheckOptions, Config, CoreError, Date, Limits, Registry, Severity, check,
+    load_baseline, load_repository,
 };
 use tollgate_report::{Format, ReportOptions, render};
 
@@ -66,6 +66,13 @@ struct CheckArgs {
     /// Configuration file (default: `.tollgate.yaml` at the root).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Check a change: the commit range `BASE..HEAD`. CODEOWNERS is then read
+    /// from BASE (the target branch), never from the change.
+    #[arg(long, value_name = "BASE..HEAD", conflicts_with = "base")]
+    range: Option<String>,
+    /// Same as `--range REF..HEAD`.
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
     /// Report only findings whose fingerprint is not in this SARIF file.
     #[arg(long, value_name = "SARIF")]
     baseline: Option<PathBuf>,
@@ -192,6 +199,11 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         let fingerprints = load_baseline(baseline)?;
         options.baseline = Some((baseline.display().to_string(), fingerprints));
     }
+    if let Some((base, head)) = range_of(args)? {
+        let mut guarded: Vec<&str> = tollgate_owners::codeowners::LOCATIONS.to_vec();
+        guarded.extend(CONFIG_FILE_NAMES);
+        options.range = Some(tollgate_git::read_range(root, &base, &head, &guarded));
+    }
     let started = std::time::Instant::now();
     let report = check(root, &config, registry, &options)?;
     let format = match args.format {
@@ -238,6 +250,22 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     // about to exit, so skip freeing a million small allocations one by one.
     std::mem::forget(report);
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `(base, head)` from `--range BASE..HEAD` or `--base REF`.
+fn range_of(args: &CheckArgs) -> Result<Option<(String, String)>> {
+    if let Some(base) = &args.base {
+        return Ok(Some((base.clone(), "HEAD".to_owned())));
+    }
+    let Some(range) = &args.range else { return Ok(None) };
+    let (base, head) = range
+        .split_once("...")
+        .or_else(|| range.split_once(".."))
+        .ok_or_else(|| anyhow::anyhow!("--range `{range}` is not `BASE..HEAD`"))?;
+    if base.is_empty() {
+        bail!("--range `{range}` has no base: write `BASE..HEAD`, e.g. `origin/main..HEAD`");
+    }
+    Ok(Some((base.to_owned(), if head.is_empty() { "HEAD".to_owned() } else { head.to_owned() })))
 }
 
 fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<ExitCode> {

@@ -37,7 +37,7 @@ impl Rule for GuardrailsUnowned {
         let signers = cx.config.signing_policy.as_deref().unwrap_or(".tollgate/signers.yaml");
         for path in cx.model.all_paths() {
             let Some(what) = guarded(path, signers) else { continue };
-            if let Some(why) = ownership_problem(codeowners.used.as_ref(), path, false, 1) {
+            if let Some(why) = ownership_problem(codeowners.deciding.as_ref(), path, false, 1) {
                 out.push(cx.finding_at(
                     path,
                     None,

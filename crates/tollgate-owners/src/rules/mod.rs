@@ -24,8 +24,15 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
 
 /// The CODEOWNERS file GitHub uses, and the ones it ignores.
 pub(crate) struct ActiveCodeOwners {
+    /// The file in the checked tree (its syntax is checked).
     pub(crate) used: Option<CodeOwners>,
+    /// Other CODEOWNERS files GitHub ignores.
     pub(crate) ignored: Vec<String>,
+    /// The one that decides who must review: in a range check the base
+    /// commit's, so that a change cannot choose its own reviewers.
+    pub(crate) deciding: Option<CodeOwners>,
+    /// True when `deciding` comes from the base commit.
+    pub(crate) from_base: bool,
 }
 
 /// Parsed once per run and shared.
@@ -33,7 +40,19 @@ pub(crate) fn active(model: &RepositoryModel) -> Arc<ActiveCodeOwners> {
     model.shared(|m| {
         let present: Vec<&str> = LOCATIONS.iter().copied().filter(|p| m.file(p).is_some()).collect();
         let used = present.first().and_then(|p| m.file(p)).map(|f| CodeOwners::parse(&f.path, &f.text));
-        ActiveCodeOwners { used, ignored: present.iter().skip(1).map(|p| (*p).to_owned()).collect() }
+        let base = m.range.as_ref().filter(|r| r.problem.is_none());
+        let (deciding, from_base) = match base {
+            Some(range) => {
+                (LOCATIONS.iter().find_map(|p| range.base_files.get(*p).map(|text| CodeOwners::parse(p, text))), true)
+            }
+            None => (present.first().and_then(|p| m.file(p)).map(|f| CodeOwners::parse(&f.path, &f.text)), false),
+        };
+        ActiveCodeOwners {
+            used,
+            ignored: present.iter().skip(1).map(|p| (*p).to_owned()).collect(),
+            deciding,
+            from_base,
+        }
     })
 }
 

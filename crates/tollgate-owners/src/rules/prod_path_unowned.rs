@@ -1,6 +1,6 @@
 //! `prod-path-unowned`: files under a protected path without the required owners.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleSummary, rule_page};
 
 use super::{active, ownership_problem};
 
@@ -21,7 +21,7 @@ impl Rule for ProdPathUnowned {
                 continue;
             }
             if let Some(why) =
-                ownership_problem(codeowners.used.as_ref(), path, review.owners_must_be_teams, review.min_owners)
+                ownership_problem(codeowners.deciding.as_ref(), path, review.owners_must_be_teams, review.min_owners)
             {
                 out.push(cx.finding_at(
                     path,
@@ -34,5 +34,37 @@ impl Rule for ProdPathUnowned {
                 ));
             }
         }
+    }
+
+    /// In a range check: the changed prod files and the owners (from the
+    /// base commit's CODEOWNERS) whose review they need.
+    fn summary(&self, cx: &RepositoryContext<'_>) -> Option<RuleSummary> {
+        let range = cx.model.range.as_ref().filter(|r| r.problem.is_none())?;
+        let codeowners = active(cx.model);
+        let items: Vec<(String, String)> = range
+            .changed_paths
+            .iter()
+            .filter(|p| cx.model.is_protected(p))
+            .map(|p| {
+                let owners = codeowners
+                    .deciding
+                    .as_ref()
+                    .and_then(|c| c.owners_of(p))
+                    .filter(|r| !r.owners.is_empty())
+                    .map_or_else(|| "no owner".to_owned(), |r| format!("needs review by {}", r.owners.join(" ")));
+                (p.clone(), owners)
+            })
+            .collect();
+        Some(RuleSummary {
+            rule_id: cx.meta().id.clone(),
+            title: format!(
+                "{} changed prod file(s) in {}..{} (owners from {})",
+                items.len(),
+                range.base,
+                range.head,
+                if codeowners.from_base { "the base commit's CODEOWNERS" } else { "CODEOWNERS" }
+            ),
+            items,
+        })
     }
 }

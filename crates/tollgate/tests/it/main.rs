@@ -9,5 +9,6 @@ mod fixtures;
 mod gitops;
 mod outputs;
 mod owners;
+mod range;
 mod registry;
 mod support;

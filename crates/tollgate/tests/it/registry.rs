@@ -27,7 +27,9 @@ fn every_rule_has_its_page_and_every_page_a_rule() {
 #[test]
 fn every_rule_has_fixtures() {
     let registry = tollgate::registry().expect("registry");
-    for r in registry.rules() {
+    // History rules need a git repository; their tests build one at run time
+    // (history and keys are never checked in), see `tests/it/range.rs`.
+    for r in registry.rules().iter().filter(|r| !r.meta.tags.iter().any(|t| t == "git")) {
         let dir = workspace().join("testdata/rules").join(&r.meta.id);
         let mut files = Vec::new();
         let mut stack = vec![dir.clone()];
