@@ -14,7 +14,7 @@ use crate::error::CoreError;
 use crate::severity::Severity;
 
 /// The JSON Schema of `.tollgate.yaml` (`tollgate schema` prints it).
-pub const CONFIG_SCHEMA: &str = include_str!("config.schema.json");
+pub const CONFIG_SCHEMA: &str = include_str!("../../../schemas/tollgate.schema.json");
 
 /// File names looked for at the scanned root, in order.
 pub const CONFIG_FILE_NAMES: [&str; 2] = [".tollgate.yaml", ".tollgate.yml"];

@@ -12,7 +12,7 @@ use crate::date::Date;
 use crate::discover::{discover, load};
 use crate::error::CoreError;
 use crate::finding::{Finding, Location, normalize_content};
-use crate::model::RepositoryModel;
+use crate::model::{RepositoryModel, SourceFile};
 use crate::registry::{RegisteredRule, Registry};
 use crate::rule::{DocumentContext, RepositoryContext, RuleMeta};
 use crate::suppress::{apply_baseline, apply_suppressions};
@@ -122,7 +122,55 @@ pub fn check(
     registry: &Registry,
     options: &CheckOptions,
 ) -> Result<CheckReport, CoreError> {
-    let (mut model, mut stats) = load_repository(root, config, &options.limits)?;
+    let (model, stats) = load_repository(root, config, &options.limits)?;
+    Ok(check_model(model, stats, config, registry, options))
+}
+
+/// Checks files held in memory (an editor buffer, files from another VCS or
+/// an API) as a repository rooted at `root`: `(repository path, text)` pairs.
+///
+/// ```
+/// use tollgate_core::{CheckOptions, Config, Registry, check_sources, core_rules};
+/// let registry = Registry::new(core_rules()).unwrap();
+/// let files = vec![("apps/prod/x.yaml".to_owned(), "a: [1\n".to_owned())];
+/// let report = check_sources("memory".as_ref(), files, &Config::default(), &registry, &CheckOptions::default());
+/// assert_eq!(report.findings[0].rule_id, "parse-error");
+/// ```
+pub fn check_sources(
+    root: &Path,
+    files: Vec<(String, String)>,
+    config: &Config,
+    registry: &Registry,
+    options: &CheckOptions,
+) -> CheckReport {
+    let started = Instant::now();
+    let parsed: Vec<SourceFile> = files
+        .into_par_iter()
+        .filter_map(|(path, text)| {
+            let path = path.replace('\\', "/").trim_start_matches("./").to_owned();
+            let kind = crate::model::classify(&path)?;
+            Some(SourceFile::parse(path, kind, text, &options.limits))
+        })
+        .collect();
+    let model = RepositoryModel::new(root, parsed, config.environments.clone());
+    let stats = Stats {
+        files: model.files.len(),
+        documents: model.files.iter().map(|f| f.documents.len()).sum(),
+        bytes: model.files.iter().map(|f| f.text.len()).sum(),
+        parse: started.elapsed(),
+        ..Stats::default()
+    };
+    check_model(model, stats, config, registry, options)
+}
+
+/// Runs the rules on a loaded model, then suppression and baseline.
+fn check_model(
+    mut model: RepositoryModel,
+    mut stats: Stats,
+    config: &Config,
+    registry: &Registry,
+    options: &CheckOptions,
+) -> CheckReport {
     model.range.clone_from(&options.range);
 
     let started = Instant::now();
@@ -164,7 +212,7 @@ pub fn check(
         .iter()
         .filter_map(|r| r.rule.summary(&RepositoryContext { model: &model, config, meta: &r.meta }))
         .collect();
-    Ok(CheckReport { findings, model, rules: enabled.iter().map(|r| r.meta.clone()).collect(), stats, summaries })
+    CheckReport { findings, model, rules: enabled.iter().map(|r| r.meta.clone()).collect(), stats, summaries }
 }
 
 /// Discovers, reads and parses the repository (in parallel) into the shared model.

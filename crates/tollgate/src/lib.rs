@@ -21,24 +21,40 @@ pub fn registry() -> Result<Registry, CoreError> {
     Registry::new(builtin_rules())
 }
 
-/// The rule catalog as Markdown (`tollgate rules --format markdown`, and
-/// `docs/rules.md`, which a test keeps equal to it): an index table, then
-/// every rule's page.
+/// The rule catalog as Markdown (`tollgate rules --format markdown`): an
+/// index by area (a rule's first tag) and severity.
 pub fn rules_markdown(registry: &Registry) -> String {
-    let mut s = String::from(
-        "# tollgate rules\n\nGenerated from the rule registry by `tollgate rules --format markdown`; do not edit by hand.\n\n| id | default severity | summary |\n| --- | --- | --- |\n",
-    );
+    use std::collections::BTreeMap;
+    let mut areas: BTreeMap<&str, Vec<&tollgate_core::RuleMeta>> = BTreeMap::new();
     for r in registry.rules() {
-        let m = &r.meta;
-        let off = if m.enabled_by_default { "" } else { " (off by default)" };
-        s.push_str(&format!("| [`{}`](#{}) | {}{off} | {} |\n", m.id, m.id, m.severity, m.summary.replace('|', "\\|")));
+        areas.entry(r.meta.tags.first().map_or("other", String::as_str)).or_default().push(&r.meta);
     }
-    for r in registry.rules() {
-        s.push('\n');
-        s.push_str(&r.meta.page_markdown().replacen("# ", "## ", 1).replace("\n## ", "\n### "));
-        if !s.ends_with('\n') {
-            s.push('\n');
+    let mut s = String::from(
+        "# tollgate rules\n\nGenerated from `rules/*.md` by `tollgate rules --docs docs/rules`; do not edit by hand.\nEach rule's page is `docs/rules/<id>.md` (`tollgate explain <id>` prints it).\n",
+    );
+    for (area, mut metas) in areas {
+        metas.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+        s.push_str(&format!("\n## {area}\n\n| rule | default severity | summary |\n| --- | --- | --- |\n"));
+        for m in metas {
+            let off = if m.enabled_by_default { "" } else { " (off by default)" };
+            s.push_str(&format!(
+                "| [`{}`]({}.md) | {}{off} | {} |\n",
+                m.id,
+                m.id,
+                m.severity,
+                m.summary.replace('|', "\\|")
+            ));
         }
     }
     s
+}
+
+/// The generated documentation directory: `README.md` (the index) and one
+/// page per rule, as `(file name, content)`.
+pub fn rule_docs(registry: &Registry) -> Vec<(String, String)> {
+    let mut files = vec![("README.md".to_owned(), rules_markdown(registry))];
+    for r in registry.rules() {
+        files.push((format!("{}.md", r.meta.id), r.meta.page_markdown()));
+    }
+    files
 }

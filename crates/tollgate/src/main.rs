@@ -15,7 +15,13 @@ use tollgate_report::{Format, ReportOptions, render};
 /// Lint a `GitOps` repository for every way a change could reach production
 /// unreviewed, unsigned, unchecked or irreversible.
 #[derive(Parser)]
-#[command(name = "tollgate", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "tollgate",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TOLLGATE_COMMIT"), ")"),
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +36,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        /// Write the generated documentation (index and one page per rule) into this directory.
+        #[arg(long, value_name = "DIR")]
+        docs: Option<PathBuf>,
     },
     /// Print the documentation of a rule.
     Explain {
@@ -125,7 +134,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let registry = tollgate::registry().context("internal error: the rule registry is invalid")?;
     match cli.command {
         Command::Check(args) => run_check(&args, &registry),
-        Command::Rules { format } => {
+        Command::Rules { docs: Some(dir), .. } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            for (name, content) in tollgate::rule_docs(&registry) {
+                std::fs::write(dir.join(&name), content).with_context(|| format!("cannot write {name}"))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules { format, docs: None } => {
             let text = match format {
                 ListFormat::Markdown => tollgate::rules_markdown(&registry),
                 ListFormat::Json => {

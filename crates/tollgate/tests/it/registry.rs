@@ -72,9 +72,25 @@ fn catalog_snapshot() {
 #[test]
 fn generated_docs_are_current() {
     let registry = tollgate::registry().expect("registry");
-    let on_disk = std::fs::read_to_string(workspace().join("docs/rules.md")).unwrap_or_default();
-    assert!(
-        on_disk == tollgate::rules_markdown(&registry),
-        "docs/rules.md is stale: run `cargo run -p tollgate -- rules --format markdown > docs/rules.md`"
-    );
+    let dir = workspace().join("docs/rules");
+    let expected = tollgate::rule_docs(&registry);
+    let stale = "docs/rules is stale: run `cargo run -p tollgate -- rules --docs docs/rules`";
+    for (name, content) in &expected {
+        let on_disk = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert!(&on_disk == content, "{name}: {stale}");
+    }
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("docs/rules")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let names: BTreeSet<String> = expected.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(on_disk, names, "{stale}");
+}
+
+#[test]
+fn schema_file_is_the_shipped_schema() {
+    let on_disk = std::fs::read_to_string(workspace().join("schemas/tollgate.schema.json")).expect("schema file");
+    let printed = super::support::stdout(&super::support::tollgate(&workspace(), &["schema"]));
+    assert_eq!(printed.trim_end(), on_disk.trim_end());
 }

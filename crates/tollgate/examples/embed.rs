@@ -1,0 +1,67 @@
+//! Embedding tollgate: the built-in rules plus a rule of your own, run on
+//! files held in memory, rendered as SARIF.
+//!
+//! `cargo run -p tollgate --example embed`
+
+use tollgate_core::{CheckOptions, Config, DocumentContext, Finding, Route, Rule, check_sources};
+use tollgate_report::{Format, ReportOptions, render};
+
+/// A house rule: prod Deployments must name an on-call team.
+struct OnCallLabel;
+
+impl Rule for OnCallLabel {
+    fn page(&self) -> &'static str {
+        "---
+id: on-call-label
+severity: warning
+summary: A prod Deployment has no `team.acme.io/on-call` label.
+tags: [house-rules]
+---
+## What it finds
+
+Prod Deployments without the `team.acme.io/on-call` label.
+
+## Why it matters
+
+The pager needs to know whom to wake.
+
+## Bad
+
+```yaml
+metadata: { name: web }
+```
+
+## Fixed
+
+```yaml
+metadata: { name: web, labels: { team.acme.io/on-call: web-team } }
+```
+"
+    }
+
+    fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
+        let labels = Route::parse("/metadata/labels");
+        let has_label = cx.document.root.get(&labels).and_then(|l| l.get_key("team.acme.io/on-call")).is_some();
+        if cx.kind() == Some("Deployment") && cx.is_protected() && !has_label {
+            cx.report(&Route::parse("/metadata"), "Prod Deployment has no on-call label. Add `team.acme.io/on-call`.")
+                .key_only()
+                .emit(out);
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut registry = tollgate::registry()?;
+    registry.add(std::sync::Arc::new(OnCallLabel))?;
+    let files = vec![(
+        "apps/prod/web.yaml".to_owned(),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: ghcr.io/acme/web:latest\n"
+            .to_owned(),
+    )];
+    let report = check_sources("memory".as_ref(), files, &Config::default(), &registry, &CheckOptions::default());
+    let ids: Vec<&str> = report.active().map(|f| f.rule_id.as_str()).collect();
+    assert!(ids.contains(&"on-call-label") && ids.contains(&"mutable-image-ref"), "{ids:?}");
+    let sarif = render(Format::Sarif, &report, &ReportOptions::default());
+    std::io::Write::write_all(&mut std::io::stdout(), sarif.as_bytes())?;
+    Ok(())
+}
