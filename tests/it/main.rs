@@ -9,6 +9,7 @@ mod fixtures;
 mod gitops;
 mod outputs;
 mod owners;
+mod precommit;
 mod range;
 mod registry;
 mod support;

@@ -48,7 +48,7 @@ fn render(report: &CheckReport, rel: &str) -> String {
 fn rule_fixtures() {
     let base: PathBuf = super::support::workspace().join("testdata/rules");
     let reports: Mutex<HashMap<String, std::sync::Arc<CheckReport>>> = Mutex::new(HashMap::new());
-    insta::glob!("../../../../testdata/rules", "**/{*.yaml,*.yml,*.json,*.tf,CODEOWNERS}", |path| {
+    insta::glob!("../../testdata/rules", "**/{*.yaml,*.yml,*.json,*.tf,CODEOWNERS}", |path| {
         let rel_to_base = path.strip_prefix(&base).expect("inside testdata/rules");
         let rule = rel_to_base.components().next().expect("rule dir").as_os_str().to_string_lossy().into_owned();
         let rel: String = rel_to_base

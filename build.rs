@@ -12,6 +12,6 @@ fn main() {
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "unknown commit".to_owned());
     println!("cargo:rustc-env=TOLLGATE_COMMIT={commit}");
-    println!("cargo:rerun-if-changed=../../.git/HEAD");
-    println!("cargo:rerun-if-changed=../../.git/refs/heads");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/refs/heads");
 }

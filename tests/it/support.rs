@@ -39,7 +39,7 @@ impl Drop for TempRepo {
 
 /// The workspace root.
 pub(crate) fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize().expect("workspace root")
 }
 
 /// Runs `tollgate` with arguments; the working directory is `cwd`.

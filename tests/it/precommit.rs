@@ -1,0 +1,87 @@
+//! The pre-commit hook, run by the real `pre-commit` (`pre-commit try-repo`)
+//! against a temporary repository: a bad commit is refused with tollgate's
+//! message, a good one passes. Installs pre-commit with pip when missing;
+//! prints a notice and skips when it cannot.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::support::{TempRepo, governed, workspace};
+
+fn pre_commit() -> Option<Vec<String>> {
+    let works =
+        |cmd: &[&str]| Command::new(cmd[0]).args(&cmd[1..]).arg("--version").output().is_ok_and(|o| o.status.success());
+    if works(&["pre-commit"]) {
+        return Some(vec!["pre-commit".into()]);
+    }
+    if works(&["python3", "-m", "pre_commit"]) {
+        return Some(vec!["python3".into(), "-m".into(), "pre_commit".into()]);
+    }
+    let installed = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "pre-commit"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (installed && works(&["python3", "-m", "pre_commit"]))
+        .then(|| vec!["python3".into(), "-m".into(), "pre_commit".into()])
+}
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("git")
+}
+
+#[test]
+fn pre_commit_refuses_a_bad_commit_and_accepts_a_good_one() {
+    let Some(pre_commit) = pre_commit() else {
+        println!("notice: pre-commit is not installed and could not be installed; hook test skipped");
+        return;
+    };
+    let repo = TempRepo::new("pre-commit");
+    if !git(&repo.path, &["init", "-q"]).status.success() {
+        println!("notice: git is not available; hook test skipped");
+        return;
+    }
+    governed(&repo);
+    repo.write(
+        "apps/prod/web.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\n",
+    );
+    assert!(git(&repo.path, &["add", "-A"]).status.success());
+    // pre-commit builds the hook with `cargo install`; keep that build quick and cached.
+    let target = workspace().join("target/pre-commit");
+    let run = || {
+        Command::new(&pre_commit[0])
+            .args(&pre_commit[1..])
+            .args(["try-repo"])
+            .arg(workspace())
+            .args(["tollgate", "--verbose"])
+            .current_dir(&repo.path)
+            .env("PRE_COMMIT_HOME", workspace().join("target/pre-commit-home"))
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+            .output()
+            .expect("pre-commit runs")
+    };
+    let bad = run();
+    let text = format!("{}{}", String::from_utf8_lossy(&bad.stdout), String::from_utf8_lossy(&bad.stderr));
+    assert!(!bad.status.success(), "the bad change must be refused:\n{text}");
+    assert!(text.contains("error[plaintext-secret]: Secret `db` has plaintext `stringData`"), "{text}");
+    repo.write(
+        "apps/prod/web.yaml",
+        "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: {name: db}\nspec:\n  secretStoreRef: {kind: ClusterSecretStore, name: vault}\n",
+    );
+    assert!(git(&repo.path, &["add", "-A"]).status.success());
+    let good = run();
+    let text = format!("{}{}", String::from_utf8_lossy(&good.stdout), String::from_utf8_lossy(&good.stderr));
+    assert!(good.status.success(), "the good change must pass:\n{text}");
+}
