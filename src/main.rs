@@ -102,6 +102,7 @@ enum OutputFormat {
     Json,
     Sarif,
     Github,
+    Markdown,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -227,6 +228,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
         OutputFormat::Github => Format::Github,
+        OutputFormat::Markdown => Format::Markdown,
     };
     let color = args.output.is_none()
         && matches!(format, Format::Text)

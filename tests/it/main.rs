@@ -2,6 +2,7 @@
 //! the command line, output formats and hostile input.
 #![expect(clippy::print_stdout, reason = "tests print a notice when an optional tool is absent")]
 
+mod action;
 mod bad_input;
 mod cli;
 mod conformance;

@@ -12,6 +12,7 @@
 
 mod github;
 mod json;
+mod markdown;
 mod sarif;
 mod text;
 
@@ -30,6 +31,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=...::message`).
     Github,
+    /// A Markdown summary for `$GITHUB_STEP_SUMMARY`.
+    Markdown,
 }
 
 /// How to render.
@@ -56,6 +59,7 @@ pub fn render(format: Format, report: &CheckReport, options: &ReportOptions) -> 
         Format::Json => json::render(report, options),
         Format::Sarif => sarif::render(report, options),
         Format::Github => github::render(report),
+        Format::Markdown => markdown::render(report),
     }
 }
 
