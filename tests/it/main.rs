@@ -13,4 +13,5 @@ mod owners;
 mod precommit;
 mod range;
 mod registry;
+mod sarif_multitool;
 mod support;
