@@ -49,10 +49,10 @@ pub fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
 }
 
 impl Environments {
-    /// The documented defaults: a path segment (or a `-`/`_`/`.`-separated word
-    /// of one) `prod`, `production`, `prd` or `live` is protected prod;
-    /// `staging`, `stage`, `stg`, `preprod`, `uat` staging; `dev`,
-    /// `development`, `test`, `qa`, `sandbox` dev.
+    /// The documented defaults: a path segment with a `-`/`_`/`.`-separated
+    /// word `prod`, `production`, `prd` or `live` is protected prod; one whose
+    /// first word is `staging`, `stage`, `stg`, `preprod` or `uat` is staging;
+    /// `dev`, `development`, `test`, `qa` or `sandbox`, dev.
     pub fn defaults() -> Environments {
         let make = |name: &str, tier, protected| Environment {
             name: name.to_owned(),
@@ -114,13 +114,17 @@ impl Environments {
             for (i, segment) in path.split('/').enumerate() {
                 // The file name counts without its extension (`prod.yaml`).
                 let segment = if i + 1 == segment_count { segment.split('.').next().unwrap_or("") } else { segment };
-                for word in segment.split(['-', '_', '.']) {
+                for (position, word) in segment.split(['-', '_', '.']).enumerate() {
                     let is = |list: &[&str]| list.iter().any(|w| w.eq_ignore_ascii_case(word));
+                    // Prod is recognised in any word of a segment (`eu-prod`): tollgate
+                    // fails closed. Staging and dev only as the segment's first word
+                    // (`dev`, `dev-eu`), so that `e2e-test` or `.chainsaw-test` are
+                    // not mistaken for environments.
                     let found = if is(&PROD_WORDS) {
                         Some(0)
-                    } else if is(&STAGING_WORDS) {
+                    } else if position == 0 && is(&STAGING_WORDS) {
                         Some(1)
-                    } else if is(&DEV_WORDS) {
+                    } else if position == 0 && is(&DEV_WORDS) {
                         Some(2)
                     } else {
                         None
@@ -180,6 +184,10 @@ mod tests {
         assert_eq!(name("apps/web/base/deploy.yaml"), None);
         assert_eq!(name("testdata/x.yaml"), None);
         assert_eq!(name("apps/liveness/x.yaml"), None);
+        assert_eq!(name("clusters/eu-prod/x.yaml").as_deref(), Some("prod"));
+        assert_eq!(name("clusters/dev-eu/x.yaml").as_deref(), Some("dev"));
+        assert_eq!(name("policies/.chainsaw-test/x.yaml"), None);
+        assert_eq!(name("e2e-test/x.yaml"), None);
         // Both: protected wins.
         assert_eq!(name("dev/prod/x.yaml").as_deref(), Some("prod"));
         assert!(e.for_path("live/x.yaml").is_some_and(|e| e.protected));
