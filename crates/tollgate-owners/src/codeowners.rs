@@ -8,7 +8,7 @@
 //! `dir/*` matches the files directly in `dir` only. Lines GitHub cannot
 //! read are skipped (they own nothing) and reported.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::collections::HashMap;
 
 /// Where GitHub looks, in order; the first existing file is used.
 pub const LOCATIONS: [&str; 3] = [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
@@ -56,9 +56,14 @@ pub struct CodeOwners {
     pub rules: Vec<OwnerRule>,
     /// The lines GitHub rejects or ignores.
     pub problems: Vec<Problem>,
-    globs: GlobSet,
-    /// For each glob of `globs`, the index of its rule.
-    glob_rule: Vec<usize>,
+    /// Rules whose last pattern segment has wildcards, tested for every path.
+    always: Vec<usize>,
+    /// Rules whose last segment is a literal name can only match a path that
+    /// has a segment of that name: they are looked up by it, then tested
+    /// one by one. Generated CODEOWNERS with thousands of lines stay fast.
+    by_segment: HashMap<String, Vec<usize>>,
+    /// The compiled pattern of each rule.
+    compiled: Vec<Pattern>,
 }
 
 fn is_user(owner: &str) -> bool {
@@ -93,31 +98,103 @@ pub fn is_valid_owner(owner: &str) -> bool {
     is_user(owner) || is_team(owner) || is_email(owner)
 }
 
-/// The globs that make a CODEOWNERS pattern match a path: the path itself,
-/// and (unless the pattern ends in `/*`) everything below a matching directory.
-fn globs_for(pattern: &str) -> Vec<String> {
-    let anchored_at_root = pattern.starts_with('/');
-    let mut p = pattern.trim_start_matches('/').to_owned();
-    let dir_only = p.ends_with('/');
-    while p.ends_with('/') {
-        p.pop();
+/// A compiled CODEOWNERS pattern: path segments, where `**` spans any number
+/// of segments and `*`/`?` match within one. No regex is built, so files with
+/// thousands of lines compile and match quickly.
+#[derive(Debug, Clone)]
+struct Pattern {
+    segments: Vec<String>,
+    /// Matches the path itself (not only what is below it).
+    itself: bool,
+    /// Matches everything below a matching directory.
+    below: bool,
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Pattern {
+        let anchored_at_root = pattern.starts_with('/');
+        let p = pattern.trim_start_matches('/');
+        let dir_only = p.ends_with('/');
+        let p = p.trim_end_matches('/');
+        if p.is_empty() {
+            // `/` alone: the whole repository.
+            return Pattern { segments: vec!["**".to_owned()], itself: true, below: true };
+        }
+        let anchored = anchored_at_root || p.contains('/');
+        let mut segments: Vec<String> = p.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if !anchored && segments.first().is_none_or(|s| s != "**") {
+            segments.insert(0, "**".to_owned());
+        }
+        // `docs/*` owns the files directly in docs/, not nested ones (GitHub's rule).
+        let single_level = p.ends_with("/*") && !p.ends_with("/**/*");
+        Pattern { segments, itself: !dir_only, below: !single_level || dir_only }
     }
-    if p.is_empty() {
-        // `/` alone: the whole repository.
-        return vec!["**".to_owned()];
+
+    fn matches(&self, parts: &[&str]) -> bool {
+        if self.itself && match_segments(&self.segments, parts) {
+            return true;
+        }
+        self.below && (1..parts.len()).any(|k| match_segments(&self.segments, &parts[..k]))
     }
-    let anchored = anchored_at_root || p.contains('/');
-    let base = if anchored || p.starts_with("**") { p.clone() } else { format!("**/{p}") };
-    let mut out = Vec::new();
-    if !dir_only {
-        out.push(base.clone());
+
+    /// Segments without wildcards: each must be a segment of any path the pattern matches.
+    fn literal_segments(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().map(String::as_str).filter(|s| !s.contains(['*', '?', '\\']))
     }
-    // `docs/*` owns the files directly in docs/, not nested ones (GitHub's rule).
-    let single_level = p.ends_with("/*") && !p.ends_with("/**/*");
-    if !single_level || dir_only {
-        out.push(format!("{base}/**"));
+}
+
+/// Whether pattern segments match all of `parts`.
+fn match_segments(pattern: &[String], parts: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => parts.is_empty(),
+        Some((first, rest)) if first == "**" => (0..=parts.len()).any(|k| match_segments(rest, &parts[k..])),
+        Some((first, rest)) => {
+            parts.split_first().is_some_and(|(p, tail)| match_segment(first, p) && match_segments(rest, tail))
+        }
     }
-    out
+}
+
+/// `*` and `?` within one segment; `\` escapes the next character.
+fn match_segment(pattern: &str, text: &str) -> bool {
+    if !pattern.contains(['*', '?', '\\']) {
+        return pattern == text;
+    }
+    if pattern.is_ascii() && text.is_ascii() {
+        return wildcard(pattern.as_bytes(), text.as_bytes());
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    wildcard(&p, &t)
+}
+
+/// Wildcard matching over any symbols: `*` any run, `?` one, `\\` escapes.
+fn wildcard<T: PartialEq + Copy + From<u8>>(p: &[T], t: &[T]) -> bool {
+    let (star_c, any_c, esc_c) = (T::from(b'*'), T::from(b'?'), T::from(b'\\'));
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == esc_c && pi + 1 < p.len() && p[pi + 1] == t[ti] {
+            pi += 2;
+            ti += 1;
+        } else if pi < p.len() && (p[pi] == any_c || (p[pi] == t[ti] && p[pi] != star_c && p[pi] != esc_c)) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == star_c {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == star_c {
+        pi += 1;
+    }
+    pi == p.len()
 }
 
 impl CodeOwners {
@@ -125,8 +202,9 @@ impl CodeOwners {
     pub fn parse(path: &str, text: &str) -> CodeOwners {
         let mut rules = Vec::new();
         let mut problems = Vec::new();
-        let mut builder = GlobSetBuilder::new();
-        let mut glob_rule = Vec::new();
+        let mut always: Vec<usize> = Vec::new();
+        let mut by_segment: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut compiled: Vec<Pattern> = Vec::new();
         if text.len() > MAX_SIZE {
             problems.push(Problem {
                 line: 1,
@@ -137,7 +215,14 @@ impl CodeOwners {
                     text.len()
                 ),
             });
-            return CodeOwners { path: path.to_owned(), rules, problems, globs: GlobSet::empty(), glob_rule };
+            return CodeOwners {
+                path: path.to_owned(),
+                rules,
+                problems,
+                always: Vec::new(),
+                by_segment: HashMap::new(),
+                compiled: Vec::new(),
+            };
         }
         for (i, raw) in text.lines().enumerate() {
             let line_no = i as u32 + 1;
@@ -203,32 +288,48 @@ impl CodeOwners {
             if !usable {
                 continue;
             }
-            let compiled: Result<Vec<_>, _> = globs_for(pattern)
-                .iter()
-                .map(|g| GlobBuilder::new(g).literal_separator(true).backslash_escape(true).build())
-                .collect();
-            match compiled {
-                Ok(globs) => {
-                    for g in globs {
-                        builder.add(g);
-                        glob_rule.push(rules.len());
-                    }
-                    rules.push(OwnerRule {
-                        line: line_no,
-                        pattern: pattern.to_owned(),
-                        owners: owners.iter().map(|o| (*o).to_owned()).collect(),
-                    });
-                }
-                Err(e) => problem(pattern, format!("pattern `{pattern}` is invalid ({e}), so this line is skipped")),
+            compiled.push(Pattern::new(pattern));
+            rules.push(OwnerRule {
+                line: line_no,
+                pattern: pattern.to_owned(),
+                owners: owners.iter().map(|o| (*o).to_owned()).collect(),
+            });
+        }
+        // Index each rule by its rarest literal segment: a path can only match
+        // a rule if it has that segment, so few rules are tested per path.
+        let mut frequency: HashMap<&str, usize> = HashMap::new();
+        for p in &compiled {
+            let unique: std::collections::BTreeSet<&str> = p.literal_segments().collect();
+            for seg in unique {
+                *frequency.entry(seg).or_default() += 1;
             }
         }
-        let globs = builder.build().unwrap_or_else(|_| GlobSet::empty());
-        CodeOwners { path: path.to_owned(), rules, problems, globs, glob_rule }
+        for (rule, p) in compiled.iter().enumerate() {
+            match p.literal_segments().min_by_key(|s| frequency.get(s).copied().unwrap_or(0)) {
+                Some(key) => by_segment.entry(key.to_owned()).or_default().push(rule),
+                None => always.push(rule),
+            }
+        }
+        CodeOwners { path: path.to_owned(), rules, problems, always, by_segment, compiled }
     }
 
     /// The rule that decides a path's owners (the last matching line), if any.
     pub fn owners_of(&self, path: &str) -> Option<&OwnerRule> {
-        let last = self.globs.matches(path).into_iter().filter_map(|g| self.glob_rule.get(g).copied()).max();
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut last: Option<usize> = None;
+        let mut consider = |rule: usize| {
+            if last.is_none_or(|l| rule > l) && self.compiled[rule].matches(&parts) {
+                last = Some(rule);
+            }
+        };
+        for &rule in self.always.iter().rev() {
+            consider(rule);
+        }
+        for segment in &parts {
+            for &rule in self.by_segment.get(*segment).map(Vec::as_slice).unwrap_or_default() {
+                consider(rule);
+            }
+        }
         last.map(|i| &self.rules[i])
     }
 }
