@@ -3,10 +3,9 @@
 //! message, a good one passes. Installs pre-commit with pip when missing;
 //! prints a notice and skips when it cannot.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use super::support::{TempRepo, governed, workspace};
+use super::support::{TempRepo, git, governed, workspace};
 
 fn pre_commit() -> Option<Vec<String>> {
     let works =
@@ -23,19 +22,6 @@ fn pre_commit() -> Option<Vec<String>> {
         .is_ok_and(|o| o.status.success());
     (installed && works(&["python3", "-m", "pre_commit"]))
         .then(|| vec!["python3".into(), "-m".into(), "pre_commit".into()])
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("git")
 }
 
 #[test]

@@ -2,24 +2,10 @@
 //! built by the test: CODEOWNERS is read from the base commit, changed prod
 //! files are listed with their owners, and unreadable history fails closed.
 
-use std::path::Path;
-use std::process::Command;
-
 use super::support::{TempRepo, governed, stderr, stdout, tollgate};
 
-fn git(dir: &Path, args: &[&str]) -> bool {
-    Command::new("git")
-        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .is_ok_and(|o| o.status.success())
+fn git(dir: &std::path::Path, args: &[&str]) -> bool {
+    super::support::git(dir, args).status.success()
 }
 
 /// A repository whose `main` owns prod through SRE, and a branch `change`
