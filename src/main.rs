@@ -221,6 +221,8 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         guarded.extend(CONFIG_FILE_NAMES);
         options.range = Some(tollgate_git::read_range(root, &base, &head, &guarded));
     }
+    // Tracked files are read even when a `.gitignore` hides them.
+    options.tracked = tollgate_git::tracked_paths(root);
     let started = std::time::Instant::now();
     let report = check(root, &config, registry, &options)?;
     let format = match args.format {

@@ -108,3 +108,27 @@ fn malformed_range_is_exit_two() {
     let out = tollgate(&repo.path, &["check", ".", "--range", "main..HEAD", "--base", "main"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn gitignore_cannot_hide_a_tracked_file() {
+    let Some(repo) = repository("tracked") else { return };
+    // The change ignores the prod directory, whose files stay tracked.
+    repo.write(".gitignore", "prod/\nbuild/\n");
+    repo.write(
+        "prod/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\n",
+    );
+    assert!(git(&repo.path, &["add", ".gitignore"]) && git(&repo.path, &["add", "-f", "prod/secret.yaml"]));
+    assert!(git(&repo.path, &["commit", "-q", "-m", "hide prod"]));
+    // An ignored, untracked build output is still skipped.
+    repo.write("build/prod/out.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: tmp}\nstringData: {a: b}\n");
+    let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
+    let secrets: Vec<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule_id"] == "plaintext-secret")
+        .filter_map(|f| f["location"]["path"].as_str())
+        .collect();
+    assert_eq!(secrets, vec!["prod/secret.yaml"], "{v:#}");
+}

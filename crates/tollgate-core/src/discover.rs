@@ -137,6 +137,43 @@ fn visit(root: &Path, canonical_root: &Path, entry: Result<ignore::DirEntry, ign
     Some(Visit::Read(Candidate { path: rel, disk_path: entry.path().to_path_buf(), kind }))
 }
 
+/// Adds the tracked files the walk did not yield (hidden by a `.gitignore`),
+/// unless the configuration excludes them. Links and special files among them
+/// are judged as in the walk.
+pub(crate) fn add_tracked(root: &Path, config: &Config, found: &mut Discovery, tracked: &[String]) {
+    let exclude: GlobSet = crate::environment::glob_set(&config.exclude).unwrap_or_default();
+    let mut seen: std::collections::HashSet<&str> = found.candidates.iter().map(|c| c.path.as_str()).collect();
+    seen.extend(found.problems.iter().map(|p| p.path.as_str()));
+    seen.extend(found.other_paths.iter().map(String::as_str));
+    let missing: Vec<String> =
+        tracked.iter().filter(|p| !seen.contains(p.as_str()) && !exclude.is_match(p.as_str())).cloned().collect();
+    let Ok(canonical_root) = fs::canonicalize(root) else { return };
+    for rel in missing {
+        let disk = root.join(&rel);
+        let Ok(meta) = fs::symlink_metadata(&disk) else { continue };
+        if meta.file_type().is_symlink() {
+            if let Some(problem) = check_symlink(&canonical_root, &disk, &rel) {
+                found.problems.push(problem);
+            }
+            continue;
+        }
+        match classify(&rel) {
+            Some(kind) if meta.is_file() => {
+                let kind = if kind != FileKind::Codeowners && in_helm_templates(root, &rel) {
+                    FileKind::HelmTemplate
+                } else {
+                    kind
+                };
+                found.candidates.push(Candidate { path: rel, disk_path: disk, kind });
+            }
+            Some(_) | None if !meta.is_file() => {}
+            _ => found.other_paths.push(rel),
+        }
+    }
+    found.candidates.sort_by(|a, b| a.path.cmp(&b.path));
+    found.other_paths.sort();
+}
+
 fn err_path(err: &ignore::Error) -> Option<PathBuf> {
     match err {
         ignore::Error::WithPath { path, .. } => Some(path.clone()),

@@ -42,7 +42,10 @@ pub use finding::{Finding, Location, RelatedLocation, ResourceIdentity, Suppress
 pub use model::{FileKind, FileProblem, RepositoryModel, SourceFile, Syntax, classify};
 pub use registry::{RegisteredRule, Registry, is_kebab_case};
 pub use rule::{DocumentContext, FindingBuilder, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta, core_rules};
-pub use runner::{CheckOptions, CheckReport, RangeInfo, RuleSummary, Stats, check, check_sources, load_repository};
+pub use runner::{
+    CheckOptions, CheckReport, RangeInfo, RuleSummary, Stats, check, check_sources, load_repository,
+    load_tracked_repository,
+};
 pub use severity::Severity;
 pub use suppress::{InlineSuppression, apply_baseline, apply_suppressions, load_baseline, parse_inline};
 pub use tollgate_yaml::{Document, Limits, Node, Position, Route, Segment, Span, Value};

@@ -28,6 +28,8 @@ pub struct CheckOptions {
     pub limits: Limits,
     /// The commit range under review, when checking a change (`--range`).
     pub range: Option<RangeInfo>,
+    /// Files git tracks: read even when a `.gitignore` hides them.
+    pub tracked: Option<Vec<String>>,
 }
 
 /// A change under review: what it changes, and the files rules must read
@@ -63,7 +65,7 @@ pub struct RuleSummary {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { baseline: None, today: Date::today(), limits: Limits::default(), range: None }
+        CheckOptions { baseline: None, today: Date::today(), limits: Limits::default(), range: None, tracked: None }
     }
 }
 
@@ -122,7 +124,7 @@ pub fn check(
     registry: &Registry,
     options: &CheckOptions,
 ) -> Result<CheckReport, CoreError> {
-    let (model, stats) = load_repository(root, config, &options.limits)?;
+    let (model, stats) = load_tracked_repository(root, config, &options.limits, options.tracked.as_deref())?;
     Ok(check_model(model, stats, config, registry, options))
 }
 
@@ -217,9 +219,23 @@ fn check_model(
 
 /// Discovers, reads and parses the repository (in parallel) into the shared model.
 pub fn load_repository(root: &Path, config: &Config, limits: &Limits) -> Result<(RepositoryModel, Stats), CoreError> {
+    load_tracked_repository(root, config, limits, None)
+}
+
+/// [`load_repository`], also reading the `tracked` files (from git) that a
+/// `.gitignore` hides: a change cannot hide a tracked file by ignoring it.
+pub fn load_tracked_repository(
+    root: &Path,
+    config: &Config,
+    limits: &Limits,
+    tracked: Option<&[String]>,
+) -> Result<(RepositoryModel, Stats), CoreError> {
     let mut stats = Stats::default();
     let started = Instant::now();
-    let discovery = discover(root, config)?;
+    let mut discovery = discover(root, config)?;
+    if let Some(tracked) = tracked {
+        crate::discover::add_tracked(root, config, &mut discovery, tracked);
+    }
     stats.discover = started.elapsed();
 
     let started = Instant::now();

@@ -27,6 +27,27 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
 
 const FETCH_HINT: &str = "In GitHub Actions use `actions/checkout` with `fetch-depth: 0` (or fetch the base branch: `git fetch origin <base>`)";
 
+/// The regular files git tracks under `root` (repository-relative to `root`),
+/// or `None` when `root` is not in a git repository. Discovery scans these even
+/// when a `.gitignore` (which the change under review may have edited) hides them.
+pub fn tracked_paths(root: &Path) -> Option<Vec<String>> {
+    let repo = gix::discover(root).ok()?;
+    let work = repo.workdir()?.canonicalize().ok()?;
+    let prefix = root.canonicalize().ok()?.strip_prefix(&work).ok()?.to_string_lossy().replace('\\', "/");
+    let index = repo.index_or_empty().ok()?;
+    let mut out = Vec::new();
+    for entry in index.entries() {
+        if !matches!(entry.mode, gix::index::entry::Mode::FILE | gix::index::entry::Mode::FILE_EXECUTABLE) {
+            continue;
+        }
+        let path = entry.path(&index).to_string();
+        let relative =
+            if prefix.is_empty() { Some(path) } else { path.strip_prefix(&format!("{prefix}/")).map(str::to_owned) };
+        out.extend(relative);
+    }
+    Some(out)
+}
+
 /// Reads the range `base..head` of the repository at `root`: the paths
 /// changed since the merge base, and `base_paths` as they are at `base`.
 /// Never fails: a problem (not a repository, shallow clone, unknown ref) is
