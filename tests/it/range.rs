@@ -33,19 +33,23 @@ fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
 }
 
+/// Paths of the JSON report's findings of one rule.
+fn paths_of<'a>(v: &'a serde_json::Value, rule: &str) -> Vec<&'a str> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule_id"] == rule)
+        .filter_map(|f| f["location"]["path"].as_str())
+        .collect()
+}
+
 #[test]
 fn base_codeowners_decide_and_changed_prod_files_are_listed() {
     let Some(repo) = repository("range") else { return };
     // Without a range, the change's own CODEOWNERS decides: prod is unowned.
     let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
-    let unowned: Vec<&str> = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["rule_id"] == "prod-path-unowned")
-        .filter_map(|f| f["location"]["path"].as_str())
-        .collect();
-    assert_eq!(unowned, vec!["prod/app.yaml"]);
+    assert_eq!(paths_of(&v, "prod-path-unowned"), vec!["prod/app.yaml"]);
     // In a range check the target branch's CODEOWNERS decides.
     for args in [["--range", "main..change"], ["--base", "main"]] {
         let out = tollgate(&repo.path, &["check", ".", "--format", "json", args[0], args[1]]);
@@ -123,12 +127,5 @@ fn gitignore_cannot_hide_a_tracked_file() {
     // An ignored, untracked build output is still skipped.
     repo.write("build/prod/out.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: tmp}\nstringData: {a: b}\n");
     let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
-    let secrets: Vec<&str> = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["rule_id"] == "plaintext-secret")
-        .filter_map(|f| f["location"]["path"].as_str())
-        .collect();
-    assert_eq!(secrets, vec!["prod/secret.yaml"], "{v:#}");
+    assert_eq!(paths_of(&v, "plaintext-secret"), vec!["prod/secret.yaml"], "{v:#}");
 }

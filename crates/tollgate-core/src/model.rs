@@ -302,7 +302,20 @@ impl RepositoryModel {
 
     /// Whether a repository-relative path belongs to a protected environment.
     pub fn is_protected(&self, path: &str) -> bool {
-        self.environments.for_path(path).is_some_and(|e| e.protected)
+        match self.file(path) {
+            Some(file) => self.is_protected_file(file),
+            None => self.environments.for_path(path).is_some_and(|e| e.protected),
+        }
+    }
+
+    /// Whether a file of the model belongs to a protected environment.
+    pub fn is_protected_file(&self, file: &SourceFile) -> bool {
+        file.environment.and_then(|i| self.environments.get(i)).is_some_and(|e| e.protected)
+    }
+
+    /// The first file (in path order) of a protected environment.
+    pub fn first_protected_file(&self) -> Option<&SourceFile> {
+        self.files.iter().find(|f| self.is_protected_file(f))
     }
 
     /// The file at a repository-relative path.

@@ -127,12 +127,7 @@ fn image_update_automation(cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
     let update_path = root.get(&Route::parse("/spec/update/path")).and_then(Node::as_str).unwrap_or("./");
     let whole_repo = matches!(update_path.trim_start_matches("./").trim_end_matches('/'), "" | ".");
     let scope = cached_document_scope(cx.model, cx.file, cx.document);
-    let envs = &cx.model.environments;
-    let prod_file = if whole_repo {
-        cx.model.files.iter().find(|f| f.environment.and_then(|i| envs.get(i)).is_some_and(|e| e.protected))
-    } else {
-        None
-    };
+    let prod_file = if whole_repo { cx.model.first_protected_file() } else { None };
     if !(scope.is_prod() || prod_file.is_some()) {
         return;
     }
@@ -260,7 +255,7 @@ fn merge_scope(cx: &RepositoryContext<'_>, workflow: &Workflow, job: &Job, step:
                 let trimmed = dir.trim_start_matches('/');
                 let whole = trimmed.is_empty() || trimmed == "*" || trimmed == "**";
                 if whole {
-                    if let Some(f) = first_protected_in(cx, |_| true) {
+                    if let Some(f) = cx.model.first_protected_file() {
                         absorb(path_scope(envs, &f.path), "Dependabot's directory `/` covers");
                     }
                 } else {
@@ -271,13 +266,6 @@ fn merge_scope(cx: &RepositoryContext<'_>, workflow: &Workflow, job: &Job, step:
         }
     }
     (scope, evidence)
-}
-
-fn first_protected_in<'m>(cx: &RepositoryContext<'m>, keep: impl Fn(&SourceFile) -> bool) -> Option<&'m SourceFile> {
-    cx.model
-        .files
-        .iter()
-        .find(|f| keep(f) && f.environment.and_then(|i| cx.model.environments.get(i)).is_some_and(|e| e.protected))
 }
 
 fn workflows(cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
@@ -324,8 +312,6 @@ fn renovate_automerge(cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
             .iter()
             .filter(|f| f.kind != FileKind::Renovate && !ignore.iter().any(|p| p.matches(&f.path)))
             .collect();
-        let protected =
-            |f: &SourceFile| f.environment.and_then(|i| cx.model.environments.get(i)).is_some_and(|e| e.protected);
         // Managers configured with their own file patterns.
         let managers: Vec<(&str, Vec<PathPattern>)> = root
             .as_mapping()
@@ -426,7 +412,8 @@ fn renovate_automerge(cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
             }
         }
         for (route, files, after, what) in sources {
-            let prod: Vec<&SourceFile> = files.into_iter().filter(|f| protected(f) && !cancelled(after, f)).collect();
+            let prod: Vec<&SourceFile> =
+                files.into_iter().filter(|f| cx.model.is_protected_file(f) && !cancelled(after, f)).collect();
             let Some(first) = prod.first() else { continue };
             let more = if prod.len() > 1 { format!(" and {} more", prod.len() - 1) } else { String::new() };
             let Some(doc) = config.file.documents.first() else { continue };
