@@ -82,6 +82,13 @@ struct CheckArgs {
     /// Same as `--range REF..HEAD`.
     #[arg(long, value_name = "REF")]
     base: Option<String>,
+    /// Trust policy kept outside the repository (`signers.yaml` format; key
+    /// files relative to it), used instead of the base commit's policy.
+    #[arg(long, value_name = "FILE", conflicts_with = "allowed_signers")]
+    signers: Option<PathBuf>,
+    /// git's `allowed_signers` file (SSH keys), used as the trust policy.
+    #[arg(long, value_name = "FILE")]
+    allowed_signers: Option<PathBuf>,
     /// Report only findings whose fingerprint is not in this SARIF file.
     #[arg(long, value_name = "SARIF")]
     baseline: Option<PathBuf>,
@@ -216,10 +223,15 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         let fingerprints = load_baseline(baseline)?;
         options.baseline = Some((baseline.display().to_string(), fingerprints));
     }
+    let trust = trust_of(args, &config)?;
     if let Some((base, head)) = range_of(args)? {
         let mut guarded: Vec<&str> = tollgate_owners::codeowners::LOCATIONS.to_vec();
         guarded.extend(CONFIG_FILE_NAMES);
-        options.range = Some(tollgate_git::read_range(root, &base, &head, &guarded));
+        options.range = Some(tollgate_git::read_range(root, &base, &head, &guarded, trust));
+    } else if args.signers.is_some() || args.allowed_signers.is_some() {
+        bail!(
+            "--signers and --allowed-signers judge the commits of a range: give `--range BASE..HEAD` or `--base REF`"
+        );
     }
     // Tracked files are read even when a `.gitignore` hides them.
     options.tracked = tollgate_git::tracked_paths(root);
@@ -272,12 +284,38 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// `(base, head)` from `--range BASE..HEAD` or `--base REF`.
+/// The trust policy: `--signers`, `--allowed-signers`, or the configured
+/// policy file read from the base commit.
+fn trust_of(args: &CheckArgs, config: &Config) -> Result<tollgate_git::Trust> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the trust policy {}", path.display()))
+    };
+    if let Some(path) = &args.signers {
+        let text = read(path)?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let files = |file: &str| std::fs::read(dir.join(file)).map_err(|e| e.to_string());
+        let policy = tollgate_git::TrustPolicy::from_signers_yaml(&text, &path.display().to_string(), &files)
+            .map_err(|e| anyhow::anyhow!("invalid trust policy: {e}"))?;
+        return Ok(tollgate_git::Trust::Given(policy));
+    }
+    if let Some(path) = &args.allowed_signers {
+        let text = read(path)?;
+        let policy = tollgate_git::TrustPolicy::from_allowed_signers(&text, &path.display().to_string())
+            .map_err(|e| anyhow::anyhow!("invalid allowed_signers file: {e}"))?;
+        return Ok(tollgate_git::Trust::Given(policy));
+    }
+    let path = config.signing_policy.clone().unwrap_or_else(|| ".tollgate/signers.yaml".to_owned());
+    Ok(tollgate_git::Trust::BasePolicy(path.trim_start_matches("./").to_owned()))
+}
+
+/// `(base, head)` from `--range BASE..HEAD` or `--base REF`; in GitHub
+/// Actions without either, the pull request's (or merge group's) base and
+/// head from the event payload, else `origin/$GITHUB_BASE_REF..HEAD`.
 fn range_of(args: &CheckArgs) -> Result<Option<(String, String)>> {
     if let Some(base) = &args.base {
         return Ok(Some((base.clone(), "HEAD".to_owned())));
     }
-    let Some(range) = &args.range else { return Ok(None) };
+    let Some(range) = &args.range else { return Ok(github_range()) };
     let (base, head) = range
         .split_once("...")
         .or_else(|| range.split_once(".."))
@@ -286,6 +324,34 @@ fn range_of(args: &CheckArgs) -> Result<Option<(String, String)>> {
         bail!("--range `{range}` has no base: write `BASE..HEAD`, e.g. `origin/main..HEAD`");
     }
     Ok(Some((base.to_owned(), if head.is_empty() { "HEAD".to_owned() } else { head.to_owned() })))
+}
+
+/// The range GitHub Actions gives a pull request or merge group run.
+fn github_range() -> Option<(String, String)> {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return None;
+    }
+    let from_event = std::env::var_os("GITHUB_EVENT_PATH").and_then(|path| {
+        let text = std::fs::read_to_string(path).ok()?;
+        let event: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let sha = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        if let Some(pr) = event.get("pull_request") {
+            return Some((sha(&pr["base"]["sha"])?, sha(&pr["head"]["sha"])?));
+        }
+        let group = event.get("merge_group")?;
+        Some((sha(&group["base_sha"])?, sha(&group["head_sha"])?))
+    });
+    let range = from_event.or_else(|| {
+        std::env::var("GITHUB_BASE_REF")
+            .ok()
+            .filter(|r| !r.is_empty())
+            .map(|r| (format!("origin/{r}"), "HEAD".to_owned()))
+    });
+    if let Some((base, head)) = &range {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "tollgate: checking the pull request's range {base}..{head} (GitHub Actions)");
+    }
+    range
 }
 
 fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<ExitCode> {

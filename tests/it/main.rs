@@ -14,4 +14,5 @@ mod precommit;
 mod range;
 mod registry;
 mod sarif_multitool;
+mod signing;
 mod support;

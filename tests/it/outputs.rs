@@ -46,7 +46,7 @@ fn github_output() {
 
 /// The official OASIS SARIF 2.1.0 schema, as shipped in the source of our
 /// `serde-sarif` dependency (found in Cargo's registry, no network needed).
-fn sarif_schema() -> serde_json::Value {
+pub(crate) fn sarif_schema() -> serde_json::Value {
     let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).expect("Cargo.lock");
     let version = lock
         .split("[[package]]")
@@ -84,7 +84,7 @@ fn sarif_schema() -> serde_json::Value {
     schema
 }
 
-fn assert_valid_sarif(validator: &jsonschema::Validator, text: &str) -> serde_json::Value {
+pub(crate) fn assert_valid_sarif(validator: &jsonschema::Validator, text: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(text).expect("SARIF is JSON");
     let errors: Vec<String> =
         validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path().as_str())).collect();

@@ -119,7 +119,7 @@ pub struct Finding {
     pub resource: Option<ResourceIdentity>,
     /// The commit, for findings about history.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
+    pub commit: Option<crate::history::CommitRef>,
     /// Stable key: rule, path, resource or document, route and normalized
     /// content. Unrelated lines moving does not change it.
     pub fingerprint: String,

@@ -49,6 +49,15 @@ pub struct RangeInfo {
     /// Why the range could not be read (shallow clone, unknown ref): reported
     /// as `history-unavailable`, never a pass.
     pub problem: Option<String>,
+    /// The commits of the range (`git rev-list BASE..HEAD`, merges included),
+    /// newest first, each with its signature verdict.
+    pub commits: Vec<crate::history::CommitCheck>,
+    /// Where the trust policy that judged the signatures came from
+    /// (`origin/main:.tollgate/signers.yaml`, a `--signers` file, ...).
+    pub trust_source: Option<String>,
+    /// The trust policy's path inside the checked root, when it has one:
+    /// findings about a commit that changed no file still present anchor there.
+    pub trust_anchor: Option<String>,
 }
 
 /// A summary a rule adds to the report (for example the changed prod files
@@ -59,6 +68,8 @@ pub struct RuleSummary {
     pub rule_id: String,
     /// Its heading.
     pub title: String,
+    /// Column headings of the items in a table (`file`, `review`).
+    pub columns: (String, String),
     /// `(item, detail)` lines.
     pub items: Vec<(String, String)>,
 }

@@ -1,31 +1,57 @@
 //! Git history through `gix`: the range of a change under review, the paths
-//! it changes, and the guarded files read from its base, so that a pull
-//! request is judged by the target branch's CODEOWNERS and trust policy,
-//! never by the ones it brings. Nothing here runs git or anything from the
-//! repository: objects are read directly.
+//! it changes, every commit's signature checked against the trust policy, and
+//! the guarded files read from its base, so that a pull request is judged by
+//! the target branch's CODEOWNERS and trust policy, never by the ones it
+//! brings. Nothing here runs git, gpg or ssh-keygen: objects are read
+//! directly and signatures are verified in Rust.
 //!
 //! ```no_run
-//! let range = tollgate_git::read_range(".".as_ref(), "origin/main", "HEAD", &[".github/CODEOWNERS"]);
+//! use tollgate_git::{Trust, read_range};
+//! let trust = Trust::BasePolicy(".tollgate/signers.yaml".to_owned());
+//! let range = read_range(".".as_ref(), "origin/main", "HEAD", &[".github/CODEOWNERS"], trust);
 //! match &range.problem {
 //!     Some(why) => eprintln!("cannot check the range: {why}"),
-//!     None => println!("{} paths changed", range.changed_paths.len()),
+//!     None => println!("{} commits, {} paths changed", range.commits.len(), range.changed_paths.len()),
 //! }
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use gix::ObjectId;
-use tollgate_core::{RangeInfo, Rule};
+use rayon::prelude::*;
+use tollgate_core::{CommitCheck, RangeInfo, Rule, SignatureVerdict};
 
 mod history_unavailable;
+mod rules;
+mod trust;
+mod verify;
+
+pub use trust::{Signer, TrustError, TrustPolicy};
 
 /// The history rules.
 pub fn rules() -> Vec<Box<dyn Rule>> {
-    vec![Box::new(history_unavailable::HistoryUnavailable)]
+    vec![
+        Box::new(history_unavailable::HistoryUnavailable),
+        Box::new(rules::UnsignedCommit),
+        Box::new(rules::BadSignature),
+        Box::new(rules::UntrustedSigner),
+        Box::new(rules::SignerNotAuthorized),
+    ]
 }
 
 const FETCH_HINT: &str = "In GitHub Actions use `actions/checkout` with `fetch-depth: 0` (or fetch the base branch: `git fetch origin <base>`)";
+
+/// Which trust policy judges the signatures of a range.
+#[derive(Debug)]
+pub enum Trust {
+    /// The policy file at this path (relative to the checked root), read from
+    /// the base commit: a change cannot trust its own key.
+    BasePolicy(String),
+    /// A policy given from outside the repository (`--signers`,
+    /// `--allowed-signers`), used as is.
+    Given(TrustPolicy),
+}
 
 /// The regular files git tracks under `root` (repository-relative to `root`),
 /// or `None` when `root` is not in a git repository. Discovery scans these even
@@ -49,18 +75,27 @@ pub fn tracked_paths(root: &Path) -> Option<Vec<String>> {
 }
 
 /// Reads the range `base..head` of the repository at `root`: the paths
-/// changed since the merge base, and `base_paths` as they are at `base`.
-/// Never fails: a problem (not a repository, shallow clone, unknown ref) is
-/// returned in [`RangeInfo::problem`].
-pub fn read_range(root: &Path, base: &str, head: &str, base_paths: &[&str]) -> RangeInfo {
+/// changed since the merge base, `base_paths` as they are at `base`, and every
+/// commit of the range (`git rev-list base..head`, merges included) with its
+/// signature verified against `trust`. Never fails: a problem (not a
+/// repository, shallow clone, unknown ref) is returned in
+/// [`RangeInfo::problem`].
+pub fn read_range(root: &Path, base: &str, head: &str, base_paths: &[&str], trust: Trust) -> RangeInfo {
     let mut info = RangeInfo { base: base.to_owned(), head: head.to_owned(), ..RangeInfo::default() };
-    if let Err(problem) = fill(root, base, head, base_paths, &mut info) {
+    if let Err(problem) = fill(root, base, head, base_paths, trust, &mut info) {
         info.problem = Some(problem);
     }
     info
 }
 
-fn fill(root: &Path, base: &str, head: &str, base_paths: &[&str], info: &mut RangeInfo) -> Result<(), String> {
+fn fill(
+    root: &Path,
+    base: &str,
+    head: &str,
+    base_paths: &[&str],
+    trust: Trust,
+    info: &mut RangeInfo,
+) -> Result<(), String> {
     let repo = gix::discover(root).map_err(|e| format!("`{}` is not inside a git repository ({e})", root.display()))?;
     let prefix = match (repo.workdir().and_then(|w| w.canonicalize().ok()), root.canonicalize().ok()) {
         (Some(work), Some(root)) => root
@@ -93,25 +128,167 @@ fn fill(root: &Path, base: &str, head: &str, base_paths: &[&str], info: &mut Ran
     let tree_of = |id: ObjectId| -> Result<ObjectId, String> {
         repo.find_commit(id).map_err(|e| e.to_string())?.tree_id().map(gix::Id::detach).map_err(|e| e.to_string())
     };
+    let relative = |paths: Vec<String>| -> Vec<String> {
+        paths
+            .into_iter()
+            .filter_map(|p| {
+                if prefix.is_empty() { Some(p) } else { p.strip_prefix(&format!("{prefix}/")).map(str::to_owned) }
+            })
+            .collect()
+    };
     let mut changed = Vec::new();
     diff_trees(&repo, Some(tree_of(merge_base)?), Some(tree_of(head_id)?), "", &mut changed)?;
-    info.changed_paths = changed
-        .into_iter()
-        .filter_map(
-            |p| if prefix.is_empty() { Some(p) } else { p.strip_prefix(&format!("{prefix}/")).map(str::to_owned) },
-        )
-        .collect();
+    info.changed_paths = relative(changed);
     let base_tree = repo.find_commit(base_id).map_err(|e| e.to_string())?.tree().map_err(|e| e.to_string())?;
+    let read_base = |path: &str| -> Result<Option<Vec<u8>>, String> {
+        let full = if prefix.is_empty() { path.to_owned() } else { format!("{prefix}/{path}") };
+        match base_tree.lookup_entry_by_path(&full).map_err(|e| e.to_string())? {
+            Some(entry) if entry.mode().is_blob() => Ok(Some(entry.object().map_err(|e| e.to_string())?.data.clone())),
+            Some(_) => Err(format!("`{path}` is not a regular file at `{base}`")),
+            None => Ok(None),
+        }
+    };
     let mut files = HashMap::new();
     for path in base_paths {
-        let full = if prefix.is_empty() { (*path).to_owned() } else { format!("{prefix}/{path}") };
-        if let Some(entry) = base_tree.lookup_entry_by_path(&full).map_err(|e| e.to_string())? {
-            let object = entry.object().map_err(|e| e.to_string())?;
-            files.insert((*path).to_owned(), String::from_utf8_lossy(&object.data).into_owned());
+        if let Ok(Some(data)) = read_base(path) {
+            files.insert((*path).to_owned(), String::from_utf8_lossy(&data).into_owned());
         }
     }
     info.base_files = files;
+
+    // The trust policy: from the base commit unless given from outside.
+    let policy = match trust {
+        Trust::Given(policy) => policy,
+        Trust::BasePolicy(path) => {
+            info.trust_anchor = Some(path.clone());
+            let source = format!("{base}:{path}");
+            match read_base(&path) {
+                Err(e) => TrustPolicy::unusable(&source, format!("the trust policy `{source}` cannot be read: {e}")),
+                Ok(None) => TrustPolicy::unusable(
+                    &source,
+                    format!(
+                        "there is no trust policy at `{source}`, so no signer is trusted: add `{path}` (see `tollgate explain untrusted-signer`) and merge it before it can vouch for commits"
+                    ),
+                ),
+                Ok(Some(bytes)) => {
+                    let dir = path.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+                    let read = |file: &str| -> Result<Vec<u8>, String> {
+                        let joined =
+                            normalize_join(&dir, file).ok_or_else(|| format!("`{file}` leaves the repository"))?;
+                        read_base(&joined)?.ok_or_else(|| format!("`{joined}` does not exist at `{base}`"))
+                    };
+                    match TrustPolicy::from_signers_yaml(&String::from_utf8_lossy(&bytes), &source, &read) {
+                        Ok(policy) => policy,
+                        Err(e) => TrustPolicy::unusable(
+                            &source,
+                            format!("the trust policy is invalid ({e}), so no signer is trusted"),
+                        ),
+                    }
+                }
+            }
+        }
+    };
+    info.trust_source = Some(policy.source.clone());
+
+    // The commits of the range, verified in parallel; each thread has its own
+    // handle on the object database, every key was parsed once above.
+    let ids: Vec<ObjectId> = repo
+        .rev_walk([head_id])
+        .with_hidden([base_id])
+        .all()
+        .map_err(|e| format!("cannot walk `{base}..{head}`: {e}. {FETCH_HINT}"))?
+        .map(|info| info.map(|i| i.id).map_err(|e| format!("cannot walk `{base}..{head}`: {e}. {FETCH_HINT}")))
+        .collect::<Result<_, _>>()?;
+    let git_dir = repo.path().to_owned();
+    let chunk = ids.len().div_ceil(rayon::current_num_threads() * 4).max(1);
+    let mut commits = ids
+        .par_chunks(chunk)
+        .map(|chunk| -> Result<Vec<CommitCheck>, String> {
+            let mut repo = gix::open(&git_dir).map_err(|e| format!("cannot open `{}`: {e}", git_dir.display()))?;
+            repo.object_cache_size_if_unset(4 * 1024 * 1024);
+            chunk.iter().map(|id| check_commit(&repo, *id, &policy, &relative)).collect()
+        })
+        .collect::<Result<Vec<_>, String>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    commits.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.id.cmp(&b.id)));
+    info.commits = commits;
     Ok(())
+}
+
+/// `dir/file` with `.` and `..` resolved; `None` when it leaves the root.
+fn normalize_join(dir: &str, file: &str) -> Option<String> {
+    let mut parts: Vec<&str> =
+        if file.starts_with('/') { Vec::new() } else { dir.split('/').filter(|p| !p.is_empty()).collect() };
+    for part in file.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn check_commit(
+    repo: &gix::Repository,
+    id: ObjectId,
+    policy: &TrustPolicy,
+    relative: &dyn Fn(Vec<String>) -> Vec<String>,
+) -> Result<CommitCheck, String> {
+    let commit = repo.find_commit(id).map_err(|e| format!("cannot read commit {id}: {e}"))?;
+    let decoded = commit.decode().map_err(|e| format!("cannot decode commit {id}: {e}"))?;
+    let author = decoded.author().map_or_else(|_| decoded.author.to_string(), |a| format!("{} <{}>", a.name, a.email));
+    let time = decoded.committer().ok().and_then(|c| c.time().ok()).map_or(0, |t| t.seconds);
+    let summary = decoded.message.to_string().lines().next().unwrap_or("").trim().to_owned();
+    let parents: Vec<ObjectId> = decoded.parents().collect();
+    let tree = decoded.tree();
+    // What this commit itself changes: for a merge, paths differing from every parent.
+    let mut changed: Option<BTreeSet<String>> = None;
+    if parents.is_empty() {
+        let mut out = Vec::new();
+        diff_trees(repo, None, Some(tree), "", &mut out)?;
+        changed = Some(out.into_iter().collect());
+    }
+    for parent in &parents {
+        let parent_tree = repo
+            .find_commit(*parent)
+            .map_err(|e| format!("cannot read commit {parent}: {e}. {FETCH_HINT}"))?
+            .tree_id()
+            .map_err(|e| e.to_string())?
+            .detach();
+        let mut out = Vec::new();
+        diff_trees(repo, Some(parent_tree), Some(tree), "", &mut out)?;
+        let set: BTreeSet<String> = out.into_iter().collect();
+        changed = Some(match changed {
+            None => set,
+            Some(previous) => previous.intersection(&set).cloned().collect(),
+        });
+    }
+    let changed_paths = relative(changed.unwrap_or_default().into_iter().collect());
+    let verdict = match commit.signature().map_err(|e| format!("cannot read the signature of commit {id}: {e}"))? {
+        None => SignatureVerdict::Unsigned,
+        Some((signature, signed)) => {
+            let payload = signed.to_bstring();
+            match verify::verify(policy, signature.as_ref(), payload.as_ref(), time) {
+                verify::Verified::Other(v) => v,
+                verify::Verified::Trusted { signer, fingerprint, format } => {
+                    let s = &policy.signers[signer];
+                    SignatureVerdict::Trusted {
+                        format: format.to_owned(),
+                        signer: s.name.clone(),
+                        fingerprint,
+                        unauthorized: changed_paths.iter().filter(|p| !s.may_change(p)).cloned().collect(),
+                        allowed: s.paths.clone(),
+                    }
+                }
+            }
+        }
+    };
+    Ok(CommitCheck { id: id.to_string(), author, summary, time, parents: parents.len(), changed_paths, verdict })
 }
 
 /// Entries of a tree: name → (is a tree, object id).

@@ -50,7 +50,7 @@ pub(crate) fn render(report: &CheckReport) -> String {
             out.push_str("None.\n\n");
             continue;
         }
-        out.push_str("| file | review |\n| --- | --- |\n");
+        let _ = writeln!(out, "| {} | {} |\n| --- | --- |", cell(&summary.columns.0), cell(&summary.columns.1));
         for (item, detail) in &summary.items {
             let _ = writeln!(out, "| `{}` | {} |", cell(item), cell(detail));
         }

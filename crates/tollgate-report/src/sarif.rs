@@ -130,7 +130,11 @@ fn result(f: &Finding, rule_index: i64) -> SarifResult {
         props.insert("resource".to_owned(), serde_json::to_value(r).unwrap_or_default());
     }
     if let Some(c) = &f.commit {
-        props.insert("commit".to_owned(), serde_json::Value::String(c.clone()));
+        props.insert("commit".to_owned(), serde_json::Value::String(c.id.clone()));
+        props.insert("author".to_owned(), serde_json::Value::String(c.author.clone()));
+        if let Some(signer) = &c.signer {
+            props.insert("signer".to_owned(), serde_json::Value::String(signer.clone()));
+        }
     }
     let related: Vec<SarifLocation> = f
         .related

@@ -107,7 +107,10 @@ fn render_finding(out: &mut String, f: &Finding, file: Option<&SourceFile>, styl
         let _ = writeln!(out, "{gutter} resource: {} {}", r.api_version, r.display_name());
     }
     if let Some(commit) = &f.commit {
-        let _ = writeln!(out, "{gutter} commit: {commit}");
+        let _ = writeln!(out, "{gutter} commit: {} by {}", commit.id, commit.author);
+        if let Some(signer) = &commit.signer {
+            let _ = writeln!(out, "{gutter} signed by key: {signer}");
+        }
     }
     for related in &f.related {
         let l = &related.location;

@@ -57,6 +57,7 @@ impl Rule for ProdPathUnowned {
             .collect();
         Some(RuleSummary {
             rule_id: cx.meta().id.clone(),
+            columns: ("file".to_owned(), "review".to_owned()),
             title: format!(
                 "{} changed prod file(s) in {}..{} (owners from {})",
                 items.len(),
