@@ -58,3 +58,27 @@ pub fn rule_docs(registry: &Registry) -> Vec<(String, String)> {
     }
     files
 }
+
+/// The policy engines a configuration asks for: `policies.rego` paths
+/// (relative to `root`) plus `extra` ones given on the command line, as one
+/// Rego engine (conftest packs and Gatekeeper templates/constraints). Nothing
+/// is loaded when no path is given.
+///
+/// ```
+/// let config = tollgate_core::Config::default();
+/// let engines = tollgate::policy_engines(".".as_ref(), &config, &tollgate_rego::RegoOptions::default());
+/// assert!(engines.is_empty());
+/// ```
+pub fn policy_engines(
+    root: &std::path::Path,
+    config: &tollgate_core::Config,
+    extra: &tollgate_rego::RegoOptions,
+) -> Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>> {
+    let mut options = extra.clone();
+    let configured: Vec<std::path::PathBuf> = config.rego.iter().map(|p| root.join(p)).collect();
+    options.policy.splice(0..0, configured);
+    if options.policy.is_empty() {
+        return Vec::new();
+    }
+    vec![std::sync::Arc::new(tollgate_rego::RegoEngine::load(root, &options))]
+}

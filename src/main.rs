@@ -28,6 +28,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 enum Command {
     /// Check a repository and report findings (exit 0: none at or above --fail-on; 1: some; 2: the run failed).
     Check(CheckArgs),
@@ -47,6 +48,16 @@ enum Command {
     },
     /// Print the JSON Schema of `.tollgate.yaml`.
     Schema,
+    /// Run policy tests under DIR: Rego unit tests (`test_*` rules in
+    /// directories with `*_test.rego`, like `opa test`) and gator `suite.yaml`
+    /// files. Exit 0 when every test passes, 1 otherwise.
+    Test {
+        /// The directory to search.
+        dir: PathBuf,
+        /// Print passing tests too.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// List every suppression (inline comments and config `ignore` entries).
     Suppressions {
         /// The repository root.
@@ -82,6 +93,23 @@ struct CheckArgs {
     /// Same as `--range REF..HEAD`.
     #[arg(long, value_name = "REF")]
     base: Option<String>,
+    /// Rego policies: a `.rego` file or a directory of them (conftest packs),
+    /// and YAML with Gatekeeper ConstraintTemplates and Constraints. Repeatable;
+    /// added to `policies.rego` of the configuration.
+    #[arg(long, value_name = "PATH")]
+    policy: Vec<PathBuf>,
+    /// Data for the Rego policies (YAML/JSON; top-level keys under `data.`). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    data: Vec<PathBuf>,
+    /// Rego packages to query for deny/violation/warn rules (default `main`; globs allowed). Repeatable.
+    #[arg(long, value_name = "NS")]
+    namespace: Vec<String>,
+    /// Query every Rego package.
+    #[arg(long)]
+    all_namespaces: bool,
+    /// Give all documents to the Rego policies as one input (an array of `{path, contents}`), as conftest's `--combine`.
+    #[arg(long)]
+    combine: bool,
     /// Trust policy kept outside the repository (`signers.yaml` format; key
     /// files relative to it), used instead of the base commit's policy.
     #[arg(long, value_name = "FILE", conflicts_with = "allowed_signers")]
@@ -183,6 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Suppressions { path, config } => run_suppressions(&path, config.as_deref(), &registry),
+        Command::Test { dir, verbose } => run_tests(&dir, verbose),
     }
 }
 
@@ -233,6 +262,21 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
             "--signers and --allowed-signers judge the commits of a range: give `--range BASE..HEAD` or `--base REF`"
         );
     }
+    let rego = tollgate_rego::RegoOptions {
+        policy: args.policy.clone(),
+        data: args.data.clone(),
+        namespaces: tollgate_rego::Namespaces {
+            names: if args.namespace.is_empty() { vec!["main".to_owned()] } else { args.namespace.clone() },
+            all: args.all_namespaces,
+        },
+        combine: args.combine,
+    };
+    for path in rego.policy.iter().chain(&rego.data) {
+        if !path.exists() {
+            bail!("`{}` does not exist (given with --policy or --data)", path.display());
+        }
+    }
+    options.engines = tollgate::policy_engines(root, &config, &rego);
     // Tracked files are read even when a `.gitignore` hides them.
     options.tracked = tollgate_git::tracked_paths(root);
     let started = std::time::Instant::now();
@@ -352,6 +396,58 @@ fn github_range() -> Option<(String, String)> {
         let _ = writeln!(err, "tollgate: checking the pull request's range {base}..{head} (GitHub Actions)");
     }
     range
+}
+
+fn run_tests(dir: &Path, verbose: bool) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        bail!("cannot test `{}`: not a directory", dir.display());
+    }
+    let mut out = String::new();
+    let report = |kind: &str, outcomes: &[tollgate_rego::TestOutcome], out: &mut String| -> (usize, usize) {
+        let passed = outcomes.iter().filter(|o| o.passed).count();
+        for o in outcomes {
+            match (&o.reason, o.passed) {
+                (_, true) if verbose => out.push_str(&format!("PASS {}\n", o.name)),
+                (_, true) => {}
+                (reason, false) => {
+                    out.push_str(&format!("FAIL {}: {}\n", o.name, reason.as_deref().unwrap_or("failed")));
+                }
+            }
+        }
+        if !outcomes.is_empty() {
+            out.push_str(&format!("{kind}: {passed}/{} passed\n", outcomes.len()));
+        }
+        (passed, outcomes.len())
+    };
+    let rego = tollgate_rego::run_rego_tests(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut passed, mut total) = report("rego unit tests", &rego, &mut out);
+    let mut cases = Vec::new();
+    for suite in tollgate_rego::find_suites(dir).map_err(|e| anyhow::anyhow!("{e}"))? {
+        match tollgate_rego::run_gator_suite(&suite) {
+            Ok(c) => cases.extend(c),
+            Err(e) => cases.push(tollgate_rego::TestOutcome {
+                name: suite.display().to_string(),
+                passed: false,
+                reason: Some(e.to_string()),
+            }),
+        }
+    }
+    let (p, t) = report("gator suite cases", &cases, &mut out);
+    passed += p;
+    total += t;
+    let kyverno = tollgate_rego::find_kyverno_tests(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !kyverno.is_empty() {
+        out.push_str(&format!(
+            "NOT RUN {} kyverno-test.yaml file(s): Kyverno policies are not evaluated by this version\n",
+            kyverno.len()
+        ));
+    }
+    if total == 0 && kyverno.is_empty() {
+        bail!("no tests under `{}`: expected `*_test.rego` files or gator `suite.yaml` files", dir.display());
+    }
+    out.push_str(&format!("{passed}/{total} tests passed\n"));
+    print(&out)?;
+    Ok(if passed == total && kyverno.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<ExitCode> {

@@ -12,12 +12,18 @@ use tollgate_core::{CheckOptions, CheckReport, Config, RuleSettings, check};
 
 fn report_for(rule_dir: &Path, rule: &str) -> CheckReport {
     let registry = tollgate::registry().expect("registry");
-    let mut config = Config::default();
+    // A fixture directory may configure policies (`policies.rego`).
+    let ids: Vec<&str> = registry.rules().iter().map(|r| r.meta.id.as_str()).collect();
+    let mut config = Config::discover(rule_dir, None, &ids).expect("fixture config");
     for r in registry.rules() {
         let on = r.meta.id == rule || r.meta.id == "parse-error";
         config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });
     }
-    check(rule_dir, &config, &registry, &CheckOptions::default()).expect("check runs")
+    let options = CheckOptions {
+        engines: tollgate::policy_engines(rule_dir, &config, &tollgate_rego::RegoOptions::default()),
+        ..CheckOptions::default()
+    };
+    check(rule_dir, &config, &registry, &options).expect("check runs")
 }
 
 /// Findings of one file, one line each, suppressed ones marked.
@@ -48,7 +54,7 @@ fn render(report: &CheckReport, rel: &str) -> String {
 fn rule_fixtures() {
     let base: PathBuf = super::support::workspace().join("testdata/rules");
     let reports: Mutex<HashMap<String, std::sync::Arc<CheckReport>>> = Mutex::new(HashMap::new());
-    insta::glob!("../../testdata/rules", "**/{*.yaml,*.yml,*.json,*.tf,CODEOWNERS}", |path| {
+    insta::glob!("../../testdata/rules", "**/{*.yaml,*.yml,*.json,*.tf,*.rego,CODEOWNERS}", |path| {
         let rel_to_base = path.strip_prefix(&base).expect("inside testdata/rules");
         let rule = rel_to_base.components().next().expect("rule dir").as_os_str().to_string_lossy().into_owned();
         let rel: String = rel_to_base

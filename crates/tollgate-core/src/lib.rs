@@ -45,7 +45,7 @@ pub use model::{FileKind, FileProblem, RepositoryModel, SourceFile, Syntax, clas
 pub use registry::{RegisteredRule, Registry, is_kebab_case};
 pub use rule::{DocumentContext, FindingBuilder, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta, core_rules};
 pub use runner::{
-    CheckOptions, CheckReport, RangeInfo, RuleSummary, Stats, check, check_sources, load_repository,
+    CheckOptions, CheckReport, PolicyEngine, RangeInfo, RuleSummary, Stats, check, check_sources, load_repository,
     load_tracked_repository,
 };
 pub use severity::Severity;

@@ -246,7 +246,15 @@ pub struct FindingBuilder<'a> {
 }
 
 impl<'a> FindingBuilder<'a> {
-    fn new(meta: &'a RuleMeta, file: &'a SourceFile, document: &'a Document, route: &Route, message: String) -> Self {
+    /// Starts a finding of the rule `meta` at `route` of `document` (policy
+    /// engines use this with the metadata of their own rules).
+    pub fn new(
+        meta: &'a RuleMeta,
+        file: &'a SourceFile,
+        document: &'a Document,
+        route: &Route,
+        message: String,
+    ) -> Self {
         FindingBuilder {
             meta,
             file,
@@ -368,9 +376,14 @@ impl Rule for EngineRule {
     }
 }
 
-/// Built-in rules the core emits itself: `parse-error` and `suppression-invalid`.
+/// Built-in rules the core emits itself: `parse-error`, `suppression-invalid`
+/// and `policy-error` (which the policy engines report).
 pub fn core_rules() -> Vec<Box<dyn Rule>> {
-    vec![Box::new(EngineRule(rule_page!("parse-error"))), Box::new(EngineRule(rule_page!("suppression-invalid")))]
+    vec![
+        Box::new(EngineRule(rule_page!("parse-error"))),
+        Box::new(EngineRule(rule_page!("suppression-invalid"))),
+        Box::new(EngineRule(rule_page!("policy-error"))),
+    ]
 }
 
 pub(crate) fn page_error(page: &str, message: String) -> CoreError {

@@ -17,6 +17,16 @@ use crate::registry::{RegisteredRule, Registry};
 use crate::rule::{DocumentContext, RepositoryContext, RuleMeta};
 use crate::suppress::{apply_baseline, apply_suppressions};
 
+/// A policy engine (OPA/Rego, Kyverno) that evaluates the documents of the
+/// shared model beside the built-in rules: the model is parsed once for all.
+pub trait PolicyEngine: Send + Sync + std::fmt::Debug {
+    /// The rules it may report: SARIF descriptors and `tollgate rules`.
+    fn rules(&self) -> Vec<RuleMeta>;
+    /// Evaluates the repository. What cannot be evaluated (a policy that does
+    /// not compile, a budget exceeded) is a `policy-error` finding, never a pass.
+    fn check(&self, model: &RepositoryModel, config: &Config) -> Vec<Finding>;
+}
+
 /// Options of one run beyond the configuration.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
@@ -30,6 +40,9 @@ pub struct CheckOptions {
     pub range: Option<RangeInfo>,
     /// Files git tracks: read even when a `.gitignore` hides them.
     pub tracked: Option<Vec<String>>,
+    /// Policy engines evaluated on the same model (Rego packs, Gatekeeper
+    /// templates, Kyverno policies).
+    pub engines: Vec<std::sync::Arc<dyn PolicyEngine>>,
 }
 
 /// A change under review: what it changes, and the files rules must read
@@ -76,7 +89,14 @@ pub struct RuleSummary {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { baseline: None, today: Date::today(), limits: Limits::default(), range: None, tracked: None }
+        CheckOptions {
+            baseline: None,
+            today: Date::today(),
+            limits: Limits::default(),
+            range: None,
+            tracked: None,
+            engines: Vec::new(),
+        }
     }
 }
 
@@ -190,6 +210,16 @@ fn check_model(
     let enabled: Vec<&RegisteredRule> =
         registry.rules().iter().filter(|r| config.rule_enabled(&r.meta.id, r.meta.enabled_by_default)).collect();
     let mut findings = run_rules(&model, config, &enabled);
+    let mut metas: Vec<RuleMeta> = enabled.iter().map(|r| r.meta.clone()).collect();
+    for engine in &options.engines {
+        let produced = engine.check(&model, config);
+        for meta in engine.rules() {
+            if !metas.iter().any(|m| m.id == meta.id) {
+                metas.push(meta);
+            }
+        }
+        findings.extend(produced.into_iter().filter(|f| config.rule_enabled(&f.rule_id, true)));
+    }
     if enabled.iter().any(|r| r.meta.id == "parse-error") {
         findings.extend(parse_errors(&model, registry));
     }
@@ -225,7 +255,7 @@ fn check_model(
         .iter()
         .filter_map(|r| r.rule.summary(&RepositoryContext { model: &model, config, meta: &r.meta }))
         .collect();
-    CheckReport { findings, model, rules: enabled.iter().map(|r| r.meta.clone()).collect(), stats, summaries }
+    CheckReport { findings, model, rules: metas, stats, summaries }
 }
 
 /// Discovers, reads and parses the repository (in parallel) into the shared model.

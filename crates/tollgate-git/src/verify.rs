@@ -294,7 +294,8 @@ mod tests {
         assert_eq!(format_secs(1_704_209_400), "2024-01-02 15:30:00 UTC");
         for days in [-1000, 0, 59, 60, 365, 11_017, 20_000] {
             let s = format_secs(days * 86_400);
-            let (y, m, d) = (s[0..4].parse().expect("number"), s[5..7].parse().expect("number"), s[8..10].parse().expect("number"));
+            let (y, m, d) =
+                (s[0..4].parse().expect("number"), s[5..7].parse().expect("number"), s[8..10].parse().expect("number"));
             if days >= 0 {
                 assert_eq!(crate::trust::days_from_civil(y, m, d), days, "{s}");
             }

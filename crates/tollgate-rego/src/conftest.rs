@@ -1,0 +1,358 @@
+//! conftest semantics: `deny`/`violation`/`warn` rules (and `_suffix`ed
+//! forms) of the selected namespaces, `exception` rules, one input per
+//! document, and conftest's success counting.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regorus::Value;
+
+use crate::policy::{PackageRules, PolicyProblem, RegoFile, add_module, rule_kind, scan_module};
+
+/// Which packages are evaluated.
+#[derive(Debug, Clone)]
+pub struct Namespaces {
+    /// Package paths without `data.`; globs (`*`, `?`) allowed. Default `main`.
+    pub names: Vec<String>,
+    /// Every package (`--all-namespaces`).
+    pub all: bool,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces { names: vec!["main".to_owned()], all: false }
+    }
+}
+
+/// What one result of a rule is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `deny`/`violation`.
+    Failure,
+    /// `warn`.
+    Warning,
+    /// A rule an `exception` exempts.
+    Exception,
+}
+
+/// One failure, warning or exception.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleResult {
+    /// The package (`main`).
+    pub namespace: String,
+    /// The rule (`deny`, `warn_labels`).
+    pub rule: String,
+    /// What it is.
+    pub outcome: Outcome,
+    /// `msg` (or the string result).
+    pub message: String,
+    /// `path` of an object result: keys and indices of the offending node.
+    pub path: Option<Vec<serde_json::Value>>,
+    /// Other keys of an object result.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The results for one input, counted as conftest counts them.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// Failures, warnings and exceptions.
+    pub results: Vec<RuleResult>,
+    /// Rules (definitions) that passed.
+    pub successes: usize,
+    /// Evaluations that failed (a builtin error, the time budget).
+    pub errors: Vec<String>,
+}
+
+impl Evaluation {
+    /// Number of results of one kind.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.results.iter().filter(|r| r.outcome == outcome).count()
+    }
+
+    /// conftest's `tests` for this input.
+    pub fn tests(&self) -> usize {
+        self.successes + self.results.len()
+    }
+}
+
+/// A compiled conftest-style policy set.
+#[derive(Debug, Clone)]
+pub struct Conftest {
+    engine: regorus::Engine,
+    /// Package → its rules.
+    pub packages: BTreeMap<String, PackageRules>,
+    /// Files that did not compile (reported, never skipped silently).
+    pub problems: Vec<PolicyProblem>,
+    budget: Option<Duration>,
+}
+
+impl Conftest {
+    /// Compiles `files` with `data` loaded under `data.`. A file that does not
+    /// parse is kept in [`Conftest::problems`]; the rest still run.
+    pub fn new(files: &[RegoFile], data: serde_json::Value) -> Conftest {
+        let mut engine = regorus::Engine::new();
+        // As OPA by default: a builtin error makes its expression undefined.
+        engine.set_strict_builtin_errors(false);
+        let mut packages: BTreeMap<String, PackageRules> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for file in files {
+            match add_module(&mut engine, file, false) {
+                Ok(package) => scan_module(&file.text, packages.entry(package).or_default()),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if let Err(e) = engine.add_data(Value::from(data)) {
+            problems.push(PolicyProblem::at("data", format!("cannot load the data: {e}")));
+        }
+        Conftest { engine, packages, problems, budget: Some(Duration::from_secs(5)) }
+    }
+
+    /// Loads every `.rego` under `policy` paths and the `data` files.
+    pub fn load(policy: &[PathBuf], data: &[PathBuf]) -> Result<Conftest, PolicyProblem> {
+        let files = crate::policy::rego_files(policy)?;
+        let data = crate::policy::load_data(data)?;
+        Ok(Conftest::new(&files, data))
+    }
+
+    /// Sets the time budget of one evaluation (`None`: no limit).
+    pub fn set_budget(&mut self, budget: Option<Duration>) {
+        self.budget = budget;
+    }
+
+    /// The packages `selection` names that exist.
+    pub fn selected(&self, selection: &Namespaces) -> Vec<String> {
+        self.packages
+            .keys()
+            .filter(|p| selection.all || selection.names.iter().any(|n| glob_match(n, p)))
+            .cloned()
+            .collect()
+    }
+
+    /// A handle for evaluating inputs (one per thread).
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        let mut engine = self.engine.clone();
+        if let Some(limit) = self.budget {
+            engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+                limit,
+                check_interval: std::num::NonZeroU32::MIN,
+            });
+        }
+        Evaluator { set: self, engine }
+    }
+}
+
+/// Evaluates inputs against a [`Conftest`] set.
+pub struct Evaluator<'a> {
+    set: &'a Conftest,
+    engine: regorus::Engine,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates one input in the `namespaces` (from [`Conftest::selected`]).
+    pub fn evaluate(&mut self, input: &serde_json::Value, namespaces: &[String]) -> Evaluation {
+        self.engine.set_input(Value::from(input.clone()));
+        let mut out = Evaluation::default();
+        for ns in namespaces {
+            let Some(package) = self.set.packages.get(ns) else { continue };
+            let definitions: usize = package.rules.values().sum();
+            let before_results = out.results.len();
+            let mut successes = 0;
+            for name in package.rules.keys() {
+                let Some(kind) = rule_kind(name) else { continue };
+                let short = name
+                    .strip_prefix("violation_")
+                    .or_else(|| name.strip_prefix("deny_"))
+                    .or_else(|| name.strip_prefix("warn_"))
+                    .unwrap_or(name);
+                let exception_query =
+                    format!("{}.exception[_][_] == {}", data_ref(ns), serde_json::Value::String(short.to_owned()));
+                match self.engine.eval_query(exception_query, false) {
+                    Ok(r) if r.result.iter().any(|r| r.expressions.iter().all(|e| e.value == Value::Bool(true))) => {
+                        out.results.push(RuleResult {
+                            namespace: ns.clone(),
+                            rule: name.clone(),
+                            outcome: Outcome::Exception,
+                            message: format!("data.{ns}.exception[_][_] == \"{short}\""),
+                            path: None,
+                            metadata: serde_json::Map::new(),
+                        });
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        out.errors.push(format!("data.{ns}.exception: {e}"));
+                        continue;
+                    }
+                }
+                let value = match self.engine.eval_rule(format!("{}.{name}", data_ref(ns))) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        out.errors.push(format!("data.{ns}.{name}: {e}"));
+                        continue;
+                    }
+                };
+                let outcome = if kind == "warn" { Outcome::Warning } else { Outcome::Failure };
+                let items: Vec<Value> = match &value {
+                    Value::Set(s) => s.iter().cloned().collect(),
+                    Value::Array(a) => a.iter().cloned().collect(),
+                    Value::Undefined | Value::Null => Vec::new(),
+                    Value::Bool(false) => Vec::new(),
+                    other => vec![other.clone()],
+                };
+                if items.is_empty() {
+                    successes += 1;
+                }
+                for item in items {
+                    out.results.push(result_of(ns, name, outcome, &item));
+                }
+            }
+            let counted = out.results.len() - before_results + successes;
+            out.successes += successes + definitions.saturating_sub(counted);
+        }
+        out
+    }
+}
+
+fn result_of(ns: &str, rule: &str, outcome: Outcome, item: &Value) -> RuleResult {
+    let json: serde_json::Value =
+        item.to_json_str().ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+    let (message, path, metadata) = match json {
+        serde_json::Value::String(s) => (s, None, serde_json::Map::new()),
+        serde_json::Value::Object(mut map) => {
+            let message = match map.remove("msg") {
+                Some(serde_json::Value::String(s)) => s,
+                Some(other) => other.to_string(),
+                None => serde_json::Value::Object(map.clone()).to_string(),
+            };
+            let path = match map.remove("path") {
+                Some(serde_json::Value::Array(p)) => Some(p),
+                Some(serde_json::Value::String(s)) => {
+                    Some(s.trim_start_matches('/').split('/').filter(|p| !p.is_empty()).map(segment).collect())
+                }
+                Some(other) => {
+                    map.insert("path".to_owned(), other);
+                    None
+                }
+                None => None,
+            };
+            (message, path, map)
+        }
+        other => (other.to_string(), None, serde_json::Map::new()),
+    };
+    RuleResult { namespace: ns.to_owned(), rule: rule.to_owned(), outcome, message, path, metadata }
+}
+
+fn segment(s: &str) -> serde_json::Value {
+    s.parse::<u64>()
+        .map_or_else(|_| serde_json::Value::String(s.replace("~1", "/").replace("~0", "~")), serde_json::Value::from)
+}
+
+/// `data.<package>` as a reference.
+pub(crate) fn data_ref(package: &str) -> String {
+    let quoted = quote_path(package);
+    if quoted.starts_with('[') { format!("data{quoted}") } else { format!("data.{quoted}") }
+}
+
+/// `a.b-c` → `a["b-c"]` where a component is not an identifier.
+pub(crate) fn quote_path(package: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in package.split('.').enumerate() {
+        let ident = !part.is_empty()
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !part.starts_with(|c: char| c.is_ascii_digit());
+        if ident {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(part);
+        } else {
+            out.push_str(&format!("[{}]", serde_json::Value::String(part.to_owned())));
+        }
+    }
+    out
+}
+
+/// `*` and `?` globs over a whole string.
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> Conftest {
+        Conftest::new(&[RegoFile { path: "p.rego".to_owned(), text: text.to_owned() }], serde_json::json!({}))
+    }
+
+    #[test]
+    fn counts_like_conftest() {
+        let c = set(r#"package main
+import rego.v1
+deny contains msg if { input.kind == "Pod"; msg := "no pods" }
+deny contains msg if { false; msg := "never" }
+violation contains {"msg": "bad name", "path": ["metadata", "name"]} if { input.metadata.name == "x" }
+warn contains "careful" if { true }
+deny_label contains "labels" if { not input.metadata.labels }
+exception contains rules if { rules := ["label"] }
+"#);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let mut e = c.evaluator();
+        let r = e.evaluate(
+            &serde_json::json!({"kind": "Pod", "metadata": {"name": "x"}}),
+            &c.selected(&Namespaces::default()),
+        );
+        assert_eq!(r.count(Outcome::Failure), 2, "{r:?}");
+        assert_eq!(r.count(Outcome::Warning), 1);
+        assert_eq!(r.count(Outcome::Exception), 1);
+        // 5 definitions: deny x2, violation, warn, deny_label; deny's second body counts as a success.
+        assert_eq!(r.successes, 1, "{r:?}");
+        let v = r.results.iter().find(|r| r.rule == "violation").expect("violation");
+        assert_eq!(v.path, Some(vec![serde_json::json!("metadata"), serde_json::json!("name")]));
+        let r = e.evaluate(
+            &serde_json::json!({"kind": "Service", "metadata": {"name": "y", "labels": {}}}),
+            &["main".to_owned()],
+        );
+        assert_eq!((r.count(Outcome::Failure), r.count(Outcome::Warning), r.successes), (0, 1, 3), "{r:?}");
+    }
+
+    #[test]
+    fn runaway_policy_hits_the_budget() {
+        let mut c = set(
+            "package main\nimport rego.v1\ndeny contains x if { some i in numbers.range(1, 100000000); x := i; x < 0 }\n",
+        );
+        c.set_budget(Some(Duration::from_millis(200)));
+        let started = std::time::Instant::now();
+        let r = c.evaluator().evaluate(&serde_json::json!({}), &["main".to_owned()]);
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+    }
+
+    #[test]
+    fn globs_and_paths() {
+        assert!(glob_match("main", "main") && glob_match("k8s.*", "k8s.pods") && !glob_match("k8s.*", "main"));
+        assert_eq!(quote_path("a.b-c.d"), "a[\"b-c\"].d");
+    }
+}

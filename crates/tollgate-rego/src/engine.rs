@@ -1,0 +1,423 @@
+//! The Rego gate as a [`PolicyEngine`]: every parsed document of the shared
+//! model is one conftest `input` (in parallel, one regorus engine clone per
+//! thread, the policies compiled once), and every Kubernetes object is
+//! reviewed by the Gatekeeper constraints that match it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use tollgate_core::{
+    Config, Document, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleMeta, Segment, Severity,
+    SourceFile, Suppression,
+};
+
+use crate::conftest::{Conftest, Namespaces, Outcome};
+use crate::gatekeeper::{Gatekeeper, inventory_of, review_of};
+use crate::policy::{Annotation, PolicyProblem};
+
+/// Where the Rego policies come from and how they are run.
+#[derive(Debug, Clone, Default)]
+pub struct RegoOptions {
+    /// `--policy` paths (files or directories): `.rego` packs, and YAML with
+    /// ConstraintTemplates and Constraints.
+    pub policy: Vec<PathBuf>,
+    /// `--data` paths (YAML/JSON under `data.`).
+    pub data: Vec<PathBuf>,
+    /// Packages queried (`--namespace`, `--all-namespaces`).
+    pub namespaces: Namespaces,
+    /// `--combine`: all documents as one input, an array of `{path, contents}`.
+    pub combine: bool,
+}
+
+/// OPA/Rego policies compiled once, evaluated on every document.
+///
+/// ```
+/// use tollgate_rego::{RegoEngine, RegoFile};
+/// let pack = RegoFile { path: "policy/k8s.rego".into(), text: r#"package main
+/// import rego.v1
+/// deny contains {"msg": "no privileged containers", "path": ["spec", "privileged"]} if input.spec.privileged
+/// "#.into() };
+/// let engine = RegoEngine::from_sources(".".as_ref(), &[pack], serde_json::json!({}), &Default::default());
+/// assert!(engine.problems().is_empty());
+/// ```
+#[derive(Debug)]
+pub struct RegoEngine {
+    root: PathBuf,
+    conftest: Conftest,
+    namespaces: Vec<String>,
+    combine: bool,
+    gatekeeper: Gatekeeper,
+    problems: Vec<PolicyProblem>,
+    metas: BTreeMap<String, RuleMeta>,
+}
+
+impl RegoEngine {
+    /// Loads the policies of `options`. Problems (a file that does not parse,
+    /// unreadable data) are kept and reported as `policy-error` findings.
+    pub fn load(root: &Path, options: &RegoOptions) -> RegoEngine {
+        let mut problems = Vec::new();
+        let files = crate::policy::rego_files(&options.policy).unwrap_or_else(|p| {
+            problems.push(p);
+            Vec::new()
+        });
+        let data = crate::policy::load_data(&options.data).unwrap_or_else(|p| {
+            problems.push(p);
+            serde_json::json!({})
+        });
+        let mut engine = RegoEngine::from_sources(root, &files, data, options);
+        engine.gatekeeper = Gatekeeper::load(&options.policy);
+        engine.problems.extend(problems);
+        engine.problems.append(&mut engine.gatekeeper.problems);
+        for c in &engine.gatekeeper.constraints {
+            if !engine.gatekeeper.templates.contains_key(&c.kind) {
+                engine.problems.push(PolicyProblem::at(
+                    &c.path,
+                    format!("constraint `{}/{}` has no ConstraintTemplate defining kind `{}`", c.kind, c.name, c.kind),
+                ));
+            }
+        }
+        engine.index_gatekeeper();
+        engine
+    }
+
+    /// Compiles in-memory policies (`data` under `data.`).
+    pub fn from_sources(
+        root: &Path,
+        files: &[crate::policy::RegoFile],
+        data: serde_json::Value,
+        options: &RegoOptions,
+    ) -> RegoEngine {
+        let conftest = Conftest::new(files, data);
+        let namespaces = conftest.selected(&options.namespaces);
+        let problems = conftest.problems.clone();
+        let mut metas = BTreeMap::new();
+        for ns in &namespaces {
+            let package = &conftest.packages[ns];
+            for name in package.rules.keys() {
+                let annotation = package.annotations.get(name).or(package.package_annotation.as_ref());
+                let meta = rule_meta(ns, name, annotation);
+                metas.insert(format!("{ns}.{name}"), meta);
+            }
+        }
+        RegoEngine {
+            root: root.to_path_buf(),
+            conftest,
+            namespaces,
+            combine: options.combine,
+            gatekeeper: Gatekeeper::default(),
+            problems,
+            metas,
+        }
+    }
+
+    fn index_gatekeeper(&mut self) {
+        for c in &self.gatekeeper.constraints {
+            let Some(t) = self.gatekeeper.templates.get(&c.kind) else { continue };
+            let id = format!("{}/{}", c.kind, c.name);
+            let severity = match c.action.as_str() {
+                "warn" => Severity::Warning,
+                "dryrun" => Severity::Note,
+                _ => Severity::Error,
+            };
+            let summary =
+                t.title.clone().unwrap_or_else(|| format!("Gatekeeper constraint {id} (template {})", t.name));
+            self.metas.insert(
+                id.clone(),
+                meta(&id, severity, &summary, vec!["gatekeeper".to_owned(), "policy".to_owned()], &summary),
+            );
+        }
+    }
+
+    /// What could not be loaded.
+    pub fn problems(&self) -> &[PolicyProblem] {
+        &self.problems
+    }
+
+    /// The packages evaluated.
+    pub fn namespaces(&self) -> &[String] {
+        &self.namespaces
+    }
+
+    fn policy_error_at(&self, model: &RepositoryModel, problem: &PolicyProblem) -> Option<Finding> {
+        // The policy file itself when it is inside the repository, else the first file.
+        // A template's Rego is named `file#template`: the file is the place.
+        let file = problem.path.split('#').next().unwrap_or(&problem.path);
+        let relative = std::fs::canonicalize(file).ok().and_then(|abs| {
+            let root = std::fs::canonicalize(&self.root).ok()?;
+            abs.strip_prefix(root).ok().map(|p| p.to_string_lossy().replace('\\', "/"))
+        });
+        let Some(path) = relative.filter(|p| !p.is_empty()) else {
+            let first = model.files.first()?.path.clone();
+            return Some(Self::problem_finding(
+                first,
+                1,
+                1,
+                format!("The policy `{problem}` cannot be used; what it guards is unchecked."),
+                problem,
+            ));
+        };
+        let message = format!(
+            "The policy `{path}` cannot be used: {}:{}: {}. Fix it: until then what it guards is unchecked.",
+            problem.line, problem.column, problem.message
+        );
+        Some(Self::problem_finding(path, problem.line, problem.column, message, problem))
+    }
+
+    fn problem_finding(path: String, line: u32, column: u32, message: String, problem: &PolicyProblem) -> Finding {
+        let start = tollgate_core::Position { line, column, offset: 0 };
+        let span = tollgate_core::Span { start, end: tollgate_core::Position { column: column + 1, ..start } };
+        Finding {
+            rule_id: "policy-error".to_owned(),
+            severity: Severity::Error,
+            message,
+            location: tollgate_core::Location { path, span, document: None, route: None },
+            related: Vec::new(),
+            resource: None,
+            commit: None,
+            fingerprint: Finding::fingerprint_of(&["policy-error", &problem.path, &problem.message]),
+            suppressed: None,
+        }
+    }
+
+    fn check_document(
+        &self,
+        evaluator: &mut crate::conftest::Evaluator<'_>,
+        file: &SourceFile,
+        doc: &Document,
+        out: &mut Vec<Finding>,
+    ) {
+        let input = doc.root.to_json();
+        let evaluation = evaluator.evaluate(&input, &self.namespaces);
+        for result in &evaluation.results {
+            let id = format!("{}.{}", result.namespace, result.rule);
+            let Some(meta) = self.metas.get(&id) else { continue };
+            let route = result.path.as_ref().map_or_else(Route::root, |p| route_of(p));
+            let mut finding = at_document(
+                FindingBuilder::new(meta, file, doc, &route, result.message.clone()).build(),
+                &route,
+                doc,
+                file,
+            );
+            finding.fingerprint = Finding::fingerprint_of(&[
+                &meta.id,
+                &file.path,
+                &doc.index.to_string(),
+                &route.to_string(),
+                &result.message,
+            ]);
+            if result.outcome == Outcome::Exception {
+                finding.message = format!("Rule `data.{id}` is exempted by an `exception` rule for this input.");
+                finding.suppressed =
+                    Some(Suppression { kind: "rego-exception", reason: result.message.clone(), location: None });
+            }
+            out.push(finding);
+        }
+        for error in &evaluation.errors {
+            let meta = policy_error_meta();
+            let mut f = at_document(FindingBuilder::new(&meta, file, doc, &Route::root(), format!("A Rego policy could not be evaluated on this document: {error}. What it guards is unchecked here.")).build(), &Route::root(), doc, file);
+            f.fingerprint = Finding::fingerprint_of(&["policy-error", &file.path, &doc.index.to_string(), error]);
+            out.push(f);
+        }
+    }
+
+    fn check_gatekeeper(&self, model: &RepositoryModel) -> Vec<Finding> {
+        if self.gatekeeper.constraints.is_empty() {
+            return Vec::new();
+        }
+        let objects: Vec<(&SourceFile, &Document, serde_json::Value)> = model
+            .files
+            .iter()
+            .flat_map(|f| f.documents.iter().map(move |d| (f, d)))
+            .filter_map(|(f, d)| {
+                let j = d.root.to_json();
+                (j["kind"].is_string() && j["apiVersion"].is_string()).then_some((f, d, j))
+            })
+            .collect();
+        let inventory = inventory_of(objects.iter().map(|(_, _, j)| j));
+        let namespaces = |ns: &str| {
+            objects
+                .iter()
+                .find(|(_, _, o)| o["kind"] == "Namespace" && o["metadata"]["name"] == ns)
+                .map(|(_, _, o)| o["metadata"]["labels"].as_object().cloned().unwrap_or_default())
+        };
+        objects
+            .par_iter()
+            .flat_map_iter(|(file, doc, object)| {
+                let mut out = Vec::new();
+                let (review, target) = review_of(object);
+                for c in &self.gatekeeper.constraints {
+                    let Some(t) = self.gatekeeper.templates.get(&c.kind) else { continue };
+                    if !c.matches(&target, &namespaces) {
+                        continue;
+                    }
+                    let id = format!("{}/{}", c.kind, c.name);
+                    let Some(meta) = self.metas.get(&id) else { continue };
+                    match t.violations(c, &review, &inventory) {
+                        Ok(violations) => {
+                            for v in violations {
+                                let mut f = at_document(FindingBuilder::new(meta, file, doc, &Route::root(), format!("{} (constraint {id}).", v.message.trim_end_matches('.'))).build(), &Route::root(), doc, file);
+                                f.fingerprint = Finding::fingerprint_of(&[&id, &file.path, &doc.index.to_string(), &v.message]);
+                                out.push(f);
+                            }
+                        }
+                        Err(e) => {
+                            let meta = policy_error_meta();
+                            let mut f = at_document(FindingBuilder::new(&meta, file, doc, &Route::root(), format!("Gatekeeper constraint {id} could not be evaluated on this object: {e}. What it guards is unchecked here.")).build(), &Route::root(), doc, file);
+                            f.fingerprint = Finding::fingerprint_of(&["policy-error", &id, &file.path, &doc.index.to_string()]);
+                            out.push(f);
+                        }
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+impl PolicyEngine for RegoEngine {
+    fn rules(&self) -> Vec<RuleMeta> {
+        self.metas.values().cloned().collect()
+    }
+
+    fn check(&self, model: &RepositoryModel, _config: &Config) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self.problems.iter().filter_map(|p| self.policy_error_at(model, p)).collect();
+        if !self.namespaces.is_empty() {
+            if self.combine {
+                let input: Vec<serde_json::Value> = model
+                    .files
+                    .iter()
+                    .flat_map(|f| {
+                        f.documents
+                            .iter()
+                            .map(move |d| serde_json::json!({"path": f.path, "contents": d.root.to_json()}))
+                    })
+                    .collect();
+                if let Some((file, doc)) = model.files.iter().find_map(|f| f.documents.first().map(|d| (f, d))) {
+                    let mut evaluator = self.conftest.evaluator();
+                    let evaluation = evaluator.evaluate(&serde_json::Value::Array(input), &self.namespaces);
+                    for result in evaluation.results.iter().filter(|r| r.outcome != Outcome::Exception) {
+                        if let Some(meta) = self.metas.get(&format!("{}.{}", result.namespace, result.rule)) {
+                            let f =
+                                FindingBuilder::new(meta, file, doc, &Route::root(), result.message.clone()).build();
+                            out.push(at_document(f, &Route::root(), doc, file));
+                        }
+                    }
+                }
+            } else {
+                let produced: Vec<Finding> = model
+                    .files
+                    .par_iter()
+                    .map_init(
+                        || self.conftest.evaluator(),
+                        |evaluator, file| {
+                            let mut found = Vec::new();
+                            for doc in file.documents.iter().filter(|d| !d.root.is_null()) {
+                                self.check_document(evaluator, file, doc, &mut found);
+                            }
+                            found
+                        },
+                    )
+                    .flatten()
+                    .collect();
+                out.extend(produced);
+            }
+        }
+        out.extend(self.check_gatekeeper(model));
+        out
+    }
+}
+
+/// A location at the document's first line when the route is the root (the
+/// whole document would underline every line).
+fn at_document(mut f: Finding, route: &Route, doc: &Document, file: &SourceFile) -> Finding {
+    if route.is_root() {
+        let start = doc.root.span.start;
+        let line_end =
+            file.text[start.offset.min(file.text.len())..].find('\n').map_or(file.text.len(), |i| start.offset + i);
+        let width = file.text[start.offset.min(line_end)..line_end].chars().count() as u32;
+        f.location.span = tollgate_core::Span {
+            start,
+            end: tollgate_core::Position {
+                line: start.line,
+                column: start.column + width.max(1),
+                offset: line_end.max(start.offset + 1),
+            },
+        };
+    }
+    f
+}
+
+fn route_of(path: &[serde_json::Value]) -> Route {
+    Route::from_segments(
+        path.iter()
+            .map(|p| match p {
+                serde_json::Value::Number(n) => {
+                    n.as_u64().map_or_else(|| Segment::Key(n.to_string()), |i| Segment::Index(i as usize))
+                }
+                serde_json::Value::String(s) => Segment::Key(s.clone()),
+                other => Segment::Key(other.to_string()),
+            })
+            .collect(),
+    )
+}
+
+fn pascal(id: &str) -> String {
+    id.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn meta(id: &str, severity: Severity, summary: &str, tags: Vec<String>, docs: &str) -> RuleMeta {
+    RuleMeta {
+        id: id.to_owned(),
+        name: pascal(id),
+        severity,
+        summary: summary.chars().take(1000).collect(),
+        tags,
+        precision: "high".to_owned(),
+        security_severity: None,
+        enabled_by_default: true,
+        docs: docs.to_owned(),
+    }
+}
+
+fn rule_meta(ns: &str, name: &str, annotation: Option<&Annotation>) -> RuleMeta {
+    let default_severity =
+        if crate::policy::rule_kind(name) == Some("warn") { Severity::Warning } else { Severity::Error };
+    let severity = annotation
+        .and_then(|a| a.severity.as_deref())
+        .and_then(|s| match s.to_ascii_lowercase().as_str() {
+            "error" | "high" | "critical" => Some(Severity::Error),
+            "warning" | "medium" => Some(Severity::Warning),
+            "note" | "low" | "info" => Some(Severity::Note),
+            _ => None,
+        })
+        .unwrap_or(default_severity);
+    let id = annotation.and_then(|a| a.id.clone()).unwrap_or_else(|| format!("{ns}.{name}"));
+    let summary = annotation
+        .and_then(|a| a.title.clone().or_else(|| a.description.clone()))
+        .unwrap_or_else(|| format!("Rego rule data.{ns}.{name}"));
+    let mut docs = String::new();
+    if let Some(a) = annotation {
+        if let Some(d) = &a.description {
+            docs.push_str(d);
+            docs.push('\n');
+        }
+        for r in &a.related {
+            docs.push_str(&format!("\n- <{r}>"));
+        }
+    }
+    let mut m = meta(&id, severity, &summary, vec!["rego".to_owned(), "policy".to_owned()], &docs);
+    // Findings name the rule id the annotation gives.
+    m.id = id;
+    m
+}
+
+fn policy_error_meta() -> RuleMeta {
+    meta("policy-error", Severity::Error, "A policy could not be evaluated.", vec!["policy".to_owned()], "")
+}

@@ -1,0 +1,455 @@
+//! Gatekeeper: ConstraintTemplates (`spec.targets[].rego` and `libs`) and
+//! their Constraints (`spec.match`, `spec.parameters`, `enforcementAction`),
+//! evaluated offline the way `gator` does: `input.review.object`,
+//! `input.review.kind`, `input.parameters`, and `data.inventory` from the
+//! objects at hand.
+
+use std::collections::BTreeMap;
+
+use regorus::Value;
+use serde_json::{Map, Value as Json};
+use tollgate_yaml::Node;
+
+use crate::conftest::{data_ref, glob_match};
+use crate::policy::{PolicyProblem, RegoFile, add_module};
+
+/// A compiled ConstraintTemplate.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// `metadata.name`.
+    pub name: String,
+    /// The constraint kind it defines (`spec.crd.spec.names.kind`).
+    pub kind: String,
+    /// Where it was read.
+    pub path: String,
+    /// `metadata.gatekeeper.sh/title` or `description`.
+    pub title: Option<String>,
+    engine: regorus::Engine,
+    package: String,
+}
+
+/// A Constraint: an instance of a template's kind.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    /// Its kind (the template's).
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// Where it was read.
+    pub path: String,
+    /// `spec.match`.
+    pub matcher: Json,
+    /// `spec.parameters`.
+    pub parameters: Json,
+    /// `enforcementAction`: `deny` (default), `warn`, `dryrun`.
+    pub action: String,
+}
+
+/// One violation a constraint reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// `msg`.
+    pub message: String,
+    /// `details`.
+    pub details: Json,
+}
+
+/// Templates and constraints.
+#[derive(Debug, Clone, Default)]
+pub struct Gatekeeper {
+    /// By constraint kind.
+    pub templates: BTreeMap<String, Template>,
+    /// Every constraint.
+    pub constraints: Vec<Constraint>,
+    /// What could not be loaded.
+    pub problems: Vec<PolicyProblem>,
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+pub(crate) fn group_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
+}
+
+impl Gatekeeper {
+    /// Takes a document if it is a ConstraintTemplate or a Constraint; returns
+    /// whether it was one.
+    pub fn add_document(&mut self, path: &str, node: &Node) -> bool {
+        self.add_json(path, &node.to_json())
+    }
+
+    /// [`Gatekeeper::add_document`] for an object already in JSON form.
+    pub fn add_json(&mut self, path: &str, json: &Json) -> bool {
+        let api = json["apiVersion"].as_str().unwrap_or_default();
+        let kind = json["kind"].as_str().unwrap_or_default();
+        if kind == "ConstraintTemplate" && api.starts_with("templates.gatekeeper.sh/") {
+            match Template::compile(path, json) {
+                Ok(t) => {
+                    self.templates.insert(t.kind.clone(), t);
+                }
+                Err(p) => self.problems.push(p),
+            }
+            return true;
+        }
+        if api.starts_with("constraints.gatekeeper.sh/") {
+            self.constraints.push(Constraint::from_json(path, json));
+            return true;
+        }
+        false
+    }
+
+    /// Loads every YAML/JSON file under `paths` and keeps the templates and
+    /// constraints in them.
+    pub fn load(paths: &[std::path::PathBuf]) -> Gatekeeper {
+        let mut gk = Gatekeeper::default();
+        let mut files = Vec::new();
+        for path in paths {
+            if let Err(p) = crate::policy::collect(path, &mut files, &|p| {
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            }) {
+                gk.problems.push(p);
+            }
+        }
+        files.sort();
+        for file in files {
+            let shown = file.display().to_string();
+            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            if !text.contains("gatekeeper.sh/") {
+                continue;
+            }
+            match crate::policy::parse_documents(&shown, &text) {
+                Ok(docs) => {
+                    for doc in &docs {
+                        gk.add_document(&shown, doc);
+                    }
+                }
+                Err(p) => gk.problems.push(p),
+            }
+        }
+        gk
+    }
+}
+
+impl Template {
+    /// Compiles a template's Rego (v0, as Gatekeeper writes it) and libs.
+    pub fn compile(path: &str, json: &Json) -> Result<Template, PolicyProblem> {
+        let name = json["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let kind = json["spec"]["crd"]["spec"]["names"]["kind"]
+            .as_str()
+            .ok_or_else(|| {
+                PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has no `spec.crd.spec.names.kind`"))
+            })?
+            .to_owned();
+        let target = json["spec"]["targets"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["target"] == "admission.k8s.gatekeeper.sh").or_else(|| t.first()))
+            .ok_or_else(|| PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has no `spec.targets`")))?;
+        // `rego`/`libs` on the target, or in `code[]` with `engine: Rego`.
+        let source = if target["rego"].is_string() {
+            target.clone()
+        } else {
+            target["code"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["engine"] == "Rego"))
+                .map(|c| c["source"].clone())
+                .unwrap_or_default()
+        };
+        let rego = source["rego"].as_str().map(str::to_owned).ok_or_else(|| {
+            PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has no Rego (only CEL is not supported)"))
+        })?;
+        let mut engine = regorus::Engine::new();
+        // As OPA by default: a builtin error makes its expression undefined.
+        engine.set_strict_builtin_errors(false);
+        let package = add_module(&mut engine, &RegoFile { path: format!("{path}#{name}"), text: rego }, true)?;
+        for (i, lib) in source["libs"].as_array().into_iter().flatten().enumerate() {
+            let text = lib.as_str().unwrap_or_default().to_owned();
+            add_module(&mut engine, &RegoFile { path: format!("{path}#{name}.libs[{i}]"), text }, true)?;
+        }
+        let annotations = &json["metadata"]["annotations"];
+        let title = annotations["metadata.gatekeeper.sh/title"]
+            .as_str()
+            .or_else(|| annotations["description"].as_str())
+            .map(str::to_owned);
+        Ok(Template { name, kind, path: path.to_owned(), title, engine, package })
+    }
+
+    /// The violations of `review` under `constraint`, with `inventory` as
+    /// `data.inventory` (`null` for none).
+    pub fn violations(
+        &self,
+        constraint: &Constraint,
+        review: &Json,
+        inventory: &Json,
+    ) -> Result<Vec<Violation>, String> {
+        let mut engine = self.engine.clone();
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: std::time::Duration::from_secs(5),
+            check_interval: std::num::NonZeroU32::MIN,
+        });
+        if !inventory.is_null() {
+            engine.add_data(Value::from(serde_json::json!({ "inventory": inventory }))).map_err(|e| e.to_string())?;
+        }
+        let parameters =
+            if constraint.parameters.is_null() { Json::Object(Map::new()) } else { constraint.parameters.clone() };
+        engine.set_input(Value::from(serde_json::json!({ "review": review, "parameters": parameters })));
+        let value = engine.eval_rule(format!("{}.violation", data_ref(&self.package))).map_err(|e| e.to_string())?;
+        let items: Vec<Value> = match value {
+            Value::Set(s) => s.iter().cloned().collect(),
+            Value::Array(a) => a.iter().cloned().collect(),
+            _ => Vec::new(),
+        };
+        Ok(items
+            .iter()
+            .map(|item| {
+                let json: Json =
+                    item.to_json_str().ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+                Violation {
+                    message: json["msg"].as_str().map_or_else(|| json.to_string(), str::to_owned),
+                    details: json.get("details").cloned().unwrap_or(Json::Null),
+                }
+            })
+            .collect())
+    }
+}
+
+impl Constraint {
+    fn from_json(path: &str, json: &Json) -> Constraint {
+        Constraint {
+            kind: json["kind"].as_str().unwrap_or_default().to_owned(),
+            name: json["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+            path: path.to_owned(),
+            matcher: json["spec"]["match"].clone(),
+            parameters: json["spec"]["parameters"].clone(),
+            action: json["spec"]["enforcementAction"].as_str().unwrap_or("deny").to_owned(),
+        }
+    }
+
+    /// Whether `spec.match` selects `object`. `namespaces` gives the labels of
+    /// known Namespace objects (for `namespaceSelector`).
+    pub fn matches(&self, object: &Json, namespaces: &dyn Fn(&str) -> Option<Map<String, Json>>) -> bool {
+        let m = &self.matcher;
+        if m.is_null() {
+            return true;
+        }
+        let (group, _) = group_version(object["apiVersion"].as_str().unwrap_or_default());
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let meta = &object["metadata"];
+        if let Some(kinds) = m["kinds"].as_array().filter(|k| !k.is_empty()) {
+            let any = |list: &Json, value: &str| {
+                list.as_array().is_none_or(|l| l.is_empty() || l.iter().any(|v| v == "*" || v == value))
+            };
+            if !kinds.iter().any(|k| any(&k["apiGroups"], group) && any(&k["kinds"], kind)) {
+                return false;
+            }
+        }
+        let is_namespace = kind == "Namespace" && group.is_empty();
+        let namespace = meta["namespace"].as_str().filter(|n| !n.is_empty());
+        let effective_ns = if is_namespace { meta["name"].as_str() } else { namespace };
+        match m["scope"].as_str() {
+            Some("Cluster") if namespace.is_some() => return false,
+            Some("Namespaced") if namespace.is_none() => return false,
+            _ => {}
+        }
+        if let Some(ns) = effective_ns {
+            if let Some(list) = m["namespaces"].as_array()
+                && !list.iter().filter_map(Json::as_str).any(|p| ns_glob(p, ns))
+            {
+                return false;
+            }
+            if let Some(list) = m["excludedNamespaces"].as_array()
+                && list.iter().filter_map(Json::as_str).any(|p| ns_glob(p, ns))
+            {
+                return false;
+            }
+        }
+        if let Some(name) = m["name"].as_str()
+            && !glob_match(name, meta["name"].as_str().unwrap_or_default())
+        {
+            return false;
+        }
+        let labels = meta["labels"].as_object().cloned().unwrap_or_default();
+        if !m["labelSelector"].is_null() && !selector_matches(&m["labelSelector"], &labels) {
+            return false;
+        }
+        if !m["namespaceSelector"].is_null() {
+            let ns_labels = if is_namespace {
+                Some(labels)
+            } else if let Some(ns) = namespace {
+                namespaces(ns)
+            } else {
+                // A cluster-scoped object is not selected out by a namespace selector.
+                return true;
+            };
+            match ns_labels {
+                Some(l) => return selector_matches(&m["namespaceSelector"], &l),
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Gatekeeper's namespace patterns: exact, or a `*` prefix or suffix.
+fn ns_glob(pattern: &str, ns: &str) -> bool {
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        ns.starts_with(prefix)
+    } else if let Some(suffix) = pattern.strip_prefix('*') {
+        ns.ends_with(suffix)
+    } else {
+        pattern == ns
+    }
+}
+
+/// A Kubernetes label selector (`matchLabels`, `matchExpressions`).
+pub(crate) fn selector_matches(selector: &Json, labels: &Map<String, Json>) -> bool {
+    if let Some(ml) = selector["matchLabels"].as_object()
+        && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
+    }
+    for expr in selector["matchExpressions"].as_array().into_iter().flatten() {
+        let key = expr["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = expr["values"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+        let actual = labels.get(key).and_then(Json::as_str);
+        let ok = match expr["operator"].as_str().unwrap_or_default() {
+            "In" => actual.is_some_and(|a| values.contains(&a)),
+            "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
+            "Exists" => actual.is_some(),
+            "DoesNotExist" => actual.is_none(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// The `input.review` gator builds for `object`: an AdmissionReview's
+/// `request` as is (a DELETE's object from `oldObject`), else
+/// `{kind, object, name, namespace}`. Also returns the object to match.
+pub fn review_of(object: &Json) -> (Json, Json) {
+    if object["kind"] == "AdmissionReview" && object["request"].is_object() {
+        let mut request = object["request"].clone();
+        let target = if request["operation"] == "DELETE" && request["object"].is_null() {
+            request["oldObject"].clone()
+        } else {
+            request["object"].clone()
+        };
+        if request["object"].is_null() && !target.is_null() {
+            request["object"] = target.clone();
+        }
+        return (request, target);
+    }
+    let (group, version) = group_version(object["apiVersion"].as_str().unwrap_or_default());
+    let mut review = serde_json::json!({
+        "kind": { "group": group, "version": version, "kind": object["kind"] },
+        "object": object,
+        "name": object["metadata"]["name"],
+    });
+    if let Some(ns) = object["metadata"]["namespace"].as_str() {
+        review["namespace"] = Json::String(ns.to_owned());
+    }
+    (review, object.clone())
+}
+
+/// `data.inventory` as Gatekeeper syncs it: `namespace[ns][apiVersion][kind][name]`
+/// and `cluster[apiVersion][kind][name]`.
+pub fn inventory_of<'a>(objects: impl IntoIterator<Item = &'a Json>) -> Json {
+    let mut inventory = serde_json::json!({ "cluster": {}, "namespace": {} });
+    for o in objects {
+        let (Some(api), Some(kind), Some(name)) =
+            (o["apiVersion"].as_str(), o["kind"].as_str(), o["metadata"]["name"].as_str())
+        else {
+            continue;
+        };
+        let slot = match o["metadata"]["namespace"].as_str() {
+            Some(ns) => &mut inventory["namespace"][ns],
+            None => &mut inventory["cluster"],
+        };
+        if !slot.is_object() {
+            *slot = Json::Object(Map::new());
+        }
+        let by_api = slot.as_object_mut().expect("object").entry(api).or_insert_with(|| Json::Object(Map::new()));
+        let by_kind = by_api.as_object_mut().expect("object").entry(kind).or_insert_with(|| Json::Object(Map::new()));
+        by_kind.as_object_mut().expect("object").insert(name.to_owned(), o.clone());
+    }
+    inventory
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8srequiredlabels}
+spec:
+  crd: {spec: {names: {kind: K8sRequiredLabels}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredlabels
+        import data.lib.helpers
+        violation[{"msg": msg, "details": {"missing": missing}}] {
+          provided := {label | input.review.object.metadata.labels[label]}
+          required := {label | label := input.parameters.labels[_]}
+          missing := required - provided
+          count(missing) > 0
+          msg := helpers.message(missing)
+        }
+      libs:
+        - |
+          package lib.helpers
+          message(m) = msg { msg := sprintf("missing labels: %v", [m]) }
+"#;
+
+    fn load() -> Gatekeeper {
+        let mut gk = Gatekeeper::default();
+        let docs = crate::policy::parse_documents("t.yaml", TEMPLATE).expect("yaml");
+        assert!(gk.add_document("t.yaml", &docs[0]));
+        let c = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata: {name: owner}\nspec:\n  enforcementAction: warn\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [Namespace]}]\n    excludedNamespaces: [\"kube-*\"]\n  parameters: {labels: [owner]}\n";
+        let docs = crate::policy::parse_documents("c.yaml", c).expect("yaml");
+        assert!(gk.add_document("c.yaml", &docs[0]));
+        assert!(gk.problems.is_empty(), "{:?}", gk.problems);
+        gk
+    }
+
+    #[test]
+    fn template_with_libs_and_match() {
+        let gk = load();
+        let c = &gk.constraints[0];
+        assert_eq!(c.action, "warn");
+        let t = &gk.templates["K8sRequiredLabels"];
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+        assert!(c.matches(&ns, &|_| None));
+        let (review, _) = review_of(&ns);
+        let v = t.violations(c, &review, &Json::Null).expect("evaluates");
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("missing labels"), "{v:?}");
+        let system = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}});
+        assert!(!c.matches(&system, &|_| None));
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+        assert!(!c.matches(&pod, &|_| None));
+    }
+
+    #[test]
+    fn selectors_and_namespaces() {
+        let labels: Map<String, Json> = serde_json::from_str(r#"{"env": "prod", "team": "a"}"#).expect("json");
+        assert!(selector_matches(&serde_json::json!({"matchLabels": {"env": "prod"}}), &labels));
+        assert!(!selector_matches(
+            &serde_json::json!({"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}),
+            &labels
+        ));
+        assert!(selector_matches(
+            &serde_json::json!({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}),
+            &labels
+        ));
+        assert!(
+            ns_glob("kube-*", "kube-system") && ns_glob("*-system", "kube-system") && !ns_glob("kube", "kube-system")
+        );
+        let inv = inventory_of([
+            &serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"}}),
+        ]);
+        assert_eq!(inv["namespace"]["n"]["v1"]["Service"]["s"]["kind"], "Service");
+    }
+}

@@ -1,0 +1,16 @@
+//! tollgate's OPA/Rego gate through `regorus`: conftest-style policy packs
+//! and Gatekeeper ConstraintTemplates with their Constraints, evaluated
+//! offline on the documents tollgate has already parsed, with findings at the
+//! exact node when a policy says which (`path`).
+
+mod conftest;
+mod engine;
+mod gatekeeper;
+mod policy;
+mod testing;
+
+pub use conftest::{Conftest, Evaluation, Evaluator, Namespaces, Outcome, RuleResult};
+pub use engine::{RegoEngine, RegoOptions};
+pub use gatekeeper::{Constraint, Gatekeeper, Template, Violation, inventory_of, review_of};
+pub use policy::{Annotation, PackageRules, PolicyProblem, RegoFile, load_data, rego_files, rule_kind};
+pub use testing::{TestOutcome, find_kyverno_tests, find_suites, rego_sources, run_gator_suite, run_rego_tests};

@@ -1,0 +1,373 @@
+//! Loading Rego: modules (v1 first, v0 when only v0 parses), data files,
+//! rule heads per package and `# METADATA` annotations.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tollgate_yaml::{Limits, Node};
+
+/// A policy that could not be loaded: file, line, column and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct PolicyProblem {
+    /// The file (as given).
+    pub path: String,
+    /// 1-based line (1 when unknown).
+    pub line: u32,
+    /// 1-based column (1 when unknown).
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl PolicyProblem {
+    pub(crate) fn at(path: &str, message: impl Into<String>) -> PolicyProblem {
+        PolicyProblem { path: path.to_owned(), line: 1, column: 1, message: message.into() }
+    }
+
+    /// From a regorus error: `--> file:line:col`, the snippet, `error: message`.
+    pub(crate) fn from_regorus(path: &str, error: &str) -> PolicyProblem {
+        let mut problem = PolicyProblem::at(path, error.trim());
+        if let Some(arrow) = error.lines().find_map(|l| l.trim().strip_prefix("--> ")) {
+            let mut parts = arrow.rsplitn(3, ':');
+            let column = parts.next().and_then(|c| c.parse().ok());
+            let line = parts.next().and_then(|l| l.parse().ok());
+            if let (Some(line), Some(column)) = (line, column) {
+                problem.line = line;
+                problem.column = column;
+            }
+            if let Some(message) = error.lines().rev().find_map(|l| l.trim().strip_prefix("error: ")) {
+                message.clone_into(&mut problem.message);
+            }
+        }
+        problem
+    }
+}
+
+/// One `.rego` file.
+#[derive(Debug, Clone)]
+pub struct RegoFile {
+    /// The path as given (for messages).
+    pub path: String,
+    /// The source.
+    pub text: String,
+}
+
+/// Adds `file` to `engine`: Rego v1 first (conftest's default), then v0
+/// (Gatekeeper's), the error of the syntax the file looks written in otherwise.
+pub(crate) fn add_module(
+    engine: &mut regorus::Engine,
+    file: &RegoFile,
+    v0_first: bool,
+) -> Result<String, PolicyProblem> {
+    let order = if v0_first { [true, false] } else { [false, true] };
+    let mut errors = Vec::new();
+    for v0 in order {
+        engine.set_rego_v0(v0);
+        match engine.add_policy(file.path.clone(), file.text.clone()) {
+            Ok(package) => {
+                engine.set_rego_v0(false);
+                return Ok(package.trim_start_matches("data.").to_owned());
+            }
+            Err(e) => errors.push((v0, e.to_string())),
+        }
+    }
+    engine.set_rego_v0(false);
+    // Report the error of the syntax the file is written in.
+    let looks_v1 =
+        file.text.contains("import rego.v1") || file.text.contains(" if ") || file.text.contains(" contains ");
+    let error =
+        errors.iter().find(|(v0, _)| *v0 != looks_v1).or(errors.first()).map(|(_, e)| e.clone()).unwrap_or_default();
+    Err(PolicyProblem::from_regorus(&file.path, &error))
+}
+
+/// Every `.rego` file under `paths` (files or directories), sorted.
+pub fn rego_files(paths: &[PathBuf]) -> Result<Vec<RegoFile>, PolicyProblem> {
+    let mut found = Vec::new();
+    for path in paths {
+        collect(path, &mut found, &|p| p.extension().is_some_and(|e| e == "rego"))?;
+    }
+    found.sort();
+    found.dedup();
+    found
+        .into_iter()
+        .map(|p| {
+            let path = p.display().to_string();
+            std::fs::read_to_string(&p)
+                .map(|text| RegoFile { path: path.clone(), text })
+                .map_err(|e| PolicyProblem::at(&path, format!("cannot read: {e}")))
+        })
+        .collect()
+}
+
+/// Files under `path` that `keep` accepts; symlinks are not followed.
+pub(crate) fn collect(path: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) -> Result<(), PolicyProblem> {
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| PolicyProblem::at(&path.display().to_string(), format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| PolicyProblem::at(&path.display().to_string(), format!("cannot read: {e}")))?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') && n.len() > 1);
+            if !hidden {
+                collect(&p, out, keep)?;
+            }
+        }
+    } else if meta.is_file() && keep(path) {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Loads `--data` files (YAML or JSON; every document's top-level keys are
+/// merged under `data`).
+pub fn load_data(paths: &[PathBuf]) -> Result<serde_json::Value, PolicyProblem> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, &mut files, &|p| {
+            p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        })?;
+    }
+    files.sort();
+    let mut data = serde_json::Map::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| PolicyProblem::at(&shown, format!("cannot read: {e}")))?;
+        for doc in parse_documents(&shown, &text)? {
+            match doc.to_json() {
+                serde_json::Value::Object(map) => merge(&mut data, map),
+                serde_json::Value::Null => {}
+                _ => return Err(PolicyProblem::at(&shown, "data must be a mapping (its keys land under `data.`)")),
+            }
+        }
+    }
+    Ok(serde_json::Value::Object(data))
+}
+
+fn merge(into: &mut serde_json::Map<String, serde_json::Value>, from: serde_json::Map<String, serde_json::Value>) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(serde_json::Value::Object(a)), serde_json::Value::Object(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Parses YAML or JSON text into documents, with the position of an error.
+pub(crate) fn parse_documents(path: &str, text: &str) -> Result<Vec<Node>, PolicyProblem> {
+    tollgate_yaml::parse_yaml(text, &Limits::default()).map(|docs| docs.into_iter().map(|d| d.root).collect()).map_err(
+        |e| {
+            let p = e.position();
+            PolicyProblem { path: path.to_owned(), line: p.line, column: p.column, message: e.message().to_owned() }
+        },
+    )
+}
+
+/// What an `# METADATA` annotation says about a rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotation {
+    /// `title`.
+    pub title: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `custom.id`: the rule id findings carry.
+    pub id: Option<String>,
+    /// `custom.severity`: `error`, `warning` or `note` (also `high`/`medium`/`low`).
+    pub severity: Option<String>,
+    /// `related_resources[].ref`: the first becomes the help URI.
+    pub related: Vec<String>,
+}
+
+/// The rule heads of one package that conftest queries, with definition counts.
+#[derive(Debug, Clone, Default)]
+pub struct PackageRules {
+    /// `name` → number of definitions (conftest counts each as a test).
+    pub rules: BTreeMap<String, usize>,
+    /// `name` → annotation (rule scope, or the package's).
+    pub annotations: BTreeMap<String, Annotation>,
+    /// The package's own annotation.
+    pub package_annotation: Option<Annotation>,
+    /// `test_*` rule names (for `tollgate test`).
+    pub tests: Vec<String>,
+    /// `(0-based line, name)` of every `test_*` definition, duplicates included.
+    pub test_heads: Vec<(usize, String)>,
+}
+
+/// Whether `name` is a conftest rule name: `deny`, `violation`, `warn`, with `_suffix`es.
+pub fn rule_kind(name: &str) -> Option<&'static str> {
+    let (base, rest) = if let Some(r) = name.strip_prefix("violation") {
+        ("violation", r)
+    } else if let Some(r) = name.strip_prefix("deny") {
+        ("deny", r)
+    } else if let Some(r) = name.strip_prefix("warn") {
+        ("warn", r)
+    } else {
+        return None;
+    };
+    let ok = rest.is_empty()
+        || rest.starts_with('_')
+            && rest[1..].split('_').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
+    ok.then_some(base)
+}
+
+/// Scans a module for its top-level rule heads (at brace depth 0, outside
+/// strings and comments) and `# METADATA` blocks.
+pub(crate) fn scan_module(text: &str, into: &mut PackageRules) {
+    let mut depth: i32 = 0;
+    let mut pending: Option<Annotation> = None;
+    let mut lines = text.lines().enumerate().peekable();
+    let mut in_raw = false;
+    while let Some((number, line)) = lines.next() {
+        let trimmed = line.trim_start();
+        if depth == 0 && !in_raw && trimmed.starts_with("# METADATA") {
+            let mut block = String::new();
+            while let Some((_, next)) = lines.peek() {
+                let t = next.trim_start();
+                let Some(rest) = t.strip_prefix('#') else { break };
+                block.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+                block.push('\n');
+                lines.next();
+            }
+            pending = Some(parse_annotation(&block));
+            continue;
+        }
+        if depth == 0 && !in_raw {
+            let word: String = trimmed.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if word == "package" {
+                if let Some(a) = pending.take() {
+                    into.package_annotation = Some(a);
+                }
+            } else if !word.is_empty() && word != "import" && word != "default" && !trimmed.starts_with('#') {
+                if rule_kind(&word).is_some() {
+                    *into.rules.entry(word.clone()).or_default() += 1;
+                    if let Some(a) = pending.take() {
+                        into.annotations.insert(word.clone(), a);
+                    }
+                } else if word.starts_with("test_") {
+                    into.test_heads.push((number, word.clone()));
+                    if !into.tests.contains(&word) {
+                        into.tests.push(word.clone());
+                    }
+                }
+                pending = None;
+            }
+        }
+        // Track nesting outside strings and comments.
+        let mut chars = line.chars().peekable();
+        let mut in_string = false;
+        while let Some(c) = chars.next() {
+            if in_raw {
+                if c == '`' {
+                    in_raw = false;
+                }
+                continue;
+            }
+            if in_string {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '#' => break,
+                '"' => in_string = true,
+                '`' => in_raw = true,
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth = (depth - 1).max(0),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn parse_annotation(block: &str) -> Annotation {
+    let mut a = Annotation::default();
+    let Ok(docs) = tollgate_yaml::parse_yaml(block, &Limits::default()) else { return a };
+    let Some(root) = docs.first().map(|d| &d.root) else { return a };
+    let text = |n: Option<&Node>| n.and_then(Node::as_str).map(str::to_owned);
+    a.title = text(root.get_key("title"));
+    a.description = text(root.get_key("description"));
+    if let Some(custom) = root.get_key("custom") {
+        a.id = text(custom.get_key("id"));
+        a.severity = text(custom.get_key("severity"));
+    }
+    if let Some(list) = root.get_key("related_resources").and_then(Node::as_sequence) {
+        a.related =
+            list.iter().filter_map(|r| text(r.get_key("ref")).or_else(|| r.as_str().map(str::to_owned))).collect();
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_names() {
+        for (name, kind) in [("deny", Some("deny")), ("deny_foo", Some("deny")), ("violation_a_b", Some("violation"))] {
+            assert_eq!(rule_kind(name), kind, "{name}");
+        }
+        for name in ["denyx", "deny_", "warning", "deny__a", "allow"] {
+            assert_eq!(rule_kind(name), None, "{name}");
+        }
+        assert_eq!(rule_kind("warn_x1"), Some("warn"));
+    }
+
+    #[test]
+    fn scan_counts_definitions_and_reads_metadata() {
+        let text = r#"package main
+import rego.v1
+
+# METADATA
+# title: No latest
+# custom:
+#   id: K8S-001
+#   severity: warning
+deny contains msg if {
+  input.kind == "Deployment"
+  x := {"deny": 1}
+  msg := "a { b"
+}
+
+deny contains msg if { false; msg := "x" }
+
+warn_label[msg] {
+  not input.metadata.labels
+  msg := `raw { string`
+}
+test_deny_fires if { count(deny) > 0 }
+exception contains rules if { rules := ["label"] }
+"#;
+        let mut rules = PackageRules::default();
+        scan_module(text, &mut rules);
+        assert_eq!(rules.rules.get("deny"), Some(&2));
+        assert_eq!(rules.rules.get("warn_label"), Some(&1));
+        assert_eq!(rules.rules.len(), 2);
+        assert_eq!(rules.tests, vec!["test_deny_fires".to_owned()]);
+        let a = &rules.annotations["deny"];
+        assert_eq!(a.title.as_deref(), Some("No latest"));
+        assert_eq!(a.id.as_deref(), Some("K8S-001"));
+        assert_eq!(a.severity.as_deref(), Some("warning"));
+    }
+
+    #[test]
+    fn regorus_errors_become_positions() {
+        let mut engine = regorus::Engine::new();
+        let file = RegoFile {
+            path: "p/bad.rego".to_owned(),
+            text: "package main\n\ndeny contains msg if {\n  msg := sprintf(\"%s\", [1]\n}\n".to_owned(),
+        };
+        let problem = add_module(&mut engine, &file, false).expect_err("does not parse");
+        assert_eq!(problem.path, "p/bad.rego");
+        assert!(problem.line >= 4, "{problem}");
+        assert!(!problem.message.contains("-->"), "{problem}");
+    }
+}

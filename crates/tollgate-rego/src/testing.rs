@@ -1,0 +1,302 @@
+//! `tollgate test`: Rego unit tests (`test_*` rules, as `opa test` and
+//! `conftest verify` run them) and Gatekeeper `gator` suites (`suite.yaml`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::gatekeeper::{Constraint, Gatekeeper, Template, inventory_of, review_of};
+use crate::policy::{PackageRules, PolicyProblem, RegoFile, add_module, scan_module};
+
+/// The outcome of one test or case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    /// `file: package.test_name` or `suite.yaml: test / case`.
+    pub name: String,
+    /// Passed.
+    pub passed: bool,
+    /// Why it failed.
+    pub reason: Option<String>,
+}
+
+/// Runs the `test_*` rules of the `.rego` files of each directory under
+/// `root` that has `*_test.rego` files (each directory is one policy, as the
+/// Gatekeeper library and conftest lay them out).
+pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
+    let mut files = Vec::new();
+    crate::policy::collect(root, &mut files, &|p| p.extension().is_some_and(|e| e == "rego"))?;
+    let mut by_dir: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
+    for f in files {
+        by_dir.entry(f.parent().map(Path::to_path_buf).unwrap_or_default()).or_default().push(f);
+    }
+    let mut dirs: Vec<_> = by_dir.into_iter().filter(|(_, fs)| fs.iter().any(|f| is_test_file(f))).collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for (_, mut files) in dirs {
+        files.sort();
+        // Like OPA's test runner, a second definition of `test_x` is a test of
+        // its own (OPA names it `test_x#01`): rename it before compiling.
+        let rego: Vec<RegoFile> = crate::policy::rego_files(&files)?.into_iter().map(split_duplicate_tests).collect();
+        let mut engine = regorus::Engine::new();
+        // As OPA by default: a builtin error makes its expression undefined.
+        engine.set_strict_builtin_errors(false);
+        let mut packages: Vec<(String, PackageRules, String)> = Vec::new();
+        let mut failed_to_load = false;
+        let mut load_error: Option<String> = None;
+        for file in &rego {
+            match add_module(&mut engine, file, false) {
+                Ok(package) => {
+                    let mut rules = PackageRules::default();
+                    scan_module(&file.text, &mut rules);
+                    packages.push((package, rules, file.path.clone()));
+                }
+                Err(problem) => {
+                    // Every test of a file that does not load fails (and is counted).
+                    failed_to_load = true;
+                    let mut rules = PackageRules::default();
+                    scan_module(&file.text, &mut rules);
+                    load_error = Some(problem.to_string());
+                    for name in rules.test_heads.iter().map(|(_, n)| format!(" {n}")) {
+                        out.push(TestOutcome {
+                            name: format!("{}:{name}", file.path),
+                            passed: false,
+                            reason: Some(format!("does not compile: {problem}")),
+                        });
+                    }
+                }
+            }
+        }
+        if failed_to_load {
+            for (package, rules, path) in &packages {
+                for (_, test) in &rules.test_heads {
+                    out.push(TestOutcome {
+                        name: format!("{path}: data.{package}.{test}"),
+                        passed: false,
+                        reason: Some(format!(
+                            "not run: a policy file of this directory does not compile: {}",
+                            load_error.as_deref().unwrap_or_default()
+                        )),
+                    });
+                }
+            }
+            continue;
+        }
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: std::time::Duration::from_secs(10),
+            check_interval: std::num::NonZeroU32::MIN,
+        });
+        for (package, rules, path) in &packages {
+            for test in &rules.tests {
+                let name = format!("{path}: data.{package}.{test}");
+                let outcome = match engine.eval_rule(format!("{}.{test}", crate::conftest::data_ref(package))) {
+                    Ok(regorus::Value::Bool(true)) => TestOutcome { name, passed: true, reason: None },
+                    Ok(regorus::Value::Undefined) => TestOutcome {
+                        name,
+                        passed: false,
+                        reason: Some("undefined (a condition did not hold)".to_owned()),
+                    },
+                    Ok(other) => TestOutcome {
+                        name,
+                        passed: false,
+                        reason: Some(format!("evaluated to {}", other.to_json_str().unwrap_or_default())),
+                    },
+                    Err(e) => TestOutcome { name, passed: false, reason: Some(format!("error: {e}")) },
+                };
+                out.push(outcome);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn split_duplicate_tests(mut file: RegoFile) -> RegoFile {
+    let mut rules = PackageRules::default();
+    scan_module(&file.text, &mut rules);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut renames: HashMap<usize, String> = HashMap::new();
+    for (line, name) in &rules.test_heads {
+        let n = seen.entry(name.as_str()).or_default();
+        if *n > 0 {
+            renames.insert(*line, format!("{name}__{n:02}"));
+        }
+        *n += 1;
+    }
+    if renames.is_empty() {
+        return file;
+    }
+    let text: Vec<String> = file
+        .text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match (renames.get(&i), rules.test_heads.iter().find(|(l, _)| *l == i)) {
+            (Some(new), Some((_, old))) => line.replacen(old.as_str(), new, 1),
+            _ => line.to_owned(),
+        })
+        .collect();
+    file.text = text.join("\n");
+    file
+}
+
+fn is_test_file(p: &Path) -> bool {
+    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with("_test.rego"))
+}
+
+/// Runs one gator suite: every case's assertions on the violations of its
+/// object under the test's constraint.
+pub fn run_gator_suite(suite_path: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
+    let shown = suite_path.display().to_string();
+    let text =
+        std::fs::read_to_string(suite_path).map_err(|e| PolicyProblem::at(&shown, format!("cannot read: {e}")))?;
+    let docs = crate::policy::parse_documents(&shown, &text)?;
+    let suite = docs.first().map(tollgate_yaml::Node::to_json).unwrap_or_default();
+    if suite["kind"] != "Suite" {
+        return Err(PolicyProblem::at(&shown, "not a gator Suite (expected `kind: Suite`)"));
+    }
+    let dir = suite_path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    if suite["skip"] == true {
+        return Ok(out);
+    }
+    let mut templates: HashMap<PathBuf, Result<Template, PolicyProblem>> = HashMap::new();
+    for test in suite["tests"].as_array().into_iter().flatten() {
+        let test_name = test["name"].as_str().unwrap_or("?");
+        let label = |case: &str| format!("{shown}: {test_name} / {case}");
+        if test["skip"] == true {
+            continue;
+        }
+        let loaded = (|| -> Result<(Template, Constraint), String> {
+            let template_path = dir.join(test["template"].as_str().ok_or("the test has no `template`")?);
+            let template = templates
+                .entry(template_path.clone())
+                .or_insert_with(|| load_template(&template_path))
+                .clone()
+                .map_err(|p| p.to_string())?;
+            let constraint_path = dir.join(test["constraint"].as_str().ok_or("the test has no `constraint`")?);
+            let constraint = load_objects(&constraint_path)?
+                .into_iter()
+                .find_map(|o| {
+                    let mut gk = Gatekeeper::default();
+                    gk.add_json(&constraint_path.display().to_string(), &o);
+                    gk.constraints.pop()
+                })
+                .ok_or_else(|| format!("{}: no constraint in it", constraint_path.display()))?;
+            if constraint.kind != template.kind {
+                return Err(format!("constraint kind `{}` is not the template's `{}`", constraint.kind, template.kind));
+            }
+            Ok((template, constraint))
+        })();
+        if test["invalid"] == true {
+            out.push(TestOutcome {
+                name: label("invalid constraint"),
+                passed: false,
+                reason: Some("`invalid: true` (constraint schema validation) is not supported".to_owned()),
+            });
+            continue;
+        }
+        for case in test["cases"].as_array().into_iter().flatten() {
+            let case_name = case["name"].as_str().unwrap_or("?");
+            if case["skip"] == true {
+                continue;
+            }
+            let result = match &loaded {
+                Err(e) => Err(e.clone()),
+                Ok((template, constraint)) => run_case(dir, template, constraint, case),
+            };
+            out.push(match result {
+                Ok(()) => TestOutcome { name: label(case_name), passed: true, reason: None },
+                Err(reason) => TestOutcome { name: label(case_name), passed: false, reason: Some(reason) },
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Json) -> Result<(), String> {
+    let object_path = dir.join(case["object"].as_str().ok_or("the case has no `object`")?);
+    let objects = load_objects(&object_path)?;
+    if objects.len() != 1 {
+        return Err(format!("{}: expected exactly one object, found {}", object_path.display(), objects.len()));
+    }
+    let mut inventory_objects = Vec::new();
+    for inv in case["inventory"].as_array().into_iter().flatten() {
+        let p = dir.join(inv.as_str().unwrap_or_default());
+        inventory_objects.extend(load_objects(&p)?);
+    }
+    let inventory = if inventory_objects.is_empty() { Json::Null } else { inventory_of(&inventory_objects) };
+    let (review, target) = review_of(&objects[0]);
+    let namespaces = |ns: &str| {
+        inventory_objects
+            .iter()
+            .find(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == ns)
+            .map(|o| o["metadata"]["labels"].as_object().cloned().unwrap_or_default())
+    };
+    let violations = if constraint.matches(&target, &namespaces) {
+        template.violations(constraint, &review, &inventory)?
+    } else {
+        Vec::new()
+    };
+    for (i, assertion) in case["assertions"].as_array().into_iter().flatten().enumerate() {
+        let pattern = match assertion["message"].as_str() {
+            Some(m) => Some(regex::Regex::new(m).map_err(|e| format!("assertion {i}: bad message regex: {e}"))?),
+            None => None,
+        };
+        let count = violations.iter().filter(|v| pattern.as_ref().is_none_or(|p| p.is_match(&v.message))).count();
+        let expected = &assertion["violations"];
+        let ok = match expected {
+            Json::Null => count >= 1,
+            Json::String(s) if s == "yes" => count >= 1,
+            Json::String(s) if s == "no" => count == 0,
+            Json::Number(n) => n.as_u64().is_some_and(|n| count as u64 == n),
+            Json::Bool(true) => count >= 1,
+            Json::Bool(false) => count == 0,
+            other => return Err(format!("assertion {i}: `violations: {other}` is not yes, no or a count")),
+        };
+        if !ok {
+            let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+            return Err(format!(
+                "assertion {i} (violations: {expected}{}) got {count}; violations: {messages:?}",
+                pattern.map(|p| format!(", message: {p}")).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn load_template(path: &Path) -> Result<Template, PolicyProblem> {
+    let shown = path.display().to_string();
+    let objects = load_objects(path).map_err(|e| PolicyProblem::at(&shown, e))?;
+    let json = objects
+        .into_iter()
+        .find(|o| o["kind"] == "ConstraintTemplate")
+        .ok_or_else(|| PolicyProblem::at(&shown, "no ConstraintTemplate in it"))?;
+    Template::compile(&shown, &json)
+}
+
+fn load_objects(path: &Path) -> Result<Vec<Json>, String> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let docs = crate::policy::parse_documents(&shown, &text).map_err(|e| e.to_string())?;
+    Ok(docs.iter().map(tollgate_yaml::Node::to_json).filter(|j| !j.is_null()).collect())
+}
+
+/// Every `suite.yaml` (gator suite) under `root`, sorted.
+pub fn find_suites(root: &Path) -> Result<Vec<PathBuf>, PolicyProblem> {
+    let mut out = Vec::new();
+    crate::policy::collect(root, &mut out, &|p| p.file_name().is_some_and(|n| n == "suite.yaml"))?;
+    out.sort();
+    Ok(out)
+}
+
+/// Every `kyverno-test.yaml` under `root` (reported as not run until Kyverno is supported).
+pub fn find_kyverno_tests(root: &Path) -> Result<Vec<PathBuf>, PolicyProblem> {
+    let mut out = Vec::new();
+    crate::policy::collect(root, &mut out, &|p| p.file_name().is_some_and(|n| n == "kyverno-test.yaml"))?;
+    out.sort();
+    Ok(out)
+}
+
+/// A Rego file list from paths, for callers that have them already.
+pub fn rego_sources(paths: &[PathBuf]) -> Result<Vec<RegoFile>, PolicyProblem> {
+    crate::policy::rego_files(paths)
+}
