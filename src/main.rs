@@ -1,5 +1,7 @@
 //! `tollgate`: the command line.
 
+mod conformance;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +50,14 @@ enum Command {
     },
     /// Print the JSON Schema of `.tollgate.yaml`.
     Schema,
+    /// Measure agreement with the peers' own test suites (the `shared/conformance`
+    /// corpora): gator suites and Rego unit tests of the Gatekeeper library,
+    /// conftest outcomes. Prints `N/M agree` and every disagreement.
+    #[command(hide = true)]
+    Conformance {
+        /// The conformance directory (default: `$TOLLGATE_CONFORMANCE` or `../shared/conformance`).
+        dir: Option<PathBuf>,
+    },
     /// Run policy tests under DIR: Rego unit tests (`test_*` rules in
     /// directories with `*_test.rego`, like `opa test`) and gator `suite.yaml`
     /// files. Exit 0 when every test passes, 1 otherwise.
@@ -212,6 +222,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Suppressions { path, config } => run_suppressions(&path, config.as_deref(), &registry),
         Command::Test { dir, verbose } => run_tests(&dir, verbose),
+        Command::Conformance { dir } => {
+            let dir = dir
+                .or_else(|| std::env::var_os("TOLLGATE_CONFORMANCE").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("../shared/conformance"));
+            if !dir.is_dir() {
+                bail!("no conformance corpora at `{}`", dir.display());
+            }
+            let (out, _) = conformance::run(&dir)?;
+            print(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod owners;
 mod precommit;
 mod range;
 mod registry;
+mod rego;
 mod sarif_multitool;
 mod signing;
 mod support;

@@ -62,6 +62,8 @@ pub struct Evaluation {
     pub successes: usize,
     /// Evaluations that failed (a builtin error, the time budget).
     pub errors: Vec<String>,
+    /// What the policies `print()`ed.
+    pub prints: Vec<String>,
 }
 
 impl Evaluation {
@@ -94,6 +96,8 @@ impl Conftest {
         let mut engine = regorus::Engine::new();
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
+        // `print()` output is collected, never written to our standard output.
+        engine.set_gather_prints(true);
         let mut packages: BTreeMap<String, PackageRules> = BTreeMap::new();
         let mut problems = Vec::new();
         for file in files {
@@ -197,7 +201,8 @@ impl Evaluator<'_> {
                     Value::Set(s) => s.iter().cloned().collect(),
                     Value::Array(a) => a.iter().cloned().collect(),
                     Value::Undefined | Value::Null => Vec::new(),
-                    Value::Bool(false) => Vec::new(),
+                    // conftest counts a bare boolean (`deny if { ... }`) as a success.
+                    Value::Bool(_) => Vec::new(),
                     other => vec![other.clone()],
                 };
                 if items.is_empty() {
@@ -210,6 +215,7 @@ impl Evaluator<'_> {
             let counted = out.results.len() - before_results + successes;
             out.successes += successes + definitions.saturating_sub(counted);
         }
+        out.prints = self.engine.take_prints().unwrap_or_default();
         out
     }
 }

@@ -159,6 +159,8 @@ impl Template {
         let mut engine = regorus::Engine::new();
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
+        // `print()` output is collected, never written to our standard output.
+        engine.set_gather_prints(true);
         let package = add_module(&mut engine, &RegoFile { path: format!("{path}#{name}"), text: rego }, true)?;
         for (i, lib) in source["libs"].as_array().into_iter().flatten().enumerate() {
             let text = lib.as_str().unwrap_or_default().to_owned();

@@ -41,6 +41,8 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
         let mut engine = regorus::Engine::new();
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
+        // `print()` output is collected, never written to our standard output.
+        engine.set_gather_prints(true);
         let mut packages: Vec<(String, PackageRules, String)> = Vec::new();
         let mut failed_to_load = false;
         let mut load_error: Option<String> = None;

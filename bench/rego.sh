@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Benchmark: the same conftest-style policy (../shared/bench/k8s-baseline.rego)
+# on every document of the synthetic 1000-app repository, in tollgate (end to
+# end: walk, parse, evaluate in parallel, report) and in the Go OPA engine
+# (evaluation alone), side by side in one run.
+# Usage: bench/rego.sh [APPS]   (default 1000). Needs ../shared/bench and
+# `pip install --ignore-requires-python --no-deps opa-golib-python-bindings`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench="${TOLLGATE_BENCH_DIR:-../shared/bench}"
+if [ ! -f "$bench/k8s-baseline.rego" ]; then
+  echo "notice: $bench not found; set TOLLGATE_BENCH_DIR. Nothing measured." >&2
+  exit 0
+fi
+apps="${1:-1000}"
+repo="bench-out/repo-$apps"
+[ -d "$repo" ] || python3 "$bench/gen_gitops_repo.py" "$apps" "$repo" --seed 7 >/dev/null
+cargo build --release -q -p tollgate
+bin="$PWD/target/release/tollgate"
+policy="$bench/k8s-baseline.rego"
+# Only the policy: every built-in rule off (a config outside the repository).
+cfg="bench-out/rego-only.yaml"
+"$bin" rules --format json | python3 -c '
+import json, sys
+ids = [r["id"] for r in json.load(sys.stdin)]
+print("rules:")
+for i in ids:
+    print(f"  {i}: {{enabled: false}}")' > "$cfg"
+echo "== $apps apps, $(nproc) cores"
+best() {  # best wall time of 3 runs, in seconds; peak RSS of the last
+  local best=999999
+  for _ in 1 2 3; do
+    /usr/bin/time -o /tmp/tollgate-bench-time -f "%e %M" "$@" >/dev/null 2>&1 || true
+    best=$(python3 -c "print(min($best, $(tail -1 /tmp/tollgate-bench-time | cut -d' ' -f1)))")
+  done
+  echo "$best $(tail -1 /tmp/tollgate-bench-time | cut -d' ' -f2)"
+}
+read -r t_policy rss_policy < <(best "$bin" check "$repo" --config "$cfg" --policy "$policy" --format json)
+read -r t_all rss_all < <(best "$bin" check "$repo" --policy "$policy" --format sarif)
+denials=$("$bin" check "$repo" --config "$cfg" --policy "$policy" --format json | python3 -c '
+import json, sys
+print(sum(1 for f in json.load(sys.stdin)["findings"] if f["rule_id"] == "main.deny"))')
+echo "tollgate, policy only (walk + parse + evaluate + report): ${t_policy} s, peak RSS ${rss_policy} KiB, ${denials} denials"
+echo "tollgate, policy + all built-in rules, SARIF: ${t_all} s, peak RSS ${rss_all} KiB"
+opa=$(python3 bench/opa_eval.py "$policy" "$repo")
+echo "OPA (Go, evaluation alone): $opa"
+python3 -c "
+import json
+o = json.loads('$opa')
+print(f'ratio: tollgate end to end is {o[\"eval_seconds\"] / $t_policy:.1f}x faster than OPA evaluation alone; denials tollgate $denials vs OPA {o[\"denials\"]}')"

@@ -1,0 +1,274 @@
+//! `tollgate conformance DIR`: agreement with the peers' own test suites in
+//! `DIR` (the `shared/conformance` corpora): every gator `suite.yaml` case of
+//! the Gatekeeper library, its Rego unit tests, and the conftest outcomes of
+//! `expectations/conftest.yaml` (scope `in`). Prints `N/M agree` per suite and
+//! every disagreement with its reason.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::Value as Json;
+use tollgate_rego::{Conftest, Namespaces, Outcome};
+
+/// One line of the report.
+pub(crate) struct Tally {
+    pub(crate) name: &'static str,
+    pub(crate) agree: usize,
+    pub(crate) total: usize,
+    pub(crate) disagreements: Vec<String>,
+}
+
+pub(crate) fn run(dir: &Path) -> Result<(String, Vec<Tally>)> {
+    let mut tallies = Vec::new();
+    let library = dir.join("gatekeeper-library/library");
+    if library.is_dir() {
+        let mut t = Tally { name: "gatekeeper-library gator suites", agree: 0, total: 0, disagreements: Vec::new() };
+        for suite in tollgate_rego::find_suites(&library).map_err(|e| anyhow::anyhow!("{e}"))? {
+            let outcomes = tollgate_rego::run_gator_suite(&suite).map_err(|e| anyhow::anyhow!("{e}"))?;
+            tally(&mut t, &outcomes);
+        }
+        tallies.push(t);
+    }
+    let src = dir.join("gatekeeper-library/src");
+    if src.is_dir() {
+        let mut t = Tally { name: "gatekeeper-library Rego unit tests", agree: 0, total: 0, disagreements: Vec::new() };
+        tally(&mut t, &tollgate_rego::run_rego_tests(&src).map_err(|e| anyhow::anyhow!("{e}"))?);
+        tallies.push(t);
+    }
+    let expectations = dir.join("expectations/conftest.yaml");
+    if expectations.is_file() {
+        tallies.push(conftest(&dir.join("conftest"), &expectations)?);
+    }
+    let mut out = String::new();
+    for t in &tallies {
+        let _ = writeln!(out, "{}: {}/{} agree", t.name, t.agree, t.total);
+        for d in &t.disagreements {
+            let _ = writeln!(out, "  disagree: {d}");
+        }
+    }
+    Ok((out, tallies))
+}
+
+fn tally(t: &mut Tally, outcomes: &[tollgate_rego::TestOutcome]) {
+    for o in outcomes {
+        t.total += 1;
+        if o.passed {
+            t.agree += 1;
+        } else {
+            let reason = o
+                .reason
+                .as_deref()
+                .unwrap_or("failed")
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.trim().starts_with('|'))
+                .collect::<Vec<_>>()
+                .join(" ");
+            t.disagreements.push(format!("{}: {reason}", o.name));
+        }
+    }
+}
+
+/// conftest's counts and output for one case.
+#[derive(Default)]
+struct Run {
+    files: usize,
+    tests: usize,
+    passed: usize,
+    warnings: usize,
+    failures: usize,
+    exceptions: usize,
+    lines: Vec<String>,
+    json: Vec<Json>,
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn conftest(root: &Path, expectations: &Path) -> Result<Tally> {
+    let text =
+        std::fs::read_to_string(expectations).with_context(|| format!("cannot read {}", expectations.display()))?;
+    let docs = tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default())
+        .map_err(|e| anyhow::anyhow!("{}: {}", expectations.display(), e.message()))?;
+    let cases = docs.first().map(|d| d.root.to_json()).unwrap_or_default();
+    let mut t = Tally { name: "conftest expectations (scope in)", agree: 0, total: 0, disagreements: Vec::new() };
+    for case in cases["cases"].as_array().into_iter().flatten().filter(|c| c["scope"] == "in" && c["command"] == "test")
+    {
+        t.total += 1;
+        let id = case["id"].as_str().unwrap_or("?");
+        match conftest_case(root, case) {
+            Ok(()) => t.agree += 1,
+            Err(reason) => t.disagreements.push(format!("conftest {id}: {reason}")),
+        }
+    }
+    Ok(t)
+}
+
+fn strings(v: &Json) -> Vec<String> {
+    match v {
+        Json::String(s) => vec![s.clone()],
+        Json::Array(a) => a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn conftest_case(root: &Path, case: &Json) -> Result<(), String> {
+    let cwd = root.join(case["cwd"].as_str().unwrap_or("."));
+    let rel = |p: &String| cwd.join(p);
+    let policy: Vec<PathBuf> = if case["policy"].is_null() {
+        vec![cwd.join("policy")]
+    } else {
+        strings(&case["policy"]).iter().map(rel).collect()
+    };
+    let data: Vec<PathBuf> = strings(&case["data"]).iter().map(rel).collect();
+    let set = Conftest::load(&policy, &data).map_err(|e| e.to_string())?;
+    if let Some(p) = set.problems.first() {
+        return Err(format!("policy does not load: {p}"));
+    }
+    let selection = match &case["namespace"] {
+        Json::String(s) if s == "all" => Namespaces { names: Vec::new(), all: true },
+        Json::Null => Namespaces::default(),
+        other => Namespaces { names: strings(other), all: false },
+    };
+    let namespaces = set.selected(&selection);
+    let flags = &case["flags"];
+    let mut run = Run::default();
+    let inputs = strings(&case["inputs"]);
+    let mut parsed: Vec<(String, Vec<Json>)> = Vec::new();
+    for input in &inputs {
+        let path = cwd.join(input);
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{input}: {e}"))?;
+        let docs = tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default())
+            .map_err(|e| format!("{input}: {}", e.message()))?;
+        let mut docs: Vec<Json> = docs.iter().map(|d| d.root.to_json()).filter(|d| !d.is_null()).collect();
+        if docs.is_empty() {
+            // conftest evaluates an empty file once, with a null input.
+            docs.push(Json::Null);
+        }
+        parsed.push((input.clone(), docs));
+    }
+    let mut evaluator = set.evaluator();
+    // Paths print as conftest prints them: relative to its working directory.
+    let prefix = format!("{}/", cwd.display());
+    let mut evaluate = |file: &str, inputs: Vec<Json>, run: &mut Run| {
+        run.files += 1;
+        for input in inputs {
+            let e = evaluator.evaluate(&input, &namespaces);
+            run.lines.extend(e.prints.iter().map(|p| format!("PRNT   {}", p.replacen(&prefix, "", 1))));
+            run.tests += e.tests();
+            run.passed += e.successes;
+            for r in &e.results {
+                let tag = match r.outcome {
+                    Outcome::Failure => {
+                        run.failures += 1;
+                        "FAIL"
+                    }
+                    Outcome::Warning => {
+                        run.warnings += 1;
+                        "WARN"
+                    }
+                    Outcome::Exception => {
+                        run.exceptions += 1;
+                        "EXCP"
+                    }
+                };
+                run.lines.push(format!("{tag} - {file} - {} - {}", r.namespace, r.message));
+                let mut entry = serde_json::json!({ "msg": r.message });
+                if let Some(loc) = r.metadata.get("_loc") {
+                    entry["location"] = loc.clone();
+                }
+                run.json.push(entry);
+            }
+            for error in &e.errors {
+                run.lines.push(format!("ERROR - {file} - {error}"));
+            }
+        }
+    };
+    if flags["combine"] == true {
+        let combined: Vec<Json> = parsed
+            .iter()
+            .map(|(p, docs)| {
+                let contents = if docs.len() == 1 { docs[0].clone() } else { Json::Array(docs.clone()) };
+                serde_json::json!({ "path": p, "contents": contents })
+            })
+            .collect();
+        evaluate("Combined", vec![Json::Array(combined)], &mut run);
+    } else {
+        for (file, docs) in parsed {
+            evaluate(&file, docs, &mut run);
+        }
+    }
+    let summary = format!(
+        "{}, {} passed, {}, {}, {}",
+        plural(run.tests, "test"),
+        run.passed,
+        plural(run.warnings, "warning"),
+        plural(run.failures, "failure"),
+        plural(run.exceptions, "exception")
+    );
+    run.lines.push(summary);
+    let exit = if flags["fail_on_warn"] == true {
+        if run.failures > 0 { 2 } else { i64::from(run.warnings > 0) }
+    } else {
+        i64::from(run.failures > 0)
+    };
+    let expect = &case["expect"];
+    let mut problems = Vec::new();
+    if let Some(e) = expect["exit"].as_i64()
+        && e != exit
+    {
+        problems.push(format!("exit {exit}, expected {e}"));
+    }
+    if let Some(s) = expect["summary"].as_object() {
+        for (key, got) in [
+            ("tests", run.tests),
+            ("passed", run.passed),
+            ("warnings", run.warnings),
+            ("failures", run.failures),
+            ("exceptions", run.exceptions),
+        ] {
+            if let Some(want) = s.get(key).and_then(Json::as_u64)
+                && want != got as u64
+            {
+                problems.push(format!("{key} {got}, expected {want}"));
+            }
+        }
+    }
+    if let Some(g) = expect["go_engine"].as_object() {
+        for (key, got) in [
+            ("files", run.files),
+            ("failures", run.failures),
+            ("warnings", run.warnings),
+            ("successes", run.passed),
+            ("exceptions", run.exceptions),
+        ] {
+            if let Some(want) = g.get(key).and_then(Json::as_u64)
+                && want != got as u64
+            {
+                problems.push(format!("engine {key} {got}, expected {want}"));
+            }
+        }
+    }
+    let output = if flags["output"] == "json" {
+        serde_json::to_string_pretty(&run.json).unwrap_or_default()
+    } else {
+        run.lines.join("\n")
+    };
+    for needle in strings(&expect["output_contains"]) {
+        if !output.contains(&needle) {
+            problems.push(format!("output lacks `{needle}`"));
+        }
+    }
+    for needle in strings(&expect["output_excludes"]) {
+        if output.contains(&needle) {
+            problems.push(format!("output has `{needle}`"));
+        }
+    }
+    if let Some(first) = expect["first_line"].as_str()
+        && run.lines.first().map(String::as_str) != Some(first)
+    {
+        problems.push(format!("first line {:?}, expected {first:?}", run.lines.first()));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(format!("{} (output: {:?})", problems.join("; "), run.lines.last())) }
+}

@@ -1,0 +1,246 @@
+//! The OPA/Rego gate end to end: conftest-style packs with exact locations,
+//! Gatekeeper templates and constraints, `policy-error`, `tollgate test`, and
+//! agreement with the peers' suites (`tollgate conformance`) when the shared
+//! corpora are present.
+
+use super::support::{TempRepo, deployment, stderr, stdout, tollgate, workspace};
+
+const PACK: &str = r#"package main
+
+import rego.v1
+
+# METADATA
+# title: Containers must not be privileged
+# custom:
+#   id: K8S-PRIV
+#   severity: error
+deny contains {"msg": msg, "path": ["spec", "template", "spec", "containers", i, "securityContext", "privileged"]} if {
+  input.kind == "Deployment"
+  some i
+  input.spec.template.spec.containers[i].securityContext.privileged == true
+  msg := sprintf("container %s is privileged", [input.spec.template.spec.containers[i].name])
+}
+
+warn contains msg if {
+  input.kind == "Deployment"
+  not input.metadata.labels.team
+  msg := sprintf("%s has no team label", [input.metadata.name])
+}
+
+deny_registry contains msg if {
+  input.kind == "Deployment"
+  some c in input.spec.template.spec.containers
+  not startswith(c.image, data.registries.allowed)
+  msg := sprintf("%s pulls from outside %s", [c.image, data.registries.allowed])
+}
+
+exception contains rules if {
+  input.metadata.name == "legacy"
+  rules := ["registry"]
+}
+"#;
+
+const PRIVILEGED: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {team: a}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: registry.acme.example/web:1.0.0
+        - name: sidecar
+          image: registry.acme.example/proxy:2.0.0
+          securityContext:
+            privileged: true
+";
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
+}
+
+fn findings<'a>(v: &'a serde_json::Value, rule: &str) -> Vec<&'a serde_json::Value> {
+    v["findings"].as_array().expect("findings").iter().filter(|f| f["rule_id"] == rule).collect()
+}
+
+#[test]
+fn conftest_pack_points_at_the_exact_node() {
+    let repo = TempRepo::new("rego-pack");
+    repo.write("apps/web.yaml", PRIVILEGED);
+    repo.write(
+        "apps/legacy.yaml",
+        deployment("legacy", "docker.io/legacy:1")
+            .replace("metadata:\n  name: legacy", "metadata:\n  name: legacy\n  labels: {team: b}"),
+    );
+    repo.write("apps/other.yaml", deployment("other", "docker.io/other:1"));
+    let policy = TempRepo::new("rego-pack-policy");
+    policy.write("k8s.rego", PACK);
+    policy.write("data/registries.yaml", "registries:\n  allowed: registry.acme.example/\n");
+    let p = policy.path.display().to_string();
+    let d = policy.join("data").display().to_string();
+    let out =
+        tollgate(&repo.path, &["check", ".", "--format", "json", "--show-suppressed", "--policy", &p, "--data", &d]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    // The custom id and the exact node of the privileged container.
+    let privileged = findings(&v, "K8S-PRIV");
+    assert_eq!(privileged.len(), 1, "{v:#}");
+    assert_eq!(privileged[0]["location"]["path"], "apps/web.yaml");
+    assert_eq!(privileged[0]["location"]["span"]["start_line"], 15);
+    assert_eq!(privileged[0]["message"], "container sidecar is privileged");
+    // warn → warning, at the document's first line.
+    let warn = findings(&v, "main.warn");
+    assert_eq!(warn.len(), 1, "{v:#}");
+    assert_eq!(
+        (warn[0]["severity"].as_str(), warn[0]["location"]["path"].as_str()),
+        (Some("warning"), Some("apps/other.yaml"))
+    );
+    // data.registries from --data; the exception exempts legacy (suppressed, not counted).
+    let registry = findings(&v, "main.deny_registry");
+    let active: Vec<_> = registry.iter().filter(|f| f["suppressed"].is_null()).collect();
+    assert_eq!(active.len(), 1, "{v:#}");
+    assert_eq!(active[0]["location"]["path"], "apps/other.yaml");
+    assert!(
+        registry
+            .iter()
+            .any(|f| f["location"]["path"] == "apps/legacy.yaml" && f["suppressed"]["kind"] == "rego-exception")
+    );
+    // SARIF: the rule descriptor carries the METADATA title; the file validates.
+    let sarif = tollgate(&repo.path, &["check", ".", "--format", "sarif", "--policy", &p, "--data", &d]);
+    let validator = jsonschema::validator_for(&super::outputs::sarif_schema()).expect("schema");
+    let s = super::outputs::assert_valid_sarif(&validator, &stdout(&sarif));
+    let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
+    let rule = rules.iter().find(|r| r["id"] == "K8S-PRIV").expect("descriptor");
+    assert_eq!(rule["shortDescription"]["text"], "Containers must not be privileged");
+    // Another namespace: nothing from `main`.
+    let out =
+        tollgate(&repo.path, &["check", ".", "--format", "json", "--policy", &p, "--data", &d, "--namespace", "other"]);
+    assert!(findings(&json(&out), "K8S-PRIV").is_empty());
+    // A missing --policy path is a usage error.
+    let out = tollgate(&repo.path, &["check", ".", "--policy", "nope/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`nope/` does not exist"), "{}", stderr(&out));
+}
+
+#[test]
+fn broken_policy_is_a_finding_and_config_policies_load() {
+    let repo = TempRepo::new("rego-broken");
+    repo.write("apps/web.yaml", PRIVILEGED);
+    repo.write(".tollgate.yaml", "policies:\n  rego: [\"policy/\"]\n");
+    repo.write("policy/ok.rego", PACK);
+    repo.write(
+        "policy/broken.rego",
+        "package main\nimport rego.v1\ndeny contains msg if {\n  msg := concat(\",\", [\"a\"]\n}\n",
+    );
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let errors = findings(&v, "policy-error");
+    assert_eq!(errors.len(), 1, "{v:#}");
+    assert_eq!(errors[0]["location"]["path"], "policy/broken.rego");
+    assert!(errors[0]["location"]["span"]["start_line"].as_u64() >= Some(4), "{v:#}");
+    // The other file still runs.
+    assert_eq!(findings(&v, "K8S-PRIV").len(), 1, "{v:#}");
+}
+
+#[test]
+fn gatekeeper_constraints_review_the_repository() {
+    let repo = TempRepo::new("rego-gatekeeper");
+    repo.write("apps/web.yaml", PRIVILEGED);
+    repo.write("apps/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n");
+    let policy = TempRepo::new("rego-gatekeeper-policy");
+    policy.write(
+        "template.yaml",
+        r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredlabels
+  annotations:
+    metadata.gatekeeper.sh/title: Required Labels
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredLabels
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredlabels
+        violation[{"msg": msg}] {
+          provided := {label | input.review.object.metadata.labels[label]}
+          required := {label | label := input.parameters.labels[_]}
+          missing := required - provided
+          count(missing) > 0
+          msg := sprintf("you must provide labels: %v", [missing])
+        }
+"#,
+    );
+    policy.write(
+        "constraints.yaml",
+        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: ns-must-have-owner\nspec:\n  enforcementAction: warn\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [Namespace]}]\n  parameters:\n    labels: [owner]\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sMissingTemplate\nmetadata:\n  name: orphan\n",
+    );
+    let p = policy.path.display().to_string();
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json", "--policy", &p]);
+    let v = json(&out);
+    let found = findings(&v, "K8sRequiredLabels/ns-must-have-owner");
+    assert_eq!(found.len(), 1, "{v:#}");
+    assert_eq!(found[0]["severity"], "warning");
+    assert_eq!(found[0]["location"]["path"], "apps/ns.yaml");
+    assert!(found[0]["message"].as_str().unwrap_or_default().contains("you must provide labels"), "{v:#}");
+    // A constraint without its template fails closed.
+    let errors = findings(&v, "policy-error");
+    assert!(
+        errors.iter().any(|f| f["message"].as_str().unwrap_or_default().contains("K8sMissingTemplate/orphan")),
+        "{v:#}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn tollgate_test_runs_rego_unit_tests_and_gator_suites() {
+    let dir = TempRepo::new("rego-test");
+    dir.write("policy/k8s.rego", PACK);
+    dir.write(
+        "policy/k8s_test.rego",
+        "package main\nimport rego.v1\ntest_privileged_denied if {\n  count(deny) == 1 with input as {\"kind\": \"Deployment\", \"spec\": {\"template\": {\"spec\": {\"containers\": [{\"name\": \"a\", \"securityContext\": {\"privileged\": true}}]}}}}\n}\ntest_wrong if {\n  count(warn) == 5 with input as {\"kind\": \"Deployment\", \"metadata\": {\"name\": \"x\"}}\n}\n",
+    );
+    let out = tollgate(&dir.path, &["test", "policy"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("rego unit tests: 1/2 passed"), "{text}");
+    assert!(text.contains("FAIL ") && text.contains("test_wrong"), "{text}");
+    let out = tollgate(&dir.path, &["test", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    let empty = TempRepo::new("rego-test-empty");
+    let out = tollgate(&empty.path, &["test", "."]);
+    assert_eq!(out.status.code(), Some(2), "no tests is an error, not a pass");
+}
+
+#[test]
+fn agreement_with_gatekeeper_library_and_conftest() {
+    let dir = std::env::var_os("TOLLGATE_CONFORMANCE")
+        .map_or_else(|| workspace().join("../shared/conformance"), std::path::PathBuf::from);
+    if !dir.join("gatekeeper-library").is_dir() {
+        println!("notice: {} not present; Rego conformance not measured", dir.display());
+        return;
+    }
+    let out = tollgate(&workspace(), &["conformance", &dir.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    println!("{text}");
+    let agree = |name: &str| -> (u64, u64) {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
+        let counts = line.rsplit(": ").next().and_then(|c| c.strip_suffix(" agree")).expect("N/M agree");
+        let (n, m) = counts.split_once('/').expect("N/M");
+        (n.parse().expect("N"), m.parse().expect("M"))
+    };
+    // Floors at what this version measured: a regression fails the test.
+    let (n, m) = agree("gatekeeper-library gator suites");
+    assert!(m == 270 && n >= 264, "{n}/{m}");
+    let (n, m) = agree("gatekeeper-library Rego unit tests");
+    assert!(m == 1003 && n >= 967, "{n}/{m}");
+    let (n, m) = agree("conftest expectations (scope in)");
+    assert!(m == 31 && n >= 29, "{n}/{m}");
+}
