@@ -37,7 +37,7 @@ best() {  # best wall time of 3 runs, in seconds; peak RSS of the last
 }
 read -r t_policy rss_policy < <(best "$bin" check "$repo" --config "$cfg" --policy "$policy" --format json)
 read -r t_all rss_all < <(best "$bin" check "$repo" --policy "$policy" --format sarif)
-denials=$("$bin" check "$repo" --config "$cfg" --policy "$policy" --format json | python3 -c '
+denials=$({ "$bin" check "$repo" --config "$cfg" --policy "$policy" --format json || true; } | python3 -c '
 import json, sys
 print(sum(1 for f in json.load(sys.stdin)["findings"] if f["rule_id"] == "main.deny"))')
 echo "tollgate, policy only (walk + parse + evaluate + report): ${t_policy} s, peak RSS ${rss_policy} KiB, ${denials} denials"

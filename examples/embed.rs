@@ -1,5 +1,5 @@
-//! Embedding tollgate: the built-in rules plus a rule of your own, run on
-//! files held in memory, rendered as SARIF.
+//! Embedding tollgate: the built-in rules plus a rule of your own and a Rego
+//! policy set, run on files held in memory, rendered as SARIF.
 //!
 //! `cargo run -p tollgate --example embed`
 
@@ -58,9 +58,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: ghcr.io/acme/web:latest\n"
             .to_owned(),
     )];
-    let report = check_sources("memory".as_ref(), files, &Config::default(), &registry, &CheckOptions::default());
+    // A Rego policy set, compiled once, evaluated on the same parsed documents.
+    let pack = tollgate_rego::RegoFile {
+        path: "policy/replicas.rego".to_owned(),
+        text: "package main\nimport rego.v1\ndeny contains {\"msg\": \"prod needs 2+ replicas\", \"path\": [\"spec\"]} if {\n  input.kind == \"Deployment\"\n  object.get(input.spec, \"replicas\", 1) < 2\n}\n".to_owned(),
+    };
+    let rego = tollgate_rego::RegoEngine::from_sources(
+        "memory".as_ref(),
+        &[pack],
+        serde_json::json!({}),
+        &tollgate_rego::RegoOptions::default(),
+    );
+    let options = CheckOptions { engines: vec![std::sync::Arc::new(rego)], ..CheckOptions::default() };
+    let report = check_sources("memory".as_ref(), files, &Config::default(), &registry, &options);
     let ids: Vec<&str> = report.active().map(|f| f.rule_id.as_str()).collect();
     assert!(ids.contains(&"on-call-label") && ids.contains(&"mutable-image-ref"), "{ids:?}");
+    assert!(ids.contains(&"main.deny"), "{ids:?}");
     let sarif = render(Format::Sarif, &report, &ReportOptions::default());
     std::io::Write::write_all(&mut std::io::stdout(), sarif.as_bytes())?;
     Ok(())

@@ -60,25 +60,37 @@ pub fn rule_docs(registry: &Registry) -> Vec<(String, String)> {
 }
 
 /// The policy engines a configuration asks for: `policies.rego` paths
-/// (relative to `root`) plus `extra` ones given on the command line, as one
-/// Rego engine (conftest packs and Gatekeeper templates/constraints). Nothing
-/// is loaded when no path is given.
+/// (relative to `root`), the built-in packs of `policies.builtin`, plus
+/// `extra` ones given on the command line, as one Rego engine (conftest packs
+/// and Gatekeeper templates/constraints). Nothing is loaded when no policy is
+/// given; an unknown built-in pack is an error.
 ///
 /// ```
-/// let config = tollgate_core::Config::default();
-/// let engines = tollgate::policy_engines(".".as_ref(), &config, &tollgate_rego::RegoOptions::default());
+/// let mut config = tollgate_core::Config::default();
+/// let engines = tollgate::policy_engines(".".as_ref(), &config, &tollgate_rego::RegoOptions::default()).unwrap();
 /// assert!(engines.is_empty());
+/// config.builtin_policies = vec!["k8s-workload-baseline".to_owned()];
+/// let engines = tollgate::policy_engines(".".as_ref(), &config, &tollgate_rego::RegoOptions::default()).unwrap();
+/// assert_eq!(engines.len(), 1);
 /// ```
 pub fn policy_engines(
     root: &std::path::Path,
     config: &tollgate_core::Config,
     extra: &tollgate_rego::RegoOptions,
-) -> Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>> {
+) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, String> {
     let mut options = extra.clone();
     let configured: Vec<std::path::PathBuf> = config.rego.iter().map(|p| root.join(p)).collect();
     options.policy.splice(0..0, configured);
-    if options.policy.is_empty() {
-        return Vec::new();
+    for name in &config.builtin_policies {
+        let pack = tollgate_rego::builtin_pack(name).ok_or_else(|| {
+            let known: Vec<&str> = tollgate_rego::BUILTIN_PACKS.iter().map(|p| p.name).collect();
+            format!("unknown built-in policy pack `{name}` in `policies.builtin`; known: {}", known.join(", "))
+        })?;
+        options.sources.push(pack.file());
+        options.namespaces.names.push(pack.package.to_owned());
     }
-    vec![std::sync::Arc::new(tollgate_rego::RegoEngine::load(root, &options))]
+    if options.policy.is_empty() && options.sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![std::sync::Arc::new(tollgate_rego::RegoEngine::load(root, &options))])
 }

@@ -291,13 +291,14 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
             all: args.all_namespaces,
         },
         combine: args.combine,
+        sources: Vec::new(),
     };
     for path in rego.policy.iter().chain(&rego.data) {
         if !path.exists() {
             bail!("`{}` does not exist (given with --policy or --data)", path.display());
         }
     }
-    options.engines = tollgate::policy_engines(root, &config, &rego);
+    options.engines = tollgate::policy_engines(root, &config, &rego).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Tracked files are read even when a `.gitignore` hides them.
     options.tracked = tollgate_git::tracked_paths(root);
     let started = std::time::Instant::now();

@@ -244,3 +244,34 @@ fn agreement_with_gatekeeper_library_and_conftest() {
     let (n, m) = agree("conftest expectations (scope in)");
     assert!(m == 31 && n >= 29, "{n}/{m}");
 }
+
+#[test]
+fn builtin_packs_pass_their_unit_tests_and_run_from_config() {
+    // Each built-in pack ships with Rego unit tests.
+    let outcomes = tollgate_rego::run_rego_tests(&workspace().join("policies")).expect("packs load");
+    assert!(outcomes.len() >= 8, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.passed), "{outcomes:#?}");
+    for pack in tollgate_rego::BUILTIN_PACKS {
+        assert!(
+            outcomes.iter().any(|o| o.name.contains(&format!("policies/{}/", pack.name))),
+            "{} has no tests",
+            pack.name
+        );
+    }
+    // Opt-in from configuration; findings at the offending node.
+    let repo = TempRepo::new("rego-builtin");
+    repo.write(".tollgate.yaml", "policies:\n  builtin: [k8s-workload-baseline]\n");
+    repo.write("apps/web.yaml", PRIVILEGED);
+    let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
+    let privileged = findings(&v, "k8s-no-privileged");
+    assert_eq!(privileged.len(), 1, "{v:#}");
+    assert_eq!(privileged[0]["location"]["span"]["start_line"], 15);
+    assert_eq!(findings(&v, "k8s-run-as-non-root").len(), 2, "{v:#}");
+    assert_eq!(findings(&v, "k8s-resource-limits").len(), 4, "{v:#}");
+    assert_eq!(findings(&v, "k8s-resource-limits")[0]["severity"], "warning");
+    // An unknown pack is a configuration error.
+    repo.write(".tollgate.yaml", "policies:\n  builtin: [k8s-nope]\n");
+    let out = tollgate(&repo.path, &["check", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown built-in policy pack `k8s-nope`"), "{}", stderr(&out));
+}

@@ -109,6 +109,8 @@ impl Conftest {
         if let Err(e) = engine.add_data(Value::from(data)) {
             problems.push(PolicyProblem::at("data", format!("cannot load the data: {e}")));
         }
+        // Prepare (analyse) the policies once, so every per-thread clone starts ready.
+        let _ = engine.eval_query("true".to_owned(), false);
         Conftest { engine, packages, problems, budget: Some(Duration::from_secs(5)) }
     }
 
@@ -155,7 +157,12 @@ pub struct Evaluator<'a> {
 impl Evaluator<'_> {
     /// Evaluates one input in the `namespaces` (from [`Conftest::selected`]).
     pub fn evaluate(&mut self, input: &serde_json::Value, namespaces: &[String]) -> Evaluation {
-        self.engine.set_input(Value::from(input.clone()));
+        self.evaluate_value(Value::from(input.clone()), namespaces)
+    }
+
+    /// [`Evaluator::evaluate`] for an input already converted.
+    pub fn evaluate_value(&mut self, input: Value, namespaces: &[String]) -> Evaluation {
+        self.engine.set_input(input);
         let mut out = Evaluation::default();
         for ns in namespaces {
             let Some(package) = self.set.packages.get(ns) else { continue };
@@ -171,7 +178,12 @@ impl Evaluator<'_> {
                     .unwrap_or(name);
                 let exception_query =
                     format!("{}.exception[_][_] == {}", data_ref(ns), serde_json::Value::String(short.to_owned()));
-                match self.engine.eval_query(exception_query, false) {
+                let exempt = if package.has_exception {
+                    self.engine.eval_query(exception_query, false)
+                } else {
+                    Ok(regorus::QueryResults::default())
+                };
+                match exempt {
                     Ok(r) if r.result.iter().any(|r| r.expressions.iter().all(|e| e.value == Value::Bool(true))) => {
                         out.results.push(RuleResult {
                             namespace: ns.clone(),

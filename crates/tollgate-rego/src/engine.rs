@@ -28,6 +28,8 @@ pub struct RegoOptions {
     pub namespaces: Namespaces,
     /// `--combine`: all documents as one input, an array of `{path, contents}`.
     pub combine: bool,
+    /// Policies held in memory (the built-in packs), loaded with the others.
+    pub sources: Vec<crate::policy::RegoFile>,
 }
 
 /// OPA/Rego policies compiled once, evaluated on every document.
@@ -57,10 +59,11 @@ impl RegoEngine {
     /// unreadable data) are kept and reported as `policy-error` findings.
     pub fn load(root: &Path, options: &RegoOptions) -> RegoEngine {
         let mut problems = Vec::new();
-        let files = crate::policy::rego_files(&options.policy).unwrap_or_else(|p| {
+        let mut files = crate::policy::rego_files(&options.policy).unwrap_or_else(|p| {
             problems.push(p);
             Vec::new()
         });
+        files.extend(options.sources.iter().cloned());
         let data = crate::policy::load_data(&options.data).unwrap_or_else(|p| {
             problems.push(p);
             serde_json::json!({})
@@ -187,8 +190,7 @@ impl RegoEngine {
         doc: &Document,
         out: &mut Vec<Finding>,
     ) {
-        let input = doc.root.to_json();
-        let evaluation = evaluator.evaluate(&input, &self.namespaces);
+        let evaluation = evaluator.evaluate_value(to_value(&doc.root), &self.namespaces);
         for result in &evaluation.results {
             let id = format!("{}.{}", result.namespace, result.rule);
             let Some(meta) = self.metas.get(&id) else { continue };
@@ -346,6 +348,22 @@ fn at_document(mut f: Finding, route: &Route, doc: &Document, file: &SourceFile)
         };
     }
     f
+}
+
+/// A document as a regorus value, without a JSON detour (same typing as
+/// [`tollgate_core::Node::to_json`]: the YAML 1.2 core schema).
+fn to_value(node: &tollgate_core::Node) -> regorus::Value {
+    match &node.value {
+        tollgate_core::Value::Scalar(_) => regorus::Value::from(node.to_json()),
+        tollgate_core::Value::Sequence(items) => regorus::Value::from(items.iter().map(to_value).collect::<Vec<_>>()),
+        tollgate_core::Value::Mapping(m) => {
+            let mut map = std::collections::BTreeMap::new();
+            for (k, v) in m.iter() {
+                map.insert(regorus::Value::from(k), to_value(v));
+            }
+            regorus::Value::from(map)
+        }
+    }
 }
 
 fn route_of(path: &[serde_json::Value]) -> Route {

@@ -3,12 +3,14 @@
 //! offline on the documents tollgate has already parsed, with findings at the
 //! exact node when a policy says which (`path`).
 
+mod builtin;
 mod conftest;
 mod engine;
 mod gatekeeper;
 mod policy;
 mod testing;
 
+pub use builtin::{BUILTIN_PACKS, BuiltinPack, builtin_pack};
 pub use conftest::{Conftest, Evaluation, Evaluator, Namespaces, Outcome, RuleResult};
 pub use engine::{RegoEngine, RegoOptions};
 pub use gatekeeper::{Constraint, Gatekeeper, Template, Violation, inventory_of, review_of};

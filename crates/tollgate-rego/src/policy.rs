@@ -195,6 +195,8 @@ pub struct PackageRules {
     pub tests: Vec<String>,
     /// `(0-based line, name)` of every `test_*` definition, duplicates included.
     pub test_heads: Vec<(usize, String)>,
+    /// Whether the package defines `exception` (else no exception query runs).
+    pub has_exception: bool,
 }
 
 /// Whether `name` is a conftest rule name: `deny`, `violation`, `warn`, with `_suffix`es.
@@ -247,6 +249,8 @@ pub(crate) fn scan_module(text: &str, into: &mut PackageRules) {
                     if let Some(a) = pending.take() {
                         into.annotations.insert(word.clone(), a);
                     }
+                } else if word == "exception" {
+                    into.has_exception = true;
                 } else if word.starts_with("test_") {
                     into.test_heads.push((number, word.clone()));
                     if !into.tests.contains(&word) {
