@@ -164,6 +164,11 @@ spec:
     spec:
       names:
         kind: K8sRequiredLabels
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            labels: {type: array, items: {type: string}}
   targets:
     - target: admission.k8s.gatekeeper.sh
       rego: |
@@ -179,7 +184,7 @@ spec:
     );
     policy.write(
         "constraints.yaml",
-        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: ns-must-have-owner\nspec:\n  enforcementAction: warn\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [Namespace]}]\n  parameters:\n    labels: [owner]\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sMissingTemplate\nmetadata:\n  name: orphan\n",
+        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: ns-must-have-owner\nspec:\n  enforcementAction: warn\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [Namespace]}]\n  parameters:\n    labels: [owner]\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sMissingTemplate\nmetadata:\n  name: orphan\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: typo\nspec:\n  parameters:\n    labels: owner\n",
     );
     let p = policy.path.display().to_string();
     let out = tollgate(&repo.path, &["check", ".", "--format", "json", "--policy", &p]);

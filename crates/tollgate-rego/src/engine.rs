@@ -72,14 +72,23 @@ impl RegoEngine {
         engine.gatekeeper = Gatekeeper::load(&options.policy);
         engine.problems.extend(problems);
         engine.problems.append(&mut engine.gatekeeper.problems);
-        for c in &engine.gatekeeper.constraints {
-            if !engine.gatekeeper.templates.contains_key(&c.kind) {
-                engine.problems.push(PolicyProblem::at(
+        let mut valid = Vec::new();
+        for c in std::mem::take(&mut engine.gatekeeper.constraints) {
+            match engine.gatekeeper.templates.get(&c.kind) {
+                None => engine.problems.push(PolicyProblem::at(
                     &c.path,
                     format!("constraint `{}/{}` has no ConstraintTemplate defining kind `{}`", c.kind, c.name, c.kind),
-                ));
+                )),
+                Some(t) => match t.validate(&c) {
+                    Ok(()) => valid.push(c),
+                    Err(e) => engine.problems.push(PolicyProblem::at(
+                        &c.path,
+                        format!("constraint `{}/{}` has parameters the template's schema rejects: {e}", c.kind, c.name),
+                    )),
+                },
             }
         }
+        engine.gatekeeper.constraints = valid;
         engine.index_gatekeeper();
         engine
     }

@@ -26,6 +26,8 @@ pub struct Template {
     pub title: Option<String>,
     engine: regorus::Engine,
     package: String,
+    /// `spec.crd.spec.validation.openAPIV3Schema`, compiled once.
+    schema: Option<std::sync::Arc<jsonschema::Validator>>,
 }
 
 /// A Constraint: an instance of a template's kind.
@@ -171,7 +173,28 @@ impl Template {
             .as_str()
             .or_else(|| annotations["description"].as_str())
             .map(str::to_owned);
-        Ok(Template { name, kind, path: path.to_owned(), title, engine, package })
+        let schema = match &json["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"] {
+            Json::Null => None,
+            schema => {
+                Some(std::sync::Arc::new(jsonschema::validator_for(&openapi_to_json_schema(schema)).map_err(|e| {
+                    PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has an invalid parameter schema: {e}"))
+                })?))
+            }
+        };
+        Ok(Template { name, kind, path: path.to_owned(), title, engine, package, schema })
+    }
+
+    /// Checks a constraint's `spec.parameters` against the template's schema,
+    /// as the API server would when the constraint is applied.
+    pub fn validate(&self, constraint: &Constraint) -> Result<(), String> {
+        let Some(schema) = &self.schema else { return Ok(()) };
+        let parameters =
+            if constraint.parameters.is_null() { Json::Object(Map::new()) } else { constraint.parameters.clone() };
+        let errors: Vec<String> = schema
+            .iter_errors(&parameters)
+            .map(|e| format!("{} at `/spec/parameters{}`", e, e.instance_path()))
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
 
     /// The violations of `review` under `constraint`, with `inventory` as
@@ -290,6 +313,33 @@ impl Constraint {
     }
 }
 
+/// An OpenAPI v3 schema as JSON Schema: `nullable` becomes a `null` type,
+/// Kubernetes' `x-kubernetes-*` extensions are dropped.
+fn openapi_to_json_schema(schema: &Json) -> Json {
+    match schema {
+        Json::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                if k.starts_with("x-kubernetes-") || k == "nullable" {
+                    continue;
+                }
+                out.insert(
+                    k.clone(),
+                    if k == "enum" || k == "default" || k == "example" { v.clone() } else { openapi_to_json_schema(v) },
+                );
+            }
+            if map.get("nullable") == Some(&Json::Bool(true))
+                && let Some(Json::String(t)) = out.get("type").cloned()
+            {
+                out.insert("type".to_owned(), serde_json::json!([t, "null"]));
+            }
+            Json::Object(out)
+        }
+        Json::Array(items) => Json::Array(items.iter().map(openapi_to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Gatekeeper's namespace patterns: exact, or a `*` prefix or suffix.
 fn ns_glob(pattern: &str, ns: &str) -> bool {
     if let Some(prefix) = pattern.strip_suffix('*') {
@@ -386,7 +436,18 @@ mod tests {
 kind: ConstraintTemplate
 metadata: {name: k8srequiredlabels}
 spec:
-  crd: {spec: {names: {kind: K8sRequiredLabels}}}
+  crd:
+    spec:
+      names: {kind: K8sRequiredLabels}
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            labels:
+              type: array
+              nullable: true
+              x-kubernetes-list-type: set
+              items: {type: string}
   targets:
     - target: admission.k8s.gatekeeper.sh
       rego: |
@@ -432,6 +493,19 @@ spec:
         assert!(!c.matches(&system, &|_| None));
         let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
         assert!(!c.matches(&pod, &|_| None));
+    }
+
+    #[test]
+    fn parameters_are_checked_against_the_template_schema() {
+        let gk = load();
+        let t = &gk.templates["K8sRequiredLabels"];
+        assert!(t.validate(&gk.constraints[0]).is_ok());
+        let mut bad = gk.constraints[0].clone();
+        bad.parameters = serde_json::json!({"labels": "owner"});
+        let err = t.validate(&bad).expect_err("a string is not an array");
+        assert!(err.contains("/spec/parameters/labels"), "{err}");
+        bad.parameters = serde_json::json!({"labels": null});
+        assert!(t.validate(&bad).is_ok(), "nullable");
     }
 
     #[test]

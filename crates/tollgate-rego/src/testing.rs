@@ -189,11 +189,19 @@ pub fn run_gator_suite(suite_path: &Path) -> Result<Vec<TestOutcome>, PolicyProb
             Ok((template, constraint))
         })();
         if test["invalid"] == true {
-            out.push(TestOutcome {
-                name: label("invalid constraint"),
-                passed: false,
-                reason: Some("`invalid: true` (constraint schema validation) is not supported".to_owned()),
-            });
+            // The constraint must fail validation against the template's schema.
+            let outcome = match &loaded {
+                Ok((template, constraint)) => match template.validate(constraint) {
+                    Err(_) => TestOutcome { name: label("invalid constraint"), passed: true, reason: None },
+                    Ok(()) => TestOutcome {
+                        name: label("invalid constraint"),
+                        passed: false,
+                        reason: Some("the constraint is valid, but the test says `invalid: true`".to_owned()),
+                    },
+                },
+                Err(e) => TestOutcome { name: label("invalid constraint"), passed: false, reason: Some(e.clone()) },
+            };
+            out.push(outcome);
             continue;
         }
         for case in test["cases"].as_array().into_iter().flatten() {
@@ -203,7 +211,10 @@ pub fn run_gator_suite(suite_path: &Path) -> Result<Vec<TestOutcome>, PolicyProb
             }
             let result = match &loaded {
                 Err(e) => Err(e.clone()),
-                Ok((template, constraint)) => run_case(dir, template, constraint, case),
+                Ok((template, constraint)) => template
+                    .validate(constraint)
+                    .map_err(|e| format!("the constraint's parameters do not match the template's schema: {e}"))
+                    .and_then(|()| run_case(dir, template, constraint, case)),
             };
             out.push(match result {
                 Ok(()) => TestOutcome { name: label(case_name), passed: true, reason: None },
