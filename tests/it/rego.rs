@@ -11,6 +11,8 @@ import rego.v1
 
 # METADATA
 # title: Containers must not be privileged
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: K8S-PRIV
 #   severity: error
@@ -114,6 +116,9 @@ fn conftest_pack_points_at_the_exact_node() {
     let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
     let rule = rules.iter().find(|r| r["id"] == "K8S-PRIV").expect("descriptor");
     assert_eq!(rule["shortDescription"]["text"], "Containers must not be privileged");
+    assert_eq!(rule["helpUri"], "https://kubernetes.io/docs/concepts/security/pod-security-standards/");
+    let warn_rule = rules.iter().find(|r| r["id"] == "main.warn").expect("descriptor");
+    assert!(warn_rule.get("helpUri").is_none(), "no page of ours to link: {warn_rule}");
     // Another namespace: nothing from `main`.
     let out =
         tollgate(&repo.path, &["check", ".", "--format", "json", "--policy", &p, "--data", &d, "--namespace", "other"]);

@@ -45,6 +45,14 @@ pub struct RuleMeta {
     /// The page body (Markdown, without front matter).
     #[serde(skip)]
     pub docs: String,
+    /// Where the rule is documented. `None` for tollgate's own rules (their
+    /// page under `rules/`); a policy engine's rule gives its policy's
+    /// `related_resources`, or nothing.
+    #[serde(skip)]
+    pub help_uri: Option<String>,
+    /// Whether the rule has a page in tollgate's catalog (`rules/<id>.md`).
+    #[serde(skip)]
+    pub in_catalog: bool,
 }
 
 impl RuleMeta {
@@ -89,6 +97,8 @@ impl RuleMeta {
             security_severity: text("security-severity"),
             enabled_by_default: root.get_key("enabled").and_then(tollgate_yaml::Node::as_bool).unwrap_or(true),
             docs: body.trim_start().to_owned(),
+            help_uri: None,
+            in_catalog: true,
         })
     }
 

@@ -410,6 +410,8 @@ fn meta(id: &str, severity: Severity, summary: &str, tags: Vec<String>, docs: &s
         security_severity: None,
         enabled_by_default: true,
         docs: docs.to_owned(),
+        help_uri: None,
+        in_catalog: false,
     }
 }
 
@@ -440,11 +442,15 @@ fn rule_meta(ns: &str, name: &str, annotation: Option<&Annotation>) -> RuleMeta 
         }
     }
     let mut m = meta(&id, severity, &summary, vec!["rego".to_owned(), "policy".to_owned()], &docs);
+    m.help_uri = annotation.and_then(|a| a.related.first().cloned());
     // Findings name the rule id the annotation gives.
     m.id = id;
     m
 }
 
 fn policy_error_meta() -> RuleMeta {
-    meta("policy-error", Severity::Error, "A policy could not be evaluated.", vec!["policy".to_owned()], "")
+    let mut m =
+        meta("policy-error", Severity::Error, "A policy could not be evaluated.", vec!["policy".to_owned()], "");
+    m.in_catalog = true;
+    m
 }

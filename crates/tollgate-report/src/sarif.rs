@@ -64,7 +64,7 @@ fn descriptor(meta: &RuleMeta) -> ReportingDescriptor {
         props.insert("security-severity".to_owned(), serde_json::Value::String(ss.clone()));
     }
     let level_value = serde_json::Value::String(meta.severity.as_str().to_owned());
-    ReportingDescriptor::builder()
+    let mut descriptor = ReportingDescriptor::builder()
         .id(meta.id.clone())
         .name(meta.name.clone())
         .short_description(
@@ -72,10 +72,16 @@ fn descriptor(meta: &RuleMeta) -> ReportingDescriptor {
         )
         .full_description(MultiformatMessageString::builder().text(full_description(meta)).build())
         .help(MultiformatMessageString::builder().text(meta.page_markdown()).markdown(meta.page_markdown()).build())
-        .help_uri(format!("{INFORMATION_URI}/blob/main/rules/{}.md", meta.id))
         .default_configuration(ReportingConfiguration { level: Some(level_value), ..ReportingConfiguration::default() })
         .properties(PropertyBag { tags: Some(meta.tags.clone()), additional_properties: props })
-        .build()
+        .build();
+    // Policy rules have no page in tollgate's catalog: link their own docs, or nothing.
+    descriptor.help_uri = if meta.in_catalog {
+        Some(format!("{INFORMATION_URI}/blob/main/rules/{}.md", meta.id))
+    } else {
+        meta.help_uri.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+    };
+    descriptor
 }
 
 /// Percent-encodes a repository-relative path for a SARIF `uri`.
@@ -178,6 +184,8 @@ pub fn to_sarif(report: &CheckReport, options: &ReportOptions) -> Sarif {
                 security_severity: None,
                 enabled_by_default: true,
                 docs: String::new(),
+                help_uri: None,
+                in_catalog: false,
             });
         }
     }
