@@ -239,16 +239,33 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
     // after his commit (valid when he signed, expired now).
     let eve = sequoia_key("Eve <eve@example.com>", T0 - 10 * 86_400, Duration::from_hours(24));
     let frank = sequoia_key("Frank <frank@example.com>", T0 - 3600, Duration::from_hours(2));
+    // Ivan's key was compromised and revoked: no signature of it is trusted.
+    let ivan = sequoia_key("Ivan <ivan@example.com>", T0 - 86_400, Duration::from_hours(24 * 365));
+    let ivan_revoked = {
+        let mut primary = ivan
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .expect("secret primary")
+            .into_keypair()
+            .expect("key pair");
+        let revocation = ivan
+            .revoke(&mut primary, openpgp::types::ReasonForRevocation::KeyCompromised, b"laptop stolen")
+            .expect("revoke");
+        ivan.clone().insert_packets(revocation).expect("insert").0
+    };
     let bob = gpg.then(|| gpg_key(&gnupghome, "Bob <bob@example.com>"));
 
     // main: the policy and the files.
     lab.git(&[], &["init", "-q"]);
     governed(&lab.repo);
     let mut policy = format!(
-        "signers:\n  - name: alice\n    ssh: [\"{alice_pub}\"]\n  - name: image-bot\n    ssh: [\"{bot_pub}\"]\n    paths: [\"dev/**\"]\n  - name: eve\n    openpgp: [keys/eve.asc]\n  - name: frank\n    openpgp: [keys/frank.asc]\n"
+        "signers:\n  - name: alice\n    ssh: [\"{alice_pub}\"]\n  - name: image-bot\n    ssh: [\"{bot_pub}\"]\n    paths: [\"dev/**\"]\n  - name: eve\n    openpgp: [keys/eve.asc]\n  - name: frank\n    openpgp: [keys/frank.asc]\n  - name: ivan\n    openpgp: [keys/ivan.asc]\n"
     );
     lab.repo.write(".tollgate/keys/eve.asc", armored_cert(&eve));
     lab.repo.write(".tollgate/keys/frank.asc", armored_cert(&frank));
+    lab.repo.write(".tollgate/keys/ivan.asc", armored_cert(&ivan_revoked));
     if let Some((_, cert)) = &bob {
         policy.push_str("  - name: bob\n    openpgp: [keys/bob.asc]\n");
         lab.repo.write(".tollgate/keys/bob.asc", cert);
@@ -290,6 +307,9 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
     let when = lab.clock;
     lab.replace_head_signature("frank key valid when signed", |p| sequoia_sign(&frank, p, when));
     lab.clock = T0 + 3600;
+    commit(&mut lab, &[("dev/i.yaml", "a: 1\n")], "Ivan", &unsigned, "ivan revoked key");
+    let when = lab.clock;
+    lab.replace_head_signature("ivan revoked key", |p| sequoia_sign(&ivan, p, when));
     if let Some((fpr, _)) = &bob {
         let sign =
             vec!["-c".to_owned(), "gpg.format=openpgp".to_owned(), "-c".to_owned(), format!("user.signingkey={fpr}")];
@@ -341,6 +361,7 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
         ("bot changes dev", "trusted"),
         ("eve expired key", "untrusted-signer"),
         ("frank key valid when signed", "trusted"),
+        ("ivan revoked key", "untrusted-signer"),
         ("alice tampered", "bad-signature"),
         ("mallory trusts herself", "untrusted-signer"),
         ("mallory with her own policy", "untrusted-signer"),
@@ -379,6 +400,13 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
         .expect("eve's finding");
     let message = expired["message"].as_str().unwrap_or_default();
     assert!(message.contains("expired") || message.contains("not valid at"), "{message}");
+    let revoked = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["commit"]["id"] == lab.commits["ivan revoked key"].as_str())
+        .expect("ivan's finding");
+    assert!(revoked["message"].as_str().unwrap_or_default().contains("revoked"), "{revoked:#}");
     let own = report["findings"]
         .as_array()
         .expect("findings")
@@ -439,10 +467,10 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
         .filter(|f| f["commit"].is_object())
         .filter_map(|f| f["rule_id"].as_str())
         .collect();
-    // The bot's two commits, mallory's three, eve's and frank's: untrusted.
+    // The bot's two commits, mallory's three, eve's, frank's and ivan's: untrusted.
     assert_eq!(
         rules.iter().filter(|r| **r == "untrusted-signer").count(),
-        7 + usize::from(bob.is_some()),
+        8 + usize::from(bob.is_some()),
         "{report:#}"
     );
     assert!(!rules.contains(&"signer-not-authorized"));
