@@ -220,36 +220,22 @@ fn conftest_case(root: &Path, case: &Json) -> Result<(), String> {
     {
         problems.push(format!("exit {exit}, expected {e}"));
     }
-    if let Some(s) = expect["summary"].as_object() {
-        for (key, got) in [
-            ("tests", run.tests),
-            ("passed", run.passed),
-            ("warnings", run.warnings),
-            ("failures", run.failures),
-            ("exceptions", run.exceptions),
-        ] {
-            if let Some(want) = s.get(key).and_then(Json::as_u64)
-                && want != got as u64
-            {
-                problems.push(format!("{key} {got}, expected {want}"));
-            }
-        }
-    }
-    if let Some(g) = expect["go_engine"].as_object() {
-        for (key, got) in [
-            ("files", run.files),
-            ("failures", run.failures),
-            ("warnings", run.warnings),
-            ("successes", run.passed),
-            ("exceptions", run.exceptions),
-        ] {
-            if let Some(want) = g.get(key).and_then(Json::as_u64)
-                && want != got as u64
-            {
-                problems.push(format!("engine {key} {got}, expected {want}"));
-            }
-        }
-    }
+    let summary = [
+        ("tests", run.tests),
+        ("passed", run.passed),
+        ("warnings", run.warnings),
+        ("failures", run.failures),
+        ("exceptions", run.exceptions),
+    ];
+    compare_counts(&expect["summary"], "", &summary, &mut problems);
+    let engine = [
+        ("files", run.files),
+        ("failures", run.failures),
+        ("warnings", run.warnings),
+        ("successes", run.passed),
+        ("exceptions", run.exceptions),
+    ];
+    compare_counts(&expect["go_engine"], "engine ", &engine, &mut problems);
     let output = if flags["output"] == "json" {
         serde_json::to_string_pretty(&run.json).unwrap_or_default()
     } else {
@@ -271,4 +257,15 @@ fn conftest_case(root: &Path, case: &Json) -> Result<(), String> {
         problems.push(format!("first line {:?}, expected {first:?}", run.lines.first()));
     }
     if problems.is_empty() { Ok(()) } else { Err(format!("{} (output: {:?})", problems.join("; "), run.lines.last())) }
+}
+
+/// Each count `expected` states that differs from ours, as a problem.
+fn compare_counts(expected: &Json, label: &str, counts: &[(&str, usize)], problems: &mut Vec<String>) {
+    for (key, got) in counts {
+        if let Some(want) = expected.get(*key).and_then(Json::as_u64)
+            && want != *got as u64
+        {
+            problems.push(format!("{label}{key} {got}, expected {want}"));
+        }
+    }
 }

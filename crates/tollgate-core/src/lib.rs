@@ -30,6 +30,7 @@ mod rule;
 mod runner;
 mod severity;
 mod suppress;
+mod wildcard;
 
 pub use config::{
     CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, IgnoreEntry, ReviewSettings,
@@ -51,3 +52,4 @@ pub use runner::{
 pub use severity::Severity;
 pub use suppress::{InlineSuppression, apply_baseline, apply_suppressions, load_baseline, parse_inline};
 pub use tollgate_yaml::{Document, Limits, Node, Position, Route, Segment, Span, Value};
+pub use wildcard::wildcard_match;

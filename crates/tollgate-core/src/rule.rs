@@ -300,6 +300,15 @@ impl<'a> FindingBuilder<'a> {
         self
     }
 
+    /// Points at the first line of the node only: a whole document or a
+    /// large object would underline every line (policy engines reporting a
+    /// document use this).
+    #[must_use]
+    pub fn first_line(mut self) -> Self {
+        self.target = Target::FirstLine;
+        self
+    }
+
     fn resource(mut self, resource: Option<ResourceIdentity>) -> Self {
         self.resource = resource;
         self
@@ -356,6 +365,7 @@ pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, targ
         Target::Entry => document.root.entry_span(route),
         Target::Value => node.span,
         Target::Key => document.root.key_span(route).unwrap_or(node.span),
+        Target::FirstLine => first_line_of(node.span, &file.text),
     };
     // The fingerprint hashes what the finding is about: for a key, its whole entry.
     let content_span = if target == Target::Key { document.root.entry_span(route) } else { span };
@@ -364,6 +374,18 @@ pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, targ
         Location { path: file.path.clone(), span, document: Some(document.index), route: Some(route.to_string()) },
         content,
     )
+}
+
+/// `span` cut at the end of its first line.
+fn first_line_of(span: Span, text: &str) -> Span {
+    let start = span.start;
+    let from = start.offset.min(text.len());
+    let line_end = text[from..].find('\n').map_or(text.len(), |i| from + i).min(span.end.offset.max(from + 1));
+    let width = text.get(from..line_end).map_or(0, |t| t.chars().count()) as u32;
+    Span {
+        start,
+        end: Position { line: start.line, column: start.column + width.max(1), offset: line_end.max(from + 1) },
+    }
 }
 
 /// Which part of a mapping entry a finding points at.
@@ -375,6 +397,8 @@ pub(crate) enum Target {
     Value,
     /// The key.
     Key,
+    /// The first line of the node.
+    FirstLine,
 }
 
 /// A stand-in for rules whose findings the runner itself produces.

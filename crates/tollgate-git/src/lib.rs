@@ -58,18 +58,14 @@ pub enum Trust {
 /// when a `.gitignore` (which the change under review may have edited) hides them.
 pub fn tracked_paths(root: &Path) -> Option<Vec<String>> {
     let repo = gix::discover(root).ok()?;
-    let work = repo.workdir()?.canonicalize().ok()?;
-    let prefix = root.canonicalize().ok()?.strip_prefix(&work).ok()?.to_string_lossy().replace('\\', "/");
+    let prefix = RootPrefix::of(&repo, root)?;
     let index = repo.index_or_empty().ok()?;
     let mut out = Vec::new();
     for entry in index.entries() {
         if !matches!(entry.mode, gix::index::entry::Mode::FILE | gix::index::entry::Mode::FILE_EXECUTABLE) {
             continue;
         }
-        let path = entry.path(&index).to_string();
-        let relative =
-            if prefix.is_empty() { Some(path) } else { path.strip_prefix(&format!("{prefix}/")).map(str::to_owned) };
-        out.extend(relative);
+        out.extend(prefix.relative(entry.path(&index).to_string()));
     }
     Some(out)
 }
@@ -97,13 +93,7 @@ fn fill(
     info: &mut RangeInfo,
 ) -> Result<(), String> {
     let repo = gix::discover(root).map_err(|e| format!("`{}` is not inside a git repository ({e})", root.display()))?;
-    let prefix = match (repo.workdir().and_then(|w| w.canonicalize().ok()), root.canonicalize().ok()) {
-        (Some(work), Some(root)) => root
-            .strip_prefix(&work)
-            .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
+    let prefix = RootPrefix::of(&repo, root).unwrap_or_default();
     if repo.is_shallow().unwrap_or(true) {
         return Err(format!(
             "the clone is shallow, so the commits between `{base}` and `{head}` are not all present. {FETCH_HINT}"
@@ -128,20 +118,14 @@ fn fill(
     let tree_of = |id: ObjectId| -> Result<ObjectId, String> {
         repo.find_commit(id).map_err(|e| e.to_string())?.tree_id().map(gix::Id::detach).map_err(|e| e.to_string())
     };
-    let relative = |paths: Vec<String>| -> Vec<String> {
-        paths
-            .into_iter()
-            .filter_map(|p| {
-                if prefix.is_empty() { Some(p) } else { p.strip_prefix(&format!("{prefix}/")).map(str::to_owned) }
-            })
-            .collect()
-    };
+    let relative =
+        |paths: Vec<String>| -> Vec<String> { paths.into_iter().filter_map(|p| prefix.relative(p)).collect() };
     let mut changed = Vec::new();
     diff_trees(&repo, Some(tree_of(merge_base)?), Some(tree_of(head_id)?), "", &mut changed)?;
     info.changed_paths = relative(changed);
     let base_tree = repo.find_commit(base_id).map_err(|e| e.to_string())?.tree().map_err(|e| e.to_string())?;
     let read_base = |path: &str| -> Result<Option<Vec<u8>>, String> {
-        let full = if prefix.is_empty() { path.to_owned() } else { format!("{prefix}/{path}") };
+        let full = prefix.full(path);
         match base_tree.lookup_entry_by_path(&full).map_err(|e| e.to_string())? {
             Some(entry) if entry.mode().is_blob() => Ok(Some(entry.object().map_err(|e| e.to_string())?.data.clone())),
             Some(_) => Err(format!("`{path}` is not a regular file at `{base}`")),
@@ -215,6 +199,36 @@ fn fill(
     commits.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.id.cmp(&b.id)));
     info.commits = commits;
     Ok(())
+}
+
+/// Where the checked root sits in the repository's work tree (`""` at the
+/// top, else `apps/gitops/`): repository paths map to root-relative ones.
+#[derive(Debug, Default)]
+struct RootPrefix(String);
+
+impl RootPrefix {
+    /// `None` when `root` is not inside the work tree of `repo`.
+    fn of(repo: &gix::Repository, root: &Path) -> Option<RootPrefix> {
+        let work = repo.workdir()?.canonicalize().ok()?;
+        let inside = root.canonicalize().ok()?;
+        let parts: Vec<String> = inside
+            .strip_prefix(&work)
+            .ok()?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        Some(RootPrefix(if parts.is_empty() { String::new() } else { format!("{}/", parts.join("/")) }))
+    }
+
+    /// A repository path relative to the root; `None` outside it.
+    fn relative(&self, path: String) -> Option<String> {
+        if self.0.is_empty() { Some(path) } else { path.strip_prefix(&self.0).map(str::to_owned) }
+    }
+
+    /// A root-relative path as a repository path.
+    fn full(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
 }
 
 /// `dir/file` with `.` and `..` resolved; `None` when it leaves the root.

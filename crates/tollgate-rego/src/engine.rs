@@ -3,7 +3,7 @@
 //! thread, the policies compiled once), and every Kubernetes object is
 //! reviewed by the Gatekeeper constraints that match it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -13,7 +13,7 @@ use tollgate_core::{
 };
 
 use crate::conftest::{Conftest, Namespaces, Outcome};
-use crate::gatekeeper::{Gatekeeper, inventory_of, review_of};
+use crate::gatekeeper::{Gatekeeper, TemplateEvaluator, inventory_of, review_of};
 use crate::policy::{Annotation, PolicyProblem};
 
 /// Where the Rego policies come from and how they are run.
@@ -52,6 +52,7 @@ pub struct RegoEngine {
     gatekeeper: Gatekeeper,
     problems: Vec<PolicyProblem>,
     metas: BTreeMap<String, RuleMeta>,
+    policy_error: RuleMeta,
 }
 
 impl RegoEngine {
@@ -120,6 +121,7 @@ impl RegoEngine {
             gatekeeper: Gatekeeper::default(),
             problems,
             metas,
+            policy_error: policy_error_meta(),
         }
     }
 
@@ -204,19 +206,8 @@ impl RegoEngine {
             let id = format!("{}.{}", result.namespace, result.rule);
             let Some(meta) = self.metas.get(&id) else { continue };
             let route = result.path.as_ref().map_or_else(Route::root, |p| route_of(p));
-            let mut finding = at_document(
-                FindingBuilder::new(meta, file, doc, &route, result.message.clone()).build(),
-                &route,
-                doc,
-                file,
-            );
-            finding.fingerprint = Finding::fingerprint_of(&[
-                &meta.id,
-                &file.path,
-                &doc.index.to_string(),
-                &route.to_string(),
-                &result.message,
-            ]);
+            let key = [meta.id.as_str(), &file.path, &doc.index.to_string(), &route.to_string(), &result.message];
+            let mut finding = document_finding(meta, file, doc, &route, result.message.clone(), Some(&key));
             if result.outcome == Outcome::Exception {
                 finding.message = format!("Rule `data.{id}` is exempted by an `exception` rule for this input.");
                 finding.suppressed =
@@ -225,10 +216,11 @@ impl RegoEngine {
             out.push(finding);
         }
         for error in &evaluation.errors {
-            let meta = policy_error_meta();
-            let mut f = at_document(FindingBuilder::new(&meta, file, doc, &Route::root(), format!("A Rego policy could not be evaluated on this document: {error}. What it guards is unchecked here.")).build(), &Route::root(), doc, file);
-            f.fingerprint = Finding::fingerprint_of(&["policy-error", &file.path, &doc.index.to_string(), error]);
-            out.push(f);
+            let message = format!(
+                "A Rego policy could not be evaluated on this document: {error}. What it guards is unchecked here."
+            );
+            let key = ["policy-error", &file.path, &doc.index.to_string(), error];
+            out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
         }
     }
 
@@ -246,42 +238,55 @@ impl RegoEngine {
             })
             .collect();
         let inventory = inventory_of(objects.iter().map(|(_, _, j)| j));
-        let namespaces = |ns: &str| {
-            objects
-                .iter()
-                .find(|(_, _, o)| o["kind"] == "Namespace" && o["metadata"]["name"] == ns)
-                .map(|(_, _, o)| o["metadata"]["labels"].as_object().cloned().unwrap_or_default())
-        };
+        let namespace_labels: HashMap<&str, serde_json::Map<String, serde_json::Value>> = objects
+            .iter()
+            .filter(|(_, _, o)| o["kind"] == "Namespace")
+            .filter_map(|(_, _, o)| {
+                Some((
+                    o["metadata"]["name"].as_str()?,
+                    o["metadata"]["labels"].as_object().cloned().unwrap_or_default(),
+                ))
+            })
+            .collect();
+        let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
+        // Each template is set up once with the inventory; threads clone it.
+        let prepared: HashMap<&str, Result<TemplateEvaluator, String>> =
+            self.gatekeeper.templates.iter().map(|(kind, t)| (kind.as_str(), t.evaluator(&inventory))).collect();
         objects
             .par_iter()
-            .flat_map_iter(|(file, doc, object)| {
-                let mut out = Vec::new();
-                let (review, target) = review_of(object);
-                for c in &self.gatekeeper.constraints {
-                    let Some(t) = self.gatekeeper.templates.get(&c.kind) else { continue };
-                    if !c.matches(&target, &namespaces) {
-                        continue;
-                    }
-                    let id = format!("{}/{}", c.kind, c.name);
-                    let Some(meta) = self.metas.get(&id) else { continue };
-                    match t.violations(c, &review, &inventory) {
-                        Ok(violations) => {
-                            for v in violations {
-                                let mut f = at_document(FindingBuilder::new(meta, file, doc, &Route::root(), format!("{} (constraint {id}).", v.message.trim_end_matches('.'))).build(), &Route::root(), doc, file);
-                                f.fingerprint = Finding::fingerprint_of(&[&id, &file.path, &doc.index.to_string(), &v.message]);
-                                out.push(f);
+            .map_init(
+                || prepared.clone(),
+                |evaluators, (file, doc, object)| {
+                    let mut out = Vec::new();
+                    let (review, target) = review_of(object);
+                    for c in &self.gatekeeper.constraints {
+                        let Some(evaluator) = evaluators.get_mut(c.kind.as_str()) else { continue };
+                        if !c.matches(&target, &namespaces) {
+                            continue;
+                        }
+                        let id = format!("{}/{}", c.kind, c.name);
+                        let Some(meta) = self.metas.get(&id) else { continue };
+                        match evaluator.as_mut().map_err(|e| e.clone()).and_then(|e| e.violations(c, &review)) {
+                            Ok(violations) => {
+                                for v in violations {
+                                    let message = format!("{} (constraint {id}).", v.message.trim_end_matches('.'));
+                                    let key = [id.as_str(), &file.path, &doc.index.to_string(), &v.message];
+                                    out.push(document_finding(meta, file, doc, &Route::root(), message, Some(&key)));
+                                }
+                            }
+                            Err(e) => {
+                                let message = format!(
+                                    "Gatekeeper constraint {id} could not be evaluated on this object: {e}. What it guards is unchecked here."
+                                );
+                                let key = ["policy-error", id.as_str(), &file.path, &doc.index.to_string()];
+                                out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
                             }
                         }
-                        Err(e) => {
-                            let meta = policy_error_meta();
-                            let mut f = at_document(FindingBuilder::new(&meta, file, doc, &Route::root(), format!("Gatekeeper constraint {id} could not be evaluated on this object: {e}. What it guards is unchecked here.")).build(), &Route::root(), doc, file);
-                            f.fingerprint = Finding::fingerprint_of(&["policy-error", &id, &file.path, &doc.index.to_string()]);
-                            out.push(f);
-                        }
                     }
-                }
-                out
-            })
+                    out
+                },
+            )
+            .flatten()
             .collect()
     }
 }
@@ -309,9 +314,7 @@ impl PolicyEngine for RegoEngine {
                     let evaluation = evaluator.evaluate(&serde_json::Value::Array(input), &self.namespaces);
                     for result in evaluation.results.iter().filter(|r| r.outcome != Outcome::Exception) {
                         if let Some(meta) = self.metas.get(&format!("{}.{}", result.namespace, result.rule)) {
-                            let f =
-                                FindingBuilder::new(meta, file, doc, &Route::root(), result.message.clone()).build();
-                            out.push(at_document(f, &Route::root(), doc, file));
+                            out.push(document_finding(meta, file, doc, &Route::root(), result.message.clone(), None));
                         }
                     }
                 }
@@ -339,24 +342,23 @@ impl PolicyEngine for RegoEngine {
     }
 }
 
-/// A location at the document's first line when the route is the root (the
-/// whole document would underline every line).
-fn at_document(mut f: Finding, route: &Route, doc: &Document, file: &SourceFile) -> Finding {
-    if route.is_root() {
-        let start = doc.root.span.start;
-        let line_end =
-            file.text[start.offset.min(file.text.len())..].find('\n').map_or(file.text.len(), |i| start.offset + i);
-        let width = file.text[start.offset.min(line_end)..line_end].chars().count() as u32;
-        f.location.span = tollgate_core::Span {
-            start,
-            end: tollgate_core::Position {
-                line: start.line,
-                column: start.column + width.max(1),
-                offset: line_end.max(start.offset + 1),
-            },
-        };
+/// A finding of `meta` at `route` (the document's first line for the root,
+/// not every line of it), fingerprinted by `key` when given: several results
+/// of one rule may share a node.
+fn document_finding(
+    meta: &RuleMeta,
+    file: &SourceFile,
+    doc: &Document,
+    route: &Route,
+    message: String,
+    key: Option<&[&str]>,
+) -> Finding {
+    let builder = FindingBuilder::new(meta, file, doc, route, message);
+    let mut finding = if route.is_root() { builder.first_line() } else { builder }.build();
+    if let Some(key) = key {
+        finding.fingerprint = Finding::fingerprint_of(key);
     }
-    f
+    finding
 }
 
 /// A document as a regorus value, without a JSON detour (same typing as

@@ -10,7 +10,7 @@ use regorus::Value;
 use serde_json::{Map, Value as Json};
 use tollgate_yaml::Node;
 
-use crate::conftest::{data_ref, glob_match};
+use crate::conftest::data_ref;
 use crate::policy::{PolicyProblem, RegoFile, add_module};
 
 /// A compiled ConstraintTemplate.
@@ -198,13 +198,21 @@ impl Template {
     }
 
     /// The violations of `review` under `constraint`, with `inventory` as
-    /// `data.inventory` (`null` for none).
+    /// `data.inventory` (`null` for none). For many reviews, set the template
+    /// up once with [`Template::evaluator`].
     pub fn violations(
         &self,
         constraint: &Constraint,
         review: &Json,
         inventory: &Json,
     ) -> Result<Vec<Violation>, String> {
+        self.evaluator(inventory)?.violations(constraint, review)
+    }
+
+    /// The template ready to review objects, with `inventory` loaded once as
+    /// `data.inventory` (`null` for none). Clones share the compiled policy
+    /// and the data.
+    pub fn evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, String> {
         let mut engine = self.engine.clone();
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
             limit: std::time::Duration::from_secs(5),
@@ -213,10 +221,24 @@ impl Template {
         if !inventory.is_null() {
             engine.add_data(Value::from(serde_json::json!({ "inventory": inventory }))).map_err(|e| e.to_string())?;
         }
+        Ok(TemplateEvaluator { engine, rule: format!("{}.violation", data_ref(&self.package)) })
+    }
+}
+
+/// A [`Template`] with its data loaded, evaluating one review after another.
+#[derive(Debug, Clone)]
+pub struct TemplateEvaluator {
+    engine: regorus::Engine,
+    rule: String,
+}
+
+impl TemplateEvaluator {
+    /// The violations of `review` under `constraint`.
+    pub fn violations(&mut self, constraint: &Constraint, review: &Json) -> Result<Vec<Violation>, String> {
         let parameters =
             if constraint.parameters.is_null() { Json::Object(Map::new()) } else { constraint.parameters.clone() };
-        engine.set_input(Value::from(serde_json::json!({ "review": review, "parameters": parameters })));
-        let value = engine.eval_rule(format!("{}.violation", data_ref(&self.package))).map_err(|e| e.to_string())?;
+        self.engine.set_input(Value::from(serde_json::json!({ "review": review, "parameters": parameters })));
+        let value = self.engine.eval_rule(self.rule.clone()).map_err(|e| e.to_string())?;
         let items: Vec<Value> = match value {
             Value::Set(s) => s.iter().cloned().collect(),
             Value::Array(a) => a.iter().cloned().collect(),
@@ -287,7 +309,7 @@ impl Constraint {
             }
         }
         if let Some(name) = m["name"].as_str()
-            && !glob_match(name, meta["name"].as_str().unwrap_or_default())
+            && !tollgate_core::wildcard_match(name, meta["name"].as_str().unwrap_or_default())
         {
             return false;
         }

@@ -308,8 +308,3 @@ pub fn find_kyverno_tests(root: &Path) -> Result<Vec<PathBuf>, PolicyProblem> {
     out.sort();
     Ok(out)
 }
-
-/// A Rego file list from paths, for callers that have them already.
-pub fn rego_sources(paths: &[PathBuf]) -> Result<Vec<RegoFile>, PolicyProblem> {
-    crate::policy::rego_files(paths)
-}
