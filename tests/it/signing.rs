@@ -15,7 +15,7 @@ use openpgp::serialize::{Marshal, SerializeInto};
 use openpgp::types::SignatureType;
 use sequoia_openpgp as openpgp;
 
-use super::support::{TempRepo, governed, stderr, stdout, tollgate};
+use super::support::{TempRepo, git_command, governed, stderr, stdout, tollgate};
 
 /// 2026-01-01T00:00:00Z: commit times are fixed, so verdicts about key
 /// validity do not depend on the day the test runs.
@@ -33,24 +33,27 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("command can be started")
 }
 
-fn have(tool: &str, arg: &str) -> bool {
-    Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+/// Whether `tool` can be started at all (ssh-keygen has no `--version`).
+fn spawns(tool: &str) -> bool {
+    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+/// Author and committer `name <name@example.com>`, at `date` (`@secs +0000`) when given.
+fn identity<'a>(cmd: &'a mut Command, name: &str, date: Option<&str>) -> &'a mut Command {
+    let email = format!("{}@example.com", name.to_lowercase());
+    cmd.env("GIT_AUTHOR_NAME", name)
+        .env("GIT_AUTHOR_EMAIL", &email)
+        .env("GIT_COMMITTER_NAME", name)
+        .env("GIT_COMMITTER_EMAIL", &email);
+    if let Some(date) = date {
+        cmd.env("GIT_AUTHOR_DATE", date).env("GIT_COMMITTER_DATE", date);
+    }
+    cmd
 }
 
 impl Lab {
     fn git(&self, extra: &[&str], args: &[&str]) -> Output {
-        let out = run(Command::new("git")
-            .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
-            .args(extra)
-            .args(args)
-            .current_dir(&self.repo.path)
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GNUPGHOME", &self.gnupghome));
+        let out = run(git_command(&self.repo.path).args(extra).args(args).env("GNUPGHOME", &self.gnupghome));
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         out
     }
@@ -73,20 +76,11 @@ impl Lab {
         if signed {
             args.push("-S");
         }
-        let out = run(Command::new("git")
-            .args(["-c", "commit.gpgsign=false"])
-            .args(sign)
-            .args(&args)
-            .current_dir(&self.repo.path)
-            .env("GIT_AUTHOR_NAME", author)
-            .env("GIT_AUTHOR_EMAIL", format!("{}@example.com", author.to_lowercase()))
-            .env("GIT_COMMITTER_NAME", author)
-            .env("GIT_COMMITTER_EMAIL", format!("{}@example.com", author.to_lowercase()))
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GNUPGHOME", &self.gnupghome));
+        let out = run(identity(
+            git_command(&self.repo.path).args(sign).args(&args).env("GNUPGHOME", &self.gnupghome),
+            author,
+            Some(&date),
+        ));
         assert!(out.status.success(), "commit {summary}: {}", String::from_utf8_lossy(&out.stderr));
         let id = self.head();
         self.commits.insert(summary.to_owned(), id.clone());
@@ -111,9 +105,8 @@ impl Lab {
     }
 
     fn hash_commit(&self, text: &str) -> String {
-        let mut child = Command::new("git")
+        let mut child = git_command(&self.repo.path)
             .args(["hash-object", "-t", "commit", "-w", "--stdin"])
-            .current_dir(&self.repo.path)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -196,14 +189,14 @@ const PROD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata
 
 /// Verdicts by commit summary from the JSON report: the rule of the finding
 /// about each commit (`trusted` when none).
-fn verdicts(report: &serde_json::Value, lab: &Lab) -> BTreeMap<String, Vec<String>> {
+fn verdicts(report: &serde_json::Value, commits: &BTreeMap<String, String>) -> BTreeMap<String, Vec<String>> {
     let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in report["findings"].as_array().expect("findings") {
         if let Some(id) = f["commit"]["id"].as_str() {
             by_id.entry(id.to_owned()).or_default().push(f["rule_id"].as_str().unwrap_or_default().to_owned());
         }
     }
-    lab.commits
+    commits
         .iter()
         .map(|(summary, id)| (summary.clone(), by_id.get(id).cloned().unwrap_or_else(|| vec!["trusted".to_owned()])))
         .collect()
@@ -211,11 +204,11 @@ fn verdicts(report: &serde_json::Value, lab: &Lab) -> BTreeMap<String, Vec<Strin
 
 #[test]
 fn every_commit_of_the_range_is_judged_by_the_base_policy() {
-    if !have("git", "--version") || !have("ssh-keygen", "-?") && !Path::new("/usr/bin/ssh-keygen").exists() {
+    if !spawns("git") || !spawns("ssh-keygen") {
         println!("notice: git or ssh-keygen is not available; signing tests skipped");
         return;
     }
-    let gpg = have("gpg", "--version");
+    let gpg = spawns("gpg");
     if !gpg {
         println!("notice: gpg is not available; the gpg-made key and the git verify-commit cross-check are skipped");
     }
@@ -333,18 +326,13 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
     lab.git(&[], &["checkout", "-q", "change"]);
     lab.clock += 60;
     let date = format!("@{} +0000", lab.clock);
-    let merge = run(Command::new("git")
-        .args(["-c", "gpg.format=ssh", "-c", &format!("user.signingkey={alice_key}")])
-        .args(["merge", "-q", "--no-ff", "-S", "-m", "alice merges side", "side"])
-        .current_dir(&lab.repo.path)
-        .env("GIT_AUTHOR_NAME", "Alice")
-        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
-        .env("GIT_COMMITTER_NAME", "Alice")
-        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
-        .env("GIT_COMMITTER_DATE", &date)
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null"));
+    let merge = run(identity(
+        git_command(&lab.repo.path)
+            .args(["-c", "gpg.format=ssh", "-c", &format!("user.signingkey={alice_key}")])
+            .args(["merge", "-q", "--no-ff", "-S", "-m", "alice merges side", "side"]),
+        "Alice",
+        Some(&date),
+    ));
     assert!(merge.status.success(), "merge: {}", String::from_utf8_lossy(&merge.stderr));
     let merge_id = lab.head();
     lab.commits.insert("alice merges side".to_owned(), merge_id);
@@ -352,7 +340,7 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
     let out = tollgate(&lab.repo.path, &["check", ".", "--format", "json", "--range", "main..change"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json report");
-    let got = verdicts(&report, &lab);
+    let got = verdicts(&report, &lab.commits);
     let mut expected: BTreeMap<String, Vec<String>> = [
         ("alice changes prod", "trusted"),
         ("dave unsigned", "unsigned-commit"),
@@ -438,7 +426,7 @@ fn every_commit_of_the_range_is_judged_by_the_base_policy() {
     commit(&mut lab, &[("dev/later.yaml", "a: 1\n")], "Mallory", &mallory, "mallory after review");
     let out = tollgate(&lab.repo.path, &["check", ".", "--format", "json", "--base", "main"]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-    assert_eq!(verdicts(&report, &lab)["mallory after review"], vec!["trusted".to_owned()], "{report:#}");
+    assert_eq!(verdicts(&report, &lab.commits)["mallory after review"], vec!["trusted".to_owned()], "{report:#}");
 
     // --allowed-signers (git's format) instead of the policy: only alice.
     let allowed = keys.join("allowed_signers");
@@ -533,24 +521,18 @@ fn cross_check_with_git(
     let range = format!("{base}..change");
     let out = tollgate(&lab.repo.path, &["check", ".", "--format", "json", "--range", &range]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-    let mut commits = BTreeMap::new();
-    let list = String::from_utf8_lossy(&lab.git(&[], &["rev-list", &range]).stdout).into_owned();
-    for id in list.lines() {
-        let subject =
-            String::from_utf8_lossy(&lab.git(&[], &["log", "-1", "--format=%s", id]).stdout).trim().to_owned();
-        commits.insert(subject, id.to_owned());
-    }
-    let ours = verdicts(&report, &Lab { repo: TempRepo::new("unused"), gnupghome: home.clone(), commits, clock: 0 });
+    // Summary → id of every commit of the range, in one `git log`.
+    let log = String::from_utf8_lossy(&lab.git(&[], &["log", "--format=%H %s", &range]).stdout).into_owned();
+    let commits: BTreeMap<String, String> =
+        log.lines().filter_map(|l| l.split_once(' ')).map(|(id, s)| (s.to_owned(), id.to_owned())).collect();
+    let ours = verdicts(&report, &commits);
     let mut agree = 0;
     let mut compared = 0;
     for (summary, verdict) in &ours {
-        let id = &lab_commit(&lab.repo.path, summary);
-        let git = run(Command::new("git")
+        let id = &commits[summary];
+        let git = run(git_command(&lab.repo.path)
             .args(["-c", &format!("gpg.ssh.allowedSignersFile={}", allowed.display()), "verify-commit", id])
-            .current_dir(&lab.repo.path)
-            .env("GNUPGHOME", &home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null"));
+            .env("GNUPGHOME", &home));
         let git_valid = git.status.success();
         // A valid signature by an authorized or not-authorized-for-this-path signer is valid to git.
         let ours_valid = verdict.iter().all(|v| v == "trusted" || v == "signer-not-authorized");
@@ -570,21 +552,9 @@ fn cross_check_with_git(
     let _ = run(Command::new("gpgconf").args(["--kill", "gpg-agent"]).env("GNUPGHOME", &home));
 }
 
-fn lab_commit(repo: &Path, summary: &str) -> String {
-    let out = run(Command::new("git")
-        .args(["log", "--all", "--format=%H %s"])
-        .current_dir(repo)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null"));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.split_once(' ').filter(|(_, s)| *s == summary).map(|(id, _)| id.to_owned()))
-        .expect("commit by summary")
-}
-
 #[test]
 fn invalid_or_missing_policy_trusts_nobody() {
-    if !have("git", "--version") {
+    if !spawns("git") {
         println!("notice: git is not available; signing tests skipped");
         return;
     }
@@ -600,25 +570,12 @@ fn invalid_or_missing_policy_trusts_nobody() {
     let signed = |summary: &str, file: &str| {
         repo.write(file, "a: 1\n");
         git(&["add", "-A"]);
-        let out = run(Command::new("git")
-            .args([
-                "-c",
-                "gpg.format=ssh",
-                "-c",
-                &format!("user.signingkey={key}"),
-                "commit",
-                "-q",
-                "-S",
-                "-m",
-                summary,
-            ])
-            .current_dir(&repo.path)
-            .env("GIT_AUTHOR_NAME", "A")
-            .env("GIT_AUTHOR_EMAIL", "a@example.com")
-            .env("GIT_COMMITTER_NAME", "A")
-            .env("GIT_COMMITTER_EMAIL", "a@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null"));
+        let signing = format!("user.signingkey={key}");
+        let out = run(identity(
+            git_command(&repo.path).args(["-c", "gpg.format=ssh", "-c", &signing, "commit", "-q", "-S", "-m", summary]),
+            "A",
+            None,
+        ));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     signed("signed without a policy", "dev/a.yaml");
@@ -653,7 +610,7 @@ fn invalid_or_missing_policy_trusts_nobody() {
 
 #[test]
 fn github_actions_pull_request_range_is_the_default() {
-    if !have("git", "--version") {
+    if !spawns("git") {
         println!("notice: git is not available; signing tests skipped");
         return;
     }

@@ -83,19 +83,22 @@ pub(crate) fn governed(repo: &TempRepo) {
     );
 }
 
-/// Runs git in `dir` with a fixed identity and no signing, isolated from the
-/// user's and the system's configuration.
-pub(crate) fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always"])
-        .args(args)
+/// git in `dir` with a fixed identity and no signing (unless the arguments
+/// turn it on), isolated from the user's and the system's configuration.
+pub(crate) fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always"])
         .current_dir(dir)
         .env("GIT_AUTHOR_NAME", "Test")
         .env("GIT_AUTHOR_EMAIL", "test@example.com")
         .env("GIT_COMMITTER_NAME", "Test")
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git can be started")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    cmd
+}
+
+/// Runs [`git_command`] with `args`.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Output {
+    git_command(dir).args(args).output().expect("git can be started")
 }
