@@ -1,5 +1,6 @@
-//! Embedding tollgate: the built-in rules plus a rule of your own and a Rego
-//! policy set, run on files held in memory, rendered as SARIF.
+//! Embedding tollgate: the built-in rules plus a rule of your own, a Rego
+//! policy set and a Kyverno policy set, run on files held in memory, rendered
+//! as SARIF.
 //!
 //! `cargo run -p tollgate --example embed`
 
@@ -69,11 +70,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({}),
         &tollgate_rego::RegoOptions::default(),
     );
-    let options = CheckOptions { engines: vec![std::sync::Arc::new(rego)], ..CheckOptions::default() };
+    // A Kyverno policy set, loaded once (autogen rules included).
+    let kyverno_policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: no-latest\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: tag\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        spec:\n          containers:\n          - image: '!*:latest'\n";
+    let kyverno = tollgate_kyverno::KyvernoEngine::load(
+        "memory".as_ref(),
+        &tollgate_kyverno::KyvernoOptions {
+            sources: vec![("policy/no-latest.yaml".to_owned(), kyverno_policy.to_owned())],
+            ..Default::default()
+        },
+    );
+    let options = CheckOptions {
+        engines: vec![std::sync::Arc::new(rego), std::sync::Arc::new(kyverno)],
+        ..CheckOptions::default()
+    };
     let report = check_sources("memory".as_ref(), files, &Config::default(), &registry, &options);
     let ids: Vec<&str> = report.active().map(|f| f.rule_id.as_str()).collect();
     assert!(ids.contains(&"on-call-label") && ids.contains(&"mutable-image-ref"), "{ids:?}");
     assert!(ids.contains(&"main.deny"), "{ids:?}");
+    assert!(ids.contains(&"no-latest/tag"), "{ids:?}");
     let sarif = render(Format::Sarif, &report, &ReportOptions::default());
     std::io::Write::write_all(&mut std::io::stdout(), sarif.as_bytes())?;
     Ok(())

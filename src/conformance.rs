@@ -40,6 +40,18 @@ pub(crate) fn run(dir: &Path) -> Result<(String, Vec<Tally>)> {
     if expectations.is_file() {
         tallies.push(conftest(&dir.join("conftest"), &expectations)?);
     }
+    let mut scopes = String::new();
+    for (corpus, index, label) in [
+        ("kyverno-policies", "expectations/kyverno-policies-index.json", "kyverno-policies in-scope:validate"),
+        ("kyverno-cli", "expectations/kyverno-cli-index.json", "kyverno-cli in-scope:validate (CI-run suites)"),
+    ] {
+        let index = dir.join(index);
+        if index.is_file() && dir.join(corpus).is_dir() {
+            let (t, report) = kyverno(&dir.join(corpus), &index, label)?;
+            tallies.push(t);
+            scopes.push_str(&report);
+        }
+    }
     let mut out = String::new();
     for t in &tallies {
         let _ = writeln!(out, "{}: {}/{} agree", t.name, t.agree, t.total);
@@ -47,6 +59,7 @@ pub(crate) fn run(dir: &Path) -> Result<(String, Vec<Tally>)> {
             let _ = writeln!(out, "  disagree: {d}");
         }
     }
+    out.push_str(&scopes);
     Ok((out, tallies))
 }
 
@@ -268,4 +281,82 @@ fn compare_counts(expected: &Json, label: &str, counts: &[(&str, usize)], proble
             problems.push(format!("{label}{key} {got}, expected {want}"));
         }
     }
+}
+
+/// Kyverno: every `results[]` entry of the corpus index, decided by running
+/// its `kyverno-test.yaml`. The headline counts the `in-scope:validate`
+/// cases; every scope label gets its own agree/disagree/not-run line.
+fn kyverno(corpus: &Path, index: &Path, label: &'static str) -> Result<(Tally, String)> {
+    use std::collections::{BTreeMap, HashMap};
+    use tollgate_kyverno::CaseOutcome;
+    let text = std::fs::read_to_string(index).with_context(|| index.display().to_string())?;
+    let json: Json = serde_json::from_str(&text).with_context(|| index.display().to_string())?;
+    let entries = json["entries"].as_array().cloned().unwrap_or_default();
+    let cli = label.starts_with("kyverno-cli");
+    let mut files: HashMap<String, tollgate_kyverno::TestFileOutcome> = HashMap::new();
+    // scope -> [agree, disagree, not-applicable (upstream-lenient), not-run, error]
+    let mut per_scope: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    let mut t = Tally { name: label, agree: 0, total: 0, disagreements: Vec::new() };
+    let mut used_rows: HashMap<String, Vec<bool>> = HashMap::new();
+    for e in &entries {
+        if cli && !matches!(e["upstream_ci"].as_str(), Some("ci-pass" | "ci-pass-needs-registry")) {
+            continue;
+        }
+        let test = e["test"].as_str().unwrap_or_default().to_string();
+        let scope = e["scope"].as_str().unwrap_or("unknown").to_string();
+        let outcome = files.entry(test.clone()).or_insert_with(|| tollgate_kyverno::run_test_file(&corpus.join(&test)));
+        let resources = strings(&e["resources"]);
+        let rule = e["rule"].as_str().unwrap_or_default();
+        let policy = e["policy"].as_str().unwrap_or_default();
+        let policy = policy.rsplit('/').next().unwrap_or(policy);
+        let expected = e["result"].as_str().unwrap_or_default();
+        let used = used_rows.entry(test.clone()).or_insert_with(|| vec![false; outcome.rows.len()]);
+        let row = outcome.rows.iter().enumerate().find(|(i, r)| {
+            !used[*i] && r.policy == policy && r.rule == rule && r.expected == expected && r.resources == resources
+        });
+        let cases: Vec<(String, CaseOutcome)> = match (&outcome.error, row) {
+            (Some(err), _) => {
+                let n = resources.len().max(1);
+                (0..n)
+                    .map(|i| (resources.get(i).cloned().unwrap_or_default(), CaseOutcome::Error(err.clone())))
+                    .collect()
+            }
+            (None, Some((i, r))) => {
+                used[i] = true;
+                r.cases.clone()
+            }
+            (None, None) => {
+                vec![(String::new(), CaseOutcome::Error("the result row was not found in the test".into()))]
+            }
+        };
+        let counts = per_scope.entry(scope.clone()).or_default();
+        for (resource, c) in cases {
+            let slot = match &c {
+                CaseOutcome::Agree => 0,
+                CaseOutcome::Disagree(_) => 1,
+                CaseOutcome::NotApplicable => 2,
+                CaseOutcome::NotRun(_) => 3,
+                CaseOutcome::Error(_) => 4,
+            };
+            counts[slot] += 1;
+            if scope == "in-scope:validate" {
+                t.total += 1;
+                match c {
+                    CaseOutcome::Agree => t.agree += 1,
+                    CaseOutcome::Disagree(why) | CaseOutcome::NotRun(why) | CaseOutcome::Error(why) => {
+                        t.disagreements.push(format!("{test} {policy}/{rule} {resource}: {}", why.replace('\n', " ")));
+                    }
+                    CaseOutcome::NotApplicable => t.disagreements.push(format!(
+                        "{test} {policy}/{rule} {resource}: expected {expected}, the rule does not select the resource (upstream-lenient)"
+                    )),
+                }
+            }
+        }
+    }
+    let mut report =
+        format!("{label}: cases by scope (agree / disagree / not-applicable (upstream-lenient) / not run / error)\n");
+    for (scope, c) in &per_scope {
+        let _ = writeln!(report, "  {scope}: {} / {} / {} / {} / {}", c[0], c[1], c[2], c[3], c[4]);
+    }
+    Ok((t, report))
 }

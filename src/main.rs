@@ -111,6 +111,10 @@ struct CheckArgs {
     /// Data for the Rego policies (YAML/JSON; top-level keys under `data.`). Repeatable.
     #[arg(long, value_name = "PATH")]
     data: Vec<PathBuf>,
+    /// Kyverno policies: a ClusterPolicy/Policy YAML file or a directory of
+    /// them. Repeatable; added to `policies.kyverno` of the configuration.
+    #[arg(long, value_name = "PATH")]
+    kyverno: Vec<PathBuf>,
     /// Rego packages to query for deny/violation/warn rules (default `main`; globs allowed). Repeatable.
     #[arg(long, value_name = "NS")]
     namespace: Vec<String>,
@@ -293,12 +297,19 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         combine: args.combine,
         sources: Vec::new(),
     };
-    for path in rego.policy.iter().chain(&rego.data) {
+    for path in rego.policy.iter().chain(&rego.data).chain(&args.kyverno) {
         if !path.exists() {
-            bail!("`{}` does not exist (given with --policy or --data)", path.display());
+            bail!("`{}` does not exist (given with --policy, --data or --kyverno)", path.display());
         }
     }
     options.engines = tollgate::policy_engines(root, &config, &rego).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let kyverno = tollgate_kyverno::KyvernoOptions {
+        policy: config.kyverno.iter().map(|p| root.join(p)).chain(args.kyverno.iter().cloned()).collect(),
+        sources: Vec::new(),
+    };
+    if !kyverno.policy.is_empty() {
+        options.engines.push(std::sync::Arc::new(tollgate_kyverno::KyvernoEngine::load(root, &kyverno)));
+    }
     // Tracked files are read even when a `.gitignore` hides them.
     options.tracked = tollgate_git::tracked_paths(root);
     let started = std::time::Instant::now();
@@ -457,19 +468,44 @@ fn run_tests(dir: &Path, verbose: bool) -> Result<ExitCode> {
     let (p, t) = report("gator suite cases", &cases, &mut out);
     passed += p;
     total += t;
-    let kyverno = tollgate_rego::find_kyverno_tests(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !kyverno.is_empty() {
-        out.push_str(&format!(
-            "NOT RUN {} kyverno-test.yaml file(s): Kyverno policies are not evaluated by this version\n",
-            kyverno.len()
-        ));
+    let mut kyverno = Vec::new();
+    for file in tollgate_kyverno::find_kyverno_tests(dir) {
+        let outcome = tollgate_kyverno::run_test_file(&file);
+        let name = file.display().to_string();
+        if let Some(e) = &outcome.error {
+            kyverno.push(tollgate_rego::TestOutcome { name: name.clone(), passed: false, reason: Some(e.clone()) });
+            continue;
+        }
+        for row in &outcome.rows {
+            for (resource, case) in &row.cases {
+                let case_name = format!("{name}: {}/{} {resource} (expected {})", row.policy, row.rule, row.expected);
+                let (passed, reason) = match case {
+                    tollgate_kyverno::CaseOutcome::Agree => (true, None),
+                    tollgate_kyverno::CaseOutcome::Disagree(why) | tollgate_kyverno::CaseOutcome::Error(why) => {
+                        (false, Some(why.replace('\n', " ")))
+                    }
+                    tollgate_kyverno::CaseOutcome::NotRun(why) => (false, Some(format!("NOT RUN: {why}"))),
+                    tollgate_kyverno::CaseOutcome::NotApplicable => (
+                        false,
+                        Some("the rule does not select this resource, so the expectation tests nothing (the Kyverno CLI reports such rows as passing)".to_owned()),
+                    ),
+                };
+                kyverno.push(tollgate_rego::TestOutcome { name: case_name, passed, reason });
+            }
+        }
     }
-    if total == 0 && kyverno.is_empty() {
-        bail!("no tests under `{}`: expected `*_test.rego` files or gator `suite.yaml` files", dir.display());
+    let (p, t) = report("kyverno test cases", &kyverno, &mut out);
+    passed += p;
+    total += t;
+    if total == 0 {
+        bail!(
+            "no tests under `{}`: expected `*_test.rego` files, gator `suite.yaml` files or `kyverno-test.yaml` files",
+            dir.display()
+        );
     }
     out.push_str(&format!("{passed}/{total} tests passed\n"));
     print(&out)?;
-    Ok(if passed == total && kyverno.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if passed == total { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<ExitCode> {

@@ -8,6 +8,7 @@ mod cli;
 mod conformance;
 mod fixtures;
 mod gitops;
+mod kyverno;
 mod outputs;
 mod owners;
 mod precommit;

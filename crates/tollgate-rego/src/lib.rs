@@ -15,4 +15,4 @@ pub use conftest::{Conftest, Evaluation, Evaluator, Namespaces, Outcome, RuleRes
 pub use engine::{RegoEngine, RegoOptions};
 pub use gatekeeper::{Constraint, Gatekeeper, Template, TemplateEvaluator, Violation, inventory_of, review_of};
 pub use policy::{Annotation, PackageRules, PolicyProblem, RegoFile, load_data, rego_files, rule_kind};
-pub use testing::{TestOutcome, find_kyverno_tests, find_suites, run_gator_suite, run_rego_tests};
+pub use testing::{TestOutcome, find_suites, run_gator_suite, run_rego_tests};

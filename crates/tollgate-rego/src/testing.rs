@@ -300,11 +300,3 @@ pub fn find_suites(root: &Path) -> Result<Vec<PathBuf>, PolicyProblem> {
     out.sort();
     Ok(out)
 }
-
-/// Every `kyverno-test.yaml` under `root` (reported as not run until Kyverno is supported).
-pub fn find_kyverno_tests(root: &Path) -> Result<Vec<PathBuf>, PolicyProblem> {
-    let mut out = Vec::new();
-    crate::policy::collect(root, &mut out, &|p| p.file_name().is_some_and(|n| n == "kyverno-test.yaml"))?;
-    out.sort();
-    Ok(out)
-}

@@ -1,0 +1,363 @@
+//! The Kyverno gate as a [`PolicyEngine`]: every Kubernetes object of the
+//! shared model is checked by every Kyverno policy, objects in parallel, each
+//! policy loaded (and its autogen rules built) once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::Value;
+use tollgate_core::{
+    Config, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleMeta, Segment, Severity, SourceFile,
+};
+
+use crate::eval::Status;
+use crate::policy::{Policy, RequestInfo, is_kyverno_policy};
+use crate::testing::is_namespaced;
+use crate::{EvalInput, evaluate_policy};
+
+/// Where the Kyverno policies come from.
+#[derive(Debug, Clone, Default)]
+pub struct KyvernoOptions {
+    /// Files or directories holding `ClusterPolicy`/`Policy` YAML.
+    pub policy: Vec<PathBuf>,
+    /// Policies held in memory, as `(path, YAML text)`.
+    pub sources: Vec<(String, String)>,
+}
+
+/// A policy file that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Kyverno policies loaded once, evaluated on every object.
+///
+/// ```
+/// use tollgate_kyverno::{KyvernoEngine, KyvernoOptions};
+/// let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: no-latest\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: tag\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        spec:\n          containers:\n          - image: '!*:latest'\n";
+/// let options = KyvernoOptions { sources: vec![("policy.yaml".into(), policy.into())], ..Default::default() };
+/// let engine = KyvernoEngine::load(".".as_ref(), &options);
+/// assert!(engine.problems().is_empty());
+/// assert_eq!(engine.policies().len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct KyvernoEngine {
+    root: PathBuf,
+    policies: Vec<Policy>,
+    problems: Vec<Problem>,
+    metas: BTreeMap<String, RuleMeta>,
+}
+
+fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            if e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            yaml_files(&e, out)?;
+        }
+    } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json") {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+impl KyvernoEngine {
+    /// Loads every `ClusterPolicy`/`Policy` of `options` (other documents
+    /// are ignored). Problems are kept and reported as `policy-error`.
+    pub fn load(root: &Path, options: &KyvernoOptions) -> KyvernoEngine {
+        let mut engine = KyvernoEngine {
+            root: root.to_path_buf(),
+            policies: Vec::new(),
+            problems: Vec::new(),
+            metas: BTreeMap::new(),
+        };
+        let mut texts: Vec<(String, String)> = Vec::new();
+        for p in &options.policy {
+            let mut files = Vec::new();
+            if let Err(e) = yaml_files(p, &mut files) {
+                engine.problems.push(Problem { path: p.display().to_string(), line: 1, column: 1, message: e });
+                continue;
+            }
+            for f in files {
+                match std::fs::read_to_string(&f) {
+                    Ok(t) => texts.push((f.display().to_string(), t)),
+                    Err(e) => engine.problems.push(Problem {
+                        path: f.display().to_string(),
+                        line: 1,
+                        column: 1,
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
+        texts.extend(options.sources.iter().cloned());
+        for (path, text) in texts {
+            let docs = match tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default()) {
+                Ok(d) => d,
+                Err(e) => {
+                    let pos = e.position();
+                    engine.problems.push(Problem {
+                        path,
+                        line: pos.line,
+                        column: pos.column,
+                        message: e.message().to_string(),
+                    });
+                    continue;
+                }
+            };
+            for (i, d) in docs.iter().enumerate() {
+                let json = d.root.to_json();
+                if !is_kyverno_policy(&json) {
+                    continue;
+                }
+                match Policy::from_json(&json, &path, i) {
+                    Ok(p) => engine.policies.push(p),
+                    Err(message) => engine.problems.push(Problem {
+                        path: path.clone(),
+                        line: d.root.span.start.line,
+                        column: d.root.span.start.column,
+                        message,
+                    }),
+                }
+            }
+        }
+        for p in &engine.policies {
+            for r in p.rules.iter().filter(|r| r.autogen_of.is_none()) {
+                let id = format!("{}/{}", p.name, r.name);
+                engine.metas.insert(id.clone(), rule_meta(&id, p, r));
+            }
+        }
+        engine
+    }
+
+    /// The loaded policies.
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// Policy files that could not be used.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    fn problem_finding(&self, model: &RepositoryModel, p: &Problem) -> Option<Finding> {
+        let relative = std::fs::canonicalize(&p.path).ok().and_then(|abs| {
+            let root = std::fs::canonicalize(&self.root).ok()?;
+            abs.strip_prefix(root).ok().map(|r| r.to_string_lossy().replace('\\', "/"))
+        });
+        let (path, line, column, message) = match relative.filter(|r| !r.is_empty()) {
+            Some(r) => (
+                r.clone(),
+                p.line,
+                p.column,
+                format!(
+                    "The Kyverno policy `{r}` cannot be used: {}:{}: {}. Fix it: until then what it guards is unchecked.",
+                    p.line, p.column, p.message
+                ),
+            ),
+            None => (
+                model.files.first()?.path.clone(),
+                1,
+                1,
+                format!(
+                    "The Kyverno policy `{}` cannot be used: {}:{}: {}. What it guards is unchecked.",
+                    p.path, p.line, p.column, p.message
+                ),
+            ),
+        };
+        let start = tollgate_core::Position { line, column, offset: 0 };
+        Some(Finding {
+            rule_id: "policy-error".to_owned(),
+            severity: Severity::Error,
+            message,
+            location: tollgate_core::Location {
+                path,
+                span: tollgate_core::Span { start, end: tollgate_core::Position { column: column + 1, ..start } },
+                document: None,
+                route: None,
+            },
+            related: Vec::new(),
+            resource: None,
+            commit: None,
+            fingerprint: Finding::fingerprint_of(&["policy-error", &p.path, &p.message]),
+            suppressed: None,
+        })
+    }
+}
+
+/// A Kyverno failure path (`/spec/containers/0/(name)/image/`) as a route,
+/// anchors stripped.
+pub(crate) fn route_of_path(path: &str) -> Route {
+    Route::from_segments(
+        path.split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let key = crate::pattern::parse_anchor(s).map_or(s, |(_, k)| k);
+                key.parse::<usize>().map_or_else(|_| Segment::Key(key.to_string()), Segment::Index)
+            })
+            .collect(),
+    )
+}
+
+fn rule_meta(id: &str, policy: &Policy, rule: &crate::policy::Rule) -> RuleMeta {
+    let action = rule.failure_action(policy);
+    let severity = if action.eq_ignore_ascii_case("enforce") { Severity::Error } else { Severity::Warning };
+    let ann = |k: &str| policy.annotations.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let title = ann("policies.kyverno.io/title").unwrap_or(&policy.name);
+    let summary = format!("{title}: rule {}", rule.name);
+    let mut docs = String::new();
+    if let Some(d) = ann("policies.kyverno.io/description") {
+        docs.push_str(d);
+        docs.push('\n');
+    }
+    docs.push_str(&format!(
+        "\nKyverno {} `{}` rule `{}` ({action}), from `{}`.\n",
+        policy.kind, policy.name, rule.name, policy.path
+    ));
+    let pascal: String = id
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect();
+    RuleMeta {
+        id: id.to_string(),
+        name: pascal,
+        severity,
+        summary: summary.chars().take(1000).collect(),
+        tags: vec!["kyverno".to_owned(), "policy".to_owned()],
+        precision: "high".to_owned(),
+        security_severity: None,
+        enabled_by_default: true,
+        docs,
+        help_uri: None,
+        in_catalog: false,
+    }
+}
+
+fn policy_error_meta() -> RuleMeta {
+    RuleMeta {
+        id: "policy-error".to_owned(),
+        name: "PolicyError".to_owned(),
+        severity: Severity::Error,
+        summary: "A policy could not be evaluated.".to_owned(),
+        tags: vec!["policy".to_owned()],
+        precision: "high".to_owned(),
+        security_severity: None,
+        enabled_by_default: true,
+        docs: String::new(),
+        help_uri: None,
+        in_catalog: true,
+    }
+}
+
+impl PolicyEngine for KyvernoEngine {
+    fn rules(&self) -> Vec<RuleMeta> {
+        self.metas.values().cloned().collect()
+    }
+
+    fn check(&self, model: &RepositoryModel, _config: &Config) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self.problems.iter().filter_map(|p| self.problem_finding(model, p)).collect();
+        if self.policies.is_empty() {
+            return out;
+        }
+        let objects: Vec<(&SourceFile, &tollgate_core::Document, Value)> = model
+            .files
+            .iter()
+            .flat_map(|f| f.documents.iter().map(move |d| (f, d)))
+            .filter_map(|(f, d)| {
+                let mut j = d.root.to_json();
+                if !(j["kind"].is_string() && j["apiVersion"].is_string()) || is_kyverno_policy(&j) {
+                    return None;
+                }
+                let kind = j["kind"].as_str().unwrap_or("").to_string();
+                if is_namespaced(&kind)
+                    && !j.pointer("/metadata/namespace").is_some_and(Value::is_string)
+                    && let Some(m) = j.get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    m.insert("namespace".into(), Value::String("default".into()));
+                }
+                Some((f, d, j))
+            })
+            .collect();
+        let namespace_labels: HashMap<String, BTreeMap<String, String>> = objects
+            .iter()
+            .filter(|(_, _, o)| o["kind"] == "Namespace")
+            .filter_map(|(_, _, o)| {
+                let labels = o["metadata"]["labels"]
+                    .as_object()
+                    .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+                    .unwrap_or_default();
+                Some((o["metadata"]["name"].as_str()?.to_string(), labels))
+            })
+            .collect();
+        let policy_error = policy_error_meta();
+        let found: Vec<Finding> = objects
+            .par_iter()
+            .flat_map_iter(|(file, doc, object)| {
+                let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+                let input = EvalInput {
+                    request: RequestInfo {
+                        operation: "CREATE".into(),
+                        namespace_labels: namespace_labels.get(ns).cloned().unwrap_or_default(),
+                        ..RequestInfo::default()
+                    },
+                    ..EvalInput::default()
+                };
+                let mut found = Vec::new();
+                for p in &self.policies {
+                    for r in evaluate_policy(p, object, &input) {
+                        let rule = p.rules.iter().find(|x| x.name == r.rule);
+                        let base = rule.and_then(|x| x.autogen_of.clone()).unwrap_or_else(|| r.rule.clone());
+                        let id = format!("{}/{base}", p.name);
+                        match r.status {
+                            Status::Pass | Status::Skip => {}
+                            Status::Fail => {
+                                let Some(meta) = self.metas.get(&id) else { continue };
+                                let route = r.path.as_deref().map_or_else(Route::root, route_of_path);
+                                let message = format!("{} (Kyverno policy {}, rule {}).", r.message.trim_end_matches('.'), p.name, r.rule);
+                                let builder = FindingBuilder::new(meta, file, doc, &route, message);
+                                let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
+                                f.fingerprint = Finding::fingerprint_of(&[&id, &file.path, &doc.index.to_string(), &route.to_string()]);
+                                found.push(f);
+                            }
+                            Status::Error => {
+                                let message = format!(
+                                    "Kyverno policy {} rule {} could not be evaluated on this object: {}. What it guards is unchecked here.",
+                                    p.name, r.rule, r.message
+                                );
+                                let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
+                                f.fingerprint = Finding::fingerprint_of(&["policy-error", &id, &file.path, &doc.index.to_string()]);
+                                found.push(f);
+                            }
+                        }
+                    }
+                }
+                found
+            })
+            .collect();
+        out.extend(found);
+        out
+    }
+}

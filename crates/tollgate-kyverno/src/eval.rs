@@ -1,0 +1,679 @@
+//! Evaluation of one validate rule on one resource: the JSON context,
+//! `{{ }}` substitution, `context` variables, preconditions, `pattern`,
+//! `anyPattern`, `deny` and `foreach` — Kyverno's `validateResourceHandler`.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::conditions::{Operator, evaluate};
+use crate::jmespath::{JpError, query};
+use crate::pattern::{Verdict, match_pattern};
+use crate::policy::Rule;
+use crate::value::go_json;
+
+/// A rule's result on a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// Validation succeeded.
+    Pass,
+    /// Validation failed.
+    Fail,
+    /// Preconditions false, a conditional anchor did not apply, or every
+    /// `foreach` element was skipped.
+    Skip,
+    /// The rule could not be evaluated.
+    Error,
+}
+
+impl Status {
+    /// `pass`, `fail`, `skip`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// One rule response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The rule (`autogen-...` for generated rules).
+    pub rule: String,
+    /// The verdict.
+    pub status: Status,
+    /// Kyverno's message.
+    pub message: String,
+    /// The rejected node as a Kyverno path (`/spec/containers/0/image/`),
+    /// when a pattern failed.
+    pub path: Option<String>,
+}
+
+/// The variables of one evaluation (Kyverno's JSON context).
+#[derive(Debug, Clone)]
+pub struct Context {
+    data: Value,
+}
+
+impl Context {
+    /// The context of an admission request for `resource`.
+    pub fn new(resource: &Value, operation: &str) -> Context {
+        let mut request = Map::new();
+        request.insert("operation".into(), Value::String(operation.into()));
+        match operation {
+            "DELETE" => {
+                request.insert("object".into(), Value::Null);
+                request.insert("oldObject".into(), resource.clone());
+            }
+            "UPDATE" => {
+                request.insert("object".into(), resource.clone());
+                request.insert("oldObject".into(), resource.clone());
+            }
+            _ => {
+                request.insert("object".into(), resource.clone());
+                request.insert("oldObject".into(), Value::Null);
+            }
+        }
+        if let Some(ns) = resource.pointer("/metadata/namespace") {
+            request.insert("namespace".into(), ns.clone());
+        }
+        request.insert("userInfo".into(), serde_json::json!({"username": "", "groups": null}));
+        request.insert("roles".into(), Value::Null);
+        request.insert("clusterRoles".into(), Value::Null);
+        let mut data = Map::new();
+        data.insert("request".into(), Value::Object(request));
+        data.insert("images".into(), crate::images::images_of(resource));
+        data.insert("serviceAccountName".into(), Value::String(String::new()));
+        data.insert("serviceAccountNamespace".into(), Value::String(String::new()));
+        Context { data: Value::Object(data) }
+    }
+
+    /// Sets a dotted variable (`request.operation`, `foo.bar`), merging maps.
+    pub fn set(&mut self, dotted: &str, value: Value) {
+        let mut cur = &mut self.data;
+        let parts: Vec<&str> = dotted.split('.').collect();
+        for (i, p) in parts.iter().enumerate() {
+            if !cur.is_object() {
+                *cur = Value::Object(Map::new());
+            }
+            let Value::Object(m) = cur else { return };
+            if i + 1 == parts.len() {
+                m.insert((*p).to_string(), value);
+                return;
+            }
+            cur = m.entry((*p).to_string()).or_insert_with(|| Value::Object(Map::new()));
+        }
+    }
+
+    /// The request operation.
+    pub fn operation(&self) -> &str {
+        self.data.pointer("/request/operation").and_then(Value::as_str).unwrap_or("CREATE")
+    }
+
+    /// Runs a JMESPath query on the context.
+    pub fn query(&self, expr: &str) -> Result<Value, JpError> {
+        let expr = expr.trim();
+        if expr.is_empty() {
+            return Err(JpError::Function("invalid query (nil)".into()));
+        }
+        query(expr, &self.data)
+    }
+
+    /// Whether a top-level variable exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.data.get(name).is_some()
+    }
+}
+
+static VARIABLES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").unwrap_or_else(|e| panic!("variable regex: {e}"))
+});
+
+/// Why a substitution failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SubstitutionError(pub String);
+
+/// Replaces every `{{ expr }}` in the strings (keys included) of `doc`.
+pub(crate) fn substitute(doc: &Value, ctx: &Context) -> Result<Value, SubstitutionError> {
+    Ok(match doc {
+        Value::String(s) => substitute_string(s, ctx)?,
+        Value::Array(a) => Value::Array(a.iter().map(|v| substitute(v, ctx)).collect::<Result<_, _>>()?),
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = if k.contains("{{") {
+                    match substitute_string(k, ctx)? {
+                        Value::String(s) => s,
+                        other => go_json(&other),
+                    }
+                } else {
+                    k.clone()
+                };
+                out.insert(key, substitute(v, ctx)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+fn substitute_string(s: &str, ctx: &Context) -> Result<Value, SubstitutionError> {
+    if !s.contains("{{") {
+        return Ok(Value::String(s.to_string()));
+    }
+    let mut value = s.to_string();
+    let mut rounds = 0;
+    loop {
+        let vars: Vec<(String, String)> = VARIABLES
+            .captures_iter(&value)
+            .map(|c| (c.get(1).map_or("", |m| m.as_str()).to_string(), c.get(2).map_or("", |m| m.as_str()).to_string()))
+            .collect();
+        if vars.is_empty() {
+            break;
+        }
+        rounds += 1;
+        if rounds > 32 {
+            return Err(SubstitutionError(format!("variables in `{s}` do not resolve (nested more than 32 levels)")));
+        }
+        let original = value.clone();
+        let mut shallow = false;
+        for (prefix, var) in vars {
+            let inner = var[2..var.len() - 2].trim();
+            let (inner, sh) = match inner.strip_prefix('-') {
+                Some(rest) => (rest.trim(), true),
+                None => (inner, false),
+            };
+            shallow = sh;
+            let mut expr = inner.to_string();
+            if expr == "@" || expr.contains('@') && expr.trim() == "@" {
+                return Err(SubstitutionError("the relative `{{@}}` variable is not supported by tollgate".into()));
+            }
+            if ctx.operation() == "DELETE" {
+                expr = expr.replace("request.object", "request.oldObject");
+            }
+            let result = ctx.query(&expr).map_err(|e| SubstitutionError(format!("failed to resolve {expr}: {e}")))?;
+            if original == var {
+                return Ok(result);
+            }
+            let text = match &result {
+                Value::String(t) if shallow => t.replace("{{", "\\{{"),
+                Value::String(t) => t.clone(),
+                other => go_json(other),
+            };
+            value = value.replacen(&format!("{prefix}{var}"), &format!("{prefix}{text}"), 1);
+        }
+        if shallow {
+            break;
+        }
+    }
+    Ok(Value::String(value.replace("\\{{", "{{")))
+}
+
+/// Evaluates `any`/`all` conditions (or the legacy list). `Ok((result,
+/// message))`; `Err` when a variable cannot be resolved.
+pub(crate) fn conditions(raw: &Value, ctx: &Context) -> Result<(bool, String), String> {
+    match raw {
+        Value::Null => Ok((true, String::new())),
+        Value::Array(list) => {
+            for c in list {
+                let (ok, msg) = condition(c, ctx)?;
+                if !ok {
+                    return Ok((false, msg));
+                }
+            }
+            Ok((true, String::new()))
+        }
+        Value::Object(m) => {
+            let mut false_msgs = Vec::new();
+            let mut any_ok = true;
+            if let Some(any) = m.get("any").and_then(Value::as_array) {
+                any_ok = false;
+                for c in any {
+                    let (ok, msg) = condition(c, ctx)?;
+                    if ok {
+                        any_ok = true;
+                        break;
+                    }
+                    false_msgs.push(msg);
+                }
+            }
+            let mut all_ok = true;
+            if let Some(all) = m.get("all").and_then(Value::as_array) {
+                for c in all {
+                    let (ok, msg) = condition(c, ctx)?;
+                    if !ok {
+                        all_ok = false;
+                        false_msgs.push(msg);
+                        break;
+                    }
+                }
+            }
+            let result = any_ok && all_ok;
+            let msg = if result {
+                String::new()
+            } else {
+                false_msgs.into_iter().filter(|m| !m.is_empty()).collect::<Vec<_>>().join("; ")
+            };
+            Ok((result, msg))
+        }
+        _ => Err("conditions must be a list or an object with `any`/`all`".into()),
+    }
+}
+
+fn condition(c: &Value, ctx: &Context) -> Result<(bool, String), String> {
+    let key = substitute(c.get("key").unwrap_or(&Value::Null), ctx)
+        .map_err(|e| format!("failed to substitute variables in condition key: {}", e.0))?;
+    let value = substitute(c.get("value").unwrap_or(&Value::Null), ctx)
+        .map_err(|e| format!("failed to substitute variables in condition value: {}", e.0))?;
+    let op_name = c.get("operator").and_then(Value::as_str).unwrap_or("");
+    let op = Operator::parse(op_name).ok_or_else(|| format!("unknown condition operator `{op_name}`"))?;
+    let message = c.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+    Ok((evaluate(op, &key, &value), message))
+}
+
+/// Values supplied for context entries (a test's values file), by name.
+pub(crate) type Provided = Map<String, Value>;
+
+/// Loads `context` entries into `ctx`. Entries that need a cluster
+/// (`apiCall`, `configMap`, `imageRegistry`, `globalReference`) must be
+/// provided.
+pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided: &Provided) -> Result<(), String> {
+    let Some(Value::Array(entries)) = entries else { return Ok(()) };
+    for e in entries {
+        let name = e.get("name").and_then(Value::as_str).ok_or("context entry without a name")?;
+        if let Some(v) = provided.get(name) {
+            ctx.set(name, v.clone());
+            continue;
+        }
+        if let Some(var) = e.get("variable") {
+            let value = match var.get("value") {
+                Some(v) => Some(substitute(v, ctx).map_err(|e| e.0)?),
+                None => None,
+            };
+            let mut result = match var.get("jmesPath").and_then(Value::as_str) {
+                Some(path) => {
+                    let path = match substitute_string(path, ctx).map_err(|e| e.0)? {
+                        Value::String(s) => s,
+                        other => go_json(&other),
+                    };
+                    match &value {
+                        Some(v) => query(&path, v),
+                        None => ctx.query(&path),
+                    }
+                    .map_or(Value::Null, |v| v)
+                }
+                None => value.unwrap_or(Value::Null),
+            };
+            if result.is_null()
+                && let Some(d) = var.get("default")
+            {
+                result = substitute(d, ctx).map_err(|e| e.0)?;
+            }
+            if result.is_null() && var.get("default").is_none() && var.get("jmesPath").is_some() {
+                return Err(format!("failed to add context entry `{name}`: the JMESPath query returned nothing"));
+            }
+            ctx.set(name, result);
+            continue;
+        }
+        let kind = ["apiCall", "configMap", "imageRegistry", "globalReference"]
+            .into_iter()
+            .find(|k| e.get(*k).is_some())
+            .unwrap_or("unknown");
+        return Err(format!(
+            "context entry `{name}` ({kind}) needs a live cluster or registry; tollgate evaluates offline and cannot resolve it (provide its value in a test's values file)"
+        ));
+    }
+    Ok(())
+}
+
+/// Evaluates a validate rule. `None` when Kyverno gives no response (a
+/// `foreach` whose lists were all empty or missing).
+pub(crate) fn validate_rule(rule: &Rule, ctx: &mut Context, provided: &Provided) -> Option<Response> {
+    let v = Validator {
+        rule_name: &rule.name,
+        message: rule.validate().get("message").and_then(Value::as_str).unwrap_or(""),
+        context: rule.raw.get("context"),
+        preconditions: rule.raw.get("preconditions"),
+        pattern: rule.validate().get("pattern"),
+        any_pattern: rule.validate().get("anyPattern"),
+        deny: rule.validate().get("deny"),
+        foreach: rule.validate().get("foreach"),
+        nesting: 0,
+        provided,
+    };
+    v.validate(ctx, None)
+}
+
+struct Validator<'a> {
+    rule_name: &'a str,
+    message: &'a str,
+    context: Option<&'a Value>,
+    preconditions: Option<&'a Value>,
+    pattern: Option<&'a Value>,
+    any_pattern: Option<&'a Value>,
+    deny: Option<&'a Value>,
+    foreach: Option<&'a Value>,
+    nesting: usize,
+    provided: &'a Provided,
+}
+
+impl Validator<'_> {
+    fn response(&self, status: Status, message: String, path: Option<String>) -> Response {
+        Response { rule: self.rule_name.to_string(), status, message, path }
+    }
+
+    fn validate(&self, ctx: &mut Context, element: Option<&Value>) -> Option<Response> {
+        if let Err(e) = load_context(self.context, ctx, self.provided) {
+            return Some(self.response(Status::Error, format!("failed to load context: {e}"), None));
+        }
+        match conditions(self.preconditions.unwrap_or(&Value::Null), ctx) {
+            Err(e) => {
+                return Some(self.response(Status::Error, format!("failed to evaluate preconditions: {e}"), None));
+            }
+            Ok((false, msg)) => {
+                let m = if msg.is_empty() {
+                    "preconditions not met".to_string()
+                } else {
+                    format!("preconditions not met; {msg}")
+                };
+                return Some(self.response(Status::Skip, m, None));
+            }
+            Ok((true, _)) => {}
+        }
+        if let Some(deny) = self.deny {
+            return Some(self.validate_deny(deny, ctx));
+        }
+        if self.pattern.is_some() || self.any_pattern.is_some() {
+            return Some(self.validate_patterns(ctx, element));
+        }
+        if let Some(fe) = self.foreach {
+            return self.validate_foreach(fe, ctx);
+        }
+        Some(self.response(Status::Error, "the rule has no pattern, anyPattern, deny or foreach".into(), None))
+    }
+
+    fn substituted_message(&self, ctx: &Context) -> Result<String, SubstitutionError> {
+        match substitute_string(self.message, ctx)? {
+            Value::String(s) => Ok(s),
+            _ => Ok("the produced message didn't resolve to a string, check your policy definition.".into()),
+        }
+    }
+
+    fn validate_deny(&self, deny: &Value, ctx: &Context) -> Response {
+        match conditions(deny.get("conditions").unwrap_or(&Value::Null), ctx) {
+            Err(e) => self.response(Status::Error, format!("failed to check deny conditions: {e}"), None),
+            Ok((false, _)) => {
+                self.response(Status::Pass, format!("validation rule '{}' passed.", self.rule_name), None)
+            }
+            Ok((true, msg)) => {
+                let m = if self.message.is_empty() && msg.is_empty() {
+                    format!("validation error: rule {} failed", self.rule_name)
+                } else {
+                    let joined = [self.message, msg.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    match substitute_string(&joined, ctx) {
+                        Ok(Value::String(s)) => s,
+                        Ok(_) => {
+                            "the produced message didn't resolve to a string, check your policy definition.".into()
+                        }
+                        Err(_) => msg,
+                    }
+                };
+                self.response(Status::Fail, m, None)
+            }
+        }
+    }
+
+    fn error_message(&self, ctx: &Context, detail: &str, path: Option<&str>) -> String {
+        if self.message.is_empty() {
+            return match path {
+                Some(p) => format!("validation error: rule {} failed at path {p}", self.rule_name),
+                None => format!("validation error: rule {} execution error: {detail}", self.rule_name),
+            };
+        }
+        match self.substituted_message(ctx) {
+            Err(_) => format!(
+                "validation error: variables substitution error in rule {} execution error: {detail}",
+                self.rule_name
+            ),
+            Ok(mut m) => {
+                if !m.ends_with('.') {
+                    m.push('.');
+                }
+                match path {
+                    Some(p) => format!("validation error: {m} rule {} failed at path {p}", self.rule_name),
+                    None => format!("validation error: {m} rule {} execution error: {detail}", self.rule_name),
+                }
+            }
+        }
+    }
+
+    fn validate_patterns(&self, ctx: &Context, element: Option<&Value>) -> Response {
+        let target = if let Some(e) = element {
+            e.clone()
+        } else {
+            if ctx.operation() == "DELETE" {
+                return self.response(Status::Skip, "DELETE requests are not validated by patterns".into(), None);
+            }
+            ctx.query("request.object").unwrap_or(Value::Null)
+        };
+        if let Some(p) = self.pattern {
+            let p = match substitute(p, ctx) {
+                Ok(p) => p,
+                Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
+            };
+            return match match_pattern(&target, &p) {
+                Verdict::Pass => {
+                    self.response(Status::Pass, format!("validation rule '{}' passed.", self.rule_name), None)
+                }
+                Verdict::Skip(m) => self.response(Status::Skip, m, None),
+                Verdict::Error(m) => self.response(Status::Error, self.error_message(ctx, &m, None), None),
+                Verdict::Fail { path, message } => {
+                    let msg = self.error_message(ctx, &message, Some(&path));
+                    self.response(Status::Fail, msg, Some(path))
+                }
+            };
+        }
+        let ap = match substitute(self.any_pattern.unwrap_or(&Value::Null), ctx) {
+            Ok(p) => p,
+            Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
+        };
+        let Value::Array(patterns) = ap else {
+            return self.response(Status::Error, "failed to deserialize anyPattern, expected type array".into(), None);
+        };
+        let mut failed = Vec::new();
+        let mut skipped = Vec::new();
+        let mut first_path = None;
+        for (i, p) in patterns.iter().enumerate() {
+            match match_pattern(&target, p) {
+                Verdict::Pass => {
+                    return self.response(
+                        Status::Pass,
+                        format!("validation rule '{}' anyPattern[{i}] passed.", self.rule_name),
+                        None,
+                    );
+                }
+                Verdict::Skip(m) => skipped.push(format!("rule {}[{i}] skipped: {m}", self.rule_name)),
+                Verdict::Error(m) => failed.push(format!("rule {}[{i}] failed: {m}", self.rule_name)),
+                Verdict::Fail { path, .. } => {
+                    failed.push(format!("rule {}[{i}] failed at path {path}", self.rule_name));
+                    first_path.get_or_insert(path);
+                }
+            }
+        }
+        if failed.is_empty() && !skipped.is_empty() {
+            return self.response(Status::Skip, skipped.join(" "), None);
+        }
+        if !failed.is_empty() {
+            let errs = failed.join(" ");
+            let msg = if self.message.is_empty() {
+                format!("validation error: {errs}")
+            } else {
+                match self.substituted_message(ctx) {
+                    Ok(m) if m.ends_with('.') => format!("validation error: {m} {errs}"),
+                    Ok(m) => format!("validation error: {m}. {errs}"),
+                    Err(_) => format!(
+                        "validation error: variables substitution error in rule {} execution error: {errs}",
+                        self.rule_name
+                    ),
+                }
+            };
+            return self.response(Status::Fail, msg, first_path);
+        }
+        self.response(Status::Pass, self.message.to_string(), None)
+    }
+
+    fn validate_foreach(&self, foreach: &Value, ctx: &mut Context) -> Option<Response> {
+        let Value::Array(loops) = foreach else {
+            return Some(self.response(Status::Error, "validate.foreach must be a list".into(), None));
+        };
+        let mut applied = 0;
+        let mut list_error: Option<String> = None;
+        for fe in loops {
+            let list_expr = fe.get("list").and_then(Value::as_str).unwrap_or("");
+            let elements = match substitute_string(list_expr, ctx).and_then(|v| match v {
+                Value::String(s) => ctx.query(&s).map_err(|e| SubstitutionError(e.to_string())),
+                other => Ok(other),
+            }) {
+                Ok(Value::Array(a)) => a,
+                Ok(Value::Null) => Vec::new(),
+                Ok(other) => vec![other],
+                Err(e) => {
+                    if e.0.contains("Unknown key") {
+                        continue;
+                    }
+                    list_error = Some(e.0);
+                    continue;
+                }
+            };
+            let (resp, count) = self.validate_elements(fe, &elements, ctx);
+            if resp.status != Status::Pass {
+                return Some(resp);
+            }
+            applied += count;
+        }
+        if applied == 0 {
+            return list_error.map(|e| self.response(Status::Error, format!("failed to evaluate list: {e}"), None));
+        }
+        Some(self.response(Status::Pass, "rule passed".into(), None))
+    }
+
+    fn validate_elements(&self, fe: &Value, elements: &[Value], ctx: &Context) -> (Response, usize) {
+        let mut applied = 0;
+        let element_scope = fe.get("elementScope").and_then(Value::as_bool);
+        for (index, element) in elements.iter().enumerate() {
+            if element.is_null() {
+                continue;
+            }
+            let mut ectx = ctx.clone();
+            ectx.set("element", element.clone());
+            ectx.set("elementIndex", crate::jmespath::num(index as f64));
+            if self.nesting > 0 {
+                ectx.set(&format!("element{}", self.nesting), element.clone());
+                ectx.set(&format!("elementIndex{}", self.nesting), crate::jmespath::num(index as f64));
+            }
+            // Patterns apply to the element when it is an object (unless
+            // `elementScope: false`).
+            let scoped = match element_scope {
+                Some(s) => s,
+                None => element.is_object(),
+            };
+            let v = Validator {
+                rule_name: self.rule_name,
+                message: self.message,
+                context: fe.get("context"),
+                preconditions: fe.get("preconditions"),
+                pattern: fe.get("pattern"),
+                any_pattern: fe.get("anyPattern"),
+                deny: fe.get("deny"),
+                foreach: fe.get("foreach"),
+                nesting: self.nesting + 1,
+                provided: self.provided,
+            };
+            let r = v.validate(&mut ectx, if scoped { Some(element) } else { None });
+            let Some(r) = r else { continue };
+            match r.status {
+                // Skipped elements, and elements whose preconditions cannot
+                // be evaluated, do not count.
+                Status::Skip => {}
+                Status::Pass => applied += 1,
+                Status::Error if r.message.contains("failed to evaluate preconditions") => {}
+                _ => {
+                    let path = r.path.clone();
+                    let mut resp = self.response(r.status, format!("validation failure: {}", r.message), None);
+                    resp.path = path.map(|p| element_path(fe, index, &p));
+                    return (resp, applied);
+                }
+            }
+        }
+        (self.response(Status::Pass, String::new(), None), applied)
+    }
+}
+
+/// The resource path of a pattern failure inside a foreach element: the
+/// list's `request.object.a.b` path, the element index, then the pattern
+/// path (`/spec/containers/1/image/`).
+fn element_path(fe: &Value, index: usize, inner: &str) -> String {
+    let list = fe.get("list").and_then(Value::as_str).unwrap_or("").trim();
+    let list = list.trim_start_matches("{{").trim_end_matches("}}").trim();
+    if let Some(rest) = list.strip_prefix("request.object.")
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+    {
+        let mut p = String::from("/");
+        for seg in rest.split('.') {
+            p.push_str(seg);
+            p.push('/');
+        }
+        p.push_str(&index.to_string());
+        p.push_str(inner);
+        return p;
+    }
+    inner.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn substitution_whole_and_embedded() {
+        let ctx = Context::new(&json!({"metadata": {"name": "web", "labels": {"n": 3}}}), "CREATE");
+        assert_eq!(substitute(&json!("{{ request.object.metadata.name }}"), &ctx), Ok(json!("web")));
+        assert_eq!(substitute(&json!("name={{request.object.metadata.name}}!"), &ctx), Ok(json!("name=web!")));
+        assert_eq!(substitute(&json!("n={{request.object.metadata.labels.n}}"), &ctx), Ok(json!("n=3")));
+        assert_eq!(substitute(&json!("{{request.operation}}"), &ctx), Ok(json!("CREATE")));
+        assert_eq!(substitute(&json!(r"\{{ not a var }}"), &ctx), Ok(json!("{{ not a var }}")));
+        assert!(substitute(&json!("{{ request.object.metadata.missing }}"), &ctx).is_err());
+    }
+
+    #[test]
+    fn conditions_any_all() {
+        let ctx = Context::new(&json!({"spec": {"hostPID": true}}), "CREATE");
+        let c = json!({"any": [{"key": "{{ request.object.spec.hostPID }}", "operator": "Equals", "value": true}]});
+        assert_eq!(conditions(&c, &ctx), Ok((true, String::new())));
+        let c = json!({"all": [{"key": "{{ request.operation }}", "operator": "AnyIn", "value": ["UPDATE"], "message": "not update"}]});
+        assert_eq!(conditions(&c, &ctx), Ok((false, "not update".into())));
+        let c = json!({"all": [{"key": "{{ request.object.spec.x }}", "operator": "Equals", "value": 1}]});
+        assert!(conditions(&c, &ctx).is_err());
+    }
+
+    #[test]
+    fn context_variables() {
+        let mut ctx = Context::new(&json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}), "CREATE");
+        let entries = json!([{"name": "names", "variable": {"jmesPath": "request.object.spec.containers[].name"}},
+                            {"name": "fixed", "variable": {"value": {"k": "{{ names[0] }}"}}}]);
+        load_context(Some(&entries), &mut ctx, &Provided::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ctx.query("fixed.k"), Ok(json!("a")));
+        let api = json!([{"name": "x", "apiCall": {"urlPath": "/api/v1/namespaces"}}]);
+        assert!(load_context(Some(&api), &mut ctx, &Provided::new()).is_err());
+    }
+}

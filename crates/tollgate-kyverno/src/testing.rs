@@ -1,0 +1,469 @@
+//! `kyverno test` compatibility: runs `kyverno-test.yaml` files (policies,
+//! resources, values, user info, exceptions, expected results) and decides
+//! each expected row the way the Kyverno CLI does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::eval::Status;
+use crate::policy::{Policy, RequestInfo, RuleKind};
+use crate::{EvalInput, Exception, evaluate_policy};
+
+/// The outcome of one expected (row × resource) case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseOutcome {
+    /// tollgate's verdict equals the expected one.
+    Agree,
+    /// tollgate's verdict differs; the reason says how.
+    Disagree(String),
+    /// The rule is not evaluated by tollgate (CEL, mutate, ...): not run.
+    NotRun(String),
+    /// The rule did not select the resource. Upstream passes such rows
+    /// whatever they expect; they agree only when `skip` was expected.
+    NotApplicable,
+    /// The test itself could not be run (a missing file, a bad policy).
+    Error(String),
+}
+
+/// One expected row of a test, resolved per resource.
+#[derive(Debug, Clone)]
+pub struct RowOutcome {
+    /// `policy` of the row.
+    pub policy: String,
+    /// `rule` of the row (empty when absent).
+    pub rule: String,
+    /// `resources` of the row, as written.
+    pub resources: Vec<String>,
+    /// `result` expected.
+    pub expected: String,
+    /// One outcome per named resource (one for the whole row when none is
+    /// named), with the resource.
+    pub cases: Vec<(String, CaseOutcome)>,
+}
+
+/// All rows of one `kyverno-test.yaml`.
+#[derive(Debug, Clone)]
+pub struct TestFileOutcome {
+    /// The test file.
+    pub path: PathBuf,
+    /// `metadata.name`.
+    pub name: String,
+    /// Rows in file order.
+    pub rows: Vec<RowOutcome>,
+    /// A problem that stopped the whole file.
+    pub error: Option<String>,
+}
+
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ClusterPolicy",
+    "ClusterPolicyReport",
+    "ClusterCleanupPolicy",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "PriorityClass",
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "RuntimeClass",
+    "IngressClass",
+    "ClusterIssuer",
+    "VolumeSnapshotClass",
+    "PodSecurityPolicy",
+    "CertificateSigningRequest",
+    "ComponentStatus",
+    "ClusterRoleTemplateBinding",
+];
+
+/// Whether objects of `kind` live in a namespace.
+pub fn is_namespaced(kind: &str) -> bool {
+    !CLUSTER_SCOPED.contains(&kind)
+}
+
+fn read_docs(path: &Path) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let docs = tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default()).map_err(|e| {
+        let p = e.position();
+        format!("{}:{}:{}: {}", path.display(), p.line, p.column, e.message())
+    })?;
+    Ok(docs.iter().map(|d| d.root.to_json()).filter(|v| !v.is_null()).collect())
+}
+
+fn files_of(base: &Path, list: Option<&Value>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let items: Vec<&str> = match list {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => vec![s.as_str()],
+        _ => Vec::new(),
+    };
+    for item in items {
+        let p = base.join(item);
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
+                .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            entries.sort();
+            out.extend(
+                entries.into_iter().filter(|e| e.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json")),
+            );
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Values of a test: globals, per policy/resource and per policy/rule.
+#[derive(Debug, Clone, Default)]
+struct Values {
+    global: Vec<(String, Value)>,
+    resources: HashMap<(String, String), Vec<(String, Value)>>,
+    rules: HashMap<(String, String), Map<String, Value>>,
+    namespace_labels: HashMap<String, BTreeMap<String, String>>,
+}
+
+fn pairs(v: Option<&Value>) -> Vec<(String, Value)> {
+    v.and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
+
+fn parse_values(v: &Value) -> Values {
+    let mut out = Values { global: pairs(v.get("globalValues")), ..Values::default() };
+    for p in v.get("policies").and_then(Value::as_array).into_iter().flatten() {
+        let pname = p.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        for r in p.get("resources").and_then(Value::as_array).into_iter().flatten() {
+            let rname = r.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            out.resources.entry((pname.clone(), rname)).or_default().extend(pairs(r.get("values")));
+        }
+        for r in p.get("rules").and_then(Value::as_array).into_iter().flatten() {
+            let rname = r.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            let m = r.get("values").and_then(Value::as_object).cloned().unwrap_or_default();
+            out.rules.entry((pname.clone(), rname)).or_default().extend(m);
+        }
+    }
+    for ns in v.get("namespaceSelector").and_then(Value::as_array).into_iter().flatten() {
+        let name = ns.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let labels = ns
+            .get("labels")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+            .unwrap_or_default();
+        out.namespace_labels.insert(name, labels);
+    }
+    for ns in v.get("namespaces").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(name) = ns.pointer("/metadata/name").and_then(Value::as_str) {
+            let labels = ns
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+                .unwrap_or_default();
+            out.namespace_labels.entry(name.to_string()).or_insert(labels);
+        }
+    }
+    out
+}
+
+/// Runs one `kyverno-test.yaml`.
+pub fn run_test_file(path: &Path) -> TestFileOutcome {
+    let mut outcome = TestFileOutcome { path: path.to_path_buf(), name: String::new(), rows: Vec::new(), error: None };
+    let fail = |mut o: TestFileOutcome, e: String| {
+        o.error = Some(e);
+        o
+    };
+    let test = match read_docs(path) {
+        Ok(mut d) if !d.is_empty() => d.remove(0),
+        Ok(_) => return fail(outcome, format!("{}: empty test file", path.display())),
+        Err(e) => return fail(outcome, e),
+    };
+    outcome.name = test.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    if test.get("kind").and_then(Value::as_str) != Some("Test")
+        || test.get("apiVersion").is_none()
+        || test.get("name").is_some()
+    {
+        return fail(
+            outcome,
+            format!("{}: not a `cli.kyverno.io/v1alpha1` Test (a deprecated or unknown test schema)", path.display()),
+        );
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    // Policies.
+    let mut policies: Vec<Policy> = Vec::new();
+    let mut unsupported_policies: HashMap<String, String> = HashMap::new();
+    for f in files_of(base, test.get("policies")) {
+        let docs = match read_docs(&f) {
+            Ok(d) => d,
+            Err(e) => return fail(outcome, e),
+        };
+        for (i, d) in docs.iter().enumerate() {
+            if crate::policy::is_kyverno_policy(d) {
+                match Policy::from_json(d, &f.display().to_string(), i) {
+                    Ok(p) => policies.push(p),
+                    Err(e) => return fail(outcome, format!("{}: {e}", f.display())),
+                }
+            } else if let (Some(kind), Some(name)) =
+                (d.get("kind").and_then(Value::as_str), d.pointer("/metadata/name").and_then(Value::as_str))
+            {
+                unsupported_policies
+                    .insert(name.to_string(), format!("{kind} policies (CEL) are not evaluated by tollgate"));
+            }
+        }
+    }
+    // Resources: namespaced kinds default to `default`; duplicates dropped.
+    let mut resources: Vec<Value> = Vec::new();
+    for f in files_of(base, test.get("resources")) {
+        let docs = match read_docs(&f) {
+            Ok(d) => d,
+            Err(e) => return fail(outcome, e),
+        };
+        for mut d in docs {
+            if !d.is_object() {
+                continue;
+            }
+            let kind = d.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+            if is_namespaced(&kind)
+                && d.pointer("/metadata/namespace").is_none_or(|v| v.as_str().is_none_or(str::is_empty))
+                && let Some(m) = d.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                m.insert("namespace".into(), Value::String("default".into()));
+            }
+            let id = |v: &Value| {
+                (
+                    v.get("apiVersion").cloned(),
+                    v.get("kind").cloned(),
+                    v.pointer("/metadata/namespace").cloned(),
+                    v.pointer("/metadata/name").cloned(),
+                )
+            };
+            if !resources.iter().any(|r| id(r) == id(&d)) {
+                resources.push(d);
+            }
+        }
+    }
+    // Values, user info, exceptions.
+    let mut values = Values::default();
+    if let Some(v) = test.get("variables").and_then(Value::as_str) {
+        match read_docs(&base.join(v)) {
+            Ok(d) => {
+                if let Some(first) = d.first() {
+                    values = parse_values(first);
+                }
+            }
+            Err(e) => return fail(outcome, e),
+        }
+    }
+    if let Some(v) = test.get("values") {
+        values = parse_values(v);
+    }
+    let mut req = RequestInfo { operation: "CREATE".into(), ..RequestInfo::default() };
+    if let Some(u) = test.get("userinfo").and_then(Value::as_str) {
+        match read_docs(&base.join(u)) {
+            Ok(d) => {
+                if let Some(u) = d.first() {
+                    let list = |p: &str| -> Vec<String> {
+                        u.pointer(p)
+                            .and_then(Value::as_array)
+                            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                            .unwrap_or_default()
+                    };
+                    req.roles = list("/roles");
+                    req.cluster_roles = list("/clusterRoles");
+                    req.groups = list("/userInfo/groups");
+                    req.username = u.pointer("/userInfo/username").and_then(Value::as_str).unwrap_or("").to_string();
+                }
+            }
+            Err(e) => return fail(outcome, e),
+        }
+    }
+    let mut exceptions = Vec::new();
+    for f in files_of(base, test.get("exceptions")) {
+        match read_docs(&f) {
+            Ok(d) => exceptions.extend(d.iter().filter_map(Exception::from_json)),
+            Err(e) => return fail(outcome, e),
+        }
+    }
+    // Evaluate every policy on every resource once.
+    let mut responses: HashMap<(usize, usize), Vec<crate::eval::Response>> = HashMap::new();
+    for (pi, p) in policies.iter().enumerate() {
+        for (ri, r) in resources.iter().enumerate() {
+            let rname = r.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let ns = r.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+            let mut globals = values.global.clone();
+            if let Some(rv) = values.resources.get(&(p.name.clone(), rname.to_string())) {
+                globals.extend(rv.iter().cloned());
+            }
+            let mut req = req.clone();
+            if let Some((_, op)) = globals.iter().rev().find(|(k, _)| k == "request.operation") {
+                req.operation = op.as_str().unwrap_or("CREATE").to_string();
+            }
+            req.namespace_labels = values.namespace_labels.get(ns).cloned().unwrap_or_default();
+            let rule_values: HashMap<String, Map<String, Value>> = values
+                .rules
+                .iter()
+                .filter(|((pn, _), _)| *pn == p.name)
+                .map(|((_, rn), m)| (rn.clone(), m.clone()))
+                .collect();
+            let input = EvalInput { request: req, variables: globals, rule_values, exceptions: exceptions.clone() };
+            responses.insert((pi, ri), evaluate_policy(p, r, &input));
+        }
+    }
+    for row in test.get("results").and_then(Value::as_array).into_iter().flatten() {
+        let policy_full = row.get("policy").and_then(Value::as_str).unwrap_or("");
+        let policy = policy_full.rsplit('/').next().unwrap_or(policy_full).to_string();
+        let rule = row.get("rule").and_then(Value::as_str).unwrap_or("").to_string();
+        let expected = row.get("result").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut names: Vec<String> = row
+            .get("resources")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        if names.is_empty()
+            && let Some(r) = row.get("resource").and_then(Value::as_str)
+        {
+            names.push(r.to_string());
+        }
+        let specs: Vec<&Value> =
+            row.get("resourceSpecs").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+        let mut out = RowOutcome {
+            policy: policy.clone(),
+            rule: rule.clone(),
+            resources: names.clone(),
+            expected: expected.clone(),
+            cases: Vec::new(),
+        };
+        let pi = policies.iter().position(|p| p.name == policy);
+        let case_names: Vec<String> =
+            if names.is_empty() && specs.is_empty() { vec![String::new()] } else { names.clone() };
+        for name in case_names {
+            let outcome = match pi {
+                None => match unsupported_policies.get(&policy) {
+                    Some(why) => CaseOutcome::NotRun(why.clone()),
+                    None => CaseOutcome::Error(format!("policy `{policy}` is not in the test's policy files")),
+                },
+                Some(pi) => decide(&policies[pi], pi, &rule, &name, &specs, &expected, &resources, &responses),
+            };
+            out.cases.push((name, outcome));
+        }
+        outcome.rows.push(out);
+    }
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    policy: &Policy,
+    pi: usize,
+    rule: &str,
+    name: &str,
+    specs: &[&Value],
+    expected: &str,
+    resources: &[Value],
+    responses: &HashMap<(usize, usize), Vec<crate::eval::Response>>,
+) -> CaseOutcome {
+    // The rule must exist and be one tollgate evaluates.
+    if !rule.is_empty() {
+        let rules: Vec<_> =
+            policy.rules.iter().filter(|r| r.name == rule || r.autogen_of.as_deref() == Some(rule)).collect();
+        let Some(first) = rules.first() else {
+            return CaseOutcome::Error(format!("rule `{rule}` is not in policy `{}`", policy.name));
+        };
+        match &first.kind {
+            RuleKind::Validate => {}
+            RuleKind::UnsupportedValidate(what) => {
+                return CaseOutcome::NotRun(format!("{what} is not evaluated by tollgate"));
+            }
+            RuleKind::NotValidate(what) => {
+                return CaseOutcome::NotRun(format!("{what} rules are not validations; tollgate does not run them"));
+            }
+        }
+    } else if let Some(r) = policy.rules.iter().find(|r| r.kind != RuleKind::Validate) {
+        return CaseOutcome::NotRun(format!(
+            "policy `{}` has rule `{}` that tollgate does not evaluate",
+            policy.name, r.name
+        ));
+    }
+    let selected: Vec<usize> = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            let rname = r.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let ns = r.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+            if !name.is_empty() {
+                return rname == name || format!("{ns}/{rname}") == name;
+            }
+            specs.iter().any(|s| {
+                let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
+                let api = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                let gv = if field("group").is_empty() {
+                    field("version").to_string()
+                } else {
+                    format!("{}/{}", field("group"), field("version"))
+                };
+                (gv == api || gv.is_empty())
+                    && field("name") == rname
+                    && (field("namespace").is_empty() || field("namespace") == ns)
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let selected = if selected.is_empty() { (0..resources.len()).collect() } else { selected };
+    let mut any_response = false;
+    for ri in selected {
+        let Some(rs) = responses.get(&(pi, ri)) else { continue };
+        for r in rs.iter().filter(|r| {
+            rule.is_empty()
+                || r.rule == rule
+                || r.rule == format!("autogen-{rule}")
+                || r.rule == format!("autogen-cronjob-{rule}")
+        }) {
+            any_response = true;
+            let got = if r.status == Status::Fail
+                && policy.annotations.get("policies.kyverno.io/scored").and_then(Value::as_str) == Some("false")
+            {
+                "warn"
+            } else {
+                r.status.as_str()
+            };
+            if got != expected {
+                return CaseOutcome::Disagree(format!(
+                    "expected {expected}, tollgate says {got} (rule {}: {})",
+                    r.rule, r.message
+                ));
+            }
+        }
+    }
+    if !any_response {
+        return if expected == "skip" { CaseOutcome::Agree } else { CaseOutcome::NotApplicable };
+    }
+    CaseOutcome::Agree
+}
+
+/// Every `kyverno-test.yaml` under `root`, sorted.
+pub fn find_kyverno_tests(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.filter_map(Result::ok) {
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_symlink() {
+                continue;
+            }
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() == "kyverno-test.yaml" {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
