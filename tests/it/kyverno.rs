@@ -229,7 +229,7 @@ fn agreement_with_the_kyverno_library_and_cli_tests() {
     let (n, m) = agree("kyverno-policies in-scope:validate");
     assert!(m == 1685 && n >= 1685, "{n}/{m}");
     let (n, m) = agree("kyverno-cli in-scope:validate");
-    assert!(m == 151 && n >= 145, "{n}/{m}");
+    assert!(m == 151 && n >= 148, "{n}/{m}");
     // Out-of-scope cases are reported as not run, never as agreement.
     let cel = text.lines().find(|l| l.trim_start().starts_with("cel:validate:")).expect("cel line");
     assert!(cel.trim_start().starts_with("cel:validate: 0 / 0 / 0 /"), "{cel}");

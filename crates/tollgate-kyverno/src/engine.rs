@@ -14,7 +14,7 @@ use tollgate_core::{
 use crate::eval::Status;
 use crate::policy::{Policy, RequestInfo, is_kyverno_policy};
 use crate::testing::is_namespaced;
-use crate::{EvalInput, evaluate_policy};
+use crate::{EvalInput, evaluate_policies};
 
 /// Where the Kyverno policies come from.
 #[derive(Debug, Clone, Default)]
@@ -326,8 +326,9 @@ impl PolicyEngine for KyvernoEngine {
                     ..EvalInput::default()
                 };
                 let mut found = Vec::new();
-                for p in &self.policies {
-                    for r in evaluate_policy(p, object, &input) {
+                let all = evaluate_policies(&self.policies, object, &input);
+                for (p, responses) in self.policies.iter().zip(all) {
+                    for r in responses {
                         let rule = p.rules.iter().find(|x| x.name == r.rule);
                         let base = rule.and_then(|x| x.autogen_of.clone()).unwrap_or_else(|| r.rule.clone());
                         let id = format!("{}/{base}", p.name);

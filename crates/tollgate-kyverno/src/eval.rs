@@ -2,13 +2,13 @@
 //! `{{ }}` substitution, `context` variables, preconditions, `pattern`,
 //! `anyPattern`, `deny` and `foreach` — Kyverno's `validateResourceHandler`.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::conditions::{Operator, evaluate};
-use crate::jmespath::{JpError, query};
+use crate::jmespath::{Data, JpError, query, query_in};
 use crate::pattern::{Verdict, match_pattern};
 use crate::policy::Rule;
 use crate::value::go_json;
@@ -53,10 +53,14 @@ pub struct Response {
     pub path: Option<String>,
 }
 
-/// The variables of one evaluation (Kyverno's JSON context).
+/// The variables of one evaluation (Kyverno's JSON context): a base shared
+/// by every rule evaluated on one object (the request with the object, the
+/// images), and the variables set on top of it (values, `context` entries,
+/// `element`), so that cloning a context never copies the object.
 #[derive(Debug, Clone)]
 pub struct Context {
-    data: Value,
+    base: Arc<Value>,
+    overlay: Map<String, Value>,
 }
 
 impl Context {
@@ -89,14 +93,27 @@ impl Context {
         data.insert("images".into(), crate::images::images_of(resource));
         data.insert("serviceAccountName".into(), Value::String(String::new()));
         data.insert("serviceAccountNamespace".into(), Value::String(String::new()));
-        Context { data: Value::Object(data) }
+        Context { base: Arc::new(Value::Object(data)), overlay: Map::new() }
     }
 
     /// Sets a dotted variable (`request.operation`, `foo.bar`), merging maps.
     pub fn set(&mut self, dotted: &str, value: Value) {
-        let mut cur = &mut self.data;
-        let parts: Vec<&str> = dotted.split('.').collect();
-        for (i, p) in parts.iter().enumerate() {
+        let parts = split_variable(dotted);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let root = parts[0];
+        if !self.overlay.contains_key(root) {
+            // Move the base's entry up (free while the base is not shared).
+            let moved = Arc::make_mut(&mut self.base).as_object_mut().and_then(|m| m.remove(root));
+            if let Some(v) = moved {
+                self.overlay.insert(root.to_string(), v);
+            }
+        }
+        if parts.len() == 1 {
+            self.overlay.insert(root.to_string(), value);
+            return;
+        }
+        let mut cur = self.overlay.entry(root.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        for (i, p) in parts.iter().enumerate().skip(1) {
             if !cur.is_object() {
                 *cur = Value::Object(Map::new());
             }
@@ -109,9 +126,18 @@ impl Context {
         }
     }
 
+    fn top(&self, key: &str) -> Option<&Value> {
+        self.overlay.get(key).or_else(|| self.base.get(key))
+    }
+
     /// The request operation.
     pub fn operation(&self) -> &str {
-        self.data.pointer("/request/operation").and_then(Value::as_str).unwrap_or("CREATE")
+        self.top("request").and_then(|r| r.get("operation")).and_then(Value::as_str).unwrap_or("CREATE")
+    }
+
+    /// `request.object`, borrowed.
+    pub fn object(&self) -> Option<&Value> {
+        self.top("request").and_then(|r| r.get("object"))
     }
 
     /// Runs a JMESPath query on the context.
@@ -120,13 +146,28 @@ impl Context {
         if expr.is_empty() {
             return Err(JpError::Function("invalid query (nil)".into()));
         }
-        query(expr, &self.data)
+        query_in(expr, Data::Layers(&self.overlay, &self.base))
     }
 
     /// Whether a top-level variable exists.
     pub fn has(&self, name: &str) -> bool {
-        self.data.get(name).is_some()
+        self.top(name).is_some()
     }
+}
+
+/// Splits a variable name at dots outside double quotes, unquoting
+/// (`a."b.c".d` is `a`, `b.c`, `d`).
+fn split_variable(name: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut quoted = false;
+    for c in name.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(String::new()),
+            c => parts.last_mut().map_or((), |p| p.push(c)),
+        }
+    }
+    parts
 }
 
 static VARIABLES: LazyLock<Regex> = LazyLock::new(|| {
@@ -457,20 +498,22 @@ impl Validator<'_> {
     }
 
     fn validate_patterns(&self, ctx: &Context, element: Option<&Value>) -> Response {
-        let target = if let Some(e) = element {
-            e.clone()
+        // Patterns see the object as decoded from YAML (integers stay
+        // integers), as Kyverno matches the unstructured resource.
+        let target: &Value = if let Some(e) = element {
+            e
         } else {
             if ctx.operation() == "DELETE" {
                 return self.response(Status::Skip, "DELETE requests are not validated by patterns".into(), None);
             }
-            ctx.query("request.object").unwrap_or(Value::Null)
+            ctx.object().unwrap_or(&Value::Null)
         };
         if let Some(p) = self.pattern {
             let p = match substitute(p, ctx) {
                 Ok(p) => p,
                 Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
             };
-            return match match_pattern(&target, &p) {
+            return match match_pattern(target, &p) {
                 Verdict::Pass => {
                     self.response(Status::Pass, format!("validation rule '{}' passed.", self.rule_name), None)
                 }
@@ -493,7 +536,7 @@ impl Validator<'_> {
         let mut skipped = Vec::new();
         let mut first_path = None;
         for (i, p) in patterns.iter().enumerate() {
-            match match_pattern(&target, p) {
+            match match_pattern(target, p) {
                 Verdict::Pass => {
                     return self.response(
                         Status::Pass,
@@ -576,13 +619,19 @@ impl Validator<'_> {
             let mut ectx = ctx.clone();
             ectx.set("element", element.clone());
             ectx.set("elementIndex", crate::jmespath::num(index as f64));
-            if self.nesting > 0 {
-                ectx.set(&format!("element{}", self.nesting), element.clone());
-                ectx.set(&format!("elementIndex{}", self.nesting), crate::jmespath::num(index as f64));
-            }
+            // `element0`, `element1`, ... name the elements of each level.
+            ectx.set(&format!("element{}", self.nesting), element.clone());
+            ectx.set(&format!("elementIndex{}", self.nesting), crate::jmespath::num(index as f64));
             // Patterns apply to the element when it is an object (unless
             // `elementScope: false`).
             let scoped = match element_scope {
+                Some(true) if !element.is_object() => {
+                    let msg = format!(
+                        "failed to process foreach: cannot use elementScope=true foreach rules for elements that are not maps (element {index} is {})",
+                        crate::value::go_json(element)
+                    );
+                    return (self.response(Status::Error, msg, None), applied);
+                }
                 Some(s) => s,
                 None => element.is_object(),
             };
@@ -664,6 +713,48 @@ mod tests {
         assert_eq!(conditions(&c, &ctx), Ok((false, "not update".into())));
         let c = json!({"all": [{"key": "{{ request.object.spec.x }}", "operator": "Equals", "value": 1}]});
         assert!(conditions(&c, &ctx).is_err());
+    }
+
+    fn rule(raw: Value) -> Rule {
+        Rule::new("r".into(), raw, None)
+    }
+
+    #[test]
+    fn nested_foreach_element_scope_and_indices() {
+        let r = rule(json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": {"foreach": [{
+            "list": "request.object.spec.containers",
+            "foreach": [{"list": "element.ports", "deny": {"conditions": {"any": [
+                {"key": "{{ element.containerPort }}", "operator": "LessThan", "value": 1024}]}}}]}]}}));
+        let pod = |port: i64| {
+            json!({"kind": "Pod", "spec": {"containers": [
+            {"name": "a", "ports": [{"containerPort": 8080}]}, {"name": "b", "ports": [{"containerPort": 9090}, {"containerPort": port}]}]}})
+        };
+        let run = |p: &Value| validate_rule(&r, &mut Context::new(p, "CREATE"), &Provided::new());
+        assert_eq!(run(&pod(80)).map(|r| r.status), Some(Status::Fail));
+        assert_eq!(run(&pod(8081)).map(|r| r.status), Some(Status::Pass));
+        // No elements at all: no response (the CLI reports the rule as not applied).
+        let empty = json!({"kind": "Pod", "spec": {"containers": []}});
+        assert_eq!(run(&empty), None);
+        // elementScope: true on non-object elements is an error.
+        let strings = rule(json!({"validate": {"foreach": [{"list": "request.object.spec.containers[].name",
+            "elementScope": true, "deny": {"conditions": {"any": [{"key": "{{ element }}", "operator": "Equals", "value": "x"}]}}}]}}));
+        let r = validate_rule(&strings, &mut Context::new(&pod(80), "CREATE"), &Provided::new());
+        assert_eq!(r.map(|r| r.status), Some(Status::Error));
+        // element0 and elementIndex name the outer level inside the inner one.
+        let outer = rule(json!({"validate": {"foreach": [{"list": "request.object.spec.containers",
+            "foreach": [{"list": "element.ports", "deny": {"conditions": {"all": [
+                {"key": "{{ element0.name }}", "operator": "Equals", "value": "b"},
+                {"key": "{{ elementIndex1 }}", "operator": "Equals", "value": 1}]}}}]}]}}));
+        let r = validate_rule(&outer, &mut Context::new(&pod(80), "CREATE"), &Provided::new());
+        assert_eq!(r.map(|r| r.status), Some(Status::Fail));
+    }
+
+    #[test]
+    fn quoted_variable_names() {
+        let mut ctx = Context::new(&json!({"metadata": {"name": "r"}}), "CREATE");
+        ctx.set(r#"request.object.metadata.annotations."example.com/owner""#, json!("platform"));
+        assert_eq!(ctx.query(r#"request.object.metadata.annotations."example.com/owner""#), Ok(json!("platform")));
+        assert_eq!(ctx.query("request.object.metadata.name"), Ok(json!("r")));
     }
 
     #[test]

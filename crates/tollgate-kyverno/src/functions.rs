@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use crate::jmespath::{Ast, JpError, compare_values, json_eq, num, search};
+use crate::jmespath::{Ast, Data, JpError, compare_values, eval, json_eq, num, search};
 
 type JpResult = Result<Value, JpError>;
 
@@ -30,14 +30,14 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// Calls function `name`.
-pub(crate) fn call(name: &str, args: &[Ast], data: &Value) -> JpResult {
+pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
         vals.push(match a {
             Ast::ExpRef(e) => Arg::Expr(e),
-            other => Arg::Val(match search(other, data) {
+            other => Arg::Val(match eval(other, data) {
                 Err(JpError::NotFound(_)) => Value::Null,
-                r => r?,
+                r => r?.into_owned(),
             }),
         });
     }

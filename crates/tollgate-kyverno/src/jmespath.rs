@@ -9,7 +9,11 @@
 //! JMESPath specification's, parsed by precedence climbing with the
 //! specification's binding powers.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use serde_json::{Map, Number, Value};
 
@@ -600,9 +604,9 @@ pub fn is_false(v: &Value) -> bool {
     }
 }
 
-fn ok_or_null(r: JpResult) -> JpResult {
+fn ok_or_null(r: Result<Cow<'_, Value>, JpError>) -> Result<Cow<'_, Value>, JpError> {
     match r {
-        Err(e) if e.is_not_found() => Ok(Value::Null),
+        Err(e) if e.is_not_found() => Ok(Cow::Owned(Value::Null)),
         other => other,
     }
 }
@@ -616,90 +620,157 @@ fn as_f64(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
+/// What an expression is evaluated on: a value, or the root of an
+/// evaluation context made of variables set on top of a shared base (so a
+/// context never copies the resource it holds).
+#[derive(Debug, Clone, Copy)]
+pub enum Data<'a> {
+    /// A plain value.
+    Value(&'a Value),
+    /// Top-level variables, looked up in `overlay` first, then in `base`.
+    Layers(&'a Map<String, Value>, &'a Value),
+}
+
+impl<'a> Data<'a> {
+    fn field(self, key: &str) -> Result<Cow<'a, Value>, JpError> {
+        match self {
+            Data::Value(Value::Object(m)) => {
+                m.get(key).map(Cow::Borrowed).ok_or_else(|| JpError::NotFound(key.to_string()))
+            }
+            Data::Value(_) => Ok(Cow::Owned(Value::Null)),
+            Data::Layers(overlay, base) => overlay
+                .get(key)
+                .or_else(|| base.get(key))
+                .map(Cow::Borrowed)
+                .ok_or_else(|| JpError::NotFound(key.to_string())),
+        }
+    }
+
+    fn value(self) -> Cow<'a, Value> {
+        match self {
+            Data::Value(v) => Cow::Borrowed(v),
+            Data::Layers(overlay, base) => {
+                let mut m = base.as_object().cloned().unwrap_or_default();
+                m.extend(overlay.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Cow::Owned(Value::Object(m))
+            }
+        }
+    }
+}
+
 /// Evaluates `ast` on `data`.
 pub fn search(ast: &Ast, data: &Value) -> JpResult {
+    eval(ast, Data::Value(data)).map(Cow::into_owned)
+}
+
+fn items_of(v: Cow<'_, Value>) -> Option<Vec<Cow<'_, Value>>> {
+    match v {
+        Cow::Borrowed(Value::Array(a)) => Some(a.iter().map(Cow::Borrowed).collect()),
+        Cow::Owned(Value::Array(a)) => Some(a.into_iter().map(Cow::Owned).collect()),
+        _ => None,
+    }
+}
+
+fn on<'a>(left: Cow<'a, Value>, right: &Ast) -> Result<Cow<'a, Value>, JpError> {
+    match left {
+        Cow::Borrowed(v) => eval(right, Data::Value(v)),
+        Cow::Owned(v) => eval(right, Data::Value(&v)).map(|c| Cow::Owned(c.into_owned())),
+    }
+}
+
+/// Evaluates `ast` on `data`, borrowing from it where the result is a part
+/// of it.
+pub fn eval<'a>(ast: &Ast, data: Data<'a>) -> Result<Cow<'a, Value>, JpError> {
+    let owned = |v: Value| Ok(Cow::Owned(v));
     match ast {
-        Ast::Current => Ok(data.clone()),
-        Ast::Field(k) => match data {
-            Value::Object(m) => m.get(k).cloned().ok_or_else(|| JpError::NotFound(k.clone())),
-            _ => Ok(Value::Null),
-        },
-        Ast::Index(i) => Ok(match data {
-            Value::Array(a) => {
-                let idx = if *i < 0 { a.len() as i64 + i } else { *i };
-                if idx >= 0 && (idx as usize) < a.len() { a[idx as usize].clone() } else { Value::Null }
+        Ast::Current => Ok(data.value()),
+        Ast::Field(k) => data.field(k),
+        Ast::Index(i) => {
+            let v = data.value();
+            let len = v.as_array().map_or(0, Vec::len) as i64;
+            let idx = if *i < 0 { len + i } else { *i };
+            if idx < 0 || idx >= len {
+                return owned(Value::Null);
             }
-            _ => Value::Null,
-        }),
-        Ast::Slice(start, stop, step) => Ok(match data {
+            Ok(match v {
+                Cow::Borrowed(Value::Array(a)) => Cow::Borrowed(&a[idx as usize]),
+                Cow::Owned(Value::Array(mut a)) => Cow::Owned(a.swap_remove(idx as usize)),
+                _ => Cow::Owned(Value::Null),
+            })
+        }
+        Ast::Slice(start, stop, step) => owned(match data.value().as_ref() {
             Value::Array(a) => Value::Array(slice(a, *start, *stop, *step)),
             _ => Value::Null,
         }),
         Ast::Sub(l, r) => {
-            let left = search(l, data)?;
-            search(r, &left)
+            let left = eval(l, data)?;
+            on(left, r)
         }
         Ast::Projection(l, r) => {
-            let left = ok_or_null(search(l, data))?;
-            let Value::Array(items) = left else { return Ok(Value::Null) };
+            let left = ok_or_null(eval(l, data))?;
+            let Some(items) = items_of(left) else { return owned(Value::Null) };
             let mut out = Vec::new();
-            for item in &items {
-                let v = ok_or_null(search(r, item))?;
+            for item in items {
+                let v = ok_or_null(on(item, r))?;
                 if !v.is_null() {
-                    out.push(v);
+                    out.push(v.into_owned());
                 }
             }
-            Ok(Value::Array(out))
+            owned(Value::Array(out))
         }
         Ast::ValueProjection(l, r) => {
-            let Ok(Value::Object(m)) = search(l, data) else { return Ok(Value::Null) };
+            let values: Vec<Cow<'a, Value>> = match eval(l, data) {
+                Ok(Cow::Borrowed(Value::Object(m))) => m.values().map(Cow::Borrowed).collect(),
+                Ok(Cow::Owned(Value::Object(m))) => m.into_iter().map(|(_, v)| Cow::Owned(v)).collect(),
+                _ => return owned(Value::Null),
+            };
             let mut out = Vec::new();
-            for item in m.values() {
-                let v = ok_or_null(search(r, item))?;
+            for item in values {
+                let v = ok_or_null(on(item, r))?;
                 if !v.is_null() {
-                    out.push(v);
+                    out.push(v.into_owned());
                 }
             }
-            Ok(Value::Array(out))
+            owned(Value::Array(out))
         }
         Ast::Filter(l, r, cond) => {
-            let Ok(Value::Array(items)) = search(l, data) else { return Ok(Value::Null) };
+            let Some(items) = eval(l, data).ok().and_then(items_of) else { return owned(Value::Null) };
             let mut out = Vec::new();
-            for item in &items {
-                let c = ok_or_null(search(cond, item))?;
+            for item in items {
+                let c = ok_or_null(eval(cond, Data::Value(item.as_ref())))?;
                 if !is_false(&c) {
-                    let v = ok_or_null(search(r, item))?;
+                    let v = ok_or_null(on(item, r))?;
                     if !v.is_null() {
-                        out.push(v);
+                        out.push(v.into_owned());
                     }
                 }
             }
-            Ok(Value::Array(out))
+            owned(Value::Array(out))
         }
         Ast::Flatten(inner) => {
-            let Ok(Value::Array(items)) = search(inner, data) else { return Ok(Value::Null) };
+            let Some(items) = eval(inner, data).ok().and_then(items_of) else { return owned(Value::Null) };
             let mut out = Vec::new();
             for item in items {
-                match item {
+                match item.into_owned() {
                     Value::Array(a) => out.extend(a),
                     other => out.push(other),
                 }
             }
-            Ok(Value::Array(out))
+            owned(Value::Array(out))
         }
         Ast::Or(l, r) => {
-            let left = ok_or_null(search(l, data))?;
-            if is_false(&left) { ok_or_null(search(r, data)) } else { Ok(left) }
+            let left = ok_or_null(eval(l, data))?;
+            if is_false(&left) { ok_or_null(eval(r, data)) } else { Ok(left) }
         }
         Ast::And(l, r) => {
-            let left = ok_or_null(search(l, data))?;
-            if is_false(&left) { Ok(left) } else { search(r, data) }
+            let left = ok_or_null(eval(l, data))?;
+            if is_false(&left) { Ok(left) } else { eval(r, data) }
         }
-        Ast::Not(inner) => Ok(Value::Bool(is_false(&ok_or_null(search(inner, data))?))),
+        Ast::Not(inner) => owned(Value::Bool(is_false(ok_or_null(eval(inner, data))?.as_ref()))),
         Ast::Compare(op, l, r) => {
-            let left = ok_or_null(search(l, data))?;
-            let right = ok_or_null(search(r, data))?;
-            Ok(match op {
+            let left = ok_or_null(eval(l, data))?;
+            let right = ok_or_null(eval(r, data))?;
+            owned(match op {
                 Cmp::Eq => Value::Bool(json_eq(&left, &right)),
                 Cmp::Ne => Value::Bool(!json_eq(&left, &right)),
                 _ => match (as_f64(&left), as_f64(&right)) {
@@ -714,30 +785,34 @@ pub fn search(ast: &Ast, data: &Value) -> JpResult {
             })
         }
         Ast::Pipe(l, r) => {
-            let left = ok_or_null(search(l, data))?;
-            ok_or_null(search(r, &left))
+            let left = ok_or_null(eval(l, data))?;
+            ok_or_null(on(left, r))
         }
         Ast::List(items) => {
-            if data.is_null() {
-                return Ok(Value::Null);
+            if matches!(data, Data::Value(Value::Null)) {
+                return owned(Value::Null);
             }
-            items.iter().map(|i| ok_or_null(search(i, data))).collect::<Result<Vec<_>, _>>().map(Value::Array)
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                out.push(ok_or_null(eval(i, data))?.into_owned());
+            }
+            owned(Value::Array(out))
         }
         Ast::Hash(items) => {
-            if data.is_null() {
-                return Ok(Value::Null);
+            if matches!(data, Data::Value(Value::Null)) {
+                return owned(Value::Null);
             }
             let mut m = Map::new();
             for (k, i) in items {
-                m.insert(k.clone(), ok_or_null(search(i, data))?);
+                m.insert(k.clone(), ok_or_null(eval(i, data))?.into_owned());
             }
-            Ok(Value::Object(m))
+            owned(Value::Object(m))
         }
-        Ast::Literal(v) => Ok(v.clone()),
+        Ast::Literal(v) => owned(v.clone()),
         Ast::ExpRef(_) => {
             Err(JpError::Function("an expression reference (&expr) is only valid as a function argument".into()))
         }
-        Ast::Call(name, args) => crate::functions::call(name, args, data),
+        Ast::Call(name, args) => crate::functions::call(name, args, data).map(Cow::Owned),
     }
 }
 
@@ -796,10 +871,46 @@ pub fn compare_values(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
+thread_local! {
+    static PARSED: RefCell<HashMap<String, Rc<Ast>>> = RefCell::new(HashMap::new());
+}
+
+/// Parses `expr` once per thread (policies repeat the same expressions on
+/// every object).
+pub fn parse_cached(expr: &str) -> Result<Rc<Ast>, JpError> {
+    if let Some(ast) = PARSED.with(|c| c.borrow().get(expr).cloned()) {
+        return Ok(ast);
+    }
+    let ast = Rc::new(parse(expr)?);
+    PARSED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 10_000 {
+            c.clear();
+        }
+        c.insert(expr.to_string(), Rc::clone(&ast));
+    });
+    Ok(ast)
+}
+
 /// Runs `expr` on `data`, Kyverno style: numbers in the result are floats.
 pub fn query(expr: &str, data: &Value) -> JpResult {
-    let ast = parse(expr)?;
-    search(&ast, data).map(floats)
+    query_in(expr, Data::Value(data))
+}
+
+/// Runs `expr` on `data` (a value or a layered context).
+pub fn query_in(expr: &str, data: Data<'_>) -> JpResult {
+    let ast = parse_cached(expr)?;
+    eval(&ast, data).map(|v| floats_ref(&v))
+}
+
+/// [`floats`] of a borrowed value.
+pub fn floats_ref(v: &Value) -> Value {
+    match v {
+        Value::Number(n) if !n.is_f64() => n.as_f64().map_or(Value::Number(n.clone()), num),
+        Value::Array(a) => Value::Array(a.iter().map(floats_ref).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), floats_ref(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Every number as a float, as Go's JSON decoding into `interface{}` gives.

@@ -108,12 +108,11 @@ impl Exception {
                     .collect()
             })
             .unwrap_or_default();
-        let matcher = Rule {
-            name: "exception".into(),
-            raw: serde_json::json!({"match": spec.get("match").cloned().unwrap_or(Value::Null)}),
-            kind: RuleKind::Validate,
-            autogen_of: None,
-        };
+        let matcher = Rule::new(
+            "exception".into(),
+            serde_json::json!({"match": spec.get("match").cloned().unwrap_or(Value::Null)}),
+            None,
+        );
         Some(Exception {
             name: doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
             entries,
@@ -146,11 +145,26 @@ impl Exception {
 /// give an `Error` response saying so when they select the resource, so a
 /// caller never mistakes them for a pass.
 pub fn evaluate_policy(policy: &Policy, resource: &Value, input: &EvalInput) -> Vec<Response> {
-    let mut out = Vec::new();
+    evaluate_in(policy, resource, input, &base_context(resource, input))
+}
+
+/// [`evaluate_policy`] for several policies on one resource, the context
+/// built once: one response list per policy.
+pub fn evaluate_policies(policies: &[Policy], resource: &Value, input: &EvalInput) -> Vec<Vec<Response>> {
+    let base = base_context(resource, input);
+    policies.iter().map(|p| evaluate_in(p, resource, input, &base)).collect()
+}
+
+fn base_context(resource: &Value, input: &EvalInput) -> Context {
     let mut base = Context::new(resource, &input.request.operation);
     for (k, v) in &input.variables {
         base.set(k, v.clone());
     }
+    base
+}
+
+fn evaluate_in(policy: &Policy, resource: &Value, input: &EvalInput, base: &Context) -> Vec<Response> {
+    let mut out = Vec::new();
     for rule in &policy.rules {
         if !rule_selects(rule, policy, resource, &input.request) {
             continue;
@@ -170,9 +184,10 @@ pub fn evaluate_policy(policy: &Policy, resource: &Value, input: &EvalInput) -> 
         }
         let mut ctx = base.clone();
         let source = rule.autogen_of.as_deref().unwrap_or(&rule.name);
-        let provided =
-            input.rule_values.get(&rule.name).or_else(|| input.rule_values.get(source)).cloned().unwrap_or_default();
-        for (k, v) in &provided {
+        let provided = input.rule_values.get(&rule.name).or_else(|| input.rule_values.get(source));
+        let empty = Map::new();
+        let provided = provided.unwrap_or(&empty);
+        for (k, v) in provided {
             ctx.set(k, v.clone());
         }
         if let Some(e) = input.exceptions.iter().find(|e| e.applies(policy, &rule.name, resource, &input.request, &ctx))
@@ -185,7 +200,7 @@ pub fn evaluate_policy(policy: &Policy, resource: &Value, input: &EvalInput) -> 
             });
             continue;
         }
-        if let Some(r) = eval::validate_rule(rule, &mut ctx, &provided) {
+        if let Some(r) = eval::validate_rule(rule, &mut ctx, provided) {
             out.push(r);
         }
     }

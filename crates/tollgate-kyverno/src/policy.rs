@@ -30,9 +30,22 @@ pub struct Rule {
     pub kind: RuleKind,
     /// The rule it was generated from, for autogen rules.
     pub autogen_of: Option<String>,
+    /// The kinds `match` can select (`None`: any kind), to skip rules
+    /// cheaply before the full match.
+    kinds: Option<Vec<String>>,
 }
 
 impl Rule {
+    /// A rule from its JSON form.
+    pub fn new(name: String, raw: Value, autogen_of: Option<String>) -> Rule {
+        let kinds = match_kinds(raw.get("match"));
+        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds }
+    }
+
+    /// Whether the rule may select objects of `kind` (a cheap pre-check).
+    pub fn may_select(&self, kind: &str) -> bool {
+        self.kinds.as_ref().is_none_or(|ks| ks.iter().any(|k| k == kind))
+    }
     /// The `validate` block.
     pub fn validate(&self) -> &Value {
         self.raw.get("validate").unwrap_or(&Value::Null)
@@ -118,7 +131,7 @@ impl Policy {
                 .get("name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("policy `{name}`: spec.rules[{i}] has no name"))?;
-            out.push(Rule { name: rname.to_string(), raw: r.clone(), kind: rule_kind(r), autogen_of: None });
+            out.push(Rule::new(rname.to_string(), r.clone(), None));
         }
         let annotations = doc.pointer("/metadata/annotations").and_then(Value::as_object).cloned().unwrap_or_default();
         let mut policy = Policy {
@@ -202,6 +215,52 @@ impl Policy {
         };
         if list.is_empty() { None } else { Some(list) }
     }
+}
+
+/// The kind names a `match` block can select; `None` when any kind can be
+/// (a filter without kinds, or a wildcard kind).
+fn match_kinds(block: Option<&Value>) -> Option<Vec<String>> {
+    let block = block?;
+    let mut filters: Vec<&Value> = Vec::new();
+    let any: Vec<&Value> = block
+        .get("any")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|f| f.get("resources")).collect())
+        .unwrap_or_default();
+    let all: Vec<&Value> = block
+        .get("all")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|f| f.get("resources")).collect())
+        .unwrap_or_default();
+    if block.get("any").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        if any.len() != block["any"].as_array().map_or(0, Vec::len) {
+            return None;
+        }
+        filters = any;
+    } else if block.get("all").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        // Every filter must match: one with kinds is enough to restrict.
+        filters = all.into_iter().filter(|d| !kinds_of(d).is_empty()).take(1).collect();
+        if filters.is_empty() {
+            return None;
+        }
+    } else if let Some(r) = block.get("resources") {
+        filters.push(r);
+    }
+    let mut out = Vec::new();
+    for d in filters {
+        let kinds = kinds_of(d);
+        if kinds.is_empty() {
+            return None;
+        }
+        for k in kinds {
+            let (_, _, kind, _) = parse_kind_selector(k);
+            if kind.contains(['*', '?']) {
+                return None;
+            }
+            out.push(kind);
+        }
+    }
+    Some(out)
 }
 
 /// The resource descriptions of a `match`/`exclude` block (`any`, `all`, or
@@ -319,7 +378,7 @@ fn generate(rule: &Rule, controllers: &[&str], cronjob: bool) -> Option<Rule> {
         text = text.replace(from, to);
     }
     let raw: Value = serde_json::from_str(&text).unwrap_or(raw);
-    Some(Rule { name, kind: rule.kind.clone(), raw, autogen_of: Some(rule.name.clone()) })
+    Some(Rule::new(name, raw, Some(rule.name.clone())))
 }
 
 /// What an offline match knows about the request.
@@ -559,29 +618,28 @@ fn description_matches(
     true
 }
 
-fn filters(block: &Value, key: &str) -> Vec<(Value, Value)> {
+/// The `(resources, filter)` pairs of `block.any`/`block.all`: the filter
+/// object itself carries the user-info fields.
+static NULL: Value = Value::Null;
+
+fn filters<'a>(block: &'a Value, key: &str) -> Vec<(&'a Value, &'a Value)> {
     block
         .get(key)
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|f| {
-                    let user: Map<String, Value> = f
-                        .as_object()
-                        .map(|m| {
-                            m.iter().filter(|(k, _)| *k != "resources").map(|(k, v)| (k.clone(), v.clone())).collect()
-                        })
-                        .unwrap_or_default();
-                    (f.get("resources").cloned().unwrap_or(Value::Null), Value::Object(user))
-                })
-                .collect()
-        })
+        .map(|a| a.iter().map(|f| (f.get("resources").unwrap_or(&NULL), f)).collect())
         .unwrap_or_default()
+}
+
+fn user_for<'v>(req: &RequestInfo, filter: &'v Value) -> Option<&'v Value> {
+    if req.is_empty() { None } else { Some(filter) }
 }
 
 /// Whether `rule` selects `resource`: `match` holds and `exclude` does not
 /// (Kyverno's `MatchesResourceDescription`).
 pub fn rule_selects(rule: &Rule, policy: &Policy, resource: &Value, req: &RequestInfo) -> bool {
+    if !rule.may_select(resource.get("kind").and_then(Value::as_str).unwrap_or("")) {
+        return false;
+    }
     if let Some(ns) = &policy.namespace
         && resource.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns.as_str())
     {
@@ -591,16 +649,16 @@ pub fn rule_selects(rule: &Rule, policy: &Policy, resource: &Value, req: &Reques
     // carry a loose apiVersion).
     let kind_only = rule.autogen_of.is_some();
     let Some(m) = rule.raw.get("match") else { return false };
-    let user_for_match = |u: Value| if req.is_empty() { None } else { Some(u) };
+    // Without user information the match's user fields are ignored (the
+    // Kyverno CLI clears them); exclusions keep them, so they never match.
     let any = filters(m, "any");
     let all = filters(m, "all");
     let matched = if !any.is_empty() {
-        any.iter().any(|(d, u)| description_matches(d, user_for_match(u.clone()).as_ref(), resource, req, kind_only))
+        any.iter().any(|(d, u)| description_matches(d, user_for(req, u), resource, req, kind_only))
     } else if !all.is_empty() {
-        all.iter().all(|(d, u)| description_matches(d, user_for_match(u.clone()).as_ref(), resource, req, kind_only))
+        all.iter().all(|(d, u)| description_matches(d, user_for(req, u), resource, req, kind_only))
     } else {
-        let desc = m.get("resources").cloned().unwrap_or(Value::Null);
-        description_matches(&desc, user_for_match(m.clone()).as_ref(), resource, req, kind_only)
+        description_matches(m.get("resources").unwrap_or(&NULL), user_for(req, m), resource, req, kind_only)
     };
     if !matched {
         return false;
@@ -613,8 +671,7 @@ pub fn rule_selects(rule: &Rule, policy: &Policy, resource: &Value, req: &Reques
     } else if !all.is_empty() {
         all.iter().all(|(d, u)| description_matches(d, Some(u), resource, req, kind_only))
     } else {
-        let desc = x.get("resources").cloned().unwrap_or(Value::Null);
-        description_matches(&desc, Some(x), resource, req, kind_only)
+        description_matches(x.get("resources").unwrap_or(&NULL), Some(x), resource, req, kind_only)
     };
     !excluded
 }

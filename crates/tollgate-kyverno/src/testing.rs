@@ -290,8 +290,17 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
             Err(e) => return fail(outcome, e),
         }
     }
-    // Evaluate every policy on every resource once.
-    let mut responses: HashMap<(usize, usize), Vec<crate::eval::Response>> = HashMap::new();
+    // Evaluate every policy on every resource once per operation the rows
+    // ask for (`operation:`, default CREATE or the values' operation).
+    let mut operations: Vec<String> = vec![String::new()];
+    for row in test.get("results").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(op) = row.get("operation").and_then(Value::as_str)
+            && !operations.iter().any(|o| o == op)
+        {
+            operations.push(op.to_string());
+        }
+    }
+    let mut responses: HashMap<(usize, usize, String), Vec<crate::eval::Response>> = HashMap::new();
     for (pi, p) in policies.iter().enumerate() {
         for (ri, r) in resources.iter().enumerate() {
             let rname = r.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
@@ -300,19 +309,32 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
             if let Some(rv) = values.resources.get(&(p.name.clone(), rname.to_string())) {
                 globals.extend(rv.iter().cloned());
             }
-            let mut req = req.clone();
-            if let Some((_, op)) = globals.iter().rev().find(|(k, _)| k == "request.operation") {
-                req.operation = op.as_str().unwrap_or("CREATE").to_string();
-            }
-            req.namespace_labels = values.namespace_labels.get(ns).cloned().unwrap_or_default();
             let rule_values: HashMap<String, Map<String, Value>> = values
                 .rules
                 .iter()
                 .filter(|((pn, _), _)| *pn == p.name)
                 .map(|((_, rn), m)| (rn.clone(), m.clone()))
                 .collect();
-            let input = EvalInput { request: req, variables: globals, rule_values, exceptions: exceptions.clone() };
-            responses.insert((pi, ri), evaluate_policy(p, r, &input));
+            for op in &operations {
+                let mut req = req.clone();
+                let mut variables = globals.clone();
+                if op.is_empty() {
+                    if let Some((_, v)) = variables.iter().rev().find(|(k, _)| k == "request.operation") {
+                        req.operation = v.as_str().unwrap_or("CREATE").to_string();
+                    }
+                } else {
+                    req.operation.clone_from(op);
+                    variables.retain(|(k, _)| k != "request.operation");
+                }
+                req.namespace_labels = values.namespace_labels.get(ns).cloned().unwrap_or_default();
+                let input = EvalInput {
+                    request: req,
+                    variables,
+                    rule_values: rule_values.clone(),
+                    exceptions: exceptions.clone(),
+                };
+                responses.insert((pi, ri, op.clone()), evaluate_policy(p, r, &input));
+            }
         }
     }
     for row in test.get("results").and_then(Value::as_array).into_iter().flatten() {
@@ -320,6 +342,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
         let policy = policy_full.rsplit('/').next().unwrap_or(policy_full).to_string();
         let rule = row.get("rule").and_then(Value::as_str).unwrap_or("").to_string();
         let expected = row.get("result").and_then(Value::as_str).unwrap_or("").to_string();
+        let operation = row.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
         let mut names: Vec<String> = row
             .get("resources")
             .and_then(Value::as_array)
@@ -348,7 +371,10 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
                     Some(why) => CaseOutcome::NotRun(why.clone()),
                     None => CaseOutcome::Error(format!("policy `{policy}` is not in the test's policy files")),
                 },
-                Some(pi) => decide(&policies[pi], pi, &rule, &name, &specs, &expected, &resources, &responses),
+                Some(pi) => {
+                    let responses = |ri: usize| responses.get(&(pi, ri, operation.clone()));
+                    decide(&policies[pi], &rule, &name, &specs, &expected, &resources, &responses)
+                }
             };
             out.cases.push((name, outcome));
         }
@@ -358,15 +384,14 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn decide(
+fn decide<'r>(
     policy: &Policy,
-    pi: usize,
     rule: &str,
     name: &str,
     specs: &[&Value],
     expected: &str,
     resources: &[Value],
-    responses: &HashMap<(usize, usize), Vec<crate::eval::Response>>,
+    responses: &dyn Fn(usize) -> Option<&'r Vec<crate::eval::Response>>,
 ) -> CaseOutcome {
     // The rule must exist and be one tollgate evaluates.
     if !rule.is_empty() {
@@ -417,7 +442,7 @@ fn decide(
     let selected = if selected.is_empty() { (0..resources.len()).collect() } else { selected };
     let mut any_response = false;
     for ri in selected {
-        let Some(rs) = responses.get(&(pi, ri)) else { continue };
+        let Some(rs) = responses(ri) else { continue };
         for r in rs.iter().filter(|r| {
             rule.is_empty()
                 || r.rule == rule
