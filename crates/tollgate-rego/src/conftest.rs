@@ -94,6 +94,7 @@ impl Conftest {
     /// parse is kept in [`Conftest::problems`]; the rest still run.
     pub fn new(files: &[RegoFile], data: serde_json::Value) -> Conftest {
         let mut engine = regorus::Engine::new();
+        crate::sprintf::register(&mut engine);
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
         // `print()` output is collected, never written to our standard output.

@@ -159,6 +159,7 @@ impl Template {
             PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has no Rego (only CEL is not supported)"))
         })?;
         let mut engine = regorus::Engine::new();
+        crate::sprintf::register(&mut engine);
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
         // `print()` output is collected, never written to our standard output.

@@ -8,6 +8,7 @@ mod conftest;
 mod engine;
 mod gatekeeper;
 mod policy;
+mod sprintf;
 mod testing;
 
 pub use builtin::{BUILTIN_PACKS, BuiltinPack, builtin_pack};

@@ -62,14 +62,25 @@ pub(crate) fn add_module(
 ) -> Result<String, PolicyProblem> {
     let order = if v0_first { [true, false] } else { [false, true] };
     let mut errors = Vec::new();
+    let text = terminate_lines_before_parentheses(&file.text).unwrap_or_else(|| file.text.clone());
     for v0 in order {
         engine.set_rego_v0(v0);
-        match engine.add_policy(file.path.clone(), file.text.clone()) {
+        match engine.add_policy(file.path.clone(), text.clone()) {
             Ok(package) => {
                 engine.set_rego_v0(false);
                 return Ok(package.trim_start_matches("data.").to_owned());
             }
             Err(e) => errors.push((v0, e.to_string())),
+        }
+    }
+    // Rego v0 lets a rule have several bodies (`head { a } { b }`, each an
+    // alternative); regorus does not parse that form, so the rule is
+    // restated per body, on the same lines (locations are unchanged).
+    if let Some(text) = split_multi_body_rules(&text) {
+        engine.set_rego_v0(true);
+        if let Ok(package) = engine.add_policy(file.path.clone(), text) {
+            engine.set_rego_v0(false);
+            return Ok(package.trim_start_matches("data.").to_owned());
         }
     }
     engine.set_rego_v0(false);
@@ -79,6 +90,184 @@ pub(crate) fn add_module(
     let error =
         errors.iter().find(|(v0, _)| *v0 != looks_v1).or(errors.first()).map(|(_, e)| e.clone()).unwrap_or_default();
     Err(PolicyProblem::from_regorus(&file.path, &error))
+}
+
+/// Rewrites v0 rules with several bodies (`head { a } { b }`) as one rule per
+/// body (`head { a } head { b }`), keeping every line where it was; `None`
+/// when the text has no such rule. Strings, raw strings and comments are
+/// skipped; a `{` that opens a value (after `=`, `:=`, `,`, `(`, `[`, `{` or
+/// `:`) is not a body.
+pub(crate) fn split_multi_body_rules(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut depth = 0usize;
+    let mut stmt_start = 0usize;
+    let mut head: Option<String> = None;
+    let mut last_closed_body = false;
+    let mut body_stack: Vec<bool> = Vec::new();
+    let mut changed = false;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                if depth == 0 && c == b'{' {
+                    let before = text[stmt_start..i].trim_end();
+                    let is_value = before.is_empty()
+                        || [b'=', b',', b'(', b'[', b'{', b':'].contains(before.as_bytes().last().unwrap_or(&b'='));
+                    if last_closed_body && before.is_empty() {
+                        if let Some(h) = &head {
+                            out.push_str(&text[copied..i]);
+                            out.push_str(h);
+                            out.push(' ');
+                            copied = i;
+                            changed = true;
+                        }
+                        body_stack.push(true);
+                    } else {
+                        if !is_value && head.is_none() {
+                            head = Some(before.to_string());
+                        }
+                        body_stack.push(!is_value);
+                    }
+                } else if c == b'{' {
+                    body_stack.push(false);
+                }
+                depth += 1;
+                last_closed_body = false;
+            }
+            b'}' | b']' | b')' => {
+                depth = depth.saturating_sub(1);
+                let closed_body = c == b'}' && body_stack.pop().unwrap_or(false);
+                if depth == 0 && c == b'}' {
+                    last_closed_body = closed_body;
+                    stmt_start = i + 1;
+                }
+            }
+            b'\n' if depth == 0 => {
+                // A new statement starts on a line that does not begin with `{`.
+                let rest = text[i + 1..].trim_start_matches([' ', '\t', '\r']);
+                if !rest.starts_with('{') && !rest.starts_with('\n') {
+                    if !rest.starts_with('#') {
+                        last_closed_body = false;
+                        head = None;
+                    }
+                    stmt_start = i + 1;
+                }
+            }
+            c if depth == 0 && !c.is_ascii_whitespace() && last_closed_body => {
+                // `else`, or another statement: not a further body.
+                last_closed_body = false;
+                head = None;
+                stmt_start = i;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// In Rego a newline ends an expression, so a body line starting with `(`
+/// is a new expression (`x\n(a - b) > 1`); regorus reads it as a call of
+/// the previous line. Ends such lines with `;` (same lines, same columns
+/// before it); `None` when there is none.
+pub(crate) fn terminate_lines_before_parentheses(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut stack: Vec<u8> = Vec::new();
+    let mut last_sig: Option<usize> = None;
+    let mut inserts: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                last_sig = Some(i);
+            }
+            b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+                last_sig = Some(i);
+            }
+            b'{' | b'[' | b'(' => {
+                stack.push(c);
+                last_sig = Some(i);
+            }
+            b'}' | b']' | b')' => {
+                stack.pop();
+                last_sig = Some(i);
+            }
+            b'\n' => {
+                let in_body = stack.len() == 1 && stack[0] == b'{';
+                let next = text[i + 1..].trim_start_matches([' ', '\t', '\r']);
+                if in_body
+                    && next.starts_with('(')
+                    && let Some(p) = last_sig
+                {
+                    let prev = b[p];
+                    if prev.is_ascii_alphanumeric() || matches!(prev, b'_' | b']' | b')' | b'"' | b'`') {
+                        inserts.push(p + 1);
+                    }
+                }
+            }
+            c if !c.is_ascii_whitespace() => last_sig = Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + inserts.len());
+    let mut copied = 0;
+    for p in inserts {
+        out.push_str(&text[copied..p]);
+        out.push(';');
+        copied = p;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// Every `.rego` file under `paths` (files or directories), sorted.
@@ -313,6 +502,37 @@ fn parse_annotation(block: &str) -> Annotation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_body_rules_are_restated_per_body() {
+        let text = "package p\n\nf(x) = y {\n  x == 1\n  y := \"a\"\n} {\n  x == 2 # }\n  y := \"{b}\"\n}\n\nv = {\"k\": 1}\n\ng { true } else = false { true }\n";
+        let out = split_multi_body_rules(text).expect("rewritten");
+        assert_eq!(out.lines().count(), text.lines().count());
+        assert!(out.contains("} f(x) = y {\n  x == 2"), "{out}");
+        assert!(out.contains("v = {\"k\": 1}") && out.contains("g { true } else = false { true }"), "{out}");
+        assert_eq!(split_multi_body_rules("package p\nq { true }\nr = {\"a\": 1}\n"), None);
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(true);
+        engine.add_policy("p.rego".into(), out).expect("compiles");
+        engine.set_input(regorus::Value::from_json_str("{}").expect("json"));
+        let r = engine.eval_query("data.p.f(2)".into(), false).expect("evaluates");
+        assert_eq!(r.result[0].expressions[0].value, regorus::Value::from("{b}"));
+    }
+
+    #[test]
+    fn a_line_starting_with_a_parenthesis_is_a_new_expression() {
+        let text =
+            "package p\nr(h) {\n    input.min # the minimum\n    (h.max - h.lo) >= input.min\n}\nq := f(\n  (1)\n)\n";
+        let out = terminate_lines_before_parentheses(text).expect("rewritten");
+        assert_eq!(out, text.replacen("input.min #", "input.min; #", 1));
+        assert_eq!(terminate_lines_before_parentheses("package p\nq := f(\n  (1)\n)\n"), None);
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(true);
+        engine.add_policy("p.rego".into(), out).expect("compiles");
+        engine.set_input(regorus::Value::from_json_str(r#"{"min": 2}"#).expect("json"));
+        let r = engine.eval_query(r#"data.p.r({"max": 5, "lo": 1})"#.into(), false).expect("evaluates");
+        assert_eq!(r.result[0].expressions[0].value, regorus::Value::from(true));
+    }
 
     #[test]
     fn rule_names() {

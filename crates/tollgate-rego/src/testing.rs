@@ -39,6 +39,7 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
         // its own (OPA names it `test_x#01`): rename it before compiling.
         let rego: Vec<RegoFile> = crate::policy::rego_files(&files)?.into_iter().map(split_duplicate_tests).collect();
         let mut engine = regorus::Engine::new();
+        crate::sprintf::register(&mut engine);
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
         // `print()` output is collected, never written to our standard output.
