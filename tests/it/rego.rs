@@ -248,11 +248,11 @@ fn agreement_with_gatekeeper_library_and_conftest() {
     };
     // Floors at what this version measured: a regression fails the test.
     let (n, m) = agree("gatekeeper-library gator suites");
-    assert!(m == 270 && n >= 269, "{n}/{m}");
+    assert!(m == 270 && n == 270, "{n}/{m}");
     let (n, m) = agree("gatekeeper-library Rego unit tests");
-    assert!(m == 1003 && n >= 991, "{n}/{m}");
+    assert!(m == 1003 && n == 1003, "{n}/{m}");
     let (n, m) = agree("conftest expectations (scope in)");
-    assert!(m == 31 && n >= 29, "{n}/{m}");
+    assert!(m == 31 && n == 31, "{n}/{m}");
 }
 
 #[test]

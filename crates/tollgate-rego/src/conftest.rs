@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use regorus::Value;
 
-use crate::policy::{PackageRules, PolicyProblem, RegoFile, add_module, rule_kind, scan_module};
+use crate::policy::{Annotation, PackageRules, PolicyProblem, RegoFile, add_module, rule_kind, scan_module};
 
 /// Which packages are evaluated.
 #[derive(Debug, Clone)]
@@ -89,6 +89,68 @@ pub struct Conftest {
     budget: Option<Duration>,
 }
 
+/// A package's `metadata` rule (an object) says what its rules are: either
+/// directly (`{"id": ..., "title": ..., "severity": ...}`, for every rule of
+/// the package) or per rule (`{"deny": {...}, "warn_x": {...}}`). Fields a
+/// rule's `# METADATA` annotation sets win; the rule's own entry comes
+/// before the package-wide one.
+fn apply_metadata_rules(engine: &mut regorus::Engine, packages: &mut BTreeMap<String, PackageRules>) {
+    for (package, rules) in packages.iter_mut() {
+        let Ok(result) = engine.eval_query(format!("data.{package}.metadata"), false) else { continue };
+        let Some(value) = result.result.first().and_then(|r| r.expressions.first()).map(|e| e.value.clone()) else {
+            continue;
+        };
+        let Ok(json) = value.to_json_str().map(|s| serde_json::from_str::<serde_json::Value>(&s)) else { continue };
+        let Ok(serde_json::Value::Object(meta)) = json else { continue };
+        let package_wide = annotation_of(&serde_json::Value::Object(meta.clone()));
+        for name in rules.rules.keys().cloned().collect::<Vec<_>>() {
+            let own = meta.get(&name).filter(|v| v.is_object()).map(annotation_of);
+            let mut merged = rules.annotations.get(&name).cloned().unwrap_or_default();
+            for source in own.iter().chain(std::iter::once(&package_wide)) {
+                merged.title = merged.title.or_else(|| source.title.clone());
+                merged.description = merged.description.or_else(|| source.description.clone());
+                merged.id = merged.id.or_else(|| source.id.clone());
+                merged.severity = merged.severity.or_else(|| source.severity.clone());
+                if merged.related.is_empty() {
+                    merged.related.clone_from(&source.related);
+                }
+            }
+            if let Some(pkg) = &rules.package_annotation {
+                merged.title = merged.title.or_else(|| pkg.title.clone());
+                merged.description = merged.description.or_else(|| pkg.description.clone());
+                merged.severity = merged.severity.or_else(|| pkg.severity.clone());
+                if merged.related.is_empty() {
+                    merged.related.clone_from(&pkg.related);
+                }
+            }
+            if merged != Annotation::default() {
+                rules.annotations.insert(name, merged);
+            }
+        }
+    }
+}
+
+fn annotation_of(v: &serde_json::Value) -> Annotation {
+    let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let custom = |k: &str| v.pointer(&format!("/custom/{k}")).and_then(serde_json::Value::as_str).map(str::to_owned);
+    Annotation {
+        title: text("title"),
+        description: text("description"),
+        id: text("id").or_else(|| custom("id")),
+        severity: text("severity").or_else(|| custom("severity")),
+        related: v
+            .get("related_resources")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().or_else(|| r.get("ref").and_then(serde_json::Value::as_str)))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 impl Conftest {
     /// Compiles `files` with `data` loaded under `data.`. A file that does not
     /// parse is kept in [`Conftest::problems`]; the rest still run.
@@ -112,6 +174,7 @@ impl Conftest {
         }
         // Prepare (analyse) the policies once, so every per-thread clone starts ready.
         let _ = engine.eval_query("true".to_owned(), false);
+        apply_metadata_rules(&mut engine, &mut packages);
         Conftest { engine, packages, problems, budget: Some(Duration::from_secs(5)) }
     }
 
@@ -295,6 +358,32 @@ pub(crate) fn quote_path(package: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_rule_names_and_describes_rules() {
+        let text = r#"package main
+import rego.v1
+metadata := {
+  "deny": {"id": "K8S-100", "title": "No latest tags", "severity": "warning"},
+  "related_resources": ["https://example.com/policy"],
+}
+deny contains "latest" if input.image == "x:latest"
+# METADATA
+# title: Annotated wins
+warn contains "w" if false
+"#;
+        let c = Conftest::new(&[RegoFile { path: "p.rego".into(), text: text.into() }], serde_json::json!({}));
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let rules = &c.packages["main"];
+        let deny = &rules.annotations["deny"];
+        assert_eq!(deny.id.as_deref(), Some("K8S-100"));
+        assert_eq!(deny.title.as_deref(), Some("No latest tags"));
+        assert_eq!(deny.severity.as_deref(), Some("warning"));
+        assert_eq!(deny.related, ["https://example.com/policy"]);
+        let warn = &rules.annotations["warn"];
+        assert_eq!(warn.title.as_deref(), Some("Annotated wins"));
+        assert_eq!(warn.related, ["https://example.com/policy"]);
+    }
 
     fn set(text: &str) -> Conftest {
         Conftest::new(&[RegoFile { path: "p.rego".to_owned(), text: text.to_owned() }], serde_json::json!({}))

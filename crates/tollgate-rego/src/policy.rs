@@ -63,6 +63,9 @@ pub(crate) fn add_module(
     let order = if v0_first { [true, false] } else { [false, true] };
     let mut errors = Vec::new();
     let text = terminate_lines_before_parentheses(&file.text).unwrap_or_else(|| file.text.clone());
+    let text = hoist_negated_call_arguments(&text).unwrap_or(text);
+    let text = drop_vacuous_some(&text).unwrap_or(text);
+    let text = reorder_comprehension_assignments(&text).unwrap_or(text);
     for v0 in order {
         engine.set_rego_v0(v0);
         match engine.add_policy(file.path.clone(), text.clone()) {
@@ -268,6 +271,284 @@ pub(crate) fn terminate_lines_before_parentheses(text: &str) -> Option<String> {
     }
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// OPA evaluates the reference arguments of a call under `not` before the
+/// negation (`not f(x.y)` with `x.y` undefined fails the body); regorus
+/// negates the undefined call instead. Hoists such arguments into variables
+/// on the same line (`__tg_n3_0 := x.y; not f(__tg_n3_0)`); `None` when no
+/// line has one.
+pub(crate) fn hoist_negated_call_arguments(text: &str) -> Option<String> {
+    static NEGATED_CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(\s+)not\s+([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)(\s*(?:#.*)?)$")
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    static STATIC_REF: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\["[^"]*"\]|\[[0-9]+\])+$"#)
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    let mut changed = false;
+    let mut out = String::with_capacity(text.len() + 64);
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let (body, nl) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+        let Some(c) = NEGATED_CALL.captures(body) else {
+            out.push_str(line);
+            continue;
+        };
+        let args = split_arguments(&c[3]);
+        let mut hoisted = Vec::new();
+        let mut new_args = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let a = a.trim();
+            if STATIC_REF.is_match(a) {
+                let var = format!("__tg_n{n}_{i}");
+                hoisted.push(format!("{var} := {a}; "));
+                new_args.push(var);
+            } else {
+                new_args.push(a.to_string());
+            }
+        }
+        if hoisted.is_empty() {
+            out.push_str(line);
+            continue;
+        }
+        changed = true;
+        out.push_str(&format!("{}{}not {}({}){}{nl}", &c[1], hoisted.concat(), &c[2], new_args.join(", "), &c[4]));
+    }
+    changed.then_some(out)
+}
+
+/// The code mask of `text` (strings and comments are not code) and its
+/// bracket groups `(open, close, is_comprehension)`; a group is a
+/// comprehension when a single `|` stands at its own level.
+fn scan_groups(text: &str) -> (Vec<bool>, Vec<(usize, usize, bool)>) {
+    let b = text.as_bytes();
+    let mut code = vec![true; b.len()];
+    let mut groups: Vec<(usize, usize, bool)> = Vec::new(); // (open, close, comprehension)
+    let mut stack: Vec<(usize, bool)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    code[i] = false;
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' | b'`' => {
+                let q = b[i];
+                code[i] = false;
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    code[i] = false;
+                    if q == b'"' && b[i] == b'\\' && i + 1 < b.len() {
+                        i += 1;
+                        code[i] = false;
+                    }
+                    i += 1;
+                }
+                if i < b.len() {
+                    code[i] = false;
+                }
+            }
+            b'{' | b'[' | b'(' => stack.push((i, false)),
+            b'}' | b']' | b')' => {
+                if let Some((open, comp)) = stack.pop() {
+                    groups.push((open, i, comp));
+                }
+            }
+            b'|' => {
+                let double = b.get(i + 1) == Some(&b'|') || (i > 0 && b[i - 1] == b'|');
+                if !double && let Some(top) = stack.last_mut() {
+                    top.1 = true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (code, groups)
+}
+
+/// In a comprehension, `x := e` declares a local `x` for the whole body
+/// (OPA reorders the body, so `x` may be used before it); regorus rejects
+/// the use before the definition. Renames such a local within its
+/// comprehension and makes the assignment a unification, which regorus
+/// orders; `None` when there is none.
+pub(crate) fn reorder_comprehension_assignments(text: &str) -> Option<String> {
+    static ASSIGN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\b([A-Za-z_][A-Za-z0-9_]*)[ \t]*:=").unwrap_or_else(|e| panic!("{e}"))
+    });
+    let b = text.as_bytes();
+    let (code, groups) = scan_groups(text);
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for &(open, close, comprehension) in &groups {
+        if !comprehension {
+            continue;
+        }
+        // The body starts after the group's own `|`.
+        let mut depth = 0;
+        let mut bar = None;
+        for k in open + 1..close {
+            if !code[k] {
+                continue;
+            }
+            match b[k] {
+                b'{' | b'[' | b'(' => depth += 1,
+                b'}' | b']' | b')' => depth -= 1,
+                b'|' if depth == 0 && b.get(k + 1) != Some(&b'|') && b[k - 1] != b'|' => {
+                    bar = Some(k);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(bar) = bar else { continue };
+        for m in ASSIGN.captures_iter(&text[bar..close]) {
+            let (Some(whole), Some(var)) = (m.get(0), m.get(1)) else { continue };
+            let def = bar + var.start();
+            if !code[def] || (def > 0 && b[def - 1] == b'.') {
+                continue;
+            }
+            let name = var.as_str();
+            let occurrences: Vec<usize> = text[open..=close]
+                .match_indices(name)
+                .map(|(p, _)| open + p)
+                .filter(|&p| {
+                    code[p]
+                        && !(p > 0 && (is_word(b[p - 1]) || b[p - 1] == b'.'))
+                        && !b.get(p + name.len()).is_some_and(|&c| is_word(c))
+                })
+                .collect();
+            let used_before = occurrences.iter().any(|&p| p > bar && p < def);
+            if !used_before {
+                continue;
+            }
+            for p in occurrences {
+                edits.push((p, p + name.len(), format!("__tg_{name}")));
+            }
+            let op = bar + whole.end() - 2;
+            edits.push((op, op + 2, "=".to_string()));
+        }
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|e| e.0);
+    edits.dedup_by_key(|e| e.0);
+    let mut out = String::with_capacity(text.len() + edits.len() * 5);
+    let mut copied = 0;
+    for (start, end, rep) in edits {
+        if start < copied {
+            continue;
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(&rep);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// A body's `some x` whose variable is used only inside comprehensions
+/// binds nothing in OPA (each comprehension iterates its own `x`); regorus
+/// makes the comprehensions share one unbound `x` and yields nothing. Blanks
+/// such declarations (same lines and columns); `None` when there is none.
+pub(crate) fn drop_vacuous_some(text: &str) -> Option<String> {
+    static SOME_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?m)^[ \t]*some[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?:#.*)?$")
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    let b = text.as_bytes();
+    let (code, groups) = scan_groups(text);
+    let bodies: Vec<(usize, usize)> = {
+        let mut depth_zero: Vec<(usize, usize)> = Vec::new();
+        let mut sorted = groups.clone();
+        sorted.sort_unstable();
+        for (open, close, _) in sorted {
+            if b[open] == b'{' && !depth_zero.iter().any(|(o, c)| *o < open && close < *c) {
+                depth_zero.push((open, close));
+            }
+        }
+        depth_zero
+    };
+    let comprehensions: Vec<(usize, usize)> = groups.iter().filter(|g| g.2).map(|g| (g.0, g.1)).collect();
+    let mut out = text.to_string();
+    let mut changed = false;
+    for m in SOME_LINE.captures_iter(text) {
+        let (Some(whole), Some(var)) = (m.get(0), m.get(1)) else { continue };
+        if !code[var.start()] {
+            continue;
+        }
+        let Some(&(open, close)) = bodies.iter().find(|(o, c)| *o < whole.start() && whole.end() < *c) else {
+            continue;
+        };
+        if comprehensions.iter().any(|(o, c)| *o < whole.start() && whole.end() < *c) {
+            continue;
+        }
+        let name = var.as_str();
+        let body = &text[open..=close];
+        let mut used_outside = false;
+        let mut used_inside = false;
+        let mut from = 0;
+        while let Some(p) = body[from..].find(name) {
+            let at = open + from + p;
+            from += p + name.len();
+            let before = at.checked_sub(1).map(|k| b[k]);
+            let after = b.get(at + name.len()).copied();
+            let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.');
+            if word(before) || after.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') || !code[at] {
+                continue;
+            }
+            if at == var.start() {
+                continue;
+            }
+            if comprehensions.iter().any(|(o, c)| *o < at && at < *c && *o > open) {
+                used_inside = true;
+            } else {
+                used_outside = true;
+            }
+        }
+        if used_inside && !used_outside {
+            out.replace_range(whole.start()..whole.end(), &" ".repeat(whole.end() - whole.start()));
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// Splits call arguments at top-level commas (strings and brackets kept).
+fn split_arguments(args: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut depth = 0i32;
+    let mut in_str = false;
+    let mut prev = ' ';
+    for c in args.chars() {
+        if in_str {
+            if c == '"' && prev != '\\' {
+                in_str = false;
+            }
+        } else {
+            match c {
+                '"' => in_str = true,
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(String::new());
+                    prev = c;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+        prev = c;
+    }
+    out
 }
 
 /// Every `.rego` file under `paths` (files or directories), sorted.
@@ -532,6 +813,44 @@ mod tests {
         engine.set_input(regorus::Value::from_json_str(r#"{"min": 2}"#).expect("json"));
         let r = engine.eval_query(r#"data.p.r({"max": 5, "lo": 1})"#.into(), false).expect("evaluates");
         assert_eq!(r.result[0].expressions[0].value, regorus::Value::from(true));
+    }
+
+    #[test]
+    fn negated_call_arguments_are_evaluated_first() {
+        let text =
+            "package p\nv(params) {\n  not accept(\"x\", params.ranges, [1, 2]) # why\n}\naccept(_, _, _) = false\n";
+        let out = hoist_negated_call_arguments(text).expect("rewritten");
+        assert!(out.contains("  __tg_n2_1 := params.ranges; not accept(\"x\", __tg_n2_1, [1, 2]) # why\n"), "{out}");
+        assert_eq!(out.lines().count(), text.lines().count());
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(true);
+        engine.add_policy("p.rego".into(), out).expect("compiles");
+        engine.set_input(regorus::Value::from_json_str("{}").expect("json"));
+        // `params.ranges` undefined: the body fails, as in OPA.
+        let r = engine.eval_query(r#"data.p.v({"rule": "a"})"#.into(), false).expect("evaluates");
+        assert!(r.result.is_empty(), "{r:?}");
+        let r = engine.eval_query(r#"data.p.v({"ranges": []})"#.into(), false).expect("evaluates");
+        assert_eq!(r.result[0].expressions[0].value, regorus::Value::from(true));
+        assert_eq!(hoist_negated_call_arguments("package p\nq {\n  not f(x)\n}\n"), None);
+    }
+
+    #[test]
+    fn a_some_used_only_in_comprehensions_is_dropped() {
+        let text = "package p\nr := n if {\n  some i\n  a := [x | x := input.a[i]]\n  b := {y | some i; y := input.b[i]}\n  n := count(a) + count(b)\n}\nq if {\n  some i\n  input.a[i] == 1\n  c := [x | x := input.a[i]]\n}\n";
+        let out = drop_vacuous_some(text).expect("rewritten");
+        assert_eq!(out.len(), text.len());
+        assert!(out.starts_with("package p\nr := n if {\n        \n  a := [x"), "{out}");
+        assert!(out.contains("q if {\n  some i\n"), "{out}");
+        assert_eq!(drop_vacuous_some("package p\nq if {\n  some i\n  input.a[i] == 1\n}\n"), None);
+    }
+
+    #[test]
+    fn comprehension_locals_assigned_after_use_are_reordered() {
+        let text = "package p\nr := c if {\n  name := \"a\"\n  c := [name | some i; input[i].n == name; name := input[i].m]\n}\n";
+        let out = reorder_comprehension_assignments(text).expect("rewritten");
+        assert!(out.contains("c := [__tg_name | some i; input[i].n == __tg_name; __tg_name = input[i].m]"), "{out}");
+        assert!(out.contains("  name := \"a\"\n"), "{out}");
+        assert_eq!(reorder_comprehension_assignments("package p\nq := [x | x := 1]\n"), None);
     }
 
     #[test]
