@@ -130,6 +130,45 @@ fn conftest_pack_points_at_the_exact_node() {
 }
 
 #[test]
+fn combined_input_results_point_at_their_document() {
+    let repo = TempRepo::new("rego-combine");
+    repo.write("apps/a.yaml", deployment("web", "docker.io/web:1"));
+    repo.write("apps/b.yaml", deployment("web", "docker.io/web:2"));
+    let policy = TempRepo::new("rego-combine-policy");
+    policy.write(
+        "dup.rego",
+        r#"package main
+import rego.v1
+deny contains {"msg": sprintf("duplicate Deployment %s in %s", [input[i].contents.metadata.name, input[i].path]), "path": [i, "contents", "metadata", "name"]} if {
+  some i, j
+  i != j
+  input[i].contents.kind == "Deployment"
+  input[i].contents.metadata.name == input[j].contents.metadata.name
+}
+"#,
+    );
+    let out = tollgate(
+        &repo.path,
+        &["check", ".", "--combine", "--policy", &policy.join("dup.rego").display().to_string(), "--format", "json"],
+    );
+    let v = json(&out);
+    let found = findings(&v, "main.deny");
+    assert_eq!(found.len(), 2, "{v:#}");
+    let mut places: Vec<(String, u64)> = found
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["path"].as_str().unwrap_or("").to_owned(),
+                f["location"]["span"]["start_line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    places.sort();
+    assert_eq!(places, [("apps/a.yaml".to_owned(), 4), ("apps/b.yaml".to_owned(), 4)], "{v:#}");
+    assert_ne!(found[0]["fingerprint"], found[1]["fingerprint"]);
+}
+
+#[test]
 fn broken_policy_is_a_finding_and_config_policies_load() {
     let repo = TempRepo::new("rego-broken");
     repo.write("apps/web.yaml", PRIVILEGED);

@@ -300,22 +300,41 @@ impl PolicyEngine for RegoEngine {
         let mut out: Vec<Finding> = self.problems.iter().filter_map(|p| self.policy_error_at(model, p)).collect();
         if !self.namespaces.is_empty() {
             if self.combine {
-                let input: Vec<serde_json::Value> = model
-                    .files
+                // One input: every document, in order. A result whose `path`
+                // starts with a document index and `contents`
+                // (`[3, "contents", "spec", ...]`) points into that document.
+                let docs: Vec<(&SourceFile, &Document)> =
+                    model.files.iter().flat_map(|f| f.documents.iter().map(move |d| (f, d))).collect();
+                let input: Vec<serde_json::Value> = docs
                     .iter()
-                    .flat_map(|f| {
-                        f.documents
-                            .iter()
-                            .map(move |d| serde_json::json!({"path": f.path, "contents": d.root.to_json()}))
-                    })
+                    .map(|(f, d)| serde_json::json!({"path": f.path, "contents": d.root.to_json()}))
                     .collect();
-                if let Some((file, doc)) = model.files.iter().find_map(|f| f.documents.first().map(|d| (f, d))) {
+                if let Some(&(first_file, first_doc)) = docs.first() {
                     let mut evaluator = self.conftest.evaluator();
                     let evaluation = evaluator.evaluate(&serde_json::Value::Array(input), &self.namespaces);
                     for result in evaluation.results.iter().filter(|r| r.outcome != Outcome::Exception) {
-                        if let Some(meta) = self.metas.get(&format!("{}.{}", result.namespace, result.rule)) {
-                            out.push(document_finding(meta, file, doc, &Route::root(), result.message.clone(), None));
-                        }
+                        let id = format!("{}.{}", result.namespace, result.rule);
+                        let Some(meta) = self.metas.get(&id) else { continue };
+                        let target = result.path.as_ref().and_then(|p| {
+                            let index = usize::try_from(p.first()?.as_u64()?).ok()?;
+                            let (file, doc) = *docs.get(index)?;
+                            let rest = if p.get(1).and_then(serde_json::Value::as_str) == Some("contents") {
+                                &p[2..]
+                            } else {
+                                &p[1..]
+                            };
+                            Some((file, doc, route_of(rest)))
+                        });
+                        let (file, doc, route) = target.unwrap_or((first_file, first_doc, Route::root()));
+                        let key = [
+                            meta.id.as_str(),
+                            "combine",
+                            &file.path,
+                            &doc.index.to_string(),
+                            &route.to_string(),
+                            &result.message,
+                        ];
+                        out.push(document_finding(meta, file, doc, &route, result.message.clone(), Some(&key)));
                     }
                 }
             } else {
