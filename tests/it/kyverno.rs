@@ -163,6 +163,30 @@ fn configured_policies_and_sarif_descriptors() {
 }
 
 #[test]
+fn policy_exceptions_apply_and_cel_policies_are_not_skipped_silently() {
+    let repo = repo();
+    repo.write(
+        "kyverno/exception.yaml",
+        "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: web-may-run-privileged\nspec:\n  exceptions:\n  - policyName: pod-baseline\n    ruleNames: [no-privileged, autogen-no-privileged]\n  match:\n    any:\n    - resources:\n        kinds: [Deployment]\n        names: [web]\n",
+    );
+    repo.write(
+        "kyverno/vpol.yaml",
+        "apiVersion: policies.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata:\n  name: cel-only\nspec:\n  validations:\n  - expression: \"true\"\n",
+    );
+    let out = tollgate(&repo.path, &["check", "--kyverno", "kyverno", "--format", "json", "."]);
+    let text = stdout(&out);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let findings = json["findings"].as_array().expect("findings");
+    assert!(!findings.iter().any(|f| f["rule_id"] == "pod-baseline/no-privileged"), "{text}");
+    assert!(findings.iter().any(|f| f["rule_id"] == "pod-baseline/tagged-images"), "{text}");
+    let cel = findings
+        .iter()
+        .find(|f| f["rule_id"] == "policy-error" && f["location"]["path"] == "kyverno/vpol.yaml")
+        .unwrap_or_else(|| panic!("no policy-error for the ValidatingPolicy: {text}"));
+    assert!(cel["message"].as_str().unwrap_or("").contains("ValidatingPolicy `cel-only` is not evaluated"), "{cel}");
+}
+
+#[test]
 fn bad_policies_and_missing_paths_fail_closed() {
     let repo = repo();
     repo.write(

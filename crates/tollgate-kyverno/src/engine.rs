@@ -54,6 +54,7 @@ pub struct KyvernoEngine {
     policies: Vec<Policy>,
     problems: Vec<Problem>,
     metas: BTreeMap<String, RuleMeta>,
+    exceptions: Vec<crate::Exception>,
 }
 
 fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
@@ -89,6 +90,7 @@ impl KyvernoEngine {
             policies: Vec::new(),
             problems: Vec::new(),
             metas: BTreeMap::new(),
+            exceptions: Vec::new(),
         };
         let mut texts: Vec<(String, String)> = Vec::new();
         for p in &options.policy {
@@ -126,7 +128,27 @@ impl KyvernoEngine {
             };
             for (i, d) in docs.iter().enumerate() {
                 let json = d.root.to_json();
+                if let Some(e) = crate::Exception::from_json(&json) {
+                    engine.exceptions.push(e);
+                    continue;
+                }
                 if !is_kyverno_policy(&json) {
+                    let api = json.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                    let kind = json.get("kind").and_then(Value::as_str).unwrap_or("");
+                    let unsupported = api.starts_with("policies.kyverno.io/")
+                        || matches!(kind, "ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy")
+                        || (api.starts_with("kyverno.io/") && kind.ends_with("CleanupPolicy"));
+                    if unsupported {
+                        let name = json.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+                        engine.problems.push(Problem {
+                            path: path.clone(),
+                            line: d.root.span.start.line,
+                            column: d.root.span.start.column,
+                            message: format!(
+                                "{kind} `{name}` is not evaluated by tollgate (only ClusterPolicy/Policy validate rules are); move it out of the Kyverno policy paths or check it with Kyverno"
+                            ),
+                        });
+                    }
                     continue;
                 }
                 match Policy::from_json(&json, &path, i) {
@@ -323,6 +345,7 @@ impl PolicyEngine for KyvernoEngine {
                         namespace_labels: namespace_labels.get(ns).cloned().unwrap_or_default(),
                         ..RequestInfo::default()
                     },
+                    exceptions: self.exceptions.clone(),
                     ..EvalInput::default()
                 };
                 let mut found = Vec::new();
