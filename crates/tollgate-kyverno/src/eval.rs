@@ -330,6 +330,12 @@ pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided:
             ctx.set(name, v.clone());
             continue;
         }
+        // Values given for parts of the entry (`saMap.data.key`), for the
+        // rule or the resource, stand in for it as a whole.
+        let prefix = format!("{name}.");
+        if provided.keys().any(|k| k.starts_with(&prefix)) || (e.get("variable").is_none() && ctx.has(name)) {
+            continue;
+        }
         if let Some(var) = e.get("variable") {
             let value = match var.get("value") {
                 Some(v) => Some(substitute(v, ctx).map_err(|e| e.0)?),
