@@ -772,5 +772,11 @@ mod tests {
         assert_eq!(ctx.query("fixed.k"), Ok(json!("a")));
         let api = json!([{"name": "x", "apiCall": {"urlPath": "/api/v1/namespaces"}}]);
         assert!(load_context(Some(&api), &mut ctx, &Provided::new()).is_err());
+        // A test's values for a part of the entry mock the lookup.
+        let mut provided = Provided::new();
+        provided.insert("x.data.k".into(), json!("v"));
+        ctx.set("x.data.k", json!("v"));
+        assert!(load_context(Some(&api), &mut ctx, &provided).is_ok());
+        assert_eq!(ctx.query("x.data.k"), Ok(json!("v")));
     }
 }
