@@ -174,6 +174,134 @@ static VARIABLES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").unwrap_or_else(|e| panic!("variable regex: {e}"))
 });
 
+static REFERENCES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(^|[^\\])(\$\([^ )]*\))").unwrap_or_else(|e| panic!("reference regex: {e}")));
+
+/// Resolves `$(path)` references of a pattern to the values at `path` in
+/// the pattern itself (`memory: "<=$(./../../limits/memory)"` is not valid,
+/// `memory: "$(<=./../../limits/memory)"` is), relative to the node holding
+/// the reference, anchors ignored; `\$(` is a literal `$(`.
+pub(crate) fn substitute_references(pattern: &Value) -> Result<Value, SubstitutionError> {
+    if !contains_text(pattern, "$(") {
+        return Ok(pattern.clone());
+    }
+    let mut leaves: Vec<(String, Value)> = Vec::new();
+    collect_leaves(pattern, &mut String::new(), &mut leaves);
+    replace_references(pattern, &mut String::new(), &leaves)
+}
+
+/// Whether a string (key or leaf) of `v` contains `needle`.
+pub(crate) fn contains_text(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => s.contains(needle),
+        Value::Array(a) => a.iter().any(|x| contains_text(x, needle)),
+        Value::Object(m) => m.iter().any(|(k, x)| k.contains(needle) || contains_text(x, needle)),
+        _ => false,
+    }
+}
+
+/// The pattern with references and variables resolved; borrowed when it has
+/// neither (the common case, evaluated on every object).
+fn resolved_pattern<'p>(p: &'p Value, ctx: &Context) -> Result<std::borrow::Cow<'p, Value>, SubstitutionError> {
+    if !contains_text(p, "$(") && !contains_text(p, "{{") {
+        return Ok(std::borrow::Cow::Borrowed(p));
+    }
+    substitute_references(p).and_then(|p| substitute(&p, ctx)).map(std::borrow::Cow::Owned)
+}
+
+fn strip_anchors(path: &str) -> String {
+    path.split('/').map(|seg| crate::pattern::parse_anchor(seg).map_or(seg, |(_, k)| k)).collect::<Vec<_>>().join("/")
+}
+
+fn collect_leaves(v: &Value, path: &mut String, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let len = path.len();
+                path.push('/');
+                path.push_str(k);
+                collect_leaves(child, path, out);
+                path.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                collect_leaves(child, path, out);
+                path.truncate(len);
+            }
+        }
+        leaf => out.push((strip_anchors(path), leaf.clone())),
+    }
+}
+
+fn replace_references(v: &Value, path: &mut String, leaves: &[(String, Value)]) -> Result<Value, SubstitutionError> {
+    Ok(match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, child) in m {
+                let len = path.len();
+                path.push('/');
+                path.push_str(k);
+                out.insert(k.clone(), replace_references(child, path, leaves)?);
+                path.truncate(len);
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => {
+            let mut out = Vec::with_capacity(a.len());
+            for (i, child) in a.iter().enumerate() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                out.push(replace_references(child, path, leaves)?);
+                path.truncate(len);
+            }
+            Value::Array(out)
+        }
+        Value::String(s) if s.contains("$(") => {
+            let mut value = s.clone();
+            let found: Vec<(String, String)> = REFERENCES
+                .captures_iter(s)
+                .map(|c| {
+                    (c.get(1).map_or("", |m| m.as_str()).to_string(), c.get(2).map_or("", |m| m.as_str()).to_string())
+                })
+                .collect();
+            for (prefix, reference) in found {
+                let inner = &reference[2..reference.len() - 1];
+                let op = [">=", "<=", ">", "<", "!"].into_iter().find(|o| inner.starts_with(o)).unwrap_or("");
+                let target = &inner[op.len()..];
+                if target.is_empty() {
+                    return Err(SubstitutionError(format!("empty reference {reference} at path {path}")));
+                }
+                let absolute = if target.starts_with('/') {
+                    crate::value::clean_path(target)
+                } else {
+                    crate::value::clean_path(&format!("{path}/{target}"))
+                };
+                let absolute = strip_anchors(&absolute);
+                let resolved = leaves.iter().find(|(p, _)| *p == absolute).map(|(_, v)| v).ok_or_else(|| {
+                    SubstitutionError(format!("reference {reference} at path {path} does not resolve"))
+                })?;
+                let text = match (op, resolved) {
+                    (_, Value::String(t)) => format!("{op}{t}"),
+                    ("", _) => {
+                        return Err(SubstitutionError(format!(
+                            "reference {reference} at path {path} resolves to a non-string value"
+                        )));
+                    }
+                    (_, other) => format!("{op}{}", crate::value::go_sprint(other)),
+                };
+                value = value.replacen(&format!("{prefix}{reference}"), &format!("{prefix}{text}"), 1);
+            }
+            Value::String(value.replace("\\$(", "$("))
+        }
+        other => other.clone(),
+    })
+}
+
 /// Why a substitution failed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SubstitutionError(pub String);
@@ -515,7 +643,7 @@ impl Validator<'_> {
             ctx.object().unwrap_or(&Value::Null)
         };
         if let Some(p) = self.pattern {
-            let p = match substitute(p, ctx) {
+            let p = match resolved_pattern(p, ctx) {
                 Ok(p) => p,
                 Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
             };
@@ -531,11 +659,11 @@ impl Validator<'_> {
                 }
             };
         }
-        let ap = match substitute(self.any_pattern.unwrap_or(&Value::Null), ctx) {
+        let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx) {
             Ok(p) => p,
             Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
         };
-        let Value::Array(patterns) = ap else {
+        let Value::Array(patterns) = ap.as_ref() else {
             return self.response(Status::Error, "failed to deserialize anyPattern, expected type array".into(), None);
         };
         let mut failed = Vec::new();
@@ -753,6 +881,19 @@ mod tests {
                 {"key": "{{ elementIndex1 }}", "operator": "Equals", "value": 1}]}}}]}]}}));
         let r = validate_rule(&outer, &mut Context::new(&pod(80), "CREATE"), &Provided::new());
         assert_eq!(r.map(|r| r.status), Some(Status::Fail));
+    }
+
+    #[test]
+    fn pattern_references_resolve_within_the_pattern() {
+        let p = json!({"spec": {"containers": [{"resources": {
+            "requests": {"memory": "$(<=./../../limits/memory)", "cpu": "\\$(literal)"},
+            "limits": {"memory": "2Gi"}}}]}});
+        let out = substitute_references(&p).unwrap_or_else(|e| panic!("{}", e.0));
+        assert_eq!(out.pointer("/spec/containers/0/resources/requests/memory"), Some(&json!("<=2Gi")));
+        assert_eq!(out.pointer("/spec/containers/0/resources/requests/cpu"), Some(&json!("$(literal)")));
+        let pod = json!({"spec": {"containers": [{"resources": {"requests": {"memory": "1Gi", "cpu": "$(literal)"}, "limits": {"memory": "2Gi"}}}]}});
+        assert_eq!(match_pattern(&pod, &out), Verdict::Pass);
+        assert!(substitute_references(&json!({"a": "$(./missing)"})).is_err());
     }
 
     #[test]
