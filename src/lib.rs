@@ -60,37 +60,59 @@ pub fn rule_docs(registry: &Registry) -> Vec<(String, String)> {
 }
 
 /// The policy engines a configuration asks for: `policies.rego` paths
-/// (relative to `root`), the built-in packs of `policies.builtin`, plus
-/// `extra` ones given on the command line, as one Rego engine (conftest packs
-/// and Gatekeeper templates/constraints). Nothing is loaded when no policy is
-/// given; an unknown built-in pack is an error.
+/// (relative to `root`) plus the `rego` options given on the command line, as
+/// one Rego engine (conftest packs and Gatekeeper templates/constraints);
+/// `policies.kyverno` paths plus `kyverno` ones, as one Kyverno engine; and
+/// the built-in packs of `policies.builtin` (Rego or Kyverno) in the engine of
+/// their kind. Nothing is loaded when no policy is given; an unknown built-in
+/// pack is an error.
 ///
 /// ```
 /// let mut config = tollgate_core::Config::default();
-/// let engines = tollgate::policy_engines(".".as_ref(), &config, &tollgate_rego::RegoOptions::default()).unwrap();
+/// let none = tollgate_rego::RegoOptions::default();
+/// let engines = tollgate::policy_engines(".".as_ref(), &config, &none, &[]).unwrap();
 /// assert!(engines.is_empty());
-/// config.builtin_policies = vec!["k8s-workload-baseline".to_owned()];
-/// let engines = tollgate::policy_engines(".".as_ref(), &config, &tollgate_rego::RegoOptions::default()).unwrap();
-/// assert_eq!(engines.len(), 1);
+/// config.builtin_policies = vec!["k8s-workload-baseline".to_owned(), "kyverno-workload-baseline".to_owned()];
+/// let engines = tollgate::policy_engines(".".as_ref(), &config, &none, &[]).unwrap();
+/// assert_eq!(engines.len(), 2);
 /// ```
 pub fn policy_engines(
     root: &std::path::Path,
     config: &tollgate_core::Config,
-    extra: &tollgate_rego::RegoOptions,
+    rego: &tollgate_rego::RegoOptions,
+    kyverno: &[std::path::PathBuf],
 ) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, String> {
-    let mut options = extra.clone();
+    let mut options = rego.clone();
     let configured: Vec<std::path::PathBuf> = config.rego.iter().map(|p| root.join(p)).collect();
     options.policy.splice(0..0, configured);
+    let mut kyverno_options = tollgate_kyverno::KyvernoOptions {
+        policy: config.kyverno.iter().map(|p| root.join(p)).chain(kyverno.iter().cloned()).collect(),
+        sources: Vec::new(),
+    };
     for name in &config.builtin_policies {
-        let pack = tollgate_rego::builtin_pack(name).ok_or_else(|| {
-            let known: Vec<&str> = tollgate_rego::BUILTIN_PACKS.iter().map(|p| p.name).collect();
-            format!("unknown built-in policy pack `{name}` in `policies.builtin`; known: {}", known.join(", "))
-        })?;
-        options.sources.push(pack.file());
-        options.namespaces.names.push(pack.package.to_owned());
+        if let Some(pack) = tollgate_rego::builtin_pack(name) {
+            options.sources.push(pack.file());
+            options.namespaces.names.push(pack.package.to_owned());
+        } else if let Some(set) = tollgate_kyverno::builtin_policy_set(name) {
+            kyverno_options.sources.push(set.source());
+        } else {
+            let known: Vec<&str> = tollgate_rego::BUILTIN_PACKS
+                .iter()
+                .map(|p| p.name)
+                .chain(tollgate_kyverno::BUILTIN_POLICY_SETS.iter().map(|p| p.name))
+                .collect();
+            return Err(format!(
+                "unknown built-in policy pack `{name}` in `policies.builtin`; known: {}",
+                known.join(", ")
+            ));
+        }
     }
-    if options.policy.is_empty() && options.sources.is_empty() {
-        return Ok(Vec::new());
+    let mut engines: Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>> = Vec::new();
+    if !options.policy.is_empty() || !options.sources.is_empty() {
+        engines.push(std::sync::Arc::new(tollgate_rego::RegoEngine::load(root, &options)));
     }
-    Ok(vec![std::sync::Arc::new(tollgate_rego::RegoEngine::load(root, &options))])
+    if !kyverno_options.policy.is_empty() || !kyverno_options.sources.is_empty() {
+        engines.push(std::sync::Arc::new(tollgate_kyverno::KyvernoEngine::load(root, &kyverno_options)));
+    }
+    Ok(engines)
 }

@@ -302,14 +302,8 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
             bail!("`{}` does not exist (given with --policy, --data or --kyverno)", path.display());
         }
     }
-    options.engines = tollgate::policy_engines(root, &config, &rego).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let kyverno = tollgate_kyverno::KyvernoOptions {
-        policy: config.kyverno.iter().map(|p| root.join(p)).chain(args.kyverno.iter().cloned()).collect(),
-        sources: Vec::new(),
-    };
-    if !kyverno.policy.is_empty() {
-        options.engines.push(std::sync::Arc::new(tollgate_kyverno::KyvernoEngine::load(root, &kyverno)));
-    }
+    options.engines =
+        tollgate::policy_engines(root, &config, &rego, &args.kyverno).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Tracked files are read even when a `.gitignore` hides them.
     options.tracked = tollgate_git::tracked_paths(root);
     let started = std::time::Instant::now();

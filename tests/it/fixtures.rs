@@ -20,7 +20,7 @@ fn report_for(rule_dir: &Path, rule: &str) -> CheckReport {
         config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });
     }
     let options = CheckOptions {
-        engines: tollgate::policy_engines(rule_dir, &config, &tollgate_rego::RegoOptions::default())
+        engines: tollgate::policy_engines(rule_dir, &config, &tollgate_rego::RegoOptions::default(), &[])
             .expect("fixture policies"),
         ..CheckOptions::default()
     };

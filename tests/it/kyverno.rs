@@ -233,6 +233,38 @@ fn kyverno_test_files_run_like_the_kyverno_cli() {
 }
 
 #[test]
+fn builtin_policy_set_passes_its_tests_and_runs_from_config() {
+    // The pack ships with a kyverno-test.yaml.
+    let out = tollgate(&workspace(), &["test", "policies/kyverno-workload-baseline"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("kyverno test cases: 30/30 passed"), "{}", stdout(&out));
+    // Opt-in from configuration, findings at the offending node.
+    let repo = TempRepo::new("kyverno-builtin");
+    governed(&repo);
+    repo.write(".tollgate.yaml", "policies:\n  builtin: [kyverno-workload-baseline]\n");
+    repo.write("apps/web.yaml", MANIFESTS);
+    let out = tollgate(&repo.path, &["check", "--format", "json", "."]);
+    let text = stdout(&out);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let findings = json["findings"].as_array().expect("findings");
+    let at = |rule: &str| -> Vec<u64> {
+        findings
+            .iter()
+            .filter(|f| f["rule_id"] == rule)
+            .filter_map(|f| f["location"]["span"]["start_line"].as_u64())
+            .collect()
+    };
+    assert_eq!(at("workload-baseline/no-privileged"), [13], "{text}");
+    assert_eq!(at("workload-baseline/pinned-image").len(), 1, "{text}");
+    assert_eq!(at("workload-baseline/memory-limit").len(), 1, "{text}");
+    // Unknown names are refused.
+    repo.write(".tollgate.yaml", "policies:\n  builtin: [no-such-pack]\n");
+    let out = tollgate(&repo.path, &["check", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("kyverno-workload-baseline"), "{}", stderr(&out));
+}
+
+#[test]
 fn agreement_with_the_kyverno_library_and_cli_tests() {
     let dir = std::env::var_os("TOLLGATE_CONFORMANCE")
         .map_or_else(|| workspace().join("../shared/conformance"), std::path::PathBuf::from);

@@ -26,6 +26,7 @@
 // `==`), and the Go-mirroring helpers use short names for operands.
 #![allow(clippy::float_cmp, clippy::many_single_char_names)]
 
+mod builtin;
 mod conditions;
 mod engine;
 mod eval;
@@ -41,6 +42,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+pub use builtin::{BUILTIN_POLICY_SETS, BuiltinPolicySet, builtin_policy_set};
 pub use conditions::{Operator, evaluate as evaluate_condition};
 pub use engine::{KyvernoEngine, KyvernoOptions};
 pub use eval::{Context, Response, Status};
