@@ -364,6 +364,11 @@ impl PolicyEngine for KyvernoEngine {
                                 let builder = FindingBuilder::new(meta, file, doc, &route, message);
                                 let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
                                 f.fingerprint = Finding::fingerprint_of(&[&id, &file.path, &doc.index.to_string(), &route.to_string()]);
+                                if let Some(rule) = rule {
+                                    let action = rule.failure_action_in(p, ns, &input.request.namespace_labels);
+                                    f.severity =
+                                        if action.eq_ignore_ascii_case("enforce") { Severity::Error } else { Severity::Warning };
+                                }
                                 found.push(f);
                             }
                             Status::Error => {

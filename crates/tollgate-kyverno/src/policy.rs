@@ -56,6 +56,35 @@ impl Rule {
     pub fn failure_action<'a>(&'a self, policy: &'a Policy) -> &'a str {
         self.validate().get("failureAction").and_then(Value::as_str).unwrap_or(&policy.failure_action)
     }
+
+    /// The action for an object in `namespace` (with `labels`): the first
+    /// entry of the rule's `failureActionOverrides`, else of the policy's
+    /// `validationFailureActionOverrides`, whose `namespaces` (wildcards) or
+    /// `namespaceSelector` match; else [`Rule::failure_action`].
+    pub fn failure_action_in<'a>(
+        &'a self,
+        policy: &'a Policy,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> &'a str {
+        let overrides = self
+            .validate()
+            .get("failureActionOverrides")
+            .and_then(Value::as_array)
+            .or_else(|| policy.action_overrides.as_ref().and_then(Value::as_array));
+        for o in overrides.into_iter().flatten() {
+            let Some(action) = o.get("action").and_then(Value::as_str) else { continue };
+            let by_name = o
+                .get("namespaces")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().filter_map(Value::as_str).any(|n| wildcard(n, namespace)));
+            let by_labels = o.get("namespaceSelector").is_some_and(|s| selector_matches(s, labels).unwrap_or(false));
+            if by_name || by_labels {
+                return action;
+            }
+        }
+        self.failure_action(policy)
+    }
 }
 
 /// A Kyverno policy.
@@ -69,6 +98,8 @@ pub struct Policy {
     pub kind: String,
     /// `spec.validationFailureAction` (default `Audit`).
     pub failure_action: String,
+    /// `spec.validationFailureActionOverrides`.
+    pub action_overrides: Option<Value>,
     /// `metadata.annotations`.
     pub annotations: Map<String, Value>,
     /// The rules, autogen rules appended.
@@ -143,6 +174,7 @@ impl Policy {
             },
             kind,
             failure_action: spec.get("validationFailureAction").and_then(Value::as_str).unwrap_or("Audit").to_string(),
+            action_overrides: spec.get("validationFailureActionOverrides").cloned(),
             annotations,
             rules: out,
             path: path.to_string(),
@@ -732,6 +764,23 @@ mod tests {
             p.rules[1].raw.pointer("/validate/deny/conditions/any/0/key"),
             Some(&json!("{{ request.object.spec.template.spec.hostPID }}"))
         );
+    }
+
+    #[test]
+    fn failure_action_overrides_by_namespace() {
+        let doc = json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+            "spec": {"validationFailureAction": "Audit",
+                "validationFailureActionOverrides": [{"action": "Enforce", "namespaces": ["prod-*"]}],
+                "rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": {"deny": {}}},
+                          {"name": "s", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": {"deny": {},
+                            "failureActionOverrides": [{"action": "Enforce", "namespaceSelector": {"matchLabels": {"tier": "prod"}}}]}}]}});
+        let p = Policy::from_json(&doc, "p.yaml", 0).unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeMap::new();
+        assert_eq!(p.rules[0].failure_action_in(&p, "prod-eu", &none), "Enforce");
+        assert_eq!(p.rules[0].failure_action_in(&p, "dev", &none), "Audit");
+        let prod = BTreeMap::from([("tier".to_owned(), "prod".to_owned())]);
+        assert_eq!(p.rules[1].failure_action_in(&p, "any", &prod), "Enforce");
+        assert_eq!(p.rules[1].failure_action_in(&p, "prod-eu", &none), "Audit");
     }
 
     #[test]
