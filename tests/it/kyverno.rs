@@ -222,6 +222,7 @@ fn kyverno_test_files_run_like_the_kyverno_cli() {
     let out = tollgate(&repo.path, &["test", "."]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("kyverno test cases: 3/3 passed"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Test Summary: 3 tests passed and 0 tests failed"), "{}", stdout(&out));
     // A wrong expectation fails with tollgate's verdict.
     repo.write(
         "kyverno-test.yaml",
