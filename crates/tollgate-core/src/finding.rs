@@ -150,6 +150,44 @@ impl Finding {
         format!("{a:016x}{b:016x}")
     }
 
+    /// A `policy-error` finding at `line:column` of `path` (a policy file, or
+    /// the file a policy judged), fingerprinted by `key`.
+    ///
+    /// ```
+    /// let f = tollgate_core::Finding::policy_error_at("policy/p.rego".into(), 3, 5, "does not parse".into(), &["p.rego"]);
+    /// assert_eq!((f.rule_id.as_str(), f.location.span.start.line, f.location.span.start.column), ("policy-error", 3, 5));
+    /// ```
+    pub fn policy_error_at(path: String, line: u32, column: u32, message: String, key: &[&str]) -> Finding {
+        let start = crate::Position { line, column, offset: 0 };
+        let mut parts = vec!["policy-error"];
+        parts.extend_from_slice(key);
+        Finding {
+            rule_id: "policy-error".to_owned(),
+            severity: crate::Severity::Error,
+            message,
+            location: Location {
+                path,
+                span: crate::Span { start, end: crate::Position { column: column + 1, ..start } },
+                document: None,
+                route: None,
+            },
+            related: Vec::new(),
+            resource: None,
+            commit: None,
+            fingerprint: Finding::fingerprint_of(&parts),
+            suppressed: None,
+        }
+    }
+
+    /// `file` relative to `root` (with `/`), when it lies inside it: where a
+    /// policy engine reports a problem of one of its policy files.
+    pub fn path_in_root(root: &std::path::Path, file: &str) -> Option<String> {
+        let abs = std::fs::canonicalize(file).ok()?;
+        let root = std::fs::canonicalize(root).ok()?;
+        let rel = abs.strip_prefix(root).ok()?.to_string_lossy().replace('\\', "/");
+        (!rel.is_empty()).then_some(rel)
+    }
+
     /// True when a suppression applies.
     pub fn is_suppressed(&self) -> bool {
         self.suppressed.is_some()

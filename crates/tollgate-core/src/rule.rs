@@ -106,10 +106,42 @@ impl RuleMeta {
     pub fn page_markdown(&self) -> String {
         format!("# {}\n\n{}\n\nDefault severity: `{}`.\n\n{}", self.id, self.summary, self.severity, self.docs)
     }
+
+    /// The metadata of a policy engine's rule (a Rego rule, a Gatekeeper
+    /// constraint, a Kyverno rule): no page in the catalog, the summary cut
+    /// to 1,000 characters, the name derived from the id.
+    ///
+    /// ```
+    /// use tollgate_core::{RuleMeta, Severity};
+    /// let m = RuleMeta::policy("pod-baseline/no-privileged", Severity::Error, "No privileged pods", vec![], "");
+    /// assert_eq!((m.name.as_str(), m.in_catalog), ("PodBaselineNoPrivileged", false));
+    /// ```
+    pub fn policy(id: &str, severity: crate::Severity, summary: &str, tags: Vec<String>, docs: &str) -> RuleMeta {
+        RuleMeta {
+            id: id.to_owned(),
+            name: pascal_case(id),
+            severity,
+            summary: summary.chars().take(1000).collect(),
+            tags,
+            precision: "high".to_owned(),
+            security_severity: None,
+            enabled_by_default: true,
+            docs: docs.to_owned(),
+            help_uri: None,
+            in_catalog: false,
+        }
+    }
+
+    /// The metadata of `policy-error`, which every policy engine reports.
+    pub fn policy_error() -> RuleMeta {
+        // The page is embedded and checked by the registry test.
+        RuleMeta::from_page(rule_page!("policy-error")).unwrap_or_else(|e| panic!("rules/policy-error.md: {e}"))
+    }
 }
 
 fn pascal_case(id: &str) -> String {
-    id.split(['-', '_', '.', '/'])
+    id.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
         .map(|w| {
             let mut c = w.chars();
             c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()

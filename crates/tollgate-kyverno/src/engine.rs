@@ -182,47 +182,19 @@ impl KyvernoEngine {
     }
 
     fn problem_finding(&self, model: &RepositoryModel, p: &Problem) -> Option<Finding> {
-        let relative = std::fs::canonicalize(&p.path).ok().and_then(|abs| {
-            let root = std::fs::canonicalize(&self.root).ok()?;
-            abs.strip_prefix(root).ok().map(|r| r.to_string_lossy().replace('\\', "/"))
-        });
-        let (path, line, column, message) = match relative.filter(|r| !r.is_empty()) {
-            Some(r) => (
-                r.clone(),
-                p.line,
-                p.column,
-                format!(
-                    "The Kyverno policy `{r}` cannot be used: {}:{}: {}. Fix it: until then what it guards is unchecked.",
-                    p.line, p.column, p.message
-                ),
-            ),
-            None => (
-                model.files.first()?.path.clone(),
-                1,
-                1,
-                format!(
-                    "The Kyverno policy `{}` cannot be used: {}:{}: {}. What it guards is unchecked.",
-                    p.path, p.line, p.column, p.message
-                ),
-            ),
-        };
-        let start = tollgate_core::Position { line, column, offset: 0 };
-        Some(Finding {
-            rule_id: "policy-error".to_owned(),
-            severity: Severity::Error,
-            message,
-            location: tollgate_core::Location {
-                path,
-                span: tollgate_core::Span { start, end: tollgate_core::Position { column: column + 1, ..start } },
-                document: None,
-                route: None,
-            },
-            related: Vec::new(),
-            resource: None,
-            commit: None,
-            fingerprint: Finding::fingerprint_of(&["policy-error", &p.path, &p.message]),
-            suppressed: None,
-        })
+        let key = [p.path.as_str(), p.message.as_str()];
+        if let Some(r) = Finding::path_in_root(&self.root, &p.path) {
+            let message = format!(
+                "The Kyverno policy `{r}` cannot be used: {}:{}: {}. Fix it: until then what it guards is unchecked.",
+                p.line, p.column, p.message
+            );
+            return Some(Finding::policy_error_at(r, p.line, p.column, message, &key));
+        }
+        let message = format!(
+            "The Kyverno policy `{}` cannot be used: {}:{}: {}. What it guards is unchecked.",
+            p.path, p.line, p.column, p.message
+        );
+        Some(Finding::policy_error_at(model.files.first()?.path.clone(), 1, 1, message, &key))
     }
 }
 
@@ -255,43 +227,7 @@ fn rule_meta(id: &str, policy: &Policy, rule: &crate::policy::Rule) -> RuleMeta 
         "\nKyverno {} `{}` rule `{}` ({action}), from `{}`.\n",
         policy.kind, policy.name, rule.name, policy.path
     ));
-    let pascal: String = id
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut c = p.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-        })
-        .collect();
-    RuleMeta {
-        id: id.to_string(),
-        name: pascal,
-        severity,
-        summary: summary.chars().take(1000).collect(),
-        tags: vec!["kyverno".to_owned(), "policy".to_owned()],
-        precision: "high".to_owned(),
-        security_severity: None,
-        enabled_by_default: true,
-        docs,
-        help_uri: None,
-        in_catalog: false,
-    }
-}
-
-fn policy_error_meta() -> RuleMeta {
-    RuleMeta {
-        id: "policy-error".to_owned(),
-        name: "PolicyError".to_owned(),
-        severity: Severity::Error,
-        summary: "A policy could not be evaluated.".to_owned(),
-        tags: vec!["policy".to_owned()],
-        precision: "high".to_owned(),
-        security_severity: None,
-        enabled_by_default: true,
-        docs: String::new(),
-        help_uri: None,
-        in_catalog: true,
-    }
+    RuleMeta::policy(id, severity, &summary, vec!["kyverno".to_owned(), "policy".to_owned()], &docs)
 }
 
 impl PolicyEngine for KyvernoEngine {
@@ -334,7 +270,7 @@ impl PolicyEngine for KyvernoEngine {
                 Some((o["metadata"]["name"].as_str()?.to_string(), labels))
             })
             .collect();
-        let policy_error = policy_error_meta();
+        let policy_error = RuleMeta::policy_error();
         let found: Vec<Finding> = objects
             .par_iter()
             .flat_map_iter(|(file, doc, object)| {

@@ -121,7 +121,7 @@ impl RegoEngine {
             gatekeeper: Gatekeeper::default(),
             problems,
             metas,
-            policy_error: policy_error_meta(),
+            policy_error: RuleMeta::policy_error(),
         }
     }
 
@@ -138,7 +138,7 @@ impl RegoEngine {
                 t.title.clone().unwrap_or_else(|| format!("Gatekeeper constraint {id} (template {})", t.name));
             self.metas.insert(
                 id.clone(),
-                meta(&id, severity, &summary, vec!["gatekeeper".to_owned(), "policy".to_owned()], &summary),
+                RuleMeta::policy(&id, severity, &summary, vec!["gatekeeper".to_owned(), "policy".to_owned()], &summary),
             );
         }
     }
@@ -157,41 +157,17 @@ impl RegoEngine {
         // The policy file itself when it is inside the repository, else the first file.
         // A template's Rego is named `file#template`: the file is the place.
         let file = problem.path.split('#').next().unwrap_or(&problem.path);
-        let relative = std::fs::canonicalize(file).ok().and_then(|abs| {
-            let root = std::fs::canonicalize(&self.root).ok()?;
-            abs.strip_prefix(root).ok().map(|p| p.to_string_lossy().replace('\\', "/"))
-        });
-        let Some(path) = relative.filter(|p| !p.is_empty()) else {
+        let key = [problem.path.as_str(), problem.message.as_str()];
+        let Some(path) = Finding::path_in_root(&self.root, file) else {
             let first = model.files.first()?.path.clone();
-            return Some(Self::problem_finding(
-                first,
-                1,
-                1,
-                format!("The policy `{problem}` cannot be used; what it guards is unchecked."),
-                problem,
-            ));
+            let message = format!("The policy `{problem}` cannot be used; what it guards is unchecked.");
+            return Some(Finding::policy_error_at(first, 1, 1, message, &key));
         };
         let message = format!(
             "The policy `{path}` cannot be used: {}:{}: {}. Fix it: until then what it guards is unchecked.",
             problem.line, problem.column, problem.message
         );
-        Some(Self::problem_finding(path, problem.line, problem.column, message, problem))
-    }
-
-    fn problem_finding(path: String, line: u32, column: u32, message: String, problem: &PolicyProblem) -> Finding {
-        let start = tollgate_core::Position { line, column, offset: 0 };
-        let span = tollgate_core::Span { start, end: tollgate_core::Position { column: column + 1, ..start } };
-        Finding {
-            rule_id: "policy-error".to_owned(),
-            severity: Severity::Error,
-            message,
-            location: tollgate_core::Location { path, span, document: None, route: None },
-            related: Vec::new(),
-            resource: None,
-            commit: None,
-            fingerprint: Finding::fingerprint_of(&["policy-error", &problem.path, &problem.message]),
-            suppressed: None,
-        }
+        Some(Finding::policy_error_at(path, problem.line, problem.column, message, &key))
     }
 
     fn check_document(
@@ -410,32 +386,6 @@ fn route_of(path: &[serde_json::Value]) -> Route {
     )
 }
 
-fn pascal(id: &str) -> String {
-    id.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut c = p.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-        })
-        .collect()
-}
-
-fn meta(id: &str, severity: Severity, summary: &str, tags: Vec<String>, docs: &str) -> RuleMeta {
-    RuleMeta {
-        id: id.to_owned(),
-        name: pascal(id),
-        severity,
-        summary: summary.chars().take(1000).collect(),
-        tags,
-        precision: "high".to_owned(),
-        security_severity: None,
-        enabled_by_default: true,
-        docs: docs.to_owned(),
-        help_uri: None,
-        in_catalog: false,
-    }
-}
-
 fn rule_meta(ns: &str, name: &str, annotation: Option<&Annotation>) -> RuleMeta {
     let default_severity =
         if crate::policy::rule_kind(name) == Some("warn") { Severity::Warning } else { Severity::Error };
@@ -462,16 +412,7 @@ fn rule_meta(ns: &str, name: &str, annotation: Option<&Annotation>) -> RuleMeta 
             docs.push_str(&format!("\n- <{r}>"));
         }
     }
-    let mut m = meta(&id, severity, &summary, vec!["rego".to_owned(), "policy".to_owned()], &docs);
+    let mut m = RuleMeta::policy(&id, severity, &summary, vec!["rego".to_owned(), "policy".to_owned()], &docs);
     m.help_uri = annotation.and_then(|a| a.related.first().cloned());
-    // Findings name the rule id the annotation gives.
-    m.id = id;
-    m
-}
-
-fn policy_error_meta() -> RuleMeta {
-    let mut m =
-        meta("policy-error", Severity::Error, "A policy could not be evaluated.", vec!["policy".to_owned()], "");
-    m.in_catalog = true;
     m
 }
