@@ -14,41 +14,13 @@ use crate::value::{go_sprint, parse_duration, parse_quantity};
 static NULL: Value = Value::Null;
 
 /// Kyverno's wildcard match (`*` any run, `?` exactly one character; no
-/// escapes), as `IGLOU-EU/go-wildcard` which Kyverno uses.
+/// escapes), as `IGLOU-EU/go-wildcard` which Kyverno uses: the core matcher
+/// with its escape character made literal.
 pub(crate) fn wildcard(pattern: &str, name: &str) -> bool {
-    if pattern.is_empty() {
-        return name.is_empty();
+    if pattern.contains('\\') {
+        return tollgate_core::wildcard_match(&pattern.replace('\\', "\\\\"), name);
     }
-    if pattern == "*" {
-        return true;
-    }
-    if !pattern.contains(['*', '?']) {
-        return pattern == name;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = name.chars().collect();
-    let (mut pi, mut si) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == s[si])) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = si;
-            pi += 1;
-        } else if let Some(sp) = star {
-            pi = sp + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    tollgate_core::wildcard_match(pattern, name)
 }
 
 /// Whether a string holds a wildcard.
@@ -240,27 +212,18 @@ fn element(resource: &Value, pattern: &Value, path: &str, ac: &mut AnchorMap) ->
             };
             validate_array(ra, pa, path, ac)
         }
-        scalar => {
-            let mismatch = || {
-                Err((
-                    path.to_string(),
-                    PErr::other(format!(
-                        "resource value '{}' does not match '{}' at path {path}",
-                        go_sprint(resource),
-                        go_sprint(scalar)
-                    )),
-                ))
-            };
-            if let Value::Array(items) = resource {
-                for item in items {
-                    if !value_matches(item, scalar) {
-                        return mismatch();
-                    }
-                }
-                return Ok(());
-            }
-            if value_matches(resource, scalar) { Ok(()) } else { mismatch() }
-        }
+        scalar => match resource {
+            Value::Array(items) => scalars_match(items, scalar, path),
+            _ if value_matches(resource, scalar) => Ok(()),
+            _ => Err((
+                path.to_string(),
+                PErr::other(format!(
+                    "resource value '{}' does not match '{}' at path {path}",
+                    go_sprint(resource),
+                    go_sprint(scalar)
+                )),
+            )),
+        },
     }
 }
 
@@ -370,8 +333,7 @@ fn validate_map(rm: &Map<String, Value>, pm: &Map<String, Value>, path: &str, ac
         }
     }
     if !skip_errors.is_empty() && (apply == 0 || skip_errors.iter().any(|s| !s.wrapped)) {
-        let message = skip_errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
-        return Err((path.to_string(), PErr { class: Class::Other, message, wrapped: true }));
+        return Err((path.to_string(), combined_skip(&skip_errors)));
     }
     // Phase 2: the other keys; global anchors and keys with nested anchors
     // first (Kyverno pushes them to the front in sorted order, so they run
@@ -485,22 +447,9 @@ fn validate_array(ra: &[Value], pa: &[Value], path: &str, ac: &mut AnchorMap) ->
         return Err((path.to_string(), PErr::other("pattern Array empty".into())));
     };
     match first {
-        Value::Object(_) => {
-            let mut apply = 0;
-            let mut skips: Vec<PErr> = Vec::new();
-            for (i, item) in ra.iter().enumerate() {
-                match element(item, first, &format!("{path}{i}/"), ac) {
-                    Ok(()) => apply += 1,
-                    Err((_, e)) if e.is_skip() => skips.push(e),
-                    Err(other) => return Err(other),
-                }
-            }
-            if apply == 0 && !skips.is_empty() {
-                let message = skips.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
-                return Err((path.to_string(), PErr { class: Class::Other, message, wrapped: true }));
-            }
-            Ok(())
-        }
+        // Every element against the one map pattern.
+        Value::Object(_) => each_applies(ra.iter().map(|item| (item, first)), path, ac),
+        // Element by element.
         Value::Array(_) => {
             if ra.len() < pa.len() {
                 return Err((
@@ -512,23 +461,47 @@ fn validate_array(ra: &[Value], pa: &[Value], path: &str, ac: &mut AnchorMap) ->
                     )),
                 ));
             }
-            let mut apply = 0;
-            let mut skips: Vec<PErr> = Vec::new();
-            for (i, p) in pa.iter().enumerate() {
-                match element(&ra[i], p, &format!("{path}{i}/"), ac) {
-                    Ok(()) => apply += 1,
-                    Err((_, e)) if e.is_skip() => skips.push(e),
-                    Err(other) => return Err(other),
-                }
-            }
-            if apply == 0 && !skips.is_empty() {
-                let message = skips.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
-                return Err((path.to_string(), PErr { class: Class::Other, message, wrapped: true }));
-            }
-            Ok(())
+            each_applies(ra.iter().zip(pa), path, ac)
         }
-        scalar => element(&Value::Array(ra.to_vec()), scalar, path, ac),
+        scalar => scalars_match(ra, scalar, path),
     }
+}
+
+/// Kyverno's array walk: every pair must match, except that elements whose
+/// conditional anchors do not apply are skipped; when none applies, the
+/// whole array is skipped.
+fn each_applies<'v>(pairs: impl Iterator<Item = (&'v Value, &'v Value)>, path: &str, ac: &mut AnchorMap) -> Walk {
+    let mut apply = 0;
+    let mut skips: Vec<PErr> = Vec::new();
+    for (i, (item, pattern)) in pairs.enumerate() {
+        match element(item, pattern, &format!("{path}{i}/"), ac) {
+            Ok(()) => apply += 1,
+            Err((_, e)) if e.is_skip() => skips.push(e),
+            Err(other) => return Err(other),
+        }
+    }
+    if apply == 0 && !skips.is_empty() {
+        return Err((path.to_string(), combined_skip(&skips)));
+    }
+    Ok(())
+}
+
+/// The skip errors of one level as one `PatternError`.
+fn combined_skip(skips: &[PErr]) -> PErr {
+    let message = skips.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
+    PErr { class: Class::Other, message, wrapped: true }
+}
+
+/// Every item of a resource array against one scalar pattern.
+fn scalars_match(items: &[Value], scalar: &Value, path: &str) -> Walk {
+    if items.iter().all(|item| value_matches(item, scalar)) {
+        return Ok(());
+    }
+    let shown = format!("[{}]", items.iter().map(go_sprint).collect::<Vec<_>>().join(" "));
+    Err((
+        path.to_string(),
+        PErr::other(format!("resource value '{shown}' does not match '{}' at path {path}", go_sprint(scalar))),
+    ))
 }
 
 /// Kyverno's `pattern.Validate`: does a resource value satisfy a scalar
@@ -732,6 +705,14 @@ mod tests {
     #[allow(clippy::needless_pass_by_value)]
     fn verdict(resource: Value, pattern: Value) -> Verdict {
         match_pattern(&resource, &pattern)
+    }
+
+    #[test]
+    fn wildcards_have_no_escape_character() {
+        assert!(wildcard("a\\*", "a\\bc"));
+        assert!(!wildcard("a\\*", "a*"));
+        assert!(wildcard("a?c", "abc") && !wildcard("a?c", "ac"));
+        assert!(wildcard("", "") && !wildcard("", "x"));
     }
 
     #[test]
