@@ -109,32 +109,13 @@ pub(crate) fn split_multi_body_rules(text: &str) -> Option<String> {
     let mut last_closed_body = false;
     let mut body_stack: Vec<bool> = Vec::new();
     let mut changed = false;
-    let mut i = 0;
     let mut copied = 0;
-    while i < b.len() {
-        let c = b[i];
+    let kinds = lex(text);
+    for (i, &c) in b.iter().enumerate() {
+        if kinds[i] != Lex::Code {
+            continue;
+        }
         match c {
-            b'#' => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'`' => {
-                i += 1;
-                while i < b.len() && b[i] != b'`' {
-                    i += 1;
-                }
-            }
             b'{' | b'[' | b'(' => {
                 if depth == 0 && c == b'{' {
                     let before = text[stmt_start..i].trim_end();
@@ -188,7 +169,6 @@ pub(crate) fn split_multi_body_rules(text: &str) -> Option<String> {
             }
             _ => {}
         }
-        i += 1;
     }
     if !changed {
         return None;
@@ -203,36 +183,20 @@ pub(crate) fn split_multi_body_rules(text: &str) -> Option<String> {
 /// before it); `None` when there is none.
 pub(crate) fn terminate_lines_before_parentheses(text: &str) -> Option<String> {
     let b = text.as_bytes();
+    let kinds = lex(text);
     let mut stack: Vec<u8> = Vec::new();
     let mut last_sig: Option<usize> = None;
     let mut inserts: Vec<usize> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b'#' => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
+    for (i, &c) in b.iter().enumerate() {
+        match kinds[i] {
+            Lex::Comment => continue,
+            Lex::Str => {
+                last_sig = Some(i);
                 continue;
             }
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                last_sig = Some(i);
-            }
-            b'`' => {
-                i += 1;
-                while i < b.len() && b[i] != b'`' {
-                    i += 1;
-                }
-                last_sig = Some(i);
-            }
+            Lex::Code => {}
+        }
+        match c {
             b'{' | b'[' | b'(' => {
                 stack.push(c);
                 last_sig = Some(i);
@@ -257,7 +221,6 @@ pub(crate) fn terminate_lines_before_parentheses(text: &str) -> Option<String> {
             c if !c.is_ascii_whitespace() => last_sig = Some(i),
             _ => {}
         }
-        i += 1;
     }
     if inserts.is_empty() {
         return None;
@@ -323,35 +286,14 @@ pub(crate) fn hoist_negated_call_arguments(text: &str) -> Option<String> {
 /// comprehension when a single `|` stands at its own level.
 fn scan_groups(text: &str) -> (Vec<bool>, Vec<(usize, usize, bool)>) {
     let b = text.as_bytes();
-    let mut code = vec![true; b.len()];
+    let code: Vec<bool> = lex(text).into_iter().map(|k| k == Lex::Code).collect();
     let mut groups: Vec<(usize, usize, bool)> = Vec::new(); // (open, close, comprehension)
     let mut stack: Vec<(usize, bool)> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'#' => {
-                while i < b.len() && b[i] != b'\n' {
-                    code[i] = false;
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' | b'`' => {
-                let q = b[i];
-                code[i] = false;
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    code[i] = false;
-                    if q == b'"' && b[i] == b'\\' && i + 1 < b.len() {
-                        i += 1;
-                        code[i] = false;
-                    }
-                    i += 1;
-                }
-                if i < b.len() {
-                    code[i] = false;
-                }
-            }
+    for (i, &c) in b.iter().enumerate() {
+        if !code[i] {
+            continue;
+        }
+        match c {
             b'{' | b'[' | b'(' => stack.push((i, false)),
             b'}' | b']' | b')' => {
                 if let Some((open, comp)) = stack.pop() {
@@ -366,9 +308,56 @@ fn scan_groups(text: &str) -> (Vec<bool>, Vec<(usize, usize, bool)>) {
             }
             _ => {}
         }
-        i += 1;
     }
     (code, groups)
+}
+
+/// What a byte of Rego text is part of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    Code,
+    /// A string or raw string, quotes included.
+    Str,
+    /// A `#` comment, up to (not including) the end of its line.
+    Comment,
+}
+
+/// The class of every byte of `text`: the one lexical scan the source
+/// rewrites share, so none of them looks at brackets inside strings or
+/// comments.
+fn lex(text: &str) -> Vec<Lex> {
+    let b = text.as_bytes();
+    let mut kinds = vec![Lex::Code; b.len()];
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    kinds[i] = Lex::Comment;
+                    i += 1;
+                }
+                continue;
+            }
+            q @ (b'"' | b'`') => {
+                kinds[i] = Lex::Str;
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    kinds[i] = Lex::Str;
+                    if q == b'"' && b[i] == b'\\' && i + 1 < b.len() {
+                        i += 1;
+                        kinds[i] = Lex::Str;
+                    }
+                    i += 1;
+                }
+                if i < b.len() {
+                    kinds[i] = Lex::Str;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    kinds
 }
 
 /// In a comprehension, `x := e` declares a local `x` for the whole body
