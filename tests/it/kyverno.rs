@@ -4,7 +4,7 @@
 //! `policy-error`, `tollgate test` on `kyverno-test.yaml`, and agreement with
 //! the Kyverno library's and CLI's own tests when the shared corpora exist.
 
-use super::support::{TempRepo, governed, stderr, stdout, tollgate, workspace};
+use super::support::{TempRepo, agreement, conformance_dir, governed, stderr, stdout, tollgate, workspace};
 
 const POLICY: &str = r#"apiVersion: kyverno.io/v1
 kind: ClusterPolicy
@@ -267,8 +267,7 @@ fn builtin_policy_set_passes_its_tests_and_runs_from_config() {
 
 #[test]
 fn agreement_with_the_kyverno_library_and_cli_tests() {
-    let dir = std::env::var_os("TOLLGATE_CONFORMANCE")
-        .map_or_else(|| workspace().join("../shared/conformance"), std::path::PathBuf::from);
+    let dir = conformance_dir();
     if !dir.join("kyverno-policies").is_dir() {
         println!("notice: {} not present; Kyverno conformance not measured", dir.display());
         return;
@@ -276,12 +275,7 @@ fn agreement_with_the_kyverno_library_and_cli_tests() {
     let out = tollgate(&workspace(), &["conformance", &dir.display().to_string()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    let agree = |name: &str| -> (u64, u64) {
-        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
-        let counts = line.rsplit(": ").next().and_then(|c| c.strip_suffix(" agree")).expect("N/M agree");
-        let (n, m) = counts.split_once('/').expect("N/M");
-        (n.parse().expect("N"), m.parse().expect("M"))
-    };
+    let agree = |name: &str| agreement(&text, name);
     // Floors at what this version measured: a regression fails the test.
     let (n, m) = agree("kyverno-policies in-scope:validate");
     assert!(m == 1685 && n >= 1685, "{n}/{m}");

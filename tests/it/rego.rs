@@ -3,7 +3,7 @@
 //! agreement with the peers' suites (`tollgate conformance`) when the shared
 //! corpora are present.
 
-use super::support::{TempRepo, deployment, stderr, stdout, tollgate, workspace};
+use super::support::{TempRepo, agreement, conformance_dir, deployment, stderr, stdout, tollgate, workspace};
 
 const PACK: &str = r#"package main
 
@@ -269,8 +269,7 @@ fn tollgate_test_runs_rego_unit_tests_and_gator_suites() {
 
 #[test]
 fn agreement_with_gatekeeper_library_and_conftest() {
-    let dir = std::env::var_os("TOLLGATE_CONFORMANCE")
-        .map_or_else(|| workspace().join("../shared/conformance"), std::path::PathBuf::from);
+    let dir = conformance_dir();
     if !dir.join("gatekeeper-library").is_dir() {
         println!("notice: {} not present; Rego conformance not measured", dir.display());
         return;
@@ -279,12 +278,7 @@ fn agreement_with_gatekeeper_library_and_conftest() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     println!("{text}");
-    let agree = |name: &str| -> (u64, u64) {
-        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
-        let counts = line.rsplit(": ").next().and_then(|c| c.strip_suffix(" agree")).expect("N/M agree");
-        let (n, m) = counts.split_once('/').expect("N/M");
-        (n.parse().expect("N"), m.parse().expect("M"))
-    };
+    let agree = |name: &str| agreement(&text, name);
     // Floors at what this version measured: a regression fails the test.
     let (n, m) = agree("gatekeeper-library gator suites");
     assert!(m == 270 && n == 270, "{n}/{m}");

@@ -102,3 +102,17 @@ pub(crate) fn git_command(dir: &Path) -> Command {
 pub(crate) fn git(dir: &Path, args: &[&str]) -> Output {
     git_command(dir).args(args).output().expect("git can be started")
 }
+
+/// The peers' conformance corpora: `$TOLLGATE_CONFORMANCE`, else
+/// `../shared/conformance` beside the workspace.
+pub(crate) fn conformance_dir() -> PathBuf {
+    std::env::var_os("TOLLGATE_CONFORMANCE").map_or_else(|| workspace().join("../shared/conformance"), PathBuf::from)
+}
+
+/// `(N, M)` of the `NAME...: N/M agree` line of `tollgate conformance`.
+pub(crate) fn agreement(text: &str, name: &str) -> (u64, u64) {
+    let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
+    let counts = line.rsplit(": ").next().and_then(|c| c.strip_suffix(" agree")).expect("N/M agree");
+    let (n, m) = counts.split_once('/').expect("N/M");
+    (n.parse().expect("N"), m.parse().expect("M"))
+}

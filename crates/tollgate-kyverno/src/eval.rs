@@ -358,7 +358,7 @@ fn substitute_string(s: &str, ctx: &Context) -> Result<Value, SubstitutionError>
             };
             shallow = sh;
             let mut expr = inner.to_string();
-            if expr == "@" || expr.contains('@') && expr.trim() == "@" {
+            if expr == "@" {
                 return Err(SubstitutionError("the relative `{{@}}` variable is not supported by tollgate".into()));
             }
             if ctx.operation() == "DELETE" {

@@ -416,8 +416,8 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 return Err(err(name, "expected 1 to 3 arguments"));
             }
             let (kn, vn) = (
-                vals.get(1).and_then(|_| val(1).ok()).and_then(Value::as_str).unwrap_or("key").to_string(),
-                vals.get(2).and_then(|_| val(2).ok()).and_then(Value::as_str).unwrap_or("value").to_string(),
+                val(1).ok().and_then(Value::as_str).unwrap_or("key").to_string(),
+                val(2).ok().and_then(Value::as_str).unwrap_or("value").to_string(),
             );
             let entry = |k: Value, v: &Value| {
                 let mut m = Map::new();

@@ -156,48 +156,26 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        let single = match c {
+            '.' => Some(Tok::Dot),
+            '*' => Some(Tok::Star),
+            ',' => Some(Tok::Comma),
+            ':' => Some(Tok::Colon),
+            '{' => Some(Tok::LBrace),
+            '}' => Some(Tok::RBrace),
+            '(' => Some(Tok::LParen),
+            ')' => Some(Tok::RParen),
+            ']' => Some(Tok::RBracket),
+            '@' => Some(Tok::At),
+            _ => None,
+        };
+        if let Some(t) = single {
+            out.push(t);
+            i += 1;
+            continue;
+        }
         match c {
             ' ' | '\t' | '\n' | '\r' => i += 1,
-            '.' => {
-                out.push(Tok::Dot);
-                i += 1;
-            }
-            '*' => {
-                out.push(Tok::Star);
-                i += 1;
-            }
-            ',' => {
-                out.push(Tok::Comma);
-                i += 1;
-            }
-            ':' => {
-                out.push(Tok::Colon);
-                i += 1;
-            }
-            '{' => {
-                out.push(Tok::LBrace);
-                i += 1;
-            }
-            '}' => {
-                out.push(Tok::RBrace);
-                i += 1;
-            }
-            '(' => {
-                out.push(Tok::LParen);
-                i += 1;
-            }
-            ')' => {
-                out.push(Tok::RParen);
-                i += 1;
-            }
-            ']' => {
-                out.push(Tok::RBracket);
-                i += 1;
-            }
-            '@' => {
-                out.push(Tok::At);
-                i += 1;
-            }
             '[' => {
                 if chars.get(i + 1) == Some(&']') {
                     out.push(Tok::Flatten);
