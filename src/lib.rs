@@ -59,6 +59,24 @@ pub fn rule_docs(registry: &Registry) -> Vec<(String, String)> {
     files
 }
 
+/// `root/path` for a path of the configuration, refused when it leaves the
+/// root, lexically or through a symbolic link.
+fn inside_root(root: &std::path::Path, path: &str) -> Result<std::path::PathBuf, String> {
+    let leaves = || {
+        format!(
+            "the configured policy path `{path}` leaves the repository root; tollgate reads nothing outside the checked root (give organisation-wide policies with `--policy` or `--kyverno`)"
+        )
+    };
+    let relative = tollgate_core::relative_inside_root(path).ok_or_else(leaves)?;
+    let joined = root.join(&relative);
+    if let (Ok(resolved), Ok(root)) = (std::fs::canonicalize(&joined), std::fs::canonicalize(root))
+        && !resolved.starts_with(root)
+    {
+        return Err(leaves());
+    }
+    Ok(joined)
+}
+
 /// The policy engines a configuration asks for: `policies.rego` paths
 /// (relative to `root`) plus the `rego` options given on the command line, as
 /// one Rego engine (conftest packs and Gatekeeper templates/constraints);
@@ -83,10 +101,18 @@ pub fn policy_engines(
     kyverno: &[std::path::PathBuf],
 ) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, String> {
     let mut options = rego.clone();
-    let configured: Vec<std::path::PathBuf> = config.rego.iter().map(|p| root.join(p)).collect();
+    let configured: Vec<std::path::PathBuf> =
+        config.rego.iter().map(|p| inside_root(root, p)).collect::<Result<_, _>>()?;
     options.policy.splice(0..0, configured);
     let mut kyverno_options = tollgate_kyverno::KyvernoOptions {
-        policy: config.kyverno.iter().map(|p| root.join(p)).chain(kyverno.iter().cloned()).collect(),
+        policy: config
+            .kyverno
+            .iter()
+            .map(|p| inside_root(root, p))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .chain(kyverno.iter().cloned())
+            .collect(),
         sources: Vec::new(),
     };
     for name in &config.builtin_policies {

@@ -523,8 +523,12 @@ fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -
                 problems.push("names no rule".to_owned());
             }
             for id in &s.rules {
-                if registry.get(id).is_none() && !id.contains('.') && !id.contains('/') {
-                    problems.push(format!("unknown rule `{id}`"));
+                match registry.get(id) {
+                    None if !id.contains('.') && !id.contains('/') => problems.push(format!("unknown rule `{id}`")),
+                    Some(r) if !r.meta.inline_suppression => {
+                        problems.push(format!("`{id}` cannot be suppressed inline"));
+                    }
+                    _ => {}
                 }
             }
             if s.reason.is_empty() {

@@ -96,19 +96,20 @@ fn install_and_check_steps_with_the_github_environment() {
     assert_eq!(sarif["runs"][0]["automationDetails"]["id"], "tollgate/tollgate/");
     let summary = std::fs::read_to_string(runner.join("summary.md")).expect("summary");
     assert!(summary.contains("## ❌ tollgate: 2 error(s)"), "{summary}");
-    assert!(summary.contains("| `plaintext-secret` | error | 1 |"), "{summary}");
+    assert!(summary.contains("| <code>plaintext-secret</code> | error | 1 |"), "{summary}");
     // The change's commit is unsigned: counted and listed with its author.
-    assert!(summary.contains("| `unsigned-commit` | error | 1 |"), "{summary}");
+    assert!(summary.contains("| <code>unsigned-commit</code> | error | 1 |"), "{summary}");
     assert!(
         summary.contains(&format!("Signatures of the 1 commit(s) in {base}..{head}: 0 trusted, 1 unsigned")),
         "{summary}"
     );
     assert!(
-        summary.contains(&format!("| `{}` | unsigned · Test <test@example.com> · head |", &head[..12])),
+        summary
+            .contains(&format!("| <code>{}</code> | unsigned · Test &lt;test@example.com&gt; · head |", &head[..12])),
         "{summary}"
     );
     assert!(summary.contains(&format!("1 changed prod file(s) in {base}..{head}")), "{summary}");
-    assert!(summary.contains("| `prod/secret.yaml` | needs review by @acme/sre |"), "{summary}");
+    assert!(summary.contains("| <code>prod/secret.yaml</code> | needs review by @acme/sre |"), "{summary}");
 }
 
 fn tool(name: &str, package: &str) -> Option<String> {

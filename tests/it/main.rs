@@ -3,6 +3,7 @@
 #![expect(clippy::print_stdout, reason = "tests print a notice when an optional tool is absent")]
 
 mod action;
+mod attacks;
 mod bad_input;
 mod cli;
 mod conformance;

@@ -145,11 +145,34 @@ impl Config {
     pub fn discover(root: &Path, explicit: Option<&Path>, known_rules: &[&str]) -> Result<Config, CoreError> {
         let path: Option<PathBuf> = match explicit {
             Some(p) => Some(p.to_path_buf()),
-            None => CONFIG_FILE_NAMES.iter().map(|n| root.join(n)).find(|p| p.is_file()),
+            None => CONFIG_FILE_NAMES
+                .iter()
+                .map(|n| root.join(n))
+                .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir())),
         };
         let Some(path) = path else {
             return Ok(Config::default());
         };
+        if explicit.is_none() {
+            // The configuration found at the root is part of the repository:
+            // a link out of the root (to a runner's token file, say) is
+            // refused without reading it, so nothing of it reaches a message.
+            let inside = std::fs::canonicalize(&path)
+                .ok()
+                .zip(std::fs::canonicalize(root).ok())
+                .is_some_and(|(file, root)| file.starts_with(root) && file.is_file());
+            if !inside {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                return Err(CoreError::Config(vec![ConfigDiagnostic {
+                    file: name.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!(
+                        "`{name}` is a symbolic link that leaves the repository root or points nowhere (or is not a regular file); tollgate never reads outside the checked root. Commit the configuration itself"
+                    ),
+                }]));
+            }
+        }
         let text = std::fs::read_to_string(&path).map_err(|source| CoreError::Read { path: path.clone(), source })?;
         let shown = path
             .strip_prefix(root)
@@ -261,6 +284,24 @@ impl Config {
         config.signing_policy = root.get(&Route::parse("/signing/policy")).and_then(Node::as_str).map(str::to_owned);
         config.rego = strings(root.get(&Route::parse("/policies/rego")));
         config.kyverno = strings(root.get(&Route::parse("/policies/kyverno")));
+        // Paths the configuration names are read from the repository (and,
+        // in a range check, from the base commit): never from outside it.
+        for pointer in ["/signing/policy", "/policies/rego", "/policies/kyverno"] {
+            let Some(node) = root.get(&Route::parse(pointer)) else { continue };
+            let items: Vec<&Node> = node.as_sequence().map_or_else(|| vec![node], |s| s.iter().collect());
+            for item in items {
+                let Some(path) = item.as_str() else { continue };
+                if relative_inside_root(path).is_none() {
+                    problems.push(diag(
+                        item.span,
+                        format!(
+                            "`{}` must be a path inside the repository (relative to its root, not leaving it with `..`): tollgate reads nothing outside the checked root. Give policies or a trust policy kept outside the repository on the command line (`--policy`, `--kyverno`, `--signers`)",
+                            describe(pointer)
+                        ),
+                    ));
+                }
+            }
+        }
         config.builtin_policies = strings(root.get(&Route::parse("/policies/builtin")));
         config.exclude = strings(root.get_key("exclude"));
         if let Err(m) = crate::environment::glob_set(&config.exclude) {
@@ -326,6 +367,38 @@ impl Config {
     pub fn severity_override(&self, id: &str) -> Option<Severity> {
         self.rules.get(id).and_then(|r| r.severity)
     }
+}
+
+/// `path` as a normalized repository-relative path (`./a/../b/` → `b`), or
+/// `None` when it is absolute or leaves the root.
+///
+/// ```
+/// use tollgate_core::relative_inside_root;
+/// assert_eq!(relative_inside_root("./policy/../kyverno/").as_deref(), Some("kyverno"));
+/// assert_eq!(relative_inside_root("."), Some(String::new()));
+/// assert_eq!(relative_inside_root("../org-policies"), None);
+/// assert_eq!(relative_inside_root("/etc/passwd"), None);
+/// assert_eq!(relative_inside_root("C:\\Windows"), None);
+/// ```
+pub fn relative_inside_root(path: &str) -> Option<String> {
+    let path = path.replace('\\', "/");
+    let absolute = path.starts_with('/')
+        || path.starts_with('~')
+        || path.as_bytes().get(1) == Some(&b':') && path.as_bytes()[0].is_ascii_alphabetic();
+    if absolute {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// Names the config section a JSON pointer lies in, for messages.

@@ -38,6 +38,10 @@ pub struct Discovery {
     /// Every other regular file of the tree (not read, but owned and changed
     /// like any file: CODEOWNERS coverage needs them).
     pub other_paths: Vec<String>,
+    /// Symbolic links inside the root: `(link, target)`, both
+    /// repository-relative. The target is read under its own path; a link
+    /// from a protected path makes it protected too.
+    pub links: Vec<(String, String)>,
 }
 
 /// Walks `root`.
@@ -81,6 +85,7 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
                     Visit::Read(c) => found.candidates.push(c),
                     Visit::Problem(p) => found.problems.push(p),
                     Visit::Other(p) => found.other_paths.push(p),
+                    Visit::Link(link, target) => found.links.push((link, target)),
                 }
             }
             WalkState::Continue
@@ -90,6 +95,7 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
     found.candidates.sort_by(|a, b| a.path.cmp(&b.path));
     found.problems.sort_by(|a, b| a.path.cmp(&b.path));
     found.other_paths.sort();
+    found.links.sort();
     Ok(found)
 }
 
@@ -97,6 +103,7 @@ enum Visit {
     Read(Candidate),
     Problem(SourceFile),
     Other(String),
+    Link(String, String),
 }
 
 /// Decides what to do with one entry of the walk.
@@ -119,7 +126,10 @@ fn visit(root: &Path, canonical_root: &Path, entry: Result<ignore::DirEntry, ign
         return None;
     }
     if file_type.is_symlink() {
-        return check_symlink(canonical_root, entry.path(), &rel).map(Visit::Problem);
+        return Some(match check_symlink(canonical_root, entry.path(), &rel)? {
+            Ok(target) => Visit::Link(rel, target),
+            Err(problem) => Visit::Problem(*problem),
+        });
     }
     let Some(mut kind) = classify(&rel) else {
         return file_type.is_file().then_some(Visit::Other(rel));
@@ -152,8 +162,10 @@ pub(crate) fn add_tracked(root: &Path, config: &Config, found: &mut Discovery, t
         let disk = root.join(&rel);
         let Ok(meta) = fs::symlink_metadata(&disk) else { continue };
         if meta.file_type().is_symlink() {
-            if let Some(problem) = check_symlink(&canonical_root, &disk, &rel) {
-                found.problems.push(problem);
+            match check_symlink(&canonical_root, &disk, &rel) {
+                Some(Ok(target)) => found.links.push((rel, target)),
+                Some(Err(problem)) => found.problems.push(*problem),
+                None => {}
             }
             continue;
         }
@@ -172,6 +184,7 @@ pub(crate) fn add_tracked(root: &Path, config: &Config, found: &mut Discovery, t
     }
     found.candidates.sort_by(|a, b| a.path.cmp(&b.path));
     found.other_paths.sort();
+    found.links.sort();
 }
 
 fn err_path(err: &ignore::Error) -> Option<PathBuf> {
@@ -206,31 +219,31 @@ fn in_helm_templates(root: &Path, rel: &str) -> bool {
     })
 }
 
-/// A link that leaves the root or dangles is a finding when tollgate would
-/// have read what it names; links inside the root are skipped because their
-/// targets are read under their own paths.
-fn check_symlink(canonical_root: &Path, path: &Path, rel: &str) -> Option<SourceFile> {
+/// A link that leaves the root or dangles is a finding (`Err`) when tollgate
+/// would have read what it names; a link inside the root gives its target's
+/// repository path (`Ok`): the target is read under its own path.
+fn check_symlink(canonical_root: &Path, path: &Path, rel: &str) -> Option<Result<String, Box<SourceFile>>> {
     let target = fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
     match fs::canonicalize(path) {
-        Ok(resolved) if resolved.starts_with(canonical_root) => None,
+        Ok(resolved) if resolved.starts_with(canonical_root) => Some(Ok(relative(canonical_root, &resolved))),
         Ok(resolved) => {
             let relevant = resolved.is_dir() || classify(rel).is_some();
             relevant.then(|| {
-                SourceFile::unreadable(
+                Err(Box::new(SourceFile::unreadable(
                     rel.to_owned(),
                     classify(rel).unwrap_or(FileKind::Yaml),
                     format!(
                         "symbolic link to `{target}` leaves the repository root; tollgate never follows links out of the root, so this content is not checked. Commit the content itself instead of a link"
                     ),
-                )
+                )))
             })
         }
         Err(_) => classify(rel).map(|kind| {
-            SourceFile::unreadable(
+            Err(Box::new(SourceFile::unreadable(
                 rel.to_owned(),
                 kind,
                 format!("symbolic link to `{target}` points nowhere; fix or remove the link"),
-            )
+            )))
         }),
     }
 }

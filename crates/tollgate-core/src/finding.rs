@@ -126,6 +126,10 @@ pub struct Finding {
     /// Set when a suppression applies (the finding is then not counted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
+    /// Spans whose text a report must not show (a secret's value): source
+    /// snippets print them as `*`.
+    #[serde(skip)]
+    pub masked: Vec<Span>,
 }
 
 impl Finding {
@@ -176,6 +180,7 @@ impl Finding {
             commit: None,
             fingerprint: Finding::fingerprint_of(&parts),
             suppressed: None,
+            masked: Vec::new(),
         }
     }
 

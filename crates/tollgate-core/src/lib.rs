@@ -34,7 +34,7 @@ mod wildcard;
 
 pub use config::{
     CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, IgnoreEntry, ReviewSettings,
-    RuleSettings,
+    RuleSettings, relative_inside_root,
 };
 pub use date::Date;
 pub use discover::{Candidate, Discovery, discover, load};
@@ -50,6 +50,6 @@ pub use runner::{
     load_tracked_repository,
 };
 pub use severity::Severity;
-pub use suppress::{InlineSuppression, apply_baseline, apply_suppressions, load_baseline, parse_inline};
+pub use suppress::{InlineSuppression, apply_baseline, apply_suppressions, comments_only, load_baseline, parse_inline};
 pub use tollgate_yaml::{Document, Limits, Node, Position, Route, Segment, Span, Value};
 pub use wildcard::wildcard_match;

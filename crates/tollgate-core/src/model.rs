@@ -9,7 +9,7 @@ use tollgate_yaml::{Document, JsonDialect, Limits, Position, Span, parse_json, p
 
 use crate::environment::Environments;
 use crate::finding::ResourceIdentity;
-use crate::suppress::{InlineSuppression, parse_inline};
+use crate::suppress::{InlineSuppression, comments_only, parse_inline};
 
 /// What a file is, decided from its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -158,6 +158,10 @@ pub struct SourceFile {
     pub environment: Option<usize>,
     /// `# tollgate: ignore[...]` comments in the file.
     pub suppressions: Vec<InlineSuppression>,
+    /// Byte offsets where lines start, built the first time a line is asked
+    /// for (reports show thousands of snippets of one file: each is a lookup,
+    /// not a scan of the text).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -175,8 +179,26 @@ impl SourceFile {
             },
         };
         let resources = documents.iter().map(ResourceIdentity::of).collect();
-        let suppressions = parse_inline(&text);
-        SourceFile { path, kind, text, documents, resources, problem, environment: None, suppressions }
+        // A file that did not parse has no comments tollgate can tell from
+        // values, so it has no suppressions (its `parse-error` cannot be
+        // suppressed inline anyway).
+        let suppressions = if problem.is_some() {
+            Vec::new()
+        } else {
+            let parsed = (kind.syntax(&path) != Syntax::Text).then_some(documents.as_slice());
+            comments_only(parse_inline(&text), &text, parsed)
+        };
+        SourceFile {
+            path,
+            kind,
+            text,
+            documents,
+            resources,
+            problem,
+            environment: None,
+            suppressions,
+            line_starts: std::sync::OnceLock::new(),
+        }
     }
 
     /// A file that could not be read, with the reason.
@@ -191,12 +213,35 @@ impl SourceFile {
             problem: Some(FileProblem { message, span: Span { start: at, end: at } }),
             environment: None,
             suppressions: Vec::new(),
+            line_starts: std::sync::OnceLock::new(),
         }
     }
 
-    /// The text of a 1-based line, without its line break.
+    /// The text of a 1-based line, without its line break (`\n` or `\r\n`).
+    ///
+    /// ```
+    /// use tollgate_core::{FileKind, Limits, SourceFile};
+    /// let f = SourceFile::parse("a.yaml".into(), FileKind::Yaml, "a: 1\r\nb: 2\n".into(), &Limits::default());
+    /// assert_eq!((f.line(1), f.line(2), f.line(3)), (Some("a: 1"), Some("b: 2"), None));
+    /// ```
     pub fn line(&self, line: u32) -> Option<&str> {
-        self.text.lines().nth(line.checked_sub(1)? as usize)
+        let range = self.line_range(line)?;
+        let text = &self.text[range];
+        Some(text.strip_suffix('\r').unwrap_or(text))
+    }
+
+    /// The byte range of a 1-based line in [`SourceFile::text`], without its `\n`.
+    pub fn line_range(&self, line: u32) -> Option<std::ops::Range<usize>> {
+        let starts = self
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        let index = line.checked_sub(1)? as usize;
+        let start = *starts.get(index)?;
+        if start >= self.text.len() && index > 0 {
+            return None;
+        }
+        let end = starts.get(index + 1).map_or(self.text.len(), |next| next - 1);
+        Some(start..end)
     }
 }
 
@@ -246,6 +291,9 @@ pub struct RepositoryModel {
     pub other_paths: Vec<String>,
     /// The change under review, in a range check.
     pub range: Option<crate::runner::RangeInfo>,
+    /// Paths (files or directory prefixes) reached through a symbolic link
+    /// from a protected path, with the environment they take from it.
+    linked: Vec<(String, usize)>,
     by_path: HashMap<String, usize>,
     extensions: Extensions,
 }
@@ -264,6 +312,7 @@ impl RepositoryModel {
             environments,
             other_paths: Vec::new(),
             range: None,
+            linked: Vec::new(),
             by_path,
             extensions: Extensions::default(),
         }
@@ -300,11 +349,43 @@ impl RepositoryModel {
         all
     }
 
-    /// Whether a repository-relative path belongs to a protected environment.
+    /// Judges what a symbolic link inside the root reaches as the link's own
+    /// path would be judged: a file (or every file of a directory) that a
+    /// protected path links to is protected too, so turning
+    /// `environments/prod/app.yaml` into a link to `apps/blue/app.yaml`
+    /// cannot lower how the change is judged. `links` are `(link, target)`.
+    pub fn protect_link_targets(&mut self, links: &[(String, String)]) {
+        for (link, target) in links {
+            let Some(index) = self.environments.index_for(link) else { continue };
+            if !self.environments.get(index).is_some_and(|e| e.protected) {
+                continue;
+            }
+            self.linked.push((target.clone(), index));
+            let under = |path: &str| {
+                path == target
+                    || target.is_empty()
+                    || path.strip_prefix(target.as_str()).is_some_and(|r| r.starts_with('/'))
+            };
+            for file in self.files.iter_mut().filter(|f| under(&f.path)) {
+                let protected = file.environment.and_then(|i| self.environments.get(i)).is_some_and(|e| e.protected);
+                if !protected {
+                    file.environment = Some(index);
+                }
+            }
+        }
+    }
+
+    /// Whether a repository-relative path belongs to a protected environment
+    /// (by its own path, or through a link from a protected path).
     pub fn is_protected(&self, path: &str) -> bool {
         match self.file(path) {
             Some(file) => self.is_protected_file(file),
-            None => self.environments.for_path(path).is_some_and(|e| e.protected),
+            None => {
+                self.environments.for_path(path).is_some_and(|e| e.protected)
+                    || self.linked.iter().any(|(target, _)| {
+                        path == target || path.strip_prefix(target.as_str()).is_some_and(|r| r.starts_with('/'))
+                    })
+            }
         }
     }
 

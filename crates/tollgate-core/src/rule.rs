@@ -42,6 +42,12 @@ pub struct RuleMeta {
     pub security_severity: Option<String>,
     /// Whether the rule runs without being enabled in configuration.
     pub enabled_by_default: bool,
+    /// Whether an inline `# tollgate: ignore[...]` comment may suppress its
+    /// findings (front matter `inline-suppression: false` says no). Findings
+    /// about commits and the fail-closed rules are judged by the base
+    /// configuration only: a change cannot silence them with a comment it
+    /// brings itself.
+    pub inline_suppression: bool,
     /// The page body (Markdown, without front matter).
     #[serde(skip)]
     pub docs: String,
@@ -81,8 +87,18 @@ impl RuleMeta {
             .filter_map(|t| t.as_str().map(str::to_owned))
             .collect();
         for key in root.as_mapping().map(|m| m.iter().map(|(k, _)| k).collect::<Vec<_>>()).unwrap_or_default() {
-            if !["id", "name", "severity", "summary", "tags", "precision", "security-severity", "enabled"]
-                .contains(&key)
+            if ![
+                "id",
+                "name",
+                "severity",
+                "summary",
+                "tags",
+                "precision",
+                "security-severity",
+                "enabled",
+                "inline-suppression",
+            ]
+            .contains(&key)
             {
                 return Err(format!("unknown front matter key `{key}`"));
             }
@@ -96,6 +112,10 @@ impl RuleMeta {
             precision: text("precision").unwrap_or_else(|| "high".to_owned()),
             security_severity: text("security-severity"),
             enabled_by_default: root.get_key("enabled").and_then(tollgate_yaml::Node::as_bool).unwrap_or(true),
+            inline_suppression: root
+                .get_key("inline-suppression")
+                .and_then(tollgate_yaml::Node::as_bool)
+                .unwrap_or(true),
             docs: body.trim_start().to_owned(),
             help_uri: None,
             in_catalog: true,
@@ -126,6 +146,7 @@ impl RuleMeta {
             precision: "high".to_owned(),
             security_severity: None,
             enabled_by_default: true,
+            inline_suppression: true,
             docs: docs.to_owned(),
             help_uri: None,
             in_catalog: false,
@@ -270,6 +291,7 @@ impl<'a> RepositoryContext<'a> {
             commit: None,
             fingerprint: Finding::fingerprint_of(&[&self.meta.id, path, &normalize_content(key)]),
             suppressed: None,
+            masked: Vec::new(),
         }
     }
 }
@@ -285,6 +307,7 @@ pub struct FindingBuilder<'a> {
     target: Target,
     resource: Option<ResourceIdentity>,
     related: Vec<RelatedLocation>,
+    masked: Vec<Span>,
 }
 
 impl<'a> FindingBuilder<'a> {
@@ -307,6 +330,7 @@ impl<'a> FindingBuilder<'a> {
             target: Target::Entry,
             resource: None,
             related: Vec::new(),
+            masked: Vec::new(),
         }
     }
 
@@ -354,6 +378,13 @@ impl<'a> FindingBuilder<'a> {
         self
     }
 
+    /// Hides the text of `span` in source snippets (a secret's value).
+    #[must_use]
+    pub fn mask(mut self, span: Span) -> Self {
+        self.masked.push(span);
+        self
+    }
+
     /// Adds a related location given as is.
     #[must_use]
     pub fn related_location(mut self, location: Location, message: impl Into<String>) -> Self {
@@ -378,6 +409,7 @@ impl<'a> FindingBuilder<'a> {
             commit: None,
             fingerprint,
             suppressed: None,
+            masked: self.masked,
         }
     }
 

@@ -284,6 +284,7 @@ pub fn load_tracked_repository(
     files.extend(discovery.problems);
     let mut model = RepositoryModel::new(root, files, config.environments.clone());
     model.other_paths = discovery.other_paths;
+    model.protect_link_targets(&discovery.links);
     stats.parse = started.elapsed();
     stats.files = model.files.len();
     stats.documents = model.files.iter().map(|f| f.documents.len()).sum();
@@ -353,6 +354,7 @@ fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
                 commit: None,
                 fingerprint: Finding::fingerprint_of(&["parse-error", &file.path, &normalize_content(line)]),
                 suppressed: None,
+                masked: Vec::new(),
             })
         })
         .collect()

@@ -40,7 +40,10 @@ fn comment_pattern() -> &'static Regex {
     })
 }
 
-/// Finds every suppression comment of a file.
+/// Finds every `tollgate: ignore[...]` text of a file that looks like a
+/// comment on its line (a `#` or `//` at the line start or after white
+/// space). These are candidates: [`comments_only`] keeps those that are real
+/// comments of the file's syntax.
 ///
 /// ```
 /// let s = tollgate_core::parse_inline("a: 1 # tollgate: ignore[plaintext-secret] fixture data\n");
@@ -54,7 +57,9 @@ pub fn parse_inline(text: &str) -> Vec<InlineSuppression> {
     let mut out = Vec::new();
     let mut offset = 0;
     for (i, line) in text.split('\n').enumerate() {
-        if let Some(c) = comment_pattern().captures(line) {
+        if line.contains("tollgate:")
+            && let Some(c) = comment_pattern().captures(line)
+        {
             let whole = c.get(0).map_or(0..0, |m| m.range());
             let start_in_line = whole.start + line[whole.clone()].find(['#', '/']).unwrap_or(0);
             let line_no = i as u32 + 1;
@@ -76,9 +81,83 @@ pub fn parse_inline(text: &str) -> Vec<InlineSuppression> {
     out
 }
 
+/// Keeps the candidates of [`parse_inline`] that are real comments.
+///
+/// For YAML and JSON that is decided by the parsed tree: text inside a
+/// scalar (a quoted string, a block scalar, a JSON string) is a value, never a
+/// comment, so `a: "x # tollgate: ignore[plaintext-secret] y"` suppresses
+/// nothing. A file that did not parse has no suppressions at all (its only
+/// finding is `parse-error`, which cannot be suppressed inline). Text files
+/// (Rego, HCL, CODEOWNERS) have no tree here: a candidate counts unless an
+/// odd number of quotes before it on its line puts it inside a string.
+///
+/// ```
+/// use tollgate_core::{Limits, comments_only, parse_inline};
+/// let text = "a: \"x # tollgate: ignore[plaintext-secret] y\"\nb: 1 # tollgate: ignore[plaintext-secret] real\n";
+/// let docs = tollgate_yaml::parse_yaml(text, &Limits::default()).unwrap();
+/// let kept = comments_only(parse_inline(text), text, Some(&docs));
+/// assert_eq!(kept.len(), 1);
+/// assert_eq!(kept[0].line, 2);
+/// ```
+pub fn comments_only(
+    candidates: Vec<InlineSuppression>,
+    text: &str,
+    documents: Option<&[tollgate_yaml::Document]>,
+) -> Vec<InlineSuppression> {
+    if candidates.is_empty() {
+        return candidates;
+    }
+    match documents {
+        Some(documents) => candidates
+            .into_iter()
+            .filter(|s| !documents.iter().any(|d| inside_scalar(&d.root, s.span.start.offset)))
+            .collect(),
+        None => candidates
+            .into_iter()
+            .filter(|s| {
+                let line_start = text[..s.span.start.offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+                let before = &text[line_start..s.span.start.offset.min(text.len())];
+                let mut quotes = 0usize;
+                let mut escaped = false;
+                for c in before.chars() {
+                    match c {
+                        '\\' if !escaped => {
+                            escaped = true;
+                            continue;
+                        }
+                        '"' | '`' if !escaped => quotes += 1,
+                        _ => {}
+                    }
+                    escaped = false;
+                }
+                quotes.is_multiple_of(2)
+            })
+            .collect(),
+    }
+}
+
+/// True when `offset` lies inside the source text of a scalar of the tree
+/// (a key or a value). Collections are entered only where they cover it.
+fn inside_scalar(node: &tollgate_yaml::Node, offset: usize) -> bool {
+    use tollgate_yaml::Value;
+    let covers = node.span.start.offset <= offset && offset < node.span.end.offset;
+    match &node.value {
+        Value::Scalar(_) => covers,
+        _ if !covers => false,
+        Value::Sequence(items) => items.iter().any(|n| inside_scalar(n, offset)),
+        Value::Mapping(m) => m.entries.iter().any(|(k, v)| inside_scalar(k, offset) || inside_scalar(v, offset)),
+    }
+}
+
 /// True for ids a policy engine may produce (`package.rule`, `policy/rule`).
 fn engine_named(id: &str) -> bool {
     id.contains('.') || id.contains('/')
+}
+
+/// Whether an inline comment may suppress findings of `id` (policy engines'
+/// own rules may; built-in rules unless their page says otherwise).
+fn inline_allowed(registry: &Registry, id: &str) -> bool {
+    registry.get(id).is_none_or(|r| r.meta.inline_suppression)
 }
 
 fn invalid(registry: &Registry, location: Location, content: &str, message: String) -> Finding {
@@ -93,6 +172,7 @@ fn invalid(registry: &Registry, location: Location, content: &str, message: Stri
         resource: None,
         commit: None,
         suppressed: None,
+        masked: Vec::new(),
     }
 }
 
@@ -130,6 +210,14 @@ pub fn apply_suppressions(
                     format!("suppression names unknown rule `{id}`, so it suppresses nothing.{hint} `tollgate rules` lists the ids"),
                 ));
             }
+            for id in s.rules.iter().filter(|id| !inline_allowed(registry, id)) {
+                problems.push(invalid(
+                    registry,
+                    location.clone(),
+                    comment,
+                    format!("`{id}` cannot be suppressed inline, so this comment suppresses nothing: findings about commits and the fail-closed rules are judged by the configuration of the base branch only, never by a comment a change brings. If the finding is acceptable, add an `ignore` entry with a reason to `.tollgate.yaml` on the target branch"),
+                ));
+            }
             if s.reason.is_empty() {
                 problems.push(invalid(
                     registry,
@@ -143,6 +231,9 @@ pub fn apply_suppressions(
     for finding in findings.iter_mut() {
         let Some(file) = model.file(&finding.location.path) else { continue };
         let (first, last) = (finding.location.span.start.line, finding.location.span.end.line);
+        if !inline_allowed(registry, &finding.rule_id) {
+            continue;
+        }
         let hit = file.suppressions.iter().find(|s| {
             !s.reason.is_empty()
                 && s.rules.iter().any(|r| r == &finding.rule_id)
@@ -240,6 +331,7 @@ pub fn apply_baseline(findings: &mut [Finding], baseline: &HashSet<String>, sour
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tollgate_yaml::Limits;
 
     #[test]
     fn parses_comment_forms() {
@@ -250,5 +342,31 @@ mod tests {
         assert_eq!((s[1].line, s[1].own_line, s[1].reason.as_str()), (4, false, ""));
         assert_eq!(s[0].span.start.column, 1);
         assert_eq!(s[1].span.start.column, 7);
+    }
+
+    fn kept(text: &str, syntax_tree: bool) -> Vec<u32> {
+        let docs = if text.trim_start().starts_with('{') {
+            vec![tollgate_yaml::parse_json(text, tollgate_yaml::JsonDialect::Jsonc, &Limits::default()).expect("json")]
+        } else {
+            tollgate_yaml::parse_yaml(text, &Limits::default()).expect("yaml")
+        };
+        let tree = syntax_tree.then_some(docs.as_slice());
+        comments_only(parse_inline(text), text, tree).iter().map(|s| s.line).collect()
+    }
+
+    #[test]
+    fn only_real_comments_suppress() {
+        // A quoted scalar, a plain scalar and a block scalar hold the text as a value.
+        let yaml = "a: \"x # tollgate: ignore[plaintext-secret] y\"\nb: 'p # tollgate: ignore[x] q'\nc: |\n  run # tollgate: ignore[x] z\n  more\n# tollgate: ignore[x] real\nd: 1 # tollgate: ignore[x] real too\n";
+        assert_eq!(kept(yaml, true), vec![6, 7]);
+        // Multi-line double-quoted scalar whose second line looks like a comment.
+        let yaml = "a: \"one\n  # tollgate: ignore[x] inside\"\nb: 2\n";
+        assert_eq!(kept(yaml, true), Vec::<u32>::new());
+        // JSONC: a string is a value; a `//` comment is a comment.
+        let json = "{\n  \"a\": \"v // tollgate: ignore[x] no\",\n  // tollgate: ignore[x] yes\n  \"b\": 1\n}\n";
+        assert_eq!(kept(json, true), vec![3]);
+        // Text syntax (HCL, Rego): quotes before the marker make it a string.
+        let hcl = "a = \"x # tollgate: ignore[x] no\"\n# tollgate: ignore[x] yes\nb = 1 # tollgate: ignore[x] yes\n";
+        assert_eq!(comments_only(parse_inline(hcl), hcl, None).iter().map(|s| s.line).collect::<Vec<_>>(), vec![2, 3]);
     }
 }

@@ -5,9 +5,12 @@ use std::fmt::Write as _;
 
 use tollgate_core::{CheckReport, Severity};
 
-/// Escapes a workflow-command message (`%`, CR, LF).
+/// Escapes a workflow-command message: `%`, CR and LF as the runner expects
+/// (so a value cannot start a new `::command` line), then every other
+/// control character and bidirectional override as a visible escape.
 pub(crate) fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    let s = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    crate::escape::printable(&s).into_owned()
 }
 
 /// Escapes a workflow-command property value (also `:` and `,`).
@@ -53,5 +56,6 @@ mod tests {
     fn escaping_follows_the_workflow_command_syntax() {
         assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
         assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+        assert_eq!(escape_data("x\n::add-mask::y\x1b[2J"), "x%0A::add-mask::y\\u{1b}[2J");
     }
 }

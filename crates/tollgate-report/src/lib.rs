@@ -10,6 +10,7 @@
 //! assert!(sarif.contains("\"version\": \"2.1.0\""));
 //! ```
 
+mod escape;
 mod github;
 mod json;
 mod markdown;

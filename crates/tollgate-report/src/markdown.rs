@@ -9,9 +9,7 @@ use tollgate_core::{CheckReport, Severity};
 
 use crate::Counts;
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
+use crate::escape::{markdown_code, markdown_text};
 
 pub(crate) fn render(report: &CheckReport) -> String {
     let c = Counts::of(&report.findings);
@@ -40,19 +38,24 @@ pub(crate) fn render(report: &CheckReport) -> String {
     if !by_rule.is_empty() {
         out.push_str("| rule | severity | findings |\n| --- | --- | ---: |\n");
         for ((severity, rule), n) in &by_rule {
-            let _ = writeln!(out, "| `{rule}` | {} | {n} |", severity.0);
+            let _ = writeln!(out, "| {} | {} | {n} |", markdown_code(rule), severity.0);
         }
         out.push('\n');
     }
     for summary in &report.summaries {
-        let _ = writeln!(out, "### {}\n", cell(&summary.title));
+        let _ = writeln!(out, "### {}\n", markdown_text(&summary.title));
         if summary.items.is_empty() {
             out.push_str("None.\n\n");
             continue;
         }
-        let _ = writeln!(out, "| {} | {} |\n| --- | --- |", cell(&summary.columns.0), cell(&summary.columns.1));
+        let _ = writeln!(
+            out,
+            "| {} | {} |\n| --- | --- |",
+            markdown_text(&summary.columns.0),
+            markdown_text(&summary.columns.1)
+        );
         for (item, detail) in &summary.items {
-            let _ = writeln!(out, "| `{}` | {} |", cell(item), cell(detail));
+            let _ = writeln!(out, "| {} | {} |", markdown_code(item), markdown_text(detail));
         }
         out.push('\n');
     }
@@ -63,12 +66,12 @@ pub(crate) fn render(report: &CheckReport) -> String {
             let l = &f.location;
             let _ = writeln!(
                 out,
-                "- **{}** `{}` {}:{} — {}",
+                "- **{}** {} {}:{} — {}",
                 f.severity,
-                f.rule_id,
-                l.path,
+                markdown_code(&f.rule_id),
+                markdown_code(&l.path),
                 l.span.start.line,
-                cell(&f.message)
+                markdown_text(&f.message)
             );
         }
         if active.len() > 200 {

@@ -183,6 +183,7 @@ pub fn to_sarif(report: &CheckReport, options: &ReportOptions) -> Sarif {
                 precision: "high".to_owned(),
                 security_severity: None,
                 enabled_by_default: true,
+                inline_suppression: true,
                 docs: String::new(),
                 help_uri: None,
                 in_catalog: false,

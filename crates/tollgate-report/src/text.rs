@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use tollgate_core::{CheckReport, Finding, Severity, SourceFile};
 
+use crate::escape::{printable, printable_keep_tabs};
 use crate::{Counts, ReportOptions};
 
 struct Style {
@@ -34,9 +35,9 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
     }
     by_directory(&mut out, report, &style);
     for summary in &report.summaries {
-        let _ = writeln!(out, "{} {}", style.paint("1", &format!("{}:", summary.rule_id)), summary.title);
+        let _ = writeln!(out, "{} {}", style.paint("1", &format!("{}:", summary.rule_id)), printable(&summary.title));
         for (item, detail) in &summary.items {
-            let _ = writeln!(out, "  {item}  {detail}");
+            let _ = writeln!(out, "  {}  {}", printable(item), printable(detail));
         }
     }
     let c = Counts::of(&report.findings);
@@ -78,7 +79,7 @@ fn by_directory(out: &mut String, report: &CheckReport, style: &Style) {
         }
         let mut list: Vec<(&str, usize)> = dirs.into_iter().collect();
         list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let shown: Vec<String> = list.iter().take(10).map(|(d, n)| format!("{d} ({n})")).collect();
+        let shown: Vec<String> = list.iter().take(10).map(|(d, n)| format!("{} ({n})", printable(d))).collect();
         let more = if list.len() > 10 { format!(", and {} more", list.len() - 10) } else { String::new() };
         let _ = writeln!(
             out,
@@ -93,10 +94,21 @@ fn by_directory(out: &mut String, report: &CheckReport, style: &Style) {
 
 fn render_finding(out: &mut String, f: &Finding, file: Option<&SourceFile>, style: &Style) {
     let loc = &f.location;
-    let _ =
-        writeln!(out, "{}{}: {}", style.severity(f.severity), style.paint("1", &format!("[{}]", f.rule_id)), f.message);
-    let _ =
-        writeln!(out, "  {} {}:{}:{}", style.paint("34", "-->"), loc.path, loc.span.start.line, loc.span.start.column);
+    let _ = writeln!(
+        out,
+        "{}{}: {}",
+        style.severity(f.severity),
+        style.paint("1", &format!("[{}]", printable(&f.rule_id))),
+        printable(&f.message)
+    );
+    let _ = writeln!(
+        out,
+        "  {} {}:{}:{}",
+        style.paint("34", "-->"),
+        printable(&loc.path),
+        loc.span.start.line,
+        loc.span.start.column
+    );
     let width =
         f.location.span.end.line.clamp(f.location.span.start.line, f.location.span.start.line + 3).to_string().len();
     if let Some(file) = file.filter(|f| !f.text.is_empty()) {
@@ -104,26 +116,41 @@ fn render_finding(out: &mut String, f: &Finding, file: Option<&SourceFile>, styl
     }
     let gutter = style.paint("34", &format!("{:width$} =", ""));
     if let Some(r) = &f.resource {
-        let _ = writeln!(out, "{gutter} resource: {} {}", r.api_version, r.display_name());
+        let _ = writeln!(out, "{gutter} resource: {} {}", printable(&r.api_version), printable(&r.display_name()));
     }
     if let Some(commit) = &f.commit {
-        let _ = writeln!(out, "{gutter} commit: {} by {}", commit.id, commit.author);
+        let _ = writeln!(out, "{gutter} commit: {} by {}", printable(&commit.id), printable(&commit.author));
         if let Some(signer) = &commit.signer {
-            let _ = writeln!(out, "{gutter} signed by key: {signer}");
+            let _ = writeln!(out, "{gutter} signed by key: {}", printable(signer));
         }
     }
     for related in &f.related {
         let l = &related.location;
-        let _ =
-            writeln!(out, "{gutter} see {}:{}:{}: {}", l.path, l.span.start.line, l.span.start.column, related.message);
+        let _ = writeln!(
+            out,
+            "{gutter} see {}:{}:{}: {}",
+            printable(&l.path),
+            l.span.start.line,
+            l.span.start.column,
+            printable(&related.message)
+        );
     }
     if let Some(s) = &f.suppressed {
-        let _ = writeln!(out, "{gutter} suppressed ({}): {}", s.kind, s.reason);
+        let _ = writeln!(out, "{gutter} suppressed ({}): {}", s.kind, printable(&s.reason));
     }
     out.push('\n');
 }
 
+/// The widest part of a source line shown, in bytes: a minified 5 MiB line
+/// is shown around the span, not whole.
+const MAX_SHOWN_BYTES: usize = 240;
+/// How much of the line before the span is kept when a line is cut.
+const CONTEXT_BEFORE: usize = 60;
+
 /// Prints the lines of the span (at most four) with carets under the span.
+/// Every line is looked up by index and cut to [`MAX_SHOWN_BYTES`] around
+/// the span, so the cost of a snippet does not grow with the file; bytes of
+/// the finding's [`Finding::masked`] spans are shown as `*`.
 fn snippet(out: &mut String, file: &SourceFile, f: &Finding, style: &Style) {
     const MAX_LINES: u32 = 4;
     let span = f.location.span;
@@ -138,29 +165,75 @@ fn snippet(out: &mut String, file: &SourceFile, f: &Finding, style: &Style) {
     let bar = style.paint("34", &format!("{:width$} |", ""));
     let _ = writeln!(out, "{bar}");
     for line_no in first..=shown_last {
-        let Some(line) = file.line(line_no) else { break };
-        let line = line.trim_end_matches('\r');
-        let chars = line.chars().count() as u32;
-        let from = if line_no == first {
-            span.start.column.saturating_sub(1)
+        let Some(range) = file.line_range(line_no) else { break };
+        let text = &file.text;
+        let line_end = if text[range.clone()].ends_with('\r') { range.end - 1 } else { range.end };
+        let line_start = range.start;
+        let indent = text[line_start..line_end].len() - text[line_start..line_end].trim_start().len();
+        let from = if line_no == first && span.start.offset >= line_start && span.start.offset <= line_end {
+            span.start.offset
         } else {
-            (chars - line.trim_start().chars().count() as u32).min(chars)
+            line_start + indent
         };
-        let to = if line_no == span.end.line && span.end.column > 1 { (span.end.column - 1).min(chars) } else { chars };
-        let _ = writeln!(out, "{} {}", style.paint("34", &format!("{line_no:>width$} |")), line);
-        let len = to.saturating_sub(from).max(1) as usize;
-        let pad: String = line.chars().take(from as usize).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let to = if line_no == span.end.line && span.end.offset >= from && span.end.offset <= line_end {
+            span.end.offset
+        } else {
+            line_end
+        };
+        // The window of the line that is shown.
+        let (mut shown_from, mut shown_to) = (line_start, line_end);
+        if line_end - line_start > MAX_SHOWN_BYTES {
+            shown_from = floor_char(text, from.saturating_sub(CONTEXT_BEFORE).max(line_start));
+            shown_to = floor_char(text, (shown_from + MAX_SHOWN_BYTES).min(line_end));
+        }
+        let mut display = String::new();
+        let mut pad = String::new();
+        let mut carets = 0usize;
+        if shown_from > line_start {
+            display.push('…');
+            pad.push(' ');
+        }
+        for (i, c) in text[shown_from..shown_to].char_indices() {
+            let at = shown_from + i;
+            let masked = f.masked.iter().any(|m| m.start.offset <= at && at < m.end.offset);
+            let shown: std::borrow::Cow<'_, str> = if masked {
+                "*".into()
+            } else {
+                let mut buf = [0u8; 4];
+                printable_keep_tabs(c.encode_utf8(&mut buf)).into_owned().into()
+            };
+            let columns = shown.chars().count();
+            if at < from {
+                pad.extend(shown.chars().map(|c| if c == '\t' { '\t' } else { ' ' }));
+            } else if at < to {
+                carets += columns;
+            }
+            display.push_str(&shown);
+        }
+        if shown_to < line_end {
+            display.push('…');
+        }
+        let _ = writeln!(out, "{} {}", style.paint("34", &format!("{line_no:>width$} |")), display);
         let carets = style.paint(
             match f.severity {
                 Severity::Error => "1;31",
                 Severity::Warning => "1;33",
                 Severity::Note => "1;36",
             },
-            &"^".repeat(len),
+            &"^".repeat(carets.max(1)),
         );
         let _ = writeln!(out, "{bar} {pad}{carets}");
     }
     if shown_last < last {
         let _ = writeln!(out, "{bar} ... ({} more lines)", last - shown_last);
     }
+}
+
+/// The largest char boundary of `text` at or before `at`.
+fn floor_char(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }

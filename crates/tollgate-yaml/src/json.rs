@@ -134,6 +134,9 @@ impl JsonParser<'_> {
         let start = self.pos;
         self.pos += 1;
         let mut entries: Vec<(Node, Node)> = Vec::new();
+        // Keys → entry, for duplicate detection in linear time (a scan for
+        // small objects, a hash once they grow).
+        let mut seen: Option<std::collections::HashMap<String, usize>> = None;
         loop {
             self.skip_space()?;
             if self.bytes.get(self.pos) == Some(&b'}') {
@@ -152,7 +155,11 @@ impl JsonParser<'_> {
                 }
                 _ => return Err(self.error("expected a string key or `}`")),
             };
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_str() == Some(key.0.as_str())) {
+            let first = match &seen {
+                Some(seen) => seen.get(&key.0).copied(),
+                None => entries.iter().position(|(k, _)| k.as_str() == Some(key.0.as_str())),
+            };
+            if let Some(first) = first.map(|i| &entries[i].0) {
                 return Err(ParseError::Syntax {
                     message: format!(
                         "invalid JSON: duplicate key `{}` (first defined at line {}); readers disagree on which one wins",
@@ -168,6 +175,14 @@ impl JsonParser<'_> {
             self.pos += 1;
             self.skip_space()?;
             let value = self.value()?;
+            if seen.is_none() && entries.len() >= 16 {
+                seen = Some(
+                    entries.iter().enumerate().filter_map(|(i, (k, _))| Some((k.as_str()?.to_owned(), i))).collect(),
+                );
+            }
+            if let Some(seen) = &mut seen {
+                seen.insert(key.0.clone(), entries.len());
+            }
             entries.push((scalar(key.0, ScalarStyle::DoubleQuoted, key.1), value));
             self.skip_space()?;
             match self.bytes.get(self.pos) {

@@ -31,11 +31,13 @@
 
 mod json;
 mod node;
+mod resolve;
 mod route;
 mod yaml;
 
 pub use json::{JsonDialect, parse_json};
 pub use node::{Document, Mapping, Node, Position, Scalar, ScalarStyle, Span, Value};
+pub use resolve::{Resolved, resolve_plain};
 pub use route::{Route, Segment};
 pub use yaml::parse_yaml;
 

@@ -60,9 +60,15 @@ pub struct Scalar {
 }
 
 impl Scalar {
+    /// What the scalar resolves to for Kubernetes (go-yaml v2, YAML 1.1):
+    /// quoted and block scalars are strings, plain ones are resolved.
+    pub fn resolve(&self) -> crate::Resolved {
+        if self.style == ScalarStyle::Plain { crate::resolve_plain(&self.text) } else { crate::Resolved::Str }
+    }
+
     /// True for a plain `null`, `~`, `Null`, `NULL` or an empty plain value.
     pub fn is_null(&self) -> bool {
-        self.style == ScalarStyle::Plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+        self.resolve() == crate::Resolved::Null
     }
 
     /// The boolean this plain scalar resolves to.
@@ -70,54 +76,32 @@ impl Scalar {
     /// Kubernetes reads manifests with a YAML 1.1 resolver, so `yes`/`no`/`on`/`off`
     /// count as booleans here too: a `selfHeal: yes` really is enabled.
     pub fn as_bool(&self) -> Option<bool> {
-        if self.style != ScalarStyle::Plain {
-            return None;
-        }
-        match self.text.as_str() {
-            "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On" | "ON" => Some(true),
-            "false" | "False" | "FALSE" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off" | "OFF" => Some(false),
+        match self.resolve() {
+            crate::Resolved::Bool(b) => Some(b),
             _ => None,
         }
     }
 
-    /// The integer this plain scalar resolves to.
+    /// The integer this plain scalar resolves to (`0755` is octal, as for Kubernetes).
     pub fn as_i64(&self) -> Option<i64> {
-        if self.style != ScalarStyle::Plain {
-            return None;
+        match self.resolve() {
+            crate::Resolved::Int(i) => i64::try_from(i).ok(),
+            _ => None,
         }
-        let t = self.text.replace('_', "");
-        if let Some(hex) = t.strip_prefix("0x") {
-            return i64::from_str_radix(hex, 16).ok();
-        }
-        if let Some(oct) = t.strip_prefix("0o") {
-            return i64::from_str_radix(oct, 8).ok();
-        }
-        t.parse().ok()
     }
 
     /// The float this plain scalar resolves to (integers included).
     pub fn as_f64(&self) -> Option<f64> {
-        if self.style != ScalarStyle::Plain {
-            return None;
+        match self.resolve() {
+            crate::Resolved::Int(i) => Some(i as f64),
+            crate::Resolved::Float(f) => Some(f),
+            _ => None,
         }
-        match self.text.as_str() {
-            ".inf" | ".Inf" | ".INF" | "+.inf" => return Some(f64::INFINITY),
-            "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
-            ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
-            _ => {}
-        }
-        if let Some(i) = self.as_i64() {
-            return Some(i as f64);
-        }
-        let t = &self.text;
-        let numeric = t.bytes().any(|b| b.is_ascii_digit())
-            && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
-        if numeric { t.parse().ok() } else { None }
     }
 
     /// True when the scalar resolves to a string (not null, bool or number).
     pub fn is_string(&self) -> bool {
-        self.style != ScalarStyle::Plain || !(self.is_null() || self.as_bool().is_some() || self.as_f64().is_some())
+        self.resolve() == crate::Resolved::Str
     }
 }
 

@@ -64,9 +64,27 @@ fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
 }
 
 enum Frame {
-    Sequence { items: Vec<Node>, start: Position, anchor: usize, size: usize },
-    Mapping { entries: Vec<(Node, Node)>, key: Option<Node>, start: Position, anchor: usize, size: usize },
+    Sequence {
+        items: Vec<Node>,
+        start: Position,
+        anchor: usize,
+        size: usize,
+    },
+    Mapping {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        start: Position,
+        anchor: usize,
+        size: usize,
+        /// Keys seen so far (as Kubernetes resolves them) → their entry, once
+        /// the mapping is large enough for a scan to cost more than a hash.
+        seen: Option<HashMap<String, usize>>,
+    },
 }
+
+/// Mappings up to this size find duplicate keys by scanning; larger ones
+/// keep a hash of their keys, so a mapping of 450,000 keys costs linear time.
+const SCAN_LIMIT: usize = 16;
 
 struct Builder<'a> {
     index: LineIndex<'a>,
@@ -92,6 +110,26 @@ struct Builder<'a> {
 /// assert_eq!(docs[0].root.get(&Route::parse("/other/x")).and_then(|n| n.as_i64()), Some(1));
 /// ```
 pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseError> {
+    if let Some(at) = text.find(['\u{85}', '\u{2028}', '\u{2029}']) {
+        // YAML 1.1 readers (go-yaml, so Kubernetes, Argo CD and Flux) end a
+        // line at NEL, LS and PS; YAML 1.2 readers do not. `kind: Secret<LS>`
+        // is a Secret to the cluster and `Secret\u{2028}` here: refuse rather
+        // than read something else than the cluster does.
+        let c = text[at..].chars().next().unwrap_or(' ');
+        let name = match c {
+            '\u{85}' => "NEXT LINE",
+            '\u{2028}' => "LINE SEPARATOR",
+            _ => "PARAGRAPH SEPARATOR",
+        };
+        return Err(ParseError::Syntax {
+            message: format!(
+                "the invisible character U+{:04X} ({name}) ends a line for Kubernetes' YAML reader (YAML 1.1) but not for YAML 1.2 readers, so tools disagree on what this file holds; replace it with a real line break, or write it as an escape (`\\u{:04X}`) inside a double-quoted string",
+                u32::from(c),
+                u32::from(c)
+            ),
+            position: LineIndex::new(text).position_of_offset(at),
+        });
+    }
     match parse_with(text, text, &[], limits) {
         Err(e) if e.message().contains("invalid indentation in quoted scalar") => {
             // libyaml, go-yaml (and so Kubernetes) accept continuation lines of a
@@ -275,20 +313,28 @@ impl Builder<'_> {
                     saphyr_parser::ScalarStyle::Literal => ScalarStyle::Literal,
                     saphyr_parser::ScalarStyle::Folded => ScalarStyle::Folded,
                 };
-                // An explicit `!!str` tag makes a plain scalar a string.
-                let style = match (&tag, style) {
-                    (Some(t), ScalarStyle::Plain) if t.suffix == "str" => ScalarStyle::DoubleQuoted,
-                    (_, s) => s,
+                // An explicit tag decides how the text resolves, on quoted
+                // scalars too (`!!bool "true"` is a boolean for Kubernetes).
+                let mut text = text.into_owned();
+                let style = match &tag {
+                    None => style,
+                    Some(t) => match crate::resolve::resolve_tagged(&t.handle, &t.suffix, &text) {
+                        crate::resolve::Tagged::Plain => ScalarStyle::Plain,
+                        crate::resolve::Tagged::Str(value) => {
+                            text = value;
+                            if style == ScalarStyle::Plain { ScalarStyle::DoubleQuoted } else { style }
+                        }
+                        crate::resolve::Tagged::Rejected(message) => {
+                            return Err(ParseError::Syntax { message, position: span.start });
+                        }
+                    },
                 };
                 let end = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     self.index.trim_end(span.start, span.end)
                 } else {
                     span.end
                 };
-                let node = Node {
-                    value: Value::Scalar(Scalar { text: text.into_owned(), style }),
-                    span: Span { start: span.start, end },
-                };
+                let node = Node { value: Value::Scalar(Scalar { text, style }), span: Span { start: span.start, end } };
                 self.add(node, anchor, 1)?;
             }
             Event::SequenceStart(anchor, _) => {
@@ -297,7 +343,14 @@ impl Builder<'_> {
             }
             Event::MappingStart(anchor, _) => {
                 self.check_depth(span.start)?;
-                self.stack.push(Frame::Mapping { entries: Vec::new(), key: None, start: span.start, anchor, size: 1 });
+                self.stack.push(Frame::Mapping {
+                    entries: Vec::new(),
+                    key: None,
+                    start: span.start,
+                    anchor,
+                    size: 1,
+                    seen: None,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = self.stack.pop().ok_or_else(|| ParseError::Syntax {
@@ -349,23 +402,48 @@ impl Builder<'_> {
                 *total += size;
                 items.push(node);
             }
-            Some(Frame::Mapping { entries, key, size: total, .. }) => match key.take() {
+            Some(Frame::Mapping { entries, key, size: total, seen, .. }) => match key.take() {
                 None => {
                     *total += size;
                     *key = Some(node);
                 }
                 Some(k) => {
                     *total += size;
-                    if let Some(text) = k.as_str().filter(|t| *t != "<<")
-                        && let Some((first, _)) = entries.iter().find(|(e, _)| e.as_str() == Some(text))
-                    {
-                        return Err(ParseError::Syntax {
-                            message: format!(
-                                "duplicate key `{text}` (first defined at line {}); YAML forbids duplicate keys and tools disagree on which one wins",
-                                first.span.start.line
-                            ),
-                            position: k.span.start,
-                        });
+                    if let Some(resolved) = key_text(&k) {
+                        let first = if let Some(seen) = seen {
+                            seen.get(resolved.as_ref()).copied()
+                        } else {
+                            entries.iter().position(|(e, _)| key_text(e).as_deref() == Some(resolved.as_ref()))
+                        };
+                        if let Some(first) = first {
+                            let (first_key, first_value) = &entries[first];
+                            // The same key twice with the same value (generated
+                            // files have them) leaves nothing to disagree on.
+                            let text = self.index.text;
+                            if first_value.span.text(text) == node.span.text(text) {
+                                return Ok(());
+                            }
+                            return Err(ParseError::Syntax {
+                                message: format!(
+                                    "duplicate key `{}` (first defined at line {}); YAML forbids duplicate keys and tools disagree on which one wins",
+                                    k.as_str().unwrap_or_default(),
+                                    first_key.span.start.line
+                                ),
+                                position: k.span.start,
+                            });
+                        }
+                        if seen.is_none() && entries.len() >= SCAN_LIMIT {
+                            let mut index = HashMap::with_capacity(entries.len() * 2);
+                            for (i, (e, _)) in entries.iter().enumerate() {
+                                if let Some(t) = key_text(e) {
+                                    index.entry(t.into_owned()).or_insert(i);
+                                }
+                            }
+                            *seen = Some(index);
+                        }
+                        if let Some(seen) = seen {
+                            seen.insert(resolved.into_owned(), entries.len());
+                        }
                     }
                     entries.push((k, node));
                 }
@@ -373,6 +451,17 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// A scalar key as Kubernetes' JSON has it (go-yaml resolves keys like
+/// values: `y` is `true`, `0x1F` is `31`); `None` for the merge key `<<` and
+/// for keys that are collections.
+fn key_text(key: &Node) -> Option<std::borrow::Cow<'_, str>> {
+    let s = key.as_scalar()?;
+    if s.style == ScalarStyle::Plain && s.text == "<<" {
+        return None;
+    }
+    Some(crate::resolve::kubernetes_key(&s.text, s.style == ScalarStyle::Plain))
 }
 
 /// Applies YAML 1.1 merge keys (`<<: *base`), which Kubernetes' reader honours:
@@ -384,6 +473,7 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, Par
     }
     let mut own = Vec::with_capacity(entries.len());
     let mut merged: Vec<(Node, Node)> = Vec::new();
+    let mut merged_keys: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (k, v) in entries {
         if !is_merge(&k) {
             own.push((k, v));
@@ -407,16 +497,18 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, Par
                 });
             };
             for (mk, mv) in m.entries {
-                let exists = |list: &[(Node, Node)]| list.iter().any(|(e, _)| e.as_str() == mk.as_str());
-                if !exists(&merged) {
+                let name = key_text(&mk).map(std::borrow::Cow::into_owned).unwrap_or_default();
+                if merged_keys.insert(name) {
                     merged.push((mk, mv));
                 }
             }
         }
     }
+    let own_keys: std::collections::HashSet<String> =
+        own.iter().filter_map(|(k, _)| key_text(k).map(std::borrow::Cow::into_owned)).collect();
     let mut out = own;
     for (mk, mv) in merged {
-        if !out.iter().any(|(e, _)| e.as_str() == mk.as_str()) {
+        if !key_text(&mk).is_some_and(|t| own_keys.contains(t.as_ref())) {
             out.push((mk, mv));
         }
     }
@@ -516,6 +608,57 @@ mod tests {
         let err = parse_yaml("a: 1\nb: 2\na: 3\n", &Limits::default()).expect_err("duplicate");
         assert_eq!(err.position().line, 3);
         assert!(err.message().contains("first defined at line 1"));
+    }
+
+    #[test]
+    fn identical_duplicates_are_accepted_and_resolved_keys_collide() {
+        let docs = parse("apiVersion: v1\nkind: K\napiVersion: v1\n");
+        assert_eq!(docs[0].root.as_mapping().map(Mapping::len), Some(2));
+        // `y` and `true` are one key for Kubernetes.
+        let err = parse_yaml("y: 1\ntrue: 2\n", &Limits::default()).expect_err("same key");
+        assert!(err.message().contains("duplicate key `true`"), "{err:?}");
+        let err = parse_yaml("0x1F: a\n31: b\n", &Limits::default()).expect_err("same key");
+        assert_eq!(err.position().line, 2);
+        // A quoted key is a string: `"y"` and `true` differ.
+        assert!(parse_yaml("\"y\": 1\ntrue: 2\n", &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_in_a_huge_mapping_take_linear_time() {
+        let mut text: String = (0..200_000).map(|i| format!("k{i}: {i}\n")).collect();
+        let started = std::time::Instant::now();
+        assert_eq!(parse(&text)[0].root.as_mapping().map(Mapping::len), Some(200_000));
+        text.push_str("k7: again\n");
+        let err = parse_yaml(&text, &Limits::default()).expect_err("duplicate");
+        assert!(err.message().contains("first defined at line 8"), "{err:?}");
+        assert!(started.elapsed().as_secs_f64() < 20.0, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn yaml_1_1_line_breaks_are_refused() {
+        for c in ['\u{85}', '\u{2028}', '\u{2029}'] {
+            let text = format!("apiVersion: v1\nkind: Secret{c}\nmetadata: {{name: x}}\n");
+            let err = parse_yaml(&text, &Limits::default()).expect_err("separator");
+            assert_eq!((err.position().line, err.position().column), (2, 13), "{err:?}");
+            assert!(err.message().contains(&format!("U+{:04X}", u32::from(c))), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn explicit_tags_resolve_as_kubernetes_does() {
+        let docs = parse(
+            "a: !!bool \"true\"\nb: !!int '0x10'\nc: !!str yes\nd: !foo true\ne: !!binary bmdpbng6bGF0ZXN0\nf: !<tag:yaml.org,2002:bool> \"on\"\n",
+        );
+        let r = &docs[0].root;
+        assert_eq!(r.get_key("a").and_then(Node::as_bool), Some(true));
+        assert_eq!(r.get_key("b").and_then(Node::as_i64), Some(16));
+        assert_eq!(r.get_key("c").and_then(Node::as_string), Some("yes"));
+        assert_eq!(r.get_key("d").and_then(Node::as_string), Some("true"));
+        assert_eq!(r.get_key("e").and_then(Node::as_string), Some("nginx:latest"));
+        assert_eq!(r.get_key("f").and_then(Node::as_bool), Some(true));
+        let err = parse_yaml("a: !!bool \"maybe\"\n", &Limits::default()).expect_err("not a bool");
+        assert!(err.message().contains("not a boolean"), "{err:?}");
+        assert!(parse_yaml("a: !!timestamp 2001-12-14\n", &Limits::default()).is_err());
     }
 
     #[test]

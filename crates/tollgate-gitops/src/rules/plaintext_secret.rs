@@ -2,7 +2,8 @@
 
 use regex::Regex;
 use tollgate_core::{
-    Document, DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, SourceFile, Value, rule_page,
+    Document, DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, SourceFile, Span, Value,
+    rule_page,
 };
 
 /// Reports Kubernetes Secrets with clear `data`/`stringData`, Kustomize
@@ -36,14 +37,17 @@ impl Rule for PlaintextSecret {
                 continue;
             }
             let encoding = if field == "data" { " (base64 is an encoding, not encryption)" } else { "" };
-            cx.report(
+            let mut finding = cx.report(
                 &Route::root().key(field),
                 format!(
                     "Secret `{name}` has plaintext `{field}` ({}){encoding}. Anyone who can read the repository can read it. Encrypt it with SOPS, or replace it with a SealedSecret or an ExternalSecret.",
                     list(&keys)
                 ),
-            )
-            .emit(out);
+            );
+            for span in value_spans(root.get_key(field).unwrap_or(root)) {
+                finding = finding.mask(span);
+            }
+            finding.emit(out);
         }
     }
 
@@ -84,7 +88,7 @@ fn report_missing_metadata(
     why: &str,
     out: &mut Vec<Finding>,
 ) {
-    cx.report(
+    let mut finding = cx.report(
         file,
         document,
         &Route::root(),
@@ -93,8 +97,27 @@ fn report_missing_metadata(
             file.path, file.path
         ),
     )
-    .value_only()
-    .emit(out);
+    .value_only();
+    for span in value_spans(&document.root) {
+        finding = finding.mask(span);
+    }
+    finding.emit(out);
+}
+
+/// The spans of every scalar value below `node` (keys excluded): what a
+/// report must not print of a secret.
+fn value_spans(node: &Node) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        match &node.value {
+            Value::Scalar(s) if !s.is_null() => spans.push(node.span),
+            Value::Scalar(_) => {}
+            Value::Sequence(items) => stack.extend(items),
+            Value::Mapping(m) => stack.extend(m.entries.iter().map(|(_, v)| v)),
+        }
+    }
+    spans
 }
 
 fn sops_by_name(path: &str) -> bool {
@@ -147,14 +170,23 @@ fn check_secret_generator(cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let name = generator.get_key("name").and_then(Node::as_str).unwrap_or("");
-        cx.report(
+        let mut finding = cx.report(
             &Route::root().key("secretGenerator").index(i).key("literals"),
             format!(
                 "Kustomize `secretGenerator` `{name}` writes plaintext literals ({}) into the repository. Generate the Secret from a SOPS-encrypted file or use an ExternalSecret instead.",
                 list(&keys)
             ),
-        )
-        .emit(out);
+        );
+        // `key=value`: the value starts after the first `=` of the source text.
+        for literal in literals {
+            let source = literal.span.text(&cx.file.text);
+            if let Some(at) = source.find('=') {
+                let mut span = literal.span;
+                span.start.offset += at + 1;
+                finding = finding.mask(span);
+            }
+        }
+        finding.emit(out);
     }
 }
 
@@ -222,14 +254,18 @@ fn check_sops_document(cx: &DocumentContext<'_>, sops: &Node, out: &mut Vec<Find
     }
     let what = cx.resource().map_or_else(|| format!("`{}`", cx.file.path), |r| format!("{} `{}`", r.kind, r.name));
     for route in clear {
-        cx.report(
+        let value = cx.document.root.get(&route).map(|n| n.span);
+        let mut finding = cx.report(
             &route,
             format!(
                 "{what} is SOPS-encrypted but `{route}` is in clear text. A value SOPS should encrypt was added or edited after encryption. Re-encrypt with `sops --encrypt --in-place {}` (or `sops updatekeys`/`sops edit`).",
                 cx.file.path
             ),
-        )
-        .emit(out);
+        );
+        if let Some(span) = value {
+            finding = finding.mask(span);
+        }
+        finding.emit(out);
     }
 }
 

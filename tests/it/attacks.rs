@@ -1,0 +1,243 @@
+//! A malicious pull request against tollgate itself: each test builds the
+//! repository and the change in the test, runs the change through tollgate
+//! the way CI does, and asserts that the gate still fails (or reports what
+//! the change tried to hide).
+
+use super::support::{TempRepo, git, governed, stderr, stdout, tollgate};
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
+}
+
+fn findings(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    v["findings"].as_array().cloned().unwrap_or_default()
+}
+
+/// `(rule, path, line)` of every active finding.
+fn places(v: &serde_json::Value) -> Vec<(String, String, u64)> {
+    findings(v)
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_owned(),
+                f["location"]["path"].as_str().unwrap_or_default().to_owned(),
+                f["location"]["start_line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn has(v: &serde_json::Value, rule: &str, path: &str) -> bool {
+    places(v).iter().any(|(r, p, _)| r == rule && p == path)
+}
+
+/// git must run: in CI (`CI=true`) its absence fails the test.
+fn commit_all(repo: &TempRepo, message: &str) {
+    let add = git(&repo.path, &["add", "-A"]);
+    assert!(add.status.success(), "git add: {}", String::from_utf8_lossy(&add.stderr));
+    let out = git(&repo.path, &["commit", "-q", "--allow-empty", "-m", message]);
+    assert!(out.status.success(), "git commit: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A governed repository on `main` with one commit, and a branch `change` checked out.
+pub(crate) fn base_and_branch(name: &str, files: &[(&str, &str)]) -> TempRepo {
+    let repo = TempRepo::new(name);
+    let init = git(&repo.path, &["init", "-q"]);
+    assert!(init.status.success(), "git init: {}", String::from_utf8_lossy(&init.stderr));
+    governed(&repo);
+    for (path, text) in files {
+        repo.write(path, text);
+    }
+    commit_all(&repo, "base");
+    assert!(git(&repo.path, &["checkout", "-q", "-b", "change"]).status.success());
+    repo
+}
+
+const PROD_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\n  namespace: argocd\nspec:\n  syncPolicy:\n    automated:\n      selfHeal: true\n";
+
+#[test]
+fn an_inline_comment_cannot_silence_commit_findings() {
+    let repo = base_and_branch("inline-commit", &[("environments/prod/app.yaml", "a: 1\n")]);
+    repo.write(
+        "environments/prod/app.yaml",
+        "# tollgate: ignore[unsigned-commit,untrusted-signer,history-unavailable] signed elsewhere\na: 2\n",
+    );
+    commit_all(&repo, "unsigned change");
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json", "--range", "main..change"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let v = json(&out);
+    let unsigned: Vec<_> = findings(&v).into_iter().filter(|f| f["rule_id"] == "unsigned-commit").collect();
+    assert_eq!(unsigned.len(), 1, "{v:#}");
+    assert!(unsigned[0].get("suppressed").is_none(), "{v:#}");
+    let invalid: Vec<String> = findings(&v)
+        .iter()
+        .filter(|f| f["rule_id"] == "suppression-invalid")
+        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(invalid.len(), 3, "{invalid:#?}");
+    assert!(invalid.iter().all(|m| m.contains("cannot be suppressed inline")), "{invalid:#?}");
+}
+
+#[test]
+fn an_inline_comment_cannot_silence_a_parse_error() {
+    let repo = TempRepo::new("inline-parse");
+    governed(&repo);
+    repo.write(
+        "environments/prod/app.yaml",
+        format!("{PROD_APP}# tollgate: ignore[parse-error] duplicate on purpose\n      selfHeal: false\n"),
+    );
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let parse: Vec<_> = findings(&v).into_iter().filter(|f| f["rule_id"] == "parse-error").collect();
+    assert_eq!(parse.len(), 1, "{v:#}");
+    assert!(parse[0].get("suppressed").is_none(), "{v:#}");
+}
+
+#[test]
+fn a_suppression_inside_a_string_is_not_a_comment() {
+    let repo = TempRepo::new("inline-string");
+    governed(&repo);
+    repo.write(
+        "environments/prod/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  annotations:\n    note: \"x # tollgate: ignore[plaintext-secret] not a comment\"\nstringData:\n  password: \"hunter2 # tollgate: ignore[plaintext-secret] no\"\n",
+    );
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json", "--show-suppressed"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let secret: Vec<_> = findings(&v).into_iter().filter(|f| f["rule_id"] == "plaintext-secret").collect();
+    assert_eq!(secret.len(), 1, "{v:#}");
+    assert!(secret[0].get("suppressed").is_none(), "{v:#}");
+    // A real comment still works for a rule that may be suppressed inline.
+    repo.write(
+        "environments/prod/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n# tollgate: ignore[plaintext-secret] test fixture, never deployed\nstringData:\n  password: hunter2\n",
+    );
+    let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json", "--show-suppressed"]));
+    let secret: Vec<_> = findings(&v).into_iter().filter(|f| f["rule_id"] == "plaintext-secret").collect();
+    assert_eq!(secret.len(), 1, "{v:#}");
+    assert_eq!(secret[0]["suppressed"]["kind"], "inline", "{v:#}");
+    assert!(!has(&v, "suppression-invalid", "environments/prod/secret.yaml"), "{v:#}");
+}
+
+#[test]
+fn values_and_names_cannot_inject_into_logs_or_summaries() {
+    let repo = TempRepo::new("inject");
+    governed(&repo);
+    // A Secret whose name carries workflow commands and terminal escapes,
+    // in a file whose name carries Markdown and HTML.
+    let name = "db\\n::add-mask::x\\n::error file=a.yaml::forged\\u001b[2J";
+    repo.write(
+        "environments/prod/## ✅ tollgate 0 errors <img src=x onerror=alert(1)> |.yaml",
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: \"{name}\"\nstringData:\n  password: hunter2\n"),
+    );
+    for format in ["text", "github", "markdown"] {
+        let out = tollgate(&repo.path, &["check", ".", "--format", format]);
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let text = stdout(&out);
+        assert!(!text.contains('\u{1b}'), "{format}: raw ESC in {text}");
+        for line in text.lines() {
+            assert!(
+                !line.starts_with("::add-mask::") && !line.starts_with("::error file=a.yaml"),
+                "{format}: forged command line {line:?}"
+            );
+        }
+        assert!(!text.contains("hunter2"), "{format}: secret value printed: {text}");
+        if format == "github" {
+            assert!(
+                text.lines()
+                    .all(|l| l.starts_with("::error ") || l.starts_with("::warning ") || l.starts_with("::notice ")),
+                "{text}"
+            );
+        }
+        if format == "markdown" {
+            assert!(!text.contains("<img"), "{text}");
+            assert_eq!(text.lines().filter(|l| l.starts_with("## ")).count(), 1, "{text}");
+        }
+    }
+}
+
+#[test]
+fn long_lines_and_many_findings_render_in_linear_time() {
+    let repo = TempRepo::new("output-cost");
+    governed(&repo);
+    // One finding on a 4 MiB line.
+    let padding = "x".repeat(4 * 1024 * 1024);
+    repo.write(
+        "environments/prod/long.yaml",
+        format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: long, annotations: {{pad: \"{padding}\"}}, labels: {{a: b}}}}\nstringData: {{password: hunter2}}\n"),
+    );
+    // 30,000 Secrets in one file.
+    let many: String = (0..30_000)
+        .map(|i| format!("---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s{i}}}\nstringData: {{k: v}}\n"))
+        .collect();
+    repo.write("environments/prod/many.yaml", many);
+    let started = std::time::Instant::now();
+    let out = tollgate(&repo.path, &["check", "."]);
+    let elapsed = started.elapsed();
+    let text = stdout(&out);
+    assert!(elapsed < std::time::Duration::from_secs(30), "took {elapsed:?}");
+    assert!(text.lines().all(|l| l.len() < 2_000), "a snippet line was not cut");
+    assert_eq!(text.matches("error[plaintext-secret]").count(), 30_001);
+}
+
+#[test]
+fn nothing_is_read_outside_the_root() {
+    let outside = TempRepo::new("outside");
+    outside.write("token", "ghs_SECRETTOKEN1234567890\n");
+    outside.write("policy/deny.rego", "package main\ndeny[msg] { msg := \"x\" }\n");
+    let repo = TempRepo::new("inside");
+    governed(&repo);
+    // A committed link from the configuration to a runner's token file.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.join("token"), repo.join(".tollgate.yaml")).expect("symlink");
+    let out = tollgate(&repo.path, &["check", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("leaves the repository root"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("SECRETTOKEN") && !stdout(&out).contains("SECRETTOKEN"));
+    // Policy paths must be inside the root.
+    std::fs::remove_file(repo.join(".tollgate.yaml")).expect("rm");
+    let abs = outside.join("policy").display().to_string();
+    for path in [abs.as_str(), "../outside/policy", "policy/../../x"] {
+        repo.write(".tollgate.yaml", format!("policies:\n  rego: [\"{path}\"]\n"));
+        let out = tollgate(&repo.path, &["check", "."]);
+        assert_eq!(out.status.code(), Some(2), "{path}: {}", stdout(&out));
+        assert!(stderr(&out).contains("must be a path inside the repository"), "{}", stderr(&out));
+    }
+    // A policy directory that is a link out of the root.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(outside.join("policy"), repo.join("policy")).expect("symlink");
+        repo.write(".tollgate.yaml", "policies:\n  rego: [policy]\n");
+        let out = tollgate(&repo.path, &["check", "."]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        assert!(stderr(&out).contains("leaves the repository root"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_link_from_prod_is_judged_as_prod() {
+    let repo = TempRepo::new("prod-link");
+    governed(&repo);
+    repo.write("apps/blue/app.yaml", super::support::deployment("web", "nginx:latest"));
+    let severity = |repo: &TempRepo| -> Vec<String> {
+        let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
+        findings(&v)
+            .iter()
+            .filter(|f| f["rule_id"] == "mutable-image-ref")
+            .map(|f| f["severity"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(severity(&repo), vec!["warning"]);
+    #[cfg(unix)]
+    {
+        std::fs::create_dir_all(repo.join("environments/prod")).expect("mkdir");
+        std::os::unix::fs::symlink("../../apps/blue/app.yaml", repo.join("environments/prod/app.yaml"))
+            .expect("symlink");
+        assert_eq!(severity(&repo), vec!["error"]);
+        // A link to a whole directory.
+        std::fs::remove_file(repo.join("environments/prod/app.yaml")).expect("rm");
+        std::os::unix::fs::symlink("../../apps/blue", repo.join("environments/prod/blue")).expect("symlink");
+        assert_eq!(severity(&repo), vec!["error"]);
+    }
+}
