@@ -5,6 +5,8 @@
 //! assert!(registry.get("plaintext-secret").is_some());
 //! ```
 
+pub mod base;
+
 use tollgate_core::{CoreError, Registry, Rule};
 
 /// Every built-in rule of every crate, in catalog order.
@@ -104,17 +106,27 @@ pub fn policy_engines(
     let configured: Vec<std::path::PathBuf> =
         config.rego.iter().map(|p| inside_root(root, p)).collect::<Result<_, _>>()?;
     options.policy.splice(0..0, configured);
-    let mut kyverno_options = tollgate_kyverno::KyvernoOptions {
-        policy: config
-            .kyverno
-            .iter()
-            .map(|p| inside_root(root, p))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .chain(kyverno.iter().cloned())
-            .collect(),
-        sources: Vec::new(),
-    };
+    let kyverno_paths: Vec<std::path::PathBuf> = config
+        .kyverno
+        .iter()
+        .map(|p| inside_root(root, p))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .chain(kyverno.iter().cloned())
+        .collect();
+    engines_of(root, config, options, kyverno_paths, Vec::new())
+}
+
+/// The engines of Rego options and Kyverno paths and sources as given, plus
+/// the configuration's built-in packs (`policies.builtin`).
+pub(crate) fn engines_of(
+    root: &std::path::Path,
+    config: &tollgate_core::Config,
+    mut options: tollgate_rego::RegoOptions,
+    kyverno_paths: Vec<std::path::PathBuf>,
+    kyverno_sources: Vec<(String, String)>,
+) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, String> {
+    let mut kyverno_options = tollgate_kyverno::KyvernoOptions { policy: kyverno_paths, sources: kyverno_sources };
     for name in &config.builtin_policies {
         if let Some(pack) = tollgate_rego::builtin_pack(name) {
             options.sources.push(pack.file());
@@ -134,7 +146,11 @@ pub fn policy_engines(
         }
     }
     let mut engines: Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>> = Vec::new();
-    if !options.policy.is_empty() || !options.sources.is_empty() {
+    let any_rego = !options.policy.is_empty()
+        || !options.sources.is_empty()
+        || !options.documents.is_empty()
+        || !options.data_documents.is_empty();
+    if any_rego {
         engines.push(std::sync::Arc::new(tollgate_rego::RegoEngine::load(root, &options)));
     }
     if !kyverno_options.policy.is_empty() || !kyverno_options.sources.is_empty() {

@@ -271,21 +271,10 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     if !root.is_dir() {
         bail!("cannot check `{}`: not a directory", root.display());
     }
-    let config = load_config(root, args.config.as_deref(), registry)?;
     let mut options = CheckOptions::default();
     if let Some(baseline) = &args.baseline {
         let fingerprints = load_baseline(baseline)?;
         options.baseline = Some((baseline.display().to_string(), fingerprints));
-    }
-    let trust = trust_of(args, &config)?;
-    if let Some((base, head)) = range_of(args)? {
-        let mut guarded: Vec<&str> = tollgate_owners::codeowners::LOCATIONS.to_vec();
-        guarded.extend(CONFIG_FILE_NAMES);
-        options.range = Some(tollgate_git::read_range(root, &base, &head, &guarded, trust));
-    } else if args.signers.is_some() || args.allowed_signers.is_some() {
-        bail!(
-            "--signers and --allowed-signers judge the commits of a range: give `--range BASE..HEAD` or `--base REF`"
-        );
     }
     let rego = tollgate_rego::RegoOptions {
         policy: args.policy.clone(),
@@ -295,15 +284,28 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
             all: args.all_namespaces,
         },
         combine: args.combine,
-        sources: Vec::new(),
+        ..tollgate_rego::RegoOptions::default()
     };
     for path in rego.policy.iter().chain(&rego.data).chain(&args.kyverno) {
         if !path.exists() {
             bail!("`{}` does not exist (given with --policy, --data or --kyverno)", path.display());
         }
     }
-    options.engines =
-        tollgate::policy_engines(root, &config, &rego, &args.kyverno).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let range = range_of(args)?;
+    let config = match &range {
+        None => {
+            if args.signers.is_some() || args.allowed_signers.is_some() {
+                bail!(
+                    "--signers and --allowed-signers judge the commits of a range: give `--range BASE..HEAD` or `--base REF`"
+                );
+            }
+            let config = load_config(root, args.config.as_deref(), registry)?;
+            options.engines =
+                tollgate::policy_engines(root, &config, &rego, &args.kyverno).map_err(|e| anyhow::anyhow!("{e}"))?;
+            config
+        }
+        Some((base, head)) => judge_range(args, registry, &rego, base, head, &mut options)?,
+    };
     // Tracked files are read even when a `.gitignore` hides them.
     options.tracked = tollgate_git::tracked_paths(root);
     let started = std::time::Instant::now();
@@ -353,6 +355,88 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     // about to exit, so skip freeing a million small allocations one by one.
     std::mem::forget(report);
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Sets up a range check: the base commit's configuration and policies
+/// judge it (see [`tollgate::base`]); the change's own configuration is
+/// parsed for its problems and its edits. Returns the configuration in force.
+fn judge_range(
+    args: &CheckArgs,
+    registry: &Registry,
+    rego: &tollgate_rego::RegoOptions,
+    base: &str,
+    head: &str,
+    options: &mut CheckOptions,
+) -> Result<Config> {
+    use tollgate::base::{BaseError, path_in_root, read_base_guardrails};
+    let root = &args.path;
+    let ids: Vec<&str> = registry.rules().iter().map(|r| r.meta.id.as_str()).collect();
+    // Command-line paths inside the repository are part of the change: they
+    // are read from the base too. Paths outside it (an organisation's
+    // policies checked out by CI) are used as given.
+    let split = |paths: &[PathBuf]| -> (Vec<String>, Vec<PathBuf>) {
+        let mut inside = Vec::new();
+        let mut outside = Vec::new();
+        for p in paths {
+            match path_in_root(root, p) {
+                Some(rel) => inside.push(rel),
+                None => outside.push(p.clone()),
+            }
+        }
+        (inside, outside)
+    };
+    let (rego_in, rego_out) = split(&rego.policy);
+    let (data_in, data_out) = split(&rego.data);
+    let (kyverno_in, kyverno_out) = split(&args.kyverno);
+    let config_in = args.config.as_deref().and_then(|p| path_in_root(root, p));
+    let mut outside = rego.clone();
+    outside.policy = rego_out;
+    outside.data = data_out;
+    let guardrails = read_base_guardrails(root, base, config_in.as_deref(), &ids, (&rego_in, &data_in, &kyverno_in));
+    let (config, base_files) = match guardrails {
+        Ok(g) => {
+            let config = match (&args.config, &config_in) {
+                // A configuration kept outside the repository is the CI's own.
+                (Some(path), None) => load_config(root, Some(path), registry)?,
+                _ => g.config.clone(),
+            };
+            options.engines = g.policy_engines(root, &outside, &kyverno_out).map_err(|e| anyhow::anyhow!("{e}"))?;
+            options.gitignores = Some(g.gitignores());
+            (config, g.files)
+        }
+        Err(BaseError::InvalidConfig { base, problems }) => {
+            let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+            bail!(
+                "the configuration of the base commit `{base}` judges this range but is invalid ({} problem{}):\n{list}\nFix it on the target branch first",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            )
+        }
+        // The base cannot be read: `history-unavailable` fails the run, and
+        // the defaults (every rule on, nothing ignored) judge the rest.
+        Err(_) => (Config::default(), std::collections::BTreeMap::default()),
+    };
+    let trust = trust_of(args, &config)?;
+    let mut guarded: Vec<&str> = tollgate_owners::codeowners::LOCATIONS.to_vec();
+    guarded.extend(CONFIG_FILE_NAMES);
+    let mut info = tollgate_git::read_range(root, base, head, &guarded, trust);
+    info.base_files.extend(base_files);
+    // The change's own configuration: parsed, reported when broken, never obeyed.
+    match Config::discover(root, args.config.as_deref().filter(|_| config_in.is_some()), &ids) {
+        Ok(c) if c.source.is_some() => info.head_config = Some(c),
+        Ok(_) => {}
+        Err(CoreError::Config(diags)) => info.head_config_problems = diags,
+        Err(e) => {
+            info.head_config_problems = vec![tollgate_core::ConfigDiagnostic {
+                file: CONFIG_FILE_NAMES[0].to_owned(),
+                line: 1,
+                column: 1,
+                message: e.to_string(),
+            }];
+        }
+    }
+    options.range = Some(info);
+    Ok(config)
 }
 
 /// The trust policy: `--signers`, `--allowed-signers`, or the configured

@@ -21,7 +21,7 @@ fn places(v: &serde_json::Value) -> Vec<(String, String, u64)> {
             (
                 f["rule_id"].as_str().unwrap_or_default().to_owned(),
                 f["location"]["path"].as_str().unwrap_or_default().to_owned(),
-                f["location"]["start_line"].as_u64().unwrap_or_default(),
+                f["location"]["span"]["start_line"].as_u64().unwrap_or_default(),
             )
         })
         .collect()
@@ -240,4 +240,143 @@ fn a_link_from_prod_is_judged_as_prod() {
         std::os::unix::fs::symlink("../../apps/blue", repo.join("environments/prod/blue")).expect("symlink");
         assert_eq!(severity(&repo), vec!["error"]);
     }
+}
+
+fn range_json(repo: &TempRepo) -> (Option<i32>, serde_json::Value) {
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json", "--range", "main..change"]);
+    (out.status.code(), json(&out))
+}
+
+fn active_rules(v: &serde_json::Value) -> Vec<String> {
+    findings(v)
+        .iter()
+        .filter(|f| f.get("suppressed").is_none())
+        .map(|f| f["rule_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\n";
+
+#[test]
+fn the_changes_own_configuration_judges_nothing() {
+    let repo = base_and_branch(
+        "config-weakened",
+        &[
+            (".tollgate.yaml", "rules:\n  deploy-after-merge: {enabled: false}\n"),
+            ("environments/dev/a.yaml", "a: 1\n"),
+        ],
+    );
+    // The change disables the rules that would fail it, ignores and excludes
+    // its files, lowers severities, and adds what they would find.
+    repo.write(
+        ".tollgate.yaml",
+        "rules:\n  unsigned-commit: {enabled: false}\n  untrusted-signer: {enabled: false}\n  parse-error: {enabled: false}\n  history-unavailable: {enabled: false}\n  policy-error: {enabled: false}\n  plaintext-secret: {severity: note}\nignore:\n  - {rule: plaintext-secret, paths: [\"**\"], reason: \"trust me\"}\nexclude: [\"environments/prod/broken.yaml\"]\n",
+    );
+    repo.write("environments/prod/secret.yaml", SECRET);
+    repo.write("environments/prod/broken.yaml", "a: [1\n");
+    commit_all(&repo, "weaken");
+    let (code, v) = range_json(&repo);
+    assert_eq!(code, Some(1), "{v:#}");
+    let rules = active_rules(&v);
+    for rule in ["unsigned-commit", "plaintext-secret", "parse-error"] {
+        assert!(rules.iter().any(|r| r == rule), "{rule} missing: {v:#}");
+    }
+    let secret = findings(&v).into_iter().find(|f| f["rule_id"] == "plaintext-secret").expect("secret");
+    assert_eq!(secret["severity"], "error", "{v:#}");
+    // Without a range (after merge) the work tree's configuration is in force.
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json"]);
+    let rules = active_rules(&json(&out));
+    assert!(!rules.iter().any(|r| r == "plaintext-secret" || r == "parse-error"), "{rules:?}");
+}
+
+#[test]
+fn a_broken_configuration_in_the_change_is_a_finding() {
+    let repo = base_and_branch("config-broken", &[(".tollgate.yaml", "rules: {}\n")]);
+    repo.write(".tollgate.yaml", "rules:\n  no-such-rule: {enabled: false}\n");
+    commit_all(&repo, "break");
+    let (code, v) = range_json(&repo);
+    assert_eq!(code, Some(1));
+    let parse: Vec<_> = findings(&v).into_iter().filter(|f| f["rule_id"] == "parse-error").collect();
+    assert_eq!(parse.len(), 1, "{v:#}");
+    assert_eq!(parse[0]["location"]["path"], ".tollgate.yaml");
+    assert_eq!(parse[0]["location"]["span"]["start_line"], 2);
+}
+
+#[test]
+fn the_trust_policy_is_the_one_the_base_names() {
+    let repo = base_and_branch(
+        "signing-policy",
+        &[
+            (".tollgate.yaml", "signing:\n  policy: .tollgate/signers.yaml\n"),
+            (".tollgate/signers.yaml", "signers: []\n"),
+            ("other/signers.yaml", "signers: []\n"),
+        ],
+    );
+    repo.write(".tollgate.yaml", "signing:\n  policy: other/signers.yaml\n");
+    commit_all(&repo, "point elsewhere");
+    let (_, v) = range_json(&repo);
+    let source = v["summary"]["range"]["trust_source"].as_str().unwrap_or_default();
+    assert!(source.ends_with(":.tollgate/signers.yaml"), "{source}");
+}
+
+const DENY_PRIVILEGED: &str =
+    "package main\n\ndeny[msg] {\n  input.kind == \"Pod\"\n  input.spec.privileged\n  msg := \"privileged pod\"\n}\n";
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {privileged: true}\n";
+const KYVERNO_NO_LATEST: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: no-latest\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: tag\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      message: no latest\n      pattern:\n        spec:\n          containers:\n          - image: '!*:latest'\n";
+const LATEST_POD: &str =
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: l}\nspec:\n  containers:\n  - {name: c, image: 'nginx:latest'}\n";
+
+#[test]
+fn renaming_or_rewriting_a_policy_does_not_drop_it() {
+    let repo = base_and_branch(
+        "policy-renamed",
+        &[
+            (".tollgate.yaml", "policies:\n  rego: [policy]\n  kyverno: [kyverno]\n"),
+            ("policy/deny.rego", DENY_PRIVILEGED),
+            ("kyverno/no-latest.yaml", KYVERNO_NO_LATEST),
+        ],
+    );
+    // The change moves the Rego policy out of its package, switches the
+    // Kyverno policy's kind and action, and adds what they would catch.
+    repo.write("policy/deny.rego", DENY_PRIVILEGED.replace("package main", "package disabled"));
+    repo.write(
+        "kyverno/no-latest.yaml",
+        KYVERNO_NO_LATEST.replace("kind: ClusterPolicy", "kind: NotAPolicy").replace("Enforce", "Audit"),
+    );
+    repo.write("environments/prod/pod.yaml", POD);
+    repo.write("environments/prod/latest.yaml", LATEST_POD);
+    commit_all(&repo, "rewrite policies");
+    let (code, v) = range_json(&repo);
+    assert_eq!(code, Some(1));
+    let rules = active_rules(&v);
+    assert!(rules.iter().any(|r| r == "main.deny"), "{v:#}");
+    let kyverno = findings(&v).into_iter().find(|f| f["rule_id"] == "no-latest/tag").expect("kyverno finding");
+    assert_eq!(kyverno["severity"], "error", "{kyverno:#}");
+    // Deleting them changes nothing either.
+    assert!(git(&repo.path, &["rm", "-q", "-r", "policy", "kyverno"]).status.success());
+    commit_all(&repo, "delete policies");
+    let (_, v) = range_json(&repo);
+    let rules = active_rules(&v);
+    assert!(rules.iter().any(|r| r == "main.deny") && rules.iter().any(|r| r == "no-latest/tag"), "{v:#}");
+}
+
+#[test]
+fn sops_rules_and_gitignore_come_from_the_base() {
+    let repo = base_and_branch(
+        "sops-gitignore",
+        &[(".sops.yaml", "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n"), (".gitignore", "build/\n")],
+    );
+    repo.write(".sops.yaml", "creation_rules: []\n");
+    repo.write("secrets/app.yaml", "password: hunter2\n");
+    std::fs::remove_file(repo.join(".gitignore")).expect("rm");
+    commit_all(&repo, "weaken sops and gitignore");
+    // An untracked build output the base ignores stays ignored.
+    repo.write("build/out.yaml", SECRET);
+    let (_, v) = range_json(&repo);
+    let secrets: Vec<_> = findings(&v)
+        .into_iter()
+        .filter(|f| f["rule_id"] == "plaintext-secret")
+        .map(|f| f["location"]["path"].clone())
+        .collect();
+    assert_eq!(secrets, vec![serde_json::json!("secrets/app.yaml")], "{v:#}");
 }

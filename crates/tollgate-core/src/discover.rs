@@ -44,8 +44,60 @@ pub struct Discovery {
     pub links: Vec<(String, String)>,
 }
 
-/// Walks `root`.
+/// Walks `root`, honouring the `.gitignore` files of the work tree.
 pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
+    discover_with(root, config, None)
+}
+
+/// `.gitignore` rules given as text, `(directory, content)` (a base
+/// commit's, in a range check), matched as git does: the deepest file with a
+/// matching pattern decides, the last matching line of a file wins.
+struct GivenIgnores {
+    by_dir: Vec<(String, ignore::gitignore::Gitignore)>,
+}
+
+impl GivenIgnores {
+    fn new(root: &Path, files: &[(String, String)]) -> GivenIgnores {
+        let mut by_dir = Vec::new();
+        for (dir, text) in files {
+            let mut builder = ignore::gitignore::GitignoreBuilder::new(root.join(dir));
+            for line in text.lines() {
+                // A line git would not accept is skipped, as git skips it.
+                let _ = builder.add_line(None, line);
+            }
+            if let Ok(gi) = builder.build() {
+                by_dir.push((dir.clone(), gi));
+            }
+        }
+        // Deepest directories first.
+        by_dir.sort_by(|a, b| b.0.matches('/').count().cmp(&a.0.matches('/').count()).then(b.0.len().cmp(&a.0.len())));
+        GivenIgnores { by_dir }
+    }
+
+    fn ignored(&self, root: &Path, rel: &str, is_dir: bool) -> bool {
+        for (dir, gi) in &self.by_dir {
+            let inside = dir.is_empty() || rel.strip_prefix(dir.as_str()).is_some_and(|r| r.starts_with('/'));
+            if !inside {
+                continue;
+            }
+            match gi.matched(root.join(rel), is_dir) {
+                ignore::Match::Ignore(_) => return true,
+                ignore::Match::Whitelist(_) => return false,
+                ignore::Match::None => {}
+            }
+        }
+        false
+    }
+}
+
+/// Walks `root`. With `gitignores`, those rules (a base commit's `.gitignore`
+/// files) decide what is ignored instead of the work tree's, which the change
+/// under review may have edited.
+pub fn discover_with(
+    root: &Path,
+    config: &Config,
+    gitignores: Option<&[(String, String)]>,
+) -> Result<Discovery, CoreError> {
     let canonical_root =
         fs::canonicalize(root).map_err(|source| CoreError::Root { path: root.to_path_buf(), source })?;
     if !canonical_root.is_dir() {
@@ -57,10 +109,11 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
     let exclude: GlobSet = crate::environment::glob_set(&config.exclude).unwrap_or_default();
     let exclude_for_filter = exclude.clone();
     let root_for_filter = root.to_path_buf();
+    let given = gitignores.map(|files| GivenIgnores::new(root, files));
     let walker = WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(false)
-        .git_ignore(true)
+        .git_ignore(given.is_none())
         .git_exclude(true)
         .require_git(false)
         .parents(false)
@@ -71,7 +124,12 @@ pub fn discover(root: &Path, config: &Config) -> Result<Discovery, CoreError> {
                 return false;
             }
             let rel = relative(&root_for_filter, e.path());
-            rel.is_empty() || !exclude_for_filter.is_match(&rel)
+            if rel.is_empty() {
+                return true;
+            }
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !exclude_for_filter.is_match(&rel)
+                && !given.as_ref().is_some_and(|g| g.ignored(&root_for_filter, &rel, is_dir))
         })
         .build_parallel();
     let found = Mutex::new(Discovery::default());

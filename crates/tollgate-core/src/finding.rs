@@ -186,10 +186,24 @@ impl Finding {
 
     /// `file` relative to `root` (with `/`), when it lies inside it: where a
     /// policy engine reports a problem of one of its policy files.
+    ///
+    /// A file that no longer exists on disk (a policy read from the base
+    /// commit that the change deletes) is placed by its path alone.
     pub fn path_in_root(root: &std::path::Path, file: &str) -> Option<String> {
-        let abs = std::fs::canonicalize(file).ok()?;
-        let root = std::fs::canonicalize(root).ok()?;
-        let rel = abs.strip_prefix(root).ok()?.to_string_lossy().replace('\\', "/");
+        let root_abs = std::fs::canonicalize(root).ok()?;
+        let rel = if let Ok(abs) = std::fs::canonicalize(file) {
+            abs.strip_prefix(&root_abs).ok()?.to_string_lossy().replace('\\', "/")
+        } else {
+            {
+                let given = std::path::Path::new(file);
+                let absolute =
+                    if given.is_absolute() { given.to_path_buf() } else { std::env::current_dir().ok()?.join(given) };
+                let root_given =
+                    if root.is_absolute() { root.to_path_buf() } else { std::env::current_dir().ok()?.join(root) };
+                let rest = absolute.strip_prefix(&root_given).or_else(|_| absolute.strip_prefix(&root_abs)).ok()?;
+                crate::config::relative_inside_root(&rest.to_string_lossy())?
+            }
+        };
         (!rel.is_empty()).then_some(rel)
     }
 

@@ -37,7 +37,7 @@ pub use config::{
     RuleSettings, relative_inside_root,
 };
 pub use date::Date;
-pub use discover::{Candidate, Discovery, discover, load};
+pub use discover::{Candidate, Discovery, discover, discover_with, load};
 pub use environment::{Environment, Environments, Tier, compile_glob, glob_set};
 pub use error::CoreError;
 pub use finding::{Finding, Location, RelatedLocation, ResourceIdentity, Suppression};

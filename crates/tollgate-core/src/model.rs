@@ -349,6 +349,26 @@ impl RepositoryModel {
         all
     }
 
+    /// Marks a file as unreadable (a `parse-error`) at `span`, unless it
+    /// already is: what tollgate cannot use is a finding.
+    pub fn set_problem(&mut self, path: &str, span: Span, message: String) {
+        if let Some(&i) = self.by_path.get(path)
+            && self.files[i].problem.is_none()
+        {
+            self.files[i].problem = Some(FileProblem { message, span });
+        }
+    }
+
+    /// The text of a guardrail file (`.sops.yaml`, CODEOWNERS, ...) as it
+    /// judges this run: in a range check the base commit's version (`None`
+    /// when the base has none), else the work tree's.
+    pub fn guardrail(&self, path: &str) -> Option<&str> {
+        match self.range.as_ref().filter(|r| r.problem.is_none()) {
+            Some(range) => range.base_files.get(path).map(String::as_str),
+            None => self.file(path).map(|f| f.text.as_str()),
+        }
+    }
+
     /// Judges what a symbolic link inside the root reaches as the link's own
     /// path would be judged: a file (or every file of a directory) that a
     /// protected path links to is protected too, so turning

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use tollgate_yaml::Limits;
+use tollgate_yaml::{Limits, Position, Span};
 
 use crate::config::Config;
 use crate::date::Date;
-use crate::discover::{discover, load};
+use crate::discover::load;
 use crate::error::CoreError;
 use crate::finding::{Finding, Location, normalize_content};
 use crate::model::{RepositoryModel, SourceFile};
@@ -43,6 +43,9 @@ pub struct CheckOptions {
     /// Policy engines evaluated on the same model (Rego packs, Gatekeeper
     /// templates, Kyverno policies).
     pub engines: Vec<std::sync::Arc<dyn PolicyEngine>>,
+    /// `.gitignore` files, `(directory, text)`, that decide what discovery
+    /// skips instead of the work tree's (in a range check, the base commit's).
+    pub gitignores: Option<Vec<(String, String)>>,
 }
 
 /// A change under review: what it changes, and the files rules must read
@@ -71,6 +74,15 @@ pub struct RangeInfo {
     /// The trust policy's path inside the checked root, when it has one:
     /// findings about a commit that changed no file still present anchor there.
     pub trust_anchor: Option<String>,
+    /// The change's own configuration (the work tree's), parsed: it judges
+    /// nothing until merged, but its edits are reported. `None` when the
+    /// change has none.
+    #[serde(skip)]
+    pub head_config: Option<crate::config::Config>,
+    /// Why the change's own configuration is invalid: each is a
+    /// `parse-error` at its line, never a silent pass.
+    #[serde(skip)]
+    pub head_config_problems: Vec<crate::config::ConfigDiagnostic>,
 }
 
 /// A summary a rule adds to the report (for example the changed prod files
@@ -96,6 +108,7 @@ impl Default for CheckOptions {
             range: None,
             tracked: None,
             engines: Vec::new(),
+            gitignores: None,
         }
     }
 }
@@ -155,7 +168,8 @@ pub fn check(
     registry: &Registry,
     options: &CheckOptions,
 ) -> Result<CheckReport, CoreError> {
-    let (model, stats) = load_tracked_repository(root, config, &options.limits, options.tracked.as_deref())?;
+    let (model, stats) =
+        load_with(root, config, &options.limits, options.tracked.as_deref(), options.gitignores.as_deref())?;
     Ok(check_model(model, stats, config, registry, options))
 }
 
@@ -205,6 +219,23 @@ fn check_model(
     options: &CheckOptions,
 ) -> CheckReport {
     model.range.clone_from(&options.range);
+    if let Some(range) = &options.range
+        && let Some(first) = range.head_config_problems.first()
+    {
+        model.set_problem(
+            &first.file,
+            Span {
+                start: Position { line: first.line, column: first.column, offset: 0 },
+                end: Position { line: first.line, column: first.column + 1, offset: 0 },
+            },
+            format!(
+                "the change's configuration is invalid ({}), so it could not judge anything even once merged: {}{}. Fix it; this range is judged by the base commit's configuration",
+                range.head_config_problems.len(),
+                first.message,
+                if range.head_config_problems.len() > 1 { " (and more: run `tollgate check` on the branch)" } else { "" }
+            ),
+        );
+    }
 
     let started = Instant::now();
     let enabled: Vec<&RegisteredRule> =
@@ -271,9 +302,19 @@ pub fn load_tracked_repository(
     limits: &Limits,
     tracked: Option<&[String]>,
 ) -> Result<(RepositoryModel, Stats), CoreError> {
+    load_with(root, config, limits, tracked, None)
+}
+
+fn load_with(
+    root: &Path,
+    config: &Config,
+    limits: &Limits,
+    tracked: Option<&[String]>,
+    gitignores: Option<&[(String, String)]>,
+) -> Result<(RepositoryModel, Stats), CoreError> {
     let mut stats = Stats::default();
     let started = Instant::now();
-    let mut discovery = discover(root, config)?;
+    let mut discovery = crate::discover::discover_with(root, config, gitignores)?;
     if let Some(tracked) = tracked {
         crate::discover::add_tracked(root, config, &mut discovery, tracked);
     }

@@ -70,6 +70,82 @@ pub fn tracked_paths(root: &Path) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// Files of one commit, read from git objects (never from the work tree).
+#[derive(Debug, Default, Clone)]
+pub struct TreeFiles {
+    /// The revision as given.
+    pub revision: String,
+    /// Root-relative path → content, for every regular file that was wanted.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Wanted paths that are symbolic links in the commit: their targets are
+    /// not followed.
+    pub links: Vec<String>,
+    /// Wanted paths larger than the size limit: not read.
+    pub oversized: Vec<String>,
+}
+
+/// Reads, at `revision`, every regular file under `root` whose root-relative
+/// path `want` accepts (at most `max_size` bytes each). This is how the base
+/// commit's guardrails (configuration, policies, `.sops.yaml`, `.gitignore`
+/// files) judge a change: the work tree holds the change, the base commit
+/// holds what was reviewed and merged.
+///
+/// ```no_run
+/// let base = tollgate_git::read_tree(".".as_ref(), "origin/main", &|p| p.starts_with("policy/"), 5 << 20).unwrap();
+/// for (path, bytes) in &base.files {
+///     println!("{path}: {} bytes at origin/main", bytes.len());
+/// }
+/// ```
+pub fn read_tree(root: &Path, revision: &str, want: &dyn Fn(&str) -> bool, max_size: u64) -> Result<TreeFiles, String> {
+    let repo = gix::discover(root).map_err(|e| format!("`{}` is not inside a git repository ({e})", root.display()))?;
+    let prefix = RootPrefix::of(&repo, root).unwrap_or_default();
+    let tree = repo
+        .rev_parse_single(revision)
+        .map_err(|e| format!("unknown revision `{revision}` ({e}). {FETCH_HINT}"))?
+        .object()
+        .map_err(|e| format!("cannot read `{revision}`: {e}"))?
+        .peel_to_commit()
+        .map_err(|e| format!("`{revision}` is not a commit: {e}"))?
+        .tree_id()
+        .map_err(|e| format!("cannot read the tree of `{revision}`: {e}"))?
+        .detach();
+    // Down to the checked root, then every entry below it.
+    let mut start = Some(tree);
+    for part in prefix.0.split('/').filter(|p| !p.is_empty()) {
+        start = entries(&repo, start)?.get(part).filter(|(is_tree, _)| *is_tree).map(|(_, id)| *id);
+    }
+    let mut out = TreeFiles { revision: revision.to_owned(), ..TreeFiles::default() };
+    let mut stack: Vec<(String, ObjectId)> = start.map(|id| (String::new(), id)).into_iter().collect();
+    while let Some((dir, id)) = stack.pop() {
+        let tree = repo.find_tree(id).map_err(|e| e.to_string())?;
+        let decoded = tree.decode().map_err(|e| e.to_string())?;
+        for entry in &decoded.entries {
+            let path = if dir.is_empty() { entry.filename.to_string() } else { format!("{dir}/{}", entry.filename) };
+            if entry.mode.is_tree() {
+                stack.push((path, entry.oid.to_owned()));
+                continue;
+            }
+            if !want(&path) {
+                continue;
+            }
+            if entry.mode.is_link() {
+                out.links.push(path);
+            } else if entry.mode.is_blob() {
+                let header = repo.find_header(entry.oid).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+                if header.size() > max_size {
+                    out.oversized.push(path);
+                    continue;
+                }
+                let blob = repo.find_blob(entry.oid).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+                out.files.insert(path, blob.data.clone());
+            }
+        }
+    }
+    out.links.sort();
+    out.oversized.sort();
+    Ok(out)
+}
+
 /// Reads the range `base..head` of the repository at `root`: the paths
 /// changed since the merge base, `base_paths` as they are at `base`, and every
 /// commit of the range (`git rev-list base..head`, merges included) with its

@@ -181,7 +181,7 @@ impl Conftest {
     /// Loads every `.rego` under `policy` paths and the `data` files.
     pub fn load(policy: &[PathBuf], data: &[PathBuf]) -> Result<Conftest, PolicyProblem> {
         let files = crate::policy::rego_files(policy)?;
-        let data = crate::policy::load_data(data)?;
+        let data = crate::policy::load_data(data, &[])?;
         Ok(Conftest::new(&files, data))
     }
 

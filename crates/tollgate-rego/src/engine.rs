@@ -28,8 +28,14 @@ pub struct RegoOptions {
     pub namespaces: Namespaces,
     /// `--combine`: all documents as one input, an array of `{path, contents}`.
     pub combine: bool,
-    /// Policies held in memory (the built-in packs), loaded with the others.
+    /// Policies held in memory (the built-in packs, or a base commit's
+    /// `.rego` files), loaded with the others.
     pub sources: Vec<crate::policy::RegoFile>,
+    /// YAML/JSON policy documents held in memory, `(path, text)`: Gatekeeper
+    /// ConstraintTemplates and Constraints read from a base commit.
+    pub documents: Vec<(String, String)>,
+    /// Data held in memory, `(path, text)` (YAML or JSON, under `data.`).
+    pub data_documents: Vec<(String, String)>,
 }
 
 /// OPA/Rego policies compiled once, evaluated on every document.
@@ -65,12 +71,12 @@ impl RegoEngine {
             Vec::new()
         });
         files.extend(options.sources.iter().cloned());
-        let data = crate::policy::load_data(&options.data).unwrap_or_else(|p| {
+        let data = crate::policy::load_data(&options.data, &options.data_documents).unwrap_or_else(|p| {
             problems.push(p);
             serde_json::json!({})
         });
         let mut engine = RegoEngine::from_sources(root, &files, data, options);
-        engine.gatekeeper = Gatekeeper::load(&options.policy);
+        engine.gatekeeper = Gatekeeper::load(&options.policy, &options.documents);
         engine.problems.extend(problems);
         engine.problems.append(&mut engine.gatekeeper.problems);
         let mut valid = Vec::new();

@@ -99,9 +99,9 @@ impl Gatekeeper {
         false
     }
 
-    /// Loads every YAML/JSON file under `paths` and keeps the templates and
-    /// constraints in them.
-    pub fn load(paths: &[std::path::PathBuf]) -> Gatekeeper {
+    /// Loads every YAML/JSON file under `paths`, and the documents held in
+    /// memory (`(path, text)`), and keeps the templates and constraints in them.
+    pub fn load(paths: &[std::path::PathBuf], in_memory: &[(String, String)]) -> Gatekeeper {
         let mut gk = Gatekeeper::default();
         let mut files = Vec::new();
         for path in paths {
@@ -112,9 +112,11 @@ impl Gatekeeper {
             }
         }
         files.sort();
-        for file in files {
-            let shown = file.display().to_string();
-            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let texts = files
+            .into_iter()
+            .filter_map(|file| Some((file.display().to_string(), std::fs::read_to_string(&file).ok()?)))
+            .chain(in_memory.iter().cloned());
+        for (shown, text) in texts {
             if !text.contains("gatekeeper.sh/") {
                 continue;
             }

@@ -580,8 +580,8 @@ pub(crate) fn collect(path: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) 
 }
 
 /// Loads `--data` files (YAML or JSON; every document's top-level keys are
-/// merged under `data`).
-pub fn load_data(paths: &[PathBuf]) -> Result<serde_json::Value, PolicyProblem> {
+/// merged under `data`) and data held in memory (`(path, text)`).
+pub fn load_data(paths: &[PathBuf], in_memory: &[(String, String)]) -> Result<serde_json::Value, PolicyProblem> {
     let mut files = Vec::new();
     for path in paths {
         collect(path, &mut files, &|p| {
@@ -589,11 +589,16 @@ pub fn load_data(paths: &[PathBuf]) -> Result<serde_json::Value, PolicyProblem> 
         })?;
     }
     files.sort();
-    let mut data = serde_json::Map::new();
+    let mut texts = Vec::with_capacity(files.len() + in_memory.len());
     for file in files {
         let shown = file.display().to_string();
         let text =
             std::fs::read_to_string(&file).map_err(|e| PolicyProblem::at(&shown, format!("cannot read: {e}")))?;
+        texts.push((shown, text));
+    }
+    texts.extend(in_memory.iter().cloned());
+    let mut data = serde_json::Map::new();
+    for (shown, text) in texts {
         for doc in parse_documents(&shown, &text)? {
             match doc.to_json() {
                 serde_json::Value::Object(map) => merge(&mut data, map),

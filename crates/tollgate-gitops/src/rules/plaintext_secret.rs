@@ -52,7 +52,12 @@ impl Rule for PlaintextSecret {
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
-        let rules = creation_rules(cx.model.file(".sops.yaml").or_else(|| cx.model.file(".sops.yml")));
+        // In a range check, the base commit's `.sops.yaml` decides.
+        let sops = [".sops.yaml", ".sops.yml"].into_iter().find_map(|p| cx.model.guardrail(p).map(|t| (p, t)));
+        let sops = sops.map(|(p, t)| {
+            SourceFile::parse(p.to_owned(), FileKind::SopsConfig, t.to_owned(), &tollgate_core::Limits::default())
+        });
+        let rules = creation_rules(sops.as_ref());
         for file in &cx.model.files {
             if !matches!(file.kind, FileKind::Yaml | FileKind::Json) || file.documents.is_empty() {
                 continue;

@@ -1,0 +1,257 @@
+//! Range mode: the base commit's guardrails judge the change.
+//!
+//! In `tollgate check --range BASE..HEAD` the work tree holds the change
+//! under review, which may be hostile. Everything that decides how a change
+//! is judged is therefore read from the base commit (the target branch) out
+//! of git objects: `.tollgate.yaml` (rules, severities, `ignore`, `exclude`,
+//! `environments`, `limits`, `signing.policy`, policy paths), every policy
+//! file under the configured policy paths (and under `--policy`, `--data`
+//! and `--kyverno` paths that lie inside the repository), `.sops.yaml`, the
+//! `.gitignore` files discovery honours, CODEOWNERS, the trust policy and
+//! branch protection kept as code. The change's own versions are still
+//! parsed and checked (a broken one is a finding), and its edits to them are
+//! reported, but they judge nothing until merged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tollgate_core::{
+    CONFIG_FILE_NAMES, Config, ConfigDiagnostic, CoreError, Finding, PolicyEngine, RepositoryModel, RuleMeta,
+};
+
+/// Files that are guardrails wherever the configuration points: read at the
+/// base commit in every range check.
+pub fn is_fixed_guardrail(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    CONFIG_FILE_NAMES.contains(&path)
+        || tollgate_owners::codeowners::LOCATIONS.contains(&path)
+        || matches!(path, ".sops.yaml" | ".sops.yml" | ".github/settings.yml" | ".github/settings.yaml")
+        || path.starts_with(".tollgate/")
+        || path.starts_with(".github/rulesets/")
+        || name == ".gitignore"
+}
+
+/// Why the base commit's guardrails cannot judge the change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaseError {
+    /// The base commit cannot be read (not a repository, unknown ref,
+    /// shallow clone): the range check reports `history-unavailable`.
+    #[error("{0}")]
+    Unreadable(String),
+    /// The base commit's configuration is invalid.
+    #[error("the configuration of the base commit `{base}` is invalid; fix it on the target branch")]
+    InvalidConfig {
+        /// The base as given.
+        base: String,
+        /// Every problem.
+        problems: Vec<ConfigDiagnostic>,
+    },
+}
+
+/// What judges a range check, read from its base commit.
+#[derive(Debug, Clone)]
+pub struct BaseGuardrails {
+    /// The base as given (`origin/main`).
+    pub base: String,
+    /// The configuration in force: the base commit's, or the defaults when
+    /// the base has none.
+    pub config: Config,
+    /// Root-relative path → text of every guardrail file at the base
+    /// (configuration, CODEOWNERS, trust policy, `.sops.yaml`, `.gitignore`
+    /// files, rulesets, and every file under the policy paths).
+    pub files: BTreeMap<String, String>,
+    /// Policy paths (configured, or given on the command line inside the
+    /// repository) as root-relative paths, by engine.
+    pub rego_paths: Vec<String>,
+    /// `--data` paths inside the repository.
+    pub data_paths: Vec<String>,
+    /// Kyverno policy paths.
+    pub kyverno_paths: Vec<String>,
+    /// Guardrail files that could not be read at the base: `(path, why)`.
+    pub problems: Vec<(String, String)>,
+}
+
+/// A command-line path inside the checked root, as a root-relative path.
+pub fn path_in_root(root: &Path, path: &Path) -> Option<String> {
+    let root = std::fs::canonicalize(root).ok()?;
+    let absolute = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ok()?.join(path) };
+    let resolved = std::fs::canonicalize(&absolute).unwrap_or(absolute);
+    let rel = resolved.strip_prefix(&root).ok()?;
+    tollgate_core::relative_inside_root(&rel.to_string_lossy())
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+/// Reads the guardrails of the base commit `base` for a check of `root`.
+/// `config_file` is the configuration's root-relative path when `--config`
+/// names a file inside the repository; `cli_rego`, `cli_data` and
+/// `cli_kyverno` are `--policy`, `--data` and `--kyverno` paths inside it.
+pub fn read_base_guardrails(
+    root: &Path,
+    base: &str,
+    config_file: Option<&str>,
+    known_rules: &[&str],
+    cli: (&[String], &[String], &[String]),
+) -> Result<BaseGuardrails, BaseError> {
+    let (cli_rego, cli_data, cli_kyverno) = cli;
+    let max = tollgate_core::DEFAULT_MAX_FILE_SIZE;
+    let fixed = |p: &str| is_fixed_guardrail(p) || config_file == Some(p);
+    let first = tollgate_git::read_tree(root, base, &fixed, max).map_err(BaseError::Unreadable)?;
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    let take =
+        |tree: tollgate_git::TreeFiles, files: &mut BTreeMap<String, String>, problems: &mut Vec<(String, String)>| {
+            for (path, bytes) in tree.files {
+                match String::from_utf8(bytes) {
+                    Ok(text) => {
+                        files.insert(path, text);
+                    }
+                    Err(_) => problems.push((path, format!("is not UTF-8 text at `{base}`"))),
+                }
+            }
+            for path in tree.links {
+                problems.push((
+                    path,
+                    format!("is a symbolic link at `{base}`; tollgate does not follow links to guardrail files"),
+                ));
+            }
+            for path in tree.oversized {
+                problems.push((path, format!("is larger than {max} bytes at `{base}`; tollgate did not read it")));
+            }
+        };
+    take(first, &mut files, &mut problems);
+    let config_path = match config_file {
+        Some(p) => Some(p.to_owned()),
+        None => CONFIG_FILE_NAMES.iter().find(|n| files.contains_key(**n)).map(|n| (*n).to_owned()),
+    };
+    let config = match config_path.as_deref().and_then(|p| files.get(p).map(|t| (p, t))) {
+        None => Config::default(),
+        Some((path, text)) => match Config::from_text(text, path, known_rules) {
+            Ok(c) => c,
+            Err(CoreError::Config(diags)) => {
+                return Err(BaseError::InvalidConfig { base: base.to_owned(), problems: diags });
+            }
+            Err(e) => return Err(BaseError::Unreadable(e.to_string())),
+        },
+    };
+    let relative = |paths: &[String]| -> Vec<String> {
+        paths.iter().filter_map(|p| tollgate_core::relative_inside_root(p)).collect()
+    };
+    let mut rego_paths = relative(&config.rego);
+    rego_paths.extend(cli_rego.iter().cloned());
+    let mut kyverno_paths = relative(&config.kyverno);
+    kyverno_paths.extend(cli_kyverno.iter().cloned());
+    let data_paths: Vec<String> = cli_data.to_vec();
+    let all: Vec<&String> = rego_paths.iter().chain(&kyverno_paths).chain(&data_paths).collect();
+    if !all.is_empty() {
+        let wanted = |p: &str| all.iter().any(|dir| under(p, dir));
+        let second = tollgate_git::read_tree(root, base, &wanted, max).map_err(BaseError::Unreadable)?;
+        take(second, &mut files, &mut problems);
+        for dir in &all {
+            if !files.keys().any(|p| under(p, dir)) && !problems.iter().any(|(p, _)| under(p, dir)) {
+                problems.push((
+                    (*dir).clone(),
+                    format!("does not exist at `{base}`, so its policies cannot judge the change; merge the policies before they are used"),
+                ));
+            }
+        }
+    }
+    Ok(BaseGuardrails { base: base.to_owned(), config, files, rego_paths, data_paths, kyverno_paths, problems })
+}
+
+impl BaseGuardrails {
+    /// The `.gitignore` files of the base, `(directory, text)`, for discovery.
+    pub fn gitignores(&self) -> Vec<(String, String)> {
+        self.files
+            .iter()
+            .filter(|(p, _)| p.rsplit('/').next() == Some(".gitignore"))
+            .map(|(p, t)| (p.rsplit_once('/').map_or("", |(d, _)| d).to_owned(), t.clone()))
+            .collect()
+    }
+
+    /// The policy engines the base commit's policies make, beside the
+    /// command-line policies outside the repository (`rego` and `kyverno`,
+    /// used as given) and the configuration's built-in packs.
+    pub fn policy_engines(
+        &self,
+        root: &Path,
+        rego: &tollgate_rego::RegoOptions,
+        kyverno: &[PathBuf],
+    ) -> Result<Vec<Arc<dyn PolicyEngine>>, String> {
+        let shown = |p: &str| root.join(p).display().to_string();
+        let in_paths = |p: &str, dirs: &[String]| dirs.iter().any(|d| under(p, d));
+        let mut options = rego.clone();
+        let mut kyverno_sources = Vec::new();
+        for (path, text) in &self.files {
+            let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+            let yaml = matches!(ext.as_str(), "yaml" | "yml" | "json");
+            if in_paths(path, &self.rego_paths) {
+                if ext == "rego" {
+                    options.sources.push(tollgate_rego::RegoFile { path: shown(path), text: text.clone() });
+                } else if yaml {
+                    options.documents.push((shown(path), text.clone()));
+                }
+            }
+            if yaml && in_paths(path, &self.data_paths) {
+                options.data_documents.push((shown(path), text.clone()));
+            }
+            if yaml && in_paths(path, &self.kyverno_paths) {
+                kyverno_sources.push((shown(path), text.clone()));
+            }
+        }
+        let mut engines = crate::engines_of(root, &self.config, options, kyverno.to_vec(), kyverno_sources)?;
+        let problems: Vec<(String, String)> = self
+            .problems
+            .iter()
+            .filter(|(p, _)| {
+                in_paths(p, &self.rego_paths) || in_paths(p, &self.kyverno_paths) || in_paths(p, &self.data_paths)
+            })
+            .cloned()
+            .collect();
+        if !problems.is_empty() {
+            engines.push(Arc::new(UnreadablePolicies { problems }));
+        }
+        Ok(engines)
+    }
+}
+
+/// Policy files of the base commit that could not be read: each is a
+/// `policy-error`, never a policy silently left out.
+#[derive(Debug)]
+struct UnreadablePolicies {
+    problems: Vec<(String, String)>,
+}
+
+impl PolicyEngine for UnreadablePolicies {
+    fn rules(&self) -> Vec<RuleMeta> {
+        vec![RuleMeta::policy_error()]
+    }
+
+    fn check(&self, model: &RepositoryModel, _config: &Config) -> Vec<Finding> {
+        self.problems
+            .iter()
+            .map(|(path, why)| {
+                // Placed at the file when the work tree still has it, else at the configuration.
+                let at = if model.file(path).is_some() || model.other_paths.iter().any(|p| p == path) {
+                    path.clone()
+                } else {
+                    CONFIG_FILE_NAMES
+                        .iter()
+                        .find(|n| model.file(n).is_some())
+                        .map_or_else(|| path.clone(), |n| (*n).to_owned())
+                };
+                Finding::policy_error_at(
+                    at,
+                    1,
+                    1,
+                    format!("The policy path `{path}` {why}. What it guards is unchecked."),
+                    &[path, why],
+                )
+            })
+            .collect()
+    }
+}
