@@ -176,11 +176,14 @@ impl BaseGuardrails {
     /// The policy engines the base commit's policies make, beside the
     /// command-line policies outside the repository (`rego` and `kyverno`,
     /// used as given) and the configuration's built-in packs.
+    /// `head` is the change's own configuration, whose policy paths are
+    /// loaded from the work tree only to report what would not load.
     pub fn policy_engines(
         &self,
         root: &Path,
         rego: &tollgate_rego::RegoOptions,
         kyverno: &[PathBuf],
+        head: Option<&Config>,
     ) -> Result<Vec<Arc<dyn PolicyEngine>>, String> {
         let shown = |p: &str| root.join(p).display().to_string();
         let in_paths = |p: &str, dirs: &[String]| dirs.iter().any(|d| under(p, d));
@@ -212,45 +215,106 @@ impl BaseGuardrails {
             })
             .cloned()
             .collect();
-        if !problems.is_empty() {
-            engines.push(Arc::new(UnreadablePolicies { problems }));
+        let mut unusable: Vec<Finding> = Vec::new();
+        for (path, why) in problems {
+            unusable.push(Finding::policy_error_at(
+                path.clone(),
+                1,
+                1,
+                format!("The policy path `{path}` {why}. What it guards is unchecked."),
+                &[&path, &why],
+            ));
+        }
+        unusable.extend(self.head_policy_problems(root, head));
+        if !unusable.is_empty() {
+            engines.push(Arc::new(PolicyProblems { findings: unusable }));
         }
         Ok(engines)
     }
+
+    /// The change's own versions of the policies (in the work tree, under
+    /// the policy paths of the base's and the change's configurations) are
+    /// loaded too, only to report what would not load once merged.
+    fn head_policy_problems(&self, root: &Path, head: Option<&Config>) -> Vec<Finding> {
+        let mut rego_dirs: Vec<String> = self.rego_paths.clone();
+        let mut kyverno_dirs: Vec<String> = self.kyverno_paths.clone();
+        if let Some(head) = head {
+            rego_dirs.extend(head.rego.iter().filter_map(|p| tollgate_core::relative_inside_root(p)));
+            kyverno_dirs.extend(head.kyverno.iter().filter_map(|p| tollgate_core::relative_inside_root(p)));
+        }
+        let existing = |dirs: &mut Vec<String>| -> Vec<PathBuf> {
+            dirs.sort();
+            dirs.dedup();
+            dirs.iter()
+                .map(|d| root.join(d))
+                .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink()))
+                .collect()
+        };
+        let mut out = Vec::new();
+        let said = |path: &str, line: u32, column: u32, message: &str| -> Option<Finding> {
+            let rel = Finding::path_in_root(root, path.split('#').next().unwrap_or(path))?;
+            Some(Finding::policy_error_at(
+                rel.clone(),
+                line,
+                column,
+                format!(
+                    "The change's version of the policy `{rel}` cannot be used: {line}:{column}: {message}. It judges nothing in this range (the base branch's version does), but once merged what it guards would be unchecked."
+                ),
+                &["head", &rel, message],
+            ))
+        };
+        let rego_paths = existing(&mut rego_dirs);
+        if !rego_paths.is_empty() {
+            let options = tollgate_rego::RegoOptions { policy: rego_paths, ..tollgate_rego::RegoOptions::default() };
+            let engine = tollgate_rego::RegoEngine::load(root, &options);
+            out.extend(engine.problems().iter().filter_map(|p| said(&p.path, p.line, p.column, &p.message)));
+        }
+        let kyverno_paths = existing(&mut kyverno_dirs);
+        if !kyverno_paths.is_empty() {
+            let options = tollgate_kyverno::KyvernoOptions { policy: kyverno_paths, sources: Vec::new() };
+            let engine = tollgate_kyverno::KyvernoEngine::load(root, &options);
+            out.extend(engine.problems().iter().filter_map(|p| said(&p.path, p.line, p.column, &p.message)));
+        }
+        // What the base's own engines report about the same file is said once.
+        out.retain(|f| {
+            !self.files.get(&f.location.path).is_some_and(|base| {
+                std::fs::read_to_string(root.join(&f.location.path)).is_ok_and(|head| &head == base)
+            })
+        });
+        out
+    }
 }
 
-/// Policy files of the base commit that could not be read: each is a
-/// `policy-error`, never a policy silently left out.
+/// Policy files that could not be used (unreadable at the base, or broken
+/// in the change): each is a `policy-error`, never a policy silently left out.
 #[derive(Debug)]
-struct UnreadablePolicies {
-    problems: Vec<(String, String)>,
+struct PolicyProblems {
+    findings: Vec<Finding>,
 }
 
-impl PolicyEngine for UnreadablePolicies {
+impl PolicyEngine for PolicyProblems {
     fn rules(&self) -> Vec<RuleMeta> {
         vec![RuleMeta::policy_error()]
     }
 
     fn check(&self, model: &RepositoryModel, _config: &Config) -> Vec<Finding> {
-        self.problems
+        self.findings
             .iter()
-            .map(|(path, why)| {
+            .cloned()
+            .map(|mut f| {
+                let path = f.location.path.clone();
                 // Placed at the file when the work tree still has it, else at the configuration.
-                let at = if model.file(path).is_some() || model.other_paths.iter().any(|p| p == path) {
-                    path.clone()
-                } else {
-                    CONFIG_FILE_NAMES
-                        .iter()
-                        .find(|n| model.file(n).is_some())
-                        .map_or_else(|| path.clone(), |n| (*n).to_owned())
-                };
-                Finding::policy_error_at(
-                    at,
-                    1,
-                    1,
-                    format!("The policy path `{path}` {why}. What it guards is unchecked."),
-                    &[path, why],
-                )
+                if model.file(&path).is_none()
+                    && !model.other_paths.contains(&path)
+                    && let Some(config) = CONFIG_FILE_NAMES.iter().find(|n| model.file(n).is_some())
+                {
+                    (*config).clone_into(&mut f.location.path);
+                    f.location.span = tollgate_core::Span {
+                        start: tollgate_core::Position { line: 1, column: 1, offset: 0 },
+                        end: tollgate_core::Position { line: 1, column: 2, offset: 1 },
+                    };
+                }
+                f
             })
             .collect()
     }

@@ -6,6 +6,7 @@
 //! ```
 
 pub mod base;
+mod guardrails;
 
 use tollgate_core::{CoreError, Registry, Rule};
 
@@ -15,6 +16,8 @@ pub fn builtin_rules() -> Vec<Box<dyn Rule>> {
     rules.extend(tollgate_owners::rules());
     rules.extend(tollgate_git::rules());
     rules.extend(tollgate_gitops::rules());
+    rules.push(Box::new(guardrails::GuardrailWeakened));
+    rules.push(Box::new(guardrails::GuardrailChanged));
     rules
 }
 

@@ -393,14 +393,34 @@ fn judge_range(
     outside.policy = rego_out;
     outside.data = data_out;
     let guardrails = read_base_guardrails(root, base, config_in.as_deref(), &ids, (&rego_in, &data_in, &kyverno_in));
+    // The change's own configuration: parsed, reported when broken, never obeyed.
+    let (head_config, head_problems) =
+        match Config::discover(root, args.config.as_deref().filter(|_| config_in.is_some()), &ids) {
+            Ok(c) if c.source.is_some() => (Some(c), Vec::new()),
+            Ok(_) => (None, Vec::new()),
+            Err(CoreError::Config(diags)) => (None, diags),
+            Err(e) => (
+                None,
+                vec![tollgate_core::ConfigDiagnostic {
+                    file: CONFIG_FILE_NAMES[0].to_owned(),
+                    line: 1,
+                    column: 1,
+                    message: e.to_string(),
+                }],
+            ),
+        };
+    let mut base_config = None;
     let (config, base_files) = match guardrails {
         Ok(g) => {
+            base_config = g.config.source.is_some().then(|| g.config.clone());
             let config = match (&args.config, &config_in) {
                 // A configuration kept outside the repository is the CI's own.
                 (Some(path), None) => load_config(root, Some(path), registry)?,
                 _ => g.config.clone(),
             };
-            options.engines = g.policy_engines(root, &outside, &kyverno_out).map_err(|e| anyhow::anyhow!("{e}"))?;
+            options.engines = g
+                .policy_engines(root, &outside, &kyverno_out, head_config.as_ref())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             options.gitignores = Some(g.gitignores());
             (config, g.files)
         }
@@ -421,20 +441,31 @@ fn judge_range(
     guarded.extend(CONFIG_FILE_NAMES);
     let mut info = tollgate_git::read_range(root, base, head, &guarded, trust);
     info.base_files.extend(base_files);
-    // The change's own configuration: parsed, reported when broken, never obeyed.
-    match Config::discover(root, args.config.as_deref().filter(|_| config_in.is_some()), &ids) {
-        Ok(c) if c.source.is_some() => info.head_config = Some(c),
-        Ok(_) => {}
-        Err(CoreError::Config(diags)) => info.head_config_problems = diags,
-        Err(e) => {
-            info.head_config_problems = vec![tollgate_core::ConfigDiagnostic {
-                file: CONFIG_FILE_NAMES[0].to_owned(),
-                line: 1,
-                column: 1,
-                message: e.to_string(),
-            }];
+    info.base_config = base_config;
+    // Files of the change that carry suppressions, as they were where the
+    // change started: what is new in them was added by the change.
+    if let Some(merge_base) = info.merge_base.clone() {
+        let with_comments: std::collections::HashSet<&str> = info
+            .changed_paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| {
+                // Regular files of the work tree only: links are never followed.
+                let path = root.join(p);
+                std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= config.max_file_size)
+                    && std::fs::read_to_string(&path).is_ok_and(|t| t.contains("tollgate:"))
+            })
+            .collect();
+        if !with_comments.is_empty()
+            && let Ok(tree) =
+                tollgate_git::read_tree(root, &merge_base, &|p| with_comments.contains(p), config.max_file_size)
+        {
+            info.merge_base_files =
+                tree.files.into_iter().map(|(p, b)| (p, String::from_utf8_lossy(&b).into_owned())).collect();
         }
     }
+    info.head_config = head_config;
+    info.head_config_problems = head_problems;
     options.range = Some(info);
     Ok(config)
 }

@@ -380,3 +380,144 @@ fn sops_rules_and_gitignore_come_from_the_base() {
         .collect();
     assert_eq!(secrets, vec![serde_json::json!("secrets/app.yaml")], "{v:#}");
 }
+
+/// Every guardrail edit of a pull request, one line each: `rule path:line message-start`.
+fn guardrail_lines(v: &serde_json::Value) -> String {
+    let mut lines: Vec<String> = findings(v)
+        .iter()
+        .filter(|f| f["rule_id"] == "guardrail-weakened" || f["rule_id"] == "guardrail-changed")
+        .map(|f| {
+            let message = f["message"].as_str().unwrap_or_default();
+            let what = message.split(". It judges").next().unwrap_or(message);
+            format!(
+                "{} {} {}:{} {}",
+                f["rule_id"].as_str().unwrap_or_default(),
+                f["severity"].as_str().unwrap_or_default(),
+                f["location"]["path"].as_str().unwrap_or_default(),
+                f["location"]["span"]["start_line"],
+                what
+            )
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn guardrail_edits_are_reported_at_their_lines() {
+    let ruleset = r#"{"name": "main", "target": "branch", "enforcement": "active",
+  "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+  "rules": [{"type": "pull_request", "parameters": {"required_approving_review_count": 1, "require_code_owner_review": true, "dismiss_stale_reviews_on_push": true}},
+            {"type": "required_signatures"}],
+  "bypass_actors": []}
+"#;
+    let repo = base_and_branch(
+        "guardrail-edits",
+        &[
+            (
+                ".tollgate.yaml",
+                "environments:\n  prod: {paths: [\"environments/prod/**\"], protected: true}\npolicies:\n  rego: [policy]\n  kyverno: [kyverno]\nrules:\n  plaintext-secret: {severity: error}\nignore:\n  - {rule: mutable-image-ref, paths: [\"environments/dev/**\"], reason: \"dev only\"}\n",
+            ),
+            (".github/CODEOWNERS", "* @acme/platform\n/environments/prod/ @acme/sre\n"),
+            (
+                ".tollgate/signers.yaml",
+                "signers:\n  - name: bot\n    ssh: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA1\"]\n    paths: [\"environments/dev/**\"]\n",
+            ),
+            (".sops.yaml", "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n"),
+            (".github/rulesets/main.json", ruleset),
+            ("policy/deny.rego", DENY_PRIVILEGED),
+            ("policy/extra.rego", "package main\n\nwarn[msg] {\n  msg := \"x\"\n  false\n}\n"),
+            ("kyverno/no-latest.yaml", KYVERNO_NO_LATEST),
+            ("environments/prod/app.yaml", "a: 1\n"),
+            ("environments/prod-eu/app.yaml", "a: 1\n"),
+        ],
+    );
+    repo.write(
+        ".tollgate.yaml",
+        "environments:\n  prod: {paths: [\"environments/prod/*.none\"], protected: true}\npolicies:\n  rego: [policy]\n  kyverno: [kyverno]\nrules:\n  plaintext-secret: {severity: note}\n  unsigned-commit: {enabled: false}\n  deploy-after-merge: {enabled: true}\nignore:\n  - {rule: mutable-image-ref, paths: [\"environments/dev/**\"], reason: \"dev only\"}\n  - {rule: plaintext-secret, paths: [\"**\"], reason: \"later\"}\nexclude: [\"environments/prod/**\"]\n",
+    );
+    repo.write(".github/CODEOWNERS", "* @acme/platform\n");
+    repo.write(".tollgate/signers.yaml", "signers:\n  - name: bot\n    ssh: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA1\"]\n  - name: mallory\n    ssh: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2\"]\n");
+    repo.write(".sops.yaml", "creation_rules: []\n");
+    repo.write(".github/rulesets/main.json", ruleset.replace(",\n            {\"type\": \"required_signatures\"}", ""));
+    repo.write("policy/deny.rego", DENY_PRIVILEGED.replace("deny[msg]", "ok[msg]"));
+    repo.write("policy/extra.rego", "package main\n\n# reworded\nwarn[msg] {\n  msg := \"x\"\n  false\n}\n");
+    repo.write("kyverno/no-latest.yaml", KYVERNO_NO_LATEST.replace("Enforce", "Audit"));
+    commit_all(&repo, "weaken everything");
+    let (_, v) = range_json(&repo);
+    insta::assert_snapshot!(guardrail_lines(&v));
+    // The summary lists them for the reviewers, in every format.
+    let summary = &v["summary"]["sections"];
+    let section = summary.as_array().and_then(|s| s.iter().find(|s| s["rule_id"] == "guardrail-weakened")).cloned();
+    assert!(section.is_some_and(|s| s["items"].as_array().is_some_and(|i| i.len() > 10)), "{v:#}");
+    let markdown = stdout(&tollgate(&repo.path, &["check", ".", "--format", "markdown", "--range", "main..change"]));
+    assert!(markdown.contains("change(s) to the guardrails in main..change"), "{markdown}");
+    // Not one of them can be silenced by a comment in the change.
+    repo.write(
+        ".tollgate.yaml",
+        format!(
+            "# tollgate: ignore[guardrail-weakened] fine\n{}",
+            std::fs::read_to_string(repo.join(".tollgate.yaml")).expect("read")
+        ),
+    );
+    commit_all(&repo, "silence");
+    let (_, v) = range_json(&repo);
+    assert!(
+        findings(&v).iter().any(|f| f["rule_id"] == "guardrail-weakened" && f.get("suppressed").is_none()),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn suppressions_the_change_adds_are_shown() {
+    let repo = base_and_branch(
+        "added-suppressions",
+        &[("environments/prod/app.yaml", "# tollgate: ignore[prod-self-heal] old exception, already reviewed\na: 1\n")],
+    );
+    repo.write(
+        "environments/prod/app.yaml",
+        format!(
+            "# tollgate: ignore[prod-self-heal] old exception, already reviewed\na: 1\n---\n{}",
+            PROD_APP.replace(
+                "      selfHeal: true",
+                "      # tollgate: ignore[prod-self-heal] we need it\n      selfHeal: true"
+            )
+        ),
+    );
+    commit_all(&repo, "add an exception");
+    let (_, v) = range_json(&repo);
+    let added: Vec<_> = findings(&v).into_iter().filter(|f| f["rule_id"] == "suppression-added").collect();
+    assert_eq!(added.len(), 1, "{v:#}");
+    assert_eq!(added[0]["location"]["span"]["start_line"], 12, "{v:#}");
+    let message = added[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("suppression of `prod-self-heal`") && message.contains("silences 1 finding(s)"),
+        "{message}"
+    );
+    let section = v["summary"]["sections"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["rule_id"] == "suppression-added").cloned());
+    assert!(section.is_some(), "{v:#}");
+    // Outside a range nothing is "added".
+    let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
+    assert!(!findings(&v).iter().any(|f| f["rule_id"] == "suppression-added"), "{v:#}");
+}
+
+#[test]
+fn a_broken_policy_in_the_change_is_a_finding_while_the_base_judges() {
+    let repo = base_and_branch(
+        "policy-broken",
+        &[(".tollgate.yaml", "policies:\n  rego: [policy]\n"), ("policy/deny.rego", DENY_PRIVILEGED)],
+    );
+    repo.write("policy/deny.rego", "package main\n\ndeny[msg] {\n  input.kind ==\n}\n");
+    repo.write("environments/prod/pod.yaml", POD);
+    commit_all(&repo, "break the policy");
+    let (code, v) = range_json(&repo);
+    assert_eq!(code, Some(1));
+    let rules = active_rules(&v);
+    assert!(rules.iter().any(|r| r == "main.deny"), "the base's policy still judges: {v:#}");
+    let errors: Vec<_> = findings(&v).into_iter().filter(|f| f["rule_id"] == "policy-error").collect();
+    assert_eq!(errors.len(), 1, "{v:#}");
+    assert_eq!(errors[0]["location"]["path"], "policy/deny.rego");
+    assert!(errors[0]["message"].as_str().unwrap_or_default().contains("change's version"), "{v:#}");
+}

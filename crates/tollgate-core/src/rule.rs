@@ -255,6 +255,7 @@ pub struct RepositoryContext<'a> {
     /// The configuration in force.
     pub config: &'a Config,
     pub(crate) meta: &'a RuleMeta,
+    pub(crate) registry: &'a crate::registry::Registry,
 }
 
 impl<'a> RepositoryContext<'a> {
@@ -272,6 +273,12 @@ impl<'a> RepositoryContext<'a> {
     /// The rule's metadata.
     pub fn meta(&self) -> &'a RuleMeta {
         self.meta
+    }
+
+    /// The metadata of any registered rule (its default severity, whether it
+    /// is on by default), for rules that reason about other rules.
+    pub fn rule_meta(&self, id: &str) -> Option<&'a RuleMeta> {
+        self.registry.get(id).map(|r| &r.meta)
     }
 
     /// A finding about a whole file or a line of a file that has no parsed
@@ -474,13 +481,14 @@ impl Rule for EngineRule {
     }
 }
 
-/// Built-in rules the core emits itself: `parse-error`, `suppression-invalid`
-/// and `policy-error` (which the policy engines report).
+/// Built-in rules the core emits itself: `parse-error`, `suppression-invalid`,
+/// `policy-error` (which the policy engines report) and `suppression-added`.
 pub fn core_rules() -> Vec<Box<dyn Rule>> {
     vec![
         Box::new(EngineRule(rule_page!("parse-error"))),
         Box::new(EngineRule(rule_page!("suppression-invalid"))),
         Box::new(EngineRule(rule_page!("policy-error"))),
+        Box::new(EngineRule(rule_page!("suppression-added"))),
     ]
 }
 

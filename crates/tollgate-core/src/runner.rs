@@ -79,6 +79,16 @@ pub struct RangeInfo {
     /// change has none.
     #[serde(skip)]
     pub head_config: Option<crate::config::Config>,
+    /// The base commit's own configuration, when it has one.
+    #[serde(skip)]
+    pub base_config: Option<crate::config::Config>,
+    /// The merge base of the range (the commit the change starts from).
+    pub merge_base: Option<String>,
+    /// Files of the change as they are at the merge base (those that carry
+    /// inline suppressions now): a suppression missing there is added by
+    /// the change.
+    #[serde(skip)]
+    pub merge_base_files: std::collections::HashMap<String, String>,
     /// Why the change's own configuration is invalid: each is a
     /// `parse-error` at its line, never a silent pass.
     #[serde(skip)]
@@ -240,7 +250,7 @@ fn check_model(
     let started = Instant::now();
     let enabled: Vec<&RegisteredRule> =
         registry.rules().iter().filter(|r| config.rule_enabled(&r.meta.id, r.meta.enabled_by_default)).collect();
-    let mut findings = run_rules(&model, config, &enabled);
+    let mut findings = run_rules(&model, config, registry, &enabled);
     let mut metas: Vec<RuleMeta> = enabled.iter().map(|r| r.meta.clone()).collect();
     for engine in &options.engines {
         let produced = engine.check(&model, config);
@@ -270,6 +280,17 @@ fn check_model(
         }
         findings.extend(invalid);
     }
+    let (added, added_summary) = if config.rule_enabled("suppression-added", true) {
+        crate::suppress::added_suppressions(&findings, &model, registry)
+    } else {
+        (Vec::new(), None)
+    };
+    findings.extend(added.into_iter().map(|mut f| {
+        if let Some(severity) = config.severity_override(&f.rule_id) {
+            f.severity = severity;
+        }
+        f
+    }));
     if let Some((source, baseline)) = &options.baseline {
         apply_baseline(&mut findings, baseline, source);
     }
@@ -282,10 +303,11 @@ fn check_model(
         ))
     });
     findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.location == b.location && a.message == b.message);
-    let summaries = enabled
+    let mut summaries: Vec<RuleSummary> = enabled
         .iter()
-        .filter_map(|r| r.rule.summary(&RepositoryContext { model: &model, config, meta: &r.meta }))
+        .filter_map(|r| r.rule.summary(&RepositoryContext { model: &model, config, meta: &r.meta, registry }))
         .collect();
+    summaries.extend(added_summary);
     CheckReport { findings, model, rules: metas, stats, summaries }
 }
 
@@ -333,7 +355,7 @@ fn load_with(
     Ok((model, stats))
 }
 
-fn run_rules(model: &RepositoryModel, config: &Config, rules: &[&RegisteredRule]) -> Vec<Finding> {
+fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rules: &[&RegisteredRule]) -> Vec<Finding> {
     // Per-document checks over every file, and whole-repository checks, run
     // side by side: neither waits for the slowest task of the other.
     let per_document = || -> Vec<Finding> {
@@ -365,7 +387,7 @@ fn run_rules(model: &RepositoryModel, config: &Config, rules: &[&RegisteredRule]
         rules
             .par_iter()
             .flat_map_iter(|r| {
-                let cx = RepositoryContext { model, config, meta: &r.meta };
+                let cx = RepositoryContext { model, config, meta: &r.meta, registry };
                 let mut out = Vec::new();
                 r.rule.check_repository(&cx, &mut out);
                 out

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use regex::Regex;
-use tollgate_yaml::{Position, Span};
+use tollgate_yaml::{Limits, Position, Span};
 
 use crate::config::Config;
 use crate::date::Date;
@@ -295,6 +295,98 @@ pub fn apply_suppressions(
         }
     }
     problems
+}
+
+/// In a range check, the inline suppressions the change adds or edits
+/// (missing, with the same rules and reason, from the file at the merge
+/// base), each reported at its comment with what it silences, and listed
+/// in a summary: the owners of the file see every exception a change
+/// brings. Runs after [`apply_suppressions`].
+pub(crate) fn added_suppressions(
+    findings: &[Finding],
+    model: &RepositoryModel,
+    registry: &Registry,
+) -> (Vec<Finding>, Option<crate::runner::RuleSummary>) {
+    let Some(range) = model.range.as_ref().filter(|r| r.problem.is_none()) else { return (Vec::new(), None) };
+    let Some(meta) = registry.get("suppression-added").map(|r| &r.meta) else { return (Vec::new(), None) };
+    let key = |s: &InlineSuppression| {
+        let mut rules = s.rules.clone();
+        rules.sort();
+        (rules, s.reason.clone())
+    };
+    let mut out = Vec::new();
+    let mut items = Vec::new();
+    for path in &range.changed_paths {
+        let Some(file) = model.file(path) else { continue };
+        if file.suppressions.is_empty() {
+            continue;
+        }
+        let mut before: Vec<(Vec<String>, String)> = range
+            .merge_base_files
+            .get(path)
+            .map(|text| {
+                let old = crate::model::SourceFile::parse(path.clone(), file.kind, text.clone(), &Limits::default());
+                old.suppressions.iter().map(key).collect()
+            })
+            .unwrap_or_default();
+        for s in &file.suppressions {
+            let k = key(s);
+            if let Some(i) = before.iter().position(|b| *b == k) {
+                before.swap_remove(i);
+                continue;
+            }
+            let silenced: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| {
+                    f.suppressed.as_ref().is_some_and(|sup| {
+                        sup.kind == "inline"
+                            && sup.location.as_ref().is_some_and(|l| l.path == file.path && l.span == s.span)
+                    })
+                })
+                .collect();
+            let what = if silenced.is_empty() {
+                "it silences no finding of this run".to_owned()
+            } else {
+                let first = silenced[0];
+                let title = first.message.split(". ").next().unwrap_or(&first.message);
+                format!(
+                    "it silences {} finding(s), the first at line {}: {}",
+                    silenced.len(),
+                    first.location.span.start.line,
+                    title.chars().take(200).collect::<String>()
+                )
+            };
+            let rules = s.rules.join(", ");
+            let location = Location { path: file.path.clone(), span: s.span, document: None, route: None };
+            out.push(Finding {
+                rule_id: meta.id.clone(),
+                severity: meta.severity,
+                message: format!(
+                    "This change adds a suppression of `{rules}` (reason: \"{}\"): {what}. The owners of `{}` must agree that the exception is acceptable.",
+                    s.reason, file.path
+                ),
+                fingerprint: Finding::fingerprint_of(&[&meta.id, &file.path, &normalize_content(s.span.text(&file.text))]),
+                location,
+                related: silenced
+                    .iter()
+                    .take(5)
+                    .map(|f| crate::finding::RelatedLocation { location: f.location.clone(), message: format!("silenced `{}`", f.rule_id) })
+                    .collect(),
+                resource: None,
+                commit: None,
+                suppressed: None,
+                masked: Vec::new(),
+            });
+            items.push((format!("{}:{}", file.path, s.line), format!("ignore[{rules}] {} — {what}", s.reason)));
+        }
+    }
+    let summary = (!items.is_empty()).then(|| crate::runner::RuleSummary {
+        rule_id: meta.id.clone(),
+        title: format!("{} inline suppression(s) added in {}..{}", items.len(), range.base, range.head),
+        columns: ("comment".to_owned(), "suppresses".to_owned()),
+        items,
+    });
+    (out, summary)
 }
 
 /// Reads the fingerprints of a SARIF file written by tollgate

@@ -196,6 +196,7 @@ fn fill(
     };
     let relative =
         |paths: Vec<String>| -> Vec<String> { paths.into_iter().filter_map(|p| prefix.relative(p)).collect() };
+    info.merge_base = Some(merge_base.to_string());
     let mut changed = Vec::new();
     diff_trees(&repo, Some(tree_of(merge_base)?), Some(tree_of(head_id)?), "", &mut changed)?;
     info.changed_paths = relative(changed);

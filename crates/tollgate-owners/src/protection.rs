@@ -89,6 +89,52 @@ pub fn sources(model: &RepositoryModel) -> Vec<ProtectionSource> {
     out
 }
 
+/// What the default branch's protection (`all`, non-empty) lacks for a
+/// reviewed prod change, each said as a sentence fragment, and the source
+/// the findings are placed at. Bypass actors are not included (they are
+/// in [`ProtectionSource::bypass`]).
+pub fn weaknesses(all: &[ProtectionSource], min_approvals: u32) -> (&ProtectionSource, Vec<String>) {
+    let enforced: Vec<_> = all.iter().filter(|s| s.enforced).collect();
+    let primary = enforced.first().copied().unwrap_or(&all[0]);
+    let pr = enforced.iter().filter_map(|s| s.pull_request.as_ref()).fold(None, |acc: Option<(u32, bool, bool)>, p| {
+        let (a, c, d) = acc.unwrap_or((0, false, false));
+        Some((a.max(p.approvals), c || p.code_owners, d || p.dismiss_stale))
+    });
+    let mut missing: Vec<String> = Vec::new();
+    if enforced.is_empty() {
+        missing.push(format!("{} is not enforced (`enforcement` is not `active`)", primary.what));
+    }
+    match pr {
+        None => {
+            missing
+                .push("pull requests are not required, so anyone with write access can push to it directly".to_owned());
+        }
+        Some((approvals, code_owners, dismiss_stale)) => {
+            if approvals < min_approvals {
+                missing.push(format!(
+                    "{approvals} approving review(s) required, fewer than `review.min_approvals: {min_approvals}`"
+                ));
+            }
+            if !code_owners {
+                missing.push(
+                    "code-owner review is not required, so CODEOWNERS assigns reviewers but does not gate the merge"
+                        .to_owned(),
+                );
+            }
+            if !dismiss_stale {
+                missing.push(
+                    "stale approvals are not dismissed, so commits pushed after the approval merge unreviewed"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    if !enforced.iter().any(|s| s.signed_commits) {
+        missing.push("signed commits are not required".to_owned());
+    }
+    (primary, missing)
+}
+
 /// Whether the repository keeps any branch protection as code (even for other branches).
 pub fn has_settings_as_code(model: &RepositoryModel) -> bool {
     model.files.iter().any(|f| {

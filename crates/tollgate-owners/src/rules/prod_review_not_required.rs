@@ -3,7 +3,7 @@
 
 use tollgate_core::{Finding, RepositoryContext, Rule, Severity, rule_page};
 
-use crate::protection::{has_settings_as_code, sources};
+use crate::protection::{has_settings_as_code, sources, weaknesses};
 
 /// Reports missing pull-request, approval, code-owner, stale-review and
 /// signed-commit requirements, and every bypass actor, of the default
@@ -38,41 +38,7 @@ impl Rule for ProdReviewNotRequired {
             }
             return;
         }
-        let enforced: Vec<_> = all.iter().filter(|s| s.enforced).collect();
-        let primary = enforced.first().copied().unwrap_or(&all[0]);
-        let min_approvals = cx.config.review.min_approvals;
-        let pr =
-            enforced.iter().filter_map(|s| s.pull_request.as_ref()).fold(None, |acc: Option<(u32, bool, bool)>, p| {
-                let (a, c, d) = acc.unwrap_or((0, false, false));
-                Some((a.max(p.approvals), c || p.code_owners, d || p.dismiss_stale))
-            });
-        let mut missing: Vec<String> = Vec::new();
-        if enforced.is_empty() {
-            missing.push(format!("{} is not enforced (`enforcement` is not `active`)", primary.what));
-        }
-        match pr {
-            None => missing
-                .push("pull requests are not required, so anyone with write access can push to it directly".to_owned()),
-            Some((approvals, code_owners, dismiss_stale)) => {
-                if approvals < min_approvals {
-                    missing.push(format!(
-                        "{approvals} approving review(s) required, fewer than `review.min_approvals: {min_approvals}`"
-                    ));
-                }
-                if !code_owners {
-                    missing.push("code-owner review is not required, so CODEOWNERS assigns reviewers but does not gate the merge".to_owned());
-                }
-                if !dismiss_stale {
-                    missing.push(
-                        "stale approvals are not dismissed, so commits pushed after the approval merge unreviewed"
-                            .to_owned(),
-                    );
-                }
-            }
-        }
-        if !enforced.iter().any(|s| s.signed_commits) {
-            missing.push("signed commits are not required".to_owned());
-        }
+        let (primary, missing) = weaknesses(&all, cx.config.review.min_approvals);
         for what in missing {
             out.push(cx.finding_at(
                 &primary.path,
@@ -84,7 +50,7 @@ impl Rule for ProdReviewNotRequired {
                 ),
             ));
         }
-        for source in &enforced {
+        for source in all.iter().filter(|s| s.enforced) {
             for (span, who) in &source.bypass {
                 out.push(cx.finding_at(
                     &source.path,
