@@ -168,8 +168,17 @@ enum FailOn {
     Note,
 }
 
+/// Stack of every worker thread. Every parser and evaluator bounds its own
+/// depth (YAML 256 levels, JMESPath 128, Rego functions never recursive), so
+/// that this stack is never reached; it is large enough for those bounds in
+/// any build profile, with a wide margin.
+const WORKER_STACK: usize = 32 << 20;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The global pool runs parsing, rules and policy evaluation: its threads
+    // get an explicit stack, not the platform default of 2 MiB.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build_global();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -364,6 +364,31 @@ fn config_changes(
             "no longer requires prod owners to be teams".to_owned(),
         );
     }
+    if b.status_check != h.status_check {
+        let name = |c: &Option<String>| c.clone().unwrap_or_else(|| "the workflow job's".to_owned());
+        push(
+            out,
+            path,
+            at("/review/status_check"),
+            true,
+            CONFIG_ROLE,
+            format!(
+                "changes the status check branch protection must require from {} to {}",
+                name(&b.status_check),
+                name(&h.status_check)
+            ),
+        );
+    }
+    if base.max_nodes != head.max_nodes {
+        push(
+            out,
+            path,
+            at("/limits/max_nodes"),
+            false,
+            CONFIG_ROLE,
+            format!("changes `limits.max_nodes` from {} to {}", base.max_nodes, head.max_nodes),
+        );
+    }
     if base.max_file_size != head.max_file_size {
         push(
             out,

@@ -521,3 +521,36 @@ fn a_broken_policy_in_the_change_is_a_finding_while_the_base_judges() {
     assert_eq!(errors[0]["location"]["path"], "policy/deny.rego");
     assert!(errors[0]["message"].as_str().unwrap_or_default().contains("change's version"), "{v:#}");
 }
+
+#[test]
+fn the_gate_itself_must_be_a_required_check() {
+    let repo = TempRepo::new("gate-required");
+    governed(&repo);
+    let workflow = "on: pull_request\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: tollgate-dev/tollgate@v1\n";
+    let gate_findings = |repo: &TempRepo| -> Vec<String> {
+        let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
+        findings(&v)
+            .iter()
+            .filter(|f| f["rule_id"] == "prod-review-not-required")
+            .filter_map(|f| f["message"].as_str().map(str::to_owned))
+            .filter(|m| m.contains("status check"))
+            .collect()
+    };
+    // No workflow runs tollgate: nothing to require.
+    assert!(gate_findings(&repo).is_empty());
+    repo.write(".github/workflows/ci.yml", workflow);
+    let found = gate_findings(&repo);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("status check `lint`") && found[0].contains("delete its tollgate step"), "{found:?}");
+    // Required by the ruleset: fine.
+    let ruleset = std::fs::read_to_string(repo.join(".github/rulesets/main.json")).expect("ruleset");
+    let with_check = ruleset.replace(
+        "{\"type\": \"required_signatures\"}",
+        "{\"type\": \"required_signatures\"}, {\"type\": \"required_status_checks\", \"parameters\": {\"required_status_checks\": [{\"context\": \"lint\"}]}}",
+    );
+    repo.write(".github/rulesets/main.json", &with_check);
+    assert!(gate_findings(&repo).is_empty());
+    // The configuration names the check: that name must be required.
+    repo.write(".tollgate.yaml", "review:\n  status_check: tollgate / lint\n");
+    assert_eq!(gate_findings(&repo).len(), 1);
+}

@@ -5,10 +5,12 @@
 mod action;
 mod attacks;
 mod bad_input;
+mod budgets;
 mod cli;
 mod conformance;
 mod fixtures;
 mod gitops;
+mod kubernetes_yaml;
 mod kyverno;
 mod outputs;
 mod owners;

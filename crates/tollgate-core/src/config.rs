@@ -22,6 +22,9 @@ pub const CONFIG_FILE_NAMES: [&str; 2] = [".tollgate.yaml", ".tollgate.yml"];
 /// Default largest file read: 5 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
 
+/// Default most YAML/JSON nodes read in one run: about 2 GB of parsed trees.
+pub const DEFAULT_MAX_NODES: u64 = 20_000_000;
+
 /// A problem in the configuration, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigDiagnostic {
@@ -74,11 +77,14 @@ pub struct ReviewSettings {
     pub owners_must_be_teams: bool,
     /// Distinct owners required for prod files.
     pub min_owners: u32,
+    /// The status check that runs tollgate on pull requests, which branch
+    /// protection must require (`None`: derived from the workflows).
+    pub status_check: Option<String>,
 }
 
 impl Default for ReviewSettings {
     fn default() -> Self {
-        ReviewSettings { min_approvals: 1, owners_must_be_teams: false, min_owners: 1 }
+        ReviewSettings { min_approvals: 1, owners_must_be_teams: false, min_owners: 1, status_check: None }
     }
 }
 
@@ -107,6 +113,8 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// Largest file read, in bytes.
     pub max_file_size: u64,
+    /// Most YAML/JSON nodes read in one run.
+    pub max_nodes: u64,
 }
 
 impl Default for Config {
@@ -123,6 +131,7 @@ impl Default for Config {
             ignore: Vec::new(),
             exclude: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_nodes: DEFAULT_MAX_NODES,
         }
     }
 }
@@ -280,6 +289,7 @@ impl Config {
             config.review.min_owners = int("min_owners").unwrap_or(config.review.min_owners);
             config.review.owners_must_be_teams =
                 review.get_key("owners_must_be_teams").and_then(Node::as_bool).unwrap_or(false);
+            config.review.status_check = review.get_key("status_check").and_then(Node::as_str).map(str::to_owned);
         }
         config.signing_policy = root.get(&Route::parse("/signing/policy")).and_then(Node::as_str).map(str::to_owned);
         config.rego = strings(root.get(&Route::parse("/policies/rego")));
@@ -309,6 +319,9 @@ impl Config {
         }
         if let Some(max) = root.get(&Route::parse("/limits/max_file_size")).and_then(Node::as_i64) {
             config.max_file_size = u64::try_from(max).unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        }
+        if let Some(max) = root.get(&Route::parse("/limits/max_nodes")).and_then(Node::as_i64) {
+            config.max_nodes = u64::try_from(max).unwrap_or(DEFAULT_MAX_NODES);
         }
         if let Some(rules) = root.get_key("rules").and_then(Node::as_mapping) {
             for (key, value) in &rules.entries {

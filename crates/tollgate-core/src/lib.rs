@@ -33,8 +33,8 @@ mod suppress;
 mod wildcard;
 
 pub use config::{
-    CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, IgnoreEntry, ReviewSettings,
-    RuleSettings, relative_inside_root,
+    CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_NODES, IgnoreEntry,
+    ReviewSettings, RuleSettings, relative_inside_root,
 };
 pub use date::Date;
 pub use discover::{Candidate, Discovery, discover, discover_with, load};

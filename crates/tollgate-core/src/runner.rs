@@ -343,7 +343,31 @@ fn load_with(
     stats.discover = started.elapsed();
 
     let started = Instant::now();
-    let mut files: Vec<_> = discovery.candidates.par_iter().map(|c| load(c, config, limits)).collect();
+    // The run's budget of parsed nodes: files read once it is spent are a
+    // `parse-error` (their trees dropped), so memory stays bounded whatever
+    // the repository holds. Files parse in parallel, so when a repository is
+    // over the budget which files are cut depends on the order they finish.
+    let spent = std::sync::atomic::AtomicU64::new(0);
+    let mut files: Vec<_> = discovery
+        .candidates
+        .par_iter()
+        .map(|c| {
+            let file = load(c, config, limits);
+            let nodes: u64 = file.documents.iter().map(|d| d.nodes as u64).sum();
+            let total = spent.fetch_add(nodes, std::sync::atomic::Ordering::Relaxed) + nodes;
+            if total > config.max_nodes && nodes > 0 {
+                return SourceFile::unreadable(
+                    file.path,
+                    file.kind,
+                    format!(
+                        "the run's budget of {} parsed YAML/JSON nodes is spent, so tollgate did not keep this file; raise `limits.max_nodes` or exclude generated files",
+                        config.max_nodes
+                    ),
+                );
+            }
+            file
+        })
+        .collect();
     files.extend(discovery.problems);
     let mut model = RepositoryModel::new(root, files, config.environments.clone());
     model.other_paths = discovery.other_paths;

@@ -61,7 +61,13 @@ pub struct Response {
 pub struct Context {
     base: Arc<Value>,
     overlay: Map<String, Value>,
+    /// When the evaluation must stop: every `foreach` element checks it, so
+    /// nested loops over large lists end as an error, never as a hang.
+    deadline: Option<std::time::Instant>,
 }
+
+/// The time one rule may take on one resource, as for a Rego evaluation.
+pub(crate) const RULE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Context {
     /// The context of an admission request for `resource`.
@@ -93,7 +99,17 @@ impl Context {
         data.insert("images".into(), crate::images::images_of(resource));
         data.insert("serviceAccountName".into(), Value::String(String::new()));
         data.insert("serviceAccountNamespace".into(), Value::String(String::new()));
-        Context { base: Arc::new(Value::Object(data)), overlay: Map::new() }
+        Context { base: Arc::new(Value::Object(data)), overlay: Map::new(), deadline: None }
+    }
+
+    /// Starts the time budget of one evaluation: [`RULE_BUDGET`] from now.
+    pub fn start_budget(&mut self) {
+        self.deadline = Some(std::time::Instant::now() + RULE_BUDGET);
+    }
+
+    /// Whether the evaluation ran past its budget.
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| std::time::Instant::now() >= d)
     }
 
     /// Sets a dotted variable (`request.operation`, `foo.bar`), merging maps.
@@ -747,6 +763,14 @@ impl Validator<'_> {
         let mut applied = 0;
         let element_scope = fe.get("elementScope").and_then(Value::as_bool);
         for (index, element) in elements.iter().enumerate() {
+            if ctx.expired() {
+                let msg = format!(
+                    "the evaluation ran over its {} s budget in `foreach` (element {index} of {}); tollgate stopped it",
+                    RULE_BUDGET.as_secs(),
+                    elements.len()
+                );
+                return (self.response(Status::Error, msg, None), applied);
+            }
             if element.is_null() {
                 continue;
             }
@@ -851,6 +875,22 @@ mod tests {
 
     fn rule(raw: Value) -> Rule {
         Rule::new("r".into(), raw, None)
+    }
+
+    #[test]
+    fn nested_loops_end_at_the_budget() {
+        // Three nested loops over 300 elements: 27 million iterations.
+        let list: Vec<Value> = (0..300).map(|i| json!(i)).collect();
+        let deny = json!({"conditions": {"any": [{"key": "{{ element }}", "operator": "Equals", "value": -1}]}});
+        let r = rule(json!({"validate": {"foreach": [{"list": "request.object.items", "foreach": [{
+            "list": "request.object.items", "foreach": [{"list": "request.object.items", "deny": deny}]}]}]}}));
+        let mut ctx = Context::new(&json!({"items": list}), "CREATE");
+        ctx.deadline = Some(std::time::Instant::now() + std::time::Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let response = validate_rule(&r, &mut ctx, &Provided::new()).expect("a response");
+        assert_eq!(response.status, Status::Error, "{response:?}");
+        assert!(response.message.contains("budget"), "{response:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -318,13 +318,23 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
 }
+
+/// Most tokens in one expression: the syntax tree (and so the recursion of
+/// its evaluation) can never be deeper than its tokens.
+const MAX_TOKENS: usize = 2048;
+/// Deepest nesting of sub-expressions the parser enters.
+const MAX_DEPTH: usize = 128;
 
 /// Parses a JMESPath expression.
 pub fn parse(expr: &str) -> Result<Ast, JpError> {
-    let err = |message: String| JpError::Syntax { expr: expr.to_string(), message };
+    let err = |message: String| JpError::Syntax { expr: expr.chars().take(200).collect(), message };
     let toks = lex(expr).map_err(err)?;
-    let mut p = Parser { toks, pos: 0 };
+    if toks.len() > MAX_TOKENS {
+        return Err(err(format!("the expression has more than {MAX_TOKENS} tokens; tollgate refuses it")));
+    }
+    let mut p = Parser { toks, pos: 0, depth: 0 };
     let ast = p.expr(0).map_err(err)?;
     if p.peek() != &Tok::Eof {
         return Err(err(format!("unexpected token {:?}", p.peek())));
@@ -356,12 +366,17 @@ impl Parser {
     }
 
     fn expr(&mut self, rbp: u8) -> Result<Ast, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("the expression nests deeper than {MAX_DEPTH} levels; tollgate refuses it"));
+        }
         let t = self.next();
         let mut left = self.nud(t)?;
         while rbp < bp(self.peek()) {
             let t = self.next();
             left = self.led(t, left)?;
         }
+        self.depth -= 1;
         Ok(left)
     }
 
@@ -908,6 +923,17 @@ mod tests {
 
     fn q(e: &str, d: &Value) -> Value {
         query(e, d).unwrap_or_else(|err| panic!("{e}: {err}"))
+    }
+
+    #[test]
+    fn deep_or_long_expressions_are_refused_without_recursing() {
+        let deep = format!("{}a{}", "(".repeat(30_000), ")".repeat(30_000));
+        assert!(parse(&deep).is_err());
+        let long = std::iter::repeat_n("a", 20_000).collect::<Vec<_>>().join(".");
+        assert!(parse(&long).is_err());
+        let nested_lists = format!("{}a{}", "[".repeat(5_000), "]".repeat(5_000));
+        assert!(parse(&nested_lists).is_err());
+        assert!(parse("a.b[0].c || d").is_ok());
     }
 
     #[test]

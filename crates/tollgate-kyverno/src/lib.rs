@@ -185,6 +185,7 @@ fn evaluate_in(policy: &Policy, resource: &Value, input: &EvalInput, base: &Cont
             RuleKind::NotValidate(_) => continue,
         }
         let mut ctx = base.clone();
+        ctx.start_budget();
         let source = rule.autogen_of.as_deref().unwrap_or(&rule.name);
         let provided = input.rule_values.get(&rule.name).or_else(|| input.rule_values.get(source));
         let empty = Map::new();

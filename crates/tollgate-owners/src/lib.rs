@@ -11,6 +11,7 @@
 //! ```
 
 pub mod codeowners;
+pub mod gate;
 pub mod protection;
 mod rules;
 

@@ -36,6 +36,8 @@ pub struct ProtectionSource {
     pub signed_commits: bool,
     /// Who may bypass it: (where, who).
     pub bypass: Vec<(Span, String)>,
+    /// The status checks a pull request must pass (check names, `context`).
+    pub required_checks: Vec<String>,
 }
 
 /// Branch names and ruleset conditions that cover the default branch.
@@ -165,6 +167,7 @@ fn ruleset_json(file: &SourceFile, doc: &Document, out: &mut Vec<ProtectionSourc
         pull_request: None,
         signed_commits: false,
         bypass: Vec::new(),
+        required_checks: Vec::new(),
     };
     for rule in root.get_key("rules").and_then(Node::as_sequence).unwrap_or_default() {
         match rule.get_key("type").and_then(Node::as_str) {
@@ -178,6 +181,15 @@ fn ruleset_json(file: &SourceFile, doc: &Document, out: &mut Vec<ProtectionSourc
                 });
             }
             Some("required_signatures") => source.signed_commits = true,
+            Some("required_status_checks") => {
+                let checks = rule
+                    .get(&Route::parse("/parameters/required_status_checks"))
+                    .and_then(Node::as_sequence)
+                    .unwrap_or_default();
+                source.required_checks.extend(
+                    checks.iter().filter_map(|c| c.get_key("context").and_then(Node::as_str)).map(str::to_owned),
+                );
+            }
             _ => {}
         }
     }
@@ -207,6 +219,7 @@ fn settings_app(file: &SourceFile, doc: &Document, out: &mut Vec<ProtectionSourc
             pull_request: None,
             signed_commits: false,
             bypass: Vec::new(),
+            required_checks: Vec::new(),
         };
         let Some(p) = protection else {
             out.push(source);
@@ -236,6 +249,14 @@ fn settings_app(file: &SourceFile, doc: &Document, out: &mut Vec<ProtectionSourc
             }
         }
         source.signed_commits = p.get_key("required_signatures").and_then(Node::as_bool) == Some(true);
+        if let Some(checks) = p.get_key("required_status_checks").filter(|c| !c.is_null()) {
+            let contexts = checks.get_key("contexts").and_then(Node::as_sequence).unwrap_or_default();
+            source.required_checks.extend(contexts.iter().filter_map(Node::as_str).map(str::to_owned));
+            let list = checks.get_key("checks").and_then(Node::as_sequence).unwrap_or_default();
+            source
+                .required_checks
+                .extend(list.iter().filter_map(|c| c.get_key("context").and_then(Node::as_str)).map(str::to_owned));
+        }
         if p.get_key("enforce_admins").and_then(Node::as_bool) != Some(true) {
             let route = base.clone().key("protection").key("enforce_admins");
             let span = if doc.root.get(&route).is_some() { node_span(doc, &route) } else { source.anchor };
@@ -313,8 +334,14 @@ fn terraform(file: &SourceFile, body: &Body, out: &mut Vec<ProtectionSource>) {
                     pull_request: None,
                     signed_commits: false,
                     bypass: Vec::new(),
+                    required_checks: Vec::new(),
                 };
                 for rules in block.body.get_blocks("rules") {
+                    for checks in rules.body.get_blocks("required_status_checks") {
+                        for check in checks.body.get_blocks("required_check") {
+                            source.required_checks.extend(hcl_strings(&check.body, "context"));
+                        }
+                    }
                     if let Some(pr) = rules.body.get_blocks("pull_request").next() {
                         source.pull_request = Some(PullRequestRules {
                             approvals: hcl_number(&pr.body, "required_approving_review_count").unwrap_or(0) as u32,
@@ -348,6 +375,10 @@ fn classic_protection(text: &str, block: &Block, what: String, anchor: Span) -> 
         pull_request: None,
         signed_commits: hcl_bool(body, "require_signed_commits") == Some(true),
         bypass: Vec::new(),
+        required_checks: body
+            .get_blocks("required_status_checks")
+            .flat_map(|c| hcl_strings(&c.body, "contexts"))
+            .collect(),
     };
     if let Some(reviews) = body.get_blocks("required_pull_request_reviews").next() {
         source.pull_request = Some(PullRequestRules {

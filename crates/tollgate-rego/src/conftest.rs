@@ -156,14 +156,20 @@ impl Conftest {
     /// parse is kept in [`Conftest::problems`]; the rest still run.
     pub fn new(files: &[RegoFile], data: serde_json::Value) -> Conftest {
         let mut engine = regorus::Engine::new();
-        crate::sprintf::register(&mut engine);
+        crate::builtins::register(&mut engine);
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
         // `print()` output is collected, never written to our standard output.
         engine.set_gather_prints(true);
         let mut packages: BTreeMap<String, PackageRules> = BTreeMap::new();
         let mut problems = Vec::new();
-        for file in files {
+        // A file with a recursive function is refused before regorus sees it.
+        let recursive = crate::guard::recursive_functions(&files.iter().collect::<Vec<_>>());
+        for (index, file) in files.iter().enumerate() {
+            if let Some((_, problem)) = recursive.iter().find(|(i, _)| *i == index) {
+                problems.push(problem.clone());
+                continue;
+            }
             match add_module(&mut engine, file, false) {
                 Ok(package) => scan_module(&file.text, packages.entry(package).or_default()),
                 Err(problem) => problems.push(problem),

@@ -279,6 +279,8 @@ impl PolicyEngine for RegoEngine {
     }
 
     fn check(&self, model: &RepositoryModel, _config: &Config) -> Vec<Finding> {
+        // Evaluations may add at most this much memory to what the model holds.
+        let _limit = crate::memory::MemoryLimit::starting_now(crate::memory::EVALUATION_MEMORY);
         let mut out: Vec<Finding> = self.problems.iter().filter_map(|p| self.policy_error_at(model, p)).collect();
         if !self.namespaces.is_empty() {
             if self.combine {

@@ -161,15 +161,24 @@ impl Template {
             PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has no Rego (only CEL is not supported)"))
         })?;
         let mut engine = regorus::Engine::new();
-        crate::sprintf::register(&mut engine);
+        crate::builtins::register(&mut engine);
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
         // `print()` output is collected, never written to our standard output.
         engine.set_gather_prints(true);
-        let package = add_module(&mut engine, &RegoFile { path: format!("{path}#{name}"), text: rego }, true)?;
+        let mut modules = vec![RegoFile { path: format!("{path}#{name}"), text: rego }];
         for (i, lib) in source["libs"].as_array().into_iter().flatten().enumerate() {
             let text = lib.as_str().unwrap_or_default().to_owned();
-            add_module(&mut engine, &RegoFile { path: format!("{path}#{name}.libs[{i}]"), text }, true)?;
+            modules.push(RegoFile { path: format!("{path}#{name}.libs[{i}]"), text });
+        }
+        // A recursive function is refused before regorus sees it, as OPA (and
+        // so Gatekeeper) rejects it at compile time.
+        if let Some((_, problem)) = crate::guard::recursive_functions(&modules.iter().collect::<Vec<_>>()).pop() {
+            return Err(problem);
+        }
+        let package = add_module(&mut engine, &modules[0], true)?;
+        for lib in &modules[1..] {
+            add_module(&mut engine, lib, true)?;
         }
         let annotations = &json["metadata"]["annotations"];
         let title = annotations["metadata.gatekeeper.sh/title"]

@@ -4,9 +4,12 @@
 //! exact node when a policy says which (`path`).
 
 mod builtin;
+mod builtins;
 mod conftest;
 mod engine;
 mod gatekeeper;
+mod guard;
+pub mod memory;
 mod policy;
 mod sprintf;
 mod testing;

@@ -60,6 +60,9 @@ pub(crate) fn add_module(
     file: &RegoFile,
     v0_first: bool,
 ) -> Result<String, PolicyProblem> {
+    if let Some(problem) = crate::guard::too_deep(file) {
+        return Err(problem);
+    }
     let order = if v0_first { [true, false] } else { [false, true] };
     let mut errors = Vec::new();
     let text = terminate_lines_before_parentheses(&file.text).unwrap_or_else(|| file.text.clone());
@@ -358,6 +361,11 @@ fn lex(text: &str) -> Vec<Lex> {
         i += 1;
     }
     kinds
+}
+
+/// Whether each byte of `text` is code (not a string or a comment).
+pub(crate) fn lex_code(text: &str) -> Vec<bool> {
+    lex(text).into_iter().map(|k| k == Lex::Code).collect()
 }
 
 /// In a comprehension, `x := e` declares a local `x` for the whole body

@@ -240,20 +240,27 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             }
             i += 1;
         }
-        let mut width = String::new();
-        while i < chars.len() && chars[i].is_ascii_digit() {
-            width.push(chars[i]);
-            i += 1;
+        // Go's `parsenum`: a number that grows past 1e6 is an overflow,
+        // which consumes the rest of the format (so `%!(NOVERB)` follows):
+        // a width can never ask for a gigabyte of padding.
+        match go_parse_number(&chars, &mut i) {
+            GoNumber::Overflow => {
+                out.push_str("%!(NOVERB)");
+                break;
+            }
+            GoNumber::Present(w) => spec.width = Some(w),
+            GoNumber::Absent => {}
         }
-        spec.width = width.parse().ok();
         if i < chars.len() && chars[i] == '.' {
             i += 1;
-            let mut p = String::new();
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                p.push(chars[i]);
-                i += 1;
+            match go_parse_number(&chars, &mut i) {
+                GoNumber::Overflow => {
+                    out.push_str("%!(NOVERB)");
+                    break;
+                }
+                GoNumber::Present(p) => spec.precision = Some(p),
+                GoNumber::Absent => spec.precision = Some(0),
             }
-            spec.precision = Some(p.parse().unwrap_or(0));
         }
         let Some(&verb) = chars.get(i) else {
             out.push_str("%!(NOVERB)");
@@ -279,6 +286,33 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
         out.push(')');
     }
     out
+}
+
+/// A width or precision as Go's `fmt.parsenum` reads it.
+enum GoNumber {
+    /// No digits.
+    Absent,
+    /// A number.
+    Present(usize),
+    /// It grew past one million before its last digit.
+    Overflow,
+}
+
+/// Go's `fmt.parsenum` from `chars[*i]`; on overflow the rest of the format
+/// is consumed, as in Go.
+fn go_parse_number(chars: &[char], i: &mut usize) -> GoNumber {
+    let mut num: usize = 0;
+    let mut present = false;
+    while *i < chars.len() && chars[*i].is_ascii_digit() {
+        if num > 1_000_000 {
+            *i = chars.len();
+            return GoNumber::Overflow;
+        }
+        num = num * 10 + (chars[*i] as usize - '0' as usize);
+        present = true;
+        *i += 1;
+    }
+    if present { GoNumber::Present(num) } else { GoNumber::Absent }
 }
 
 /// Registers [`sprintf`] on `engine` in place of regorus' builtin.
@@ -327,5 +361,14 @@ mod tests {
         assert_eq!(sprintf("%v %v", &v("[1.5, 100000000.5]")), "1.5 1.000000005e+08");
         assert_eq!(sprintf("100%%", &[]), "100%");
         assert_eq!(sprintf("%d", &v(r#"["x"]"#)), "%!d(string=x)");
+    }
+
+    #[test]
+    fn huge_widths_overflow_as_in_go() {
+        let started = std::time::Instant::now();
+        assert_eq!(sprintf("%999999999d", &v("[1]")), "%!(NOVERB)%!(EXTRA int=1)");
+        assert_eq!(sprintf("%.999999999f", &v("[1.5]")), "%!(NOVERB)%!(EXTRA float64=1.5)");
+        assert_eq!(sprintf("%3d", &v("[7]")).len(), 3);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }

@@ -39,7 +39,7 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
         // its own (OPA names it `test_x#01`): rename it before compiling.
         let rego: Vec<RegoFile> = crate::policy::rego_files(&files)?.into_iter().map(split_duplicate_tests).collect();
         let mut engine = regorus::Engine::new();
-        crate::sprintf::register(&mut engine);
+        crate::builtins::register(&mut engine);
         // As OPA by default: a builtin error makes its expression undefined.
         engine.set_strict_builtin_errors(false);
         // `print()` output is collected, never written to our standard output.
@@ -47,8 +47,13 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
         let mut packages: Vec<(String, PackageRules, String)> = Vec::new();
         let mut failed_to_load = false;
         let mut load_error: Option<String> = None;
-        for file in &rego {
-            match add_module(&mut engine, file, false) {
+        let recursive = crate::guard::recursive_functions(&rego.iter().collect::<Vec<_>>());
+        for (index, file) in rego.iter().enumerate() {
+            let added = match recursive.iter().find(|(i, _)| *i == index) {
+                Some((_, problem)) => Err(problem.clone()),
+                None => add_module(&mut engine, file, false),
+            };
+            match added {
                 Ok(package) => {
                     let mut rules = PackageRules::default();
                     scan_module(&file.text, &mut rules);

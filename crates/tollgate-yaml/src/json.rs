@@ -38,6 +38,7 @@ pub fn parse_json(text: &str, dialect: JsonDialect, limits: &Limits) -> Result<D
         limits: *limits,
         index: LineIndex::new(text),
         depth: 0,
+        nodes: 0,
     };
     let text_start = usize::from(text.starts_with('\u{feff}')) * 3;
     p.pos = text_start;
@@ -47,7 +48,7 @@ pub fn parse_json(text: &str, dialect: JsonDialect, limits: &Limits) -> Result<D
     if p.pos < p.bytes.len() {
         return Err(p.error("unexpected text after the JSON value"));
     }
-    Ok(Document { index: 0, root })
+    Ok(Document { index: 0, root, nodes: p.nodes })
 }
 
 struct JsonParser<'a> {
@@ -58,6 +59,7 @@ struct JsonParser<'a> {
     limits: Limits,
     index: LineIndex<'a>,
     depth: usize,
+    nodes: usize,
 }
 
 impl JsonParser<'_> {
@@ -106,6 +108,16 @@ impl JsonParser<'_> {
     }
 
     fn value(&mut self) -> Result<Node, ParseError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(ParseError::Limit {
+                message: format!(
+                    "more than {} values in one file; tollgate stops reading here (split the file or exclude it)",
+                    self.limits.max_nodes
+                ),
+                position: self.position(self.pos),
+            });
+        }
         match self.bytes.get(self.pos) {
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),

@@ -49,11 +49,14 @@ pub struct Limits {
     /// Most nodes that aliases may copy into one file (the defence against
     /// "billion laughs" alias bombs).
     pub max_alias_nodes: usize,
+    /// Most nodes one file may hold (keys, values and alias copies): what
+    /// bounds the memory of a file that is all tiny nodes (`[1,1,1,...]`).
+    pub max_nodes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 256, max_alias_nodes: 100_000 }
+        Self { max_depth: 256, max_alias_nodes: 100_000, max_nodes: 1_000_000 }
     }
 }
 

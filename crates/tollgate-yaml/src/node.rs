@@ -299,6 +299,46 @@ impl Node {
         }
     }
 
+    /// Converts the node into JSON as Kubernetes reads it (`sigs.k8s.io/yaml`
+    /// on go-yaml v2): YAML 1.1 resolution for values and keys (`yes` is
+    /// `true`, `0755` is `493`, a key `y` is `"true"`). Non-finite floats,
+    /// which Kubernetes' JSON cannot hold, become `null`.
+    ///
+    /// ```
+    /// let docs = tollgate_yaml::parse_yaml("a: yes\nb: 0755\ny: !!bool \"true\"\n", &Default::default()).unwrap();
+    /// assert_eq!(docs[0].root.to_kubernetes_json(), serde_json::json!({"a": true, "b": 493, "true": true}));
+    /// ```
+    pub fn to_kubernetes_json(&self) -> serde_json::Value {
+        match &self.value {
+            Value::Scalar(s) => match s.resolve() {
+                crate::Resolved::Null => serde_json::Value::Null,
+                crate::Resolved::Bool(b) => serde_json::Value::Bool(b),
+                crate::Resolved::Int(i) => i64::try_from(i)
+                    .map(serde_json::Value::from)
+                    .or_else(|_| u64::try_from(i).map(serde_json::Value::from))
+                    .unwrap_or(serde_json::Value::Null),
+                crate::Resolved::Float(f) => {
+                    serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
+                }
+                crate::Resolved::Str => serde_json::Value::String(s.text.clone()),
+            },
+            Value::Sequence(items) => serde_json::Value::Array(items.iter().map(Node::to_kubernetes_json).collect()),
+            Value::Mapping(m) => {
+                let mut obj = serde_json::Map::with_capacity(m.entries.len());
+                for (k, v) in &m.entries {
+                    let key = match &k.value {
+                        Value::Scalar(s) => {
+                            crate::resolve::kubernetes_key(&s.text, s.style == ScalarStyle::Plain).into_owned()
+                        }
+                        _ => k.to_kubernetes_json().to_string(),
+                    };
+                    obj.insert(key, v.to_kubernetes_json());
+                }
+                serde_json::Value::Object(obj)
+            }
+        }
+    }
+
     /// Visits this node and every node below it, depth first, with its route.
     pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&Route, &'a Node)) {
         let mut route = Route::root();
@@ -357,4 +397,6 @@ pub struct Document {
     pub index: usize,
     /// The document's root node (a null scalar for an empty document).
     pub root: Node,
+    /// How many nodes the document holds (keys and alias copies included).
+    pub nodes: usize,
 }

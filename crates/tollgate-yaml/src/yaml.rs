@@ -63,15 +63,19 @@ fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
     text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1)
 }
 
+/// An open collection. Its children wait on the builder's shared stacks
+/// (`items`, `entries`) from `first` on, and move into a vector of exactly
+/// their number when it closes: a collection of millions of nodes is copied
+/// once, not at every doubling of its own vector.
 enum Frame {
     Sequence {
-        items: Vec<Node>,
+        first: usize,
         start: Position,
         anchor: usize,
         size: usize,
     },
     Mapping {
-        entries: Vec<(Node, Node)>,
+        first: usize,
         key: Option<Node>,
         start: Position,
         anchor: usize,
@@ -91,6 +95,13 @@ struct Builder<'a> {
     limits: Limits,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
+    /// Children of the open sequences, innermost last.
+    items: Vec<Node>,
+    /// Entries of the open mappings, innermost last.
+    entries: Vec<(Node, Node)>,
+    /// Nodes made so far in the file, and where the current document began.
+    nodes: usize,
+    document_start: usize,
     stack: Vec<Frame>,
     documents: Vec<Document>,
     root: Option<Node>,
@@ -155,6 +166,10 @@ fn parse_with(text: &str, scanned: &str, shifts: &[usize], limits: &Limits) -> R
         limits: *limits,
         anchors: HashMap::new(),
         alias_nodes: 0,
+        items: Vec::new(),
+        entries: Vec::new(),
+        nodes: 0,
+        document_start: 0,
         stack: Vec::new(),
         documents: Vec::new(),
         root: None,
@@ -276,10 +291,12 @@ impl Builder<'_> {
             Event::DocumentStart(_) => {
                 self.anchors.clear();
                 self.root = None;
+                self.document_start = self.nodes;
             }
             Event::DocumentEnd => {
                 let root = self.root.take().unwrap_or_else(|| Node::null(Span { start: span.start, end: span.start }));
-                self.documents.push(Document { index: self.documents.len(), root });
+                let nodes = self.nodes - self.document_start;
+                self.documents.push(Document { index: self.documents.len(), root, nodes });
             }
             Event::Alias(id) => {
                 let Some((node, size)) = self.anchors.get(&id) else {
@@ -300,12 +317,14 @@ impl Builder<'_> {
                 }
                 let size = *size;
                 let mut node = node.clone();
+                self.count(size, span.start)?;
                 // The copy is used here: its own span is the alias (`*name`);
                 // the nodes inside keep the anchor's spans.
                 node.span = span;
                 self.add(node, 0, size)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                self.count(1, span.start)?;
                 let style = match style {
                     saphyr_parser::ScalarStyle::Plain => ScalarStyle::Plain,
                     saphyr_parser::ScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,
@@ -339,12 +358,14 @@ impl Builder<'_> {
             }
             Event::SequenceStart(anchor, _) => {
                 self.check_depth(span.start)?;
-                self.stack.push(Frame::Sequence { items: Vec::new(), start: span.start, anchor, size: 1 });
+                self.count(1, span.start)?;
+                self.stack.push(Frame::Sequence { first: self.items.len(), start: span.start, anchor, size: 1 });
             }
             Event::MappingStart(anchor, _) => {
                 self.check_depth(span.start)?;
+                self.count(1, span.start)?;
                 self.stack.push(Frame::Mapping {
-                    entries: Vec::new(),
+                    first: self.entries.len(),
                     key: None,
                     start: span.start,
                     anchor,
@@ -361,13 +382,16 @@ impl Builder<'_> {
                 // collection ends with its last item.
                 let flow = span.end.offset > span.start.offset;
                 let (value, start, anchor, last_end, size) = match frame {
-                    Frame::Sequence { mut items, start, anchor, size } => {
-                        // Vectors grow by doubling; the tree lives for the whole run.
-                        items.shrink_to_fit();
+                    Frame::Sequence { first, start, anchor, size } => {
+                        // Exactly sized: the tree lives for the whole run.
+                        let mut items = Vec::with_capacity(self.items.len() - first);
+                        items.extend(self.items.drain(first..));
                         let last = items.last().map(|n| n.span.end);
                         (Value::Sequence(items), start, anchor, last, size)
                     }
-                    Frame::Mapping { entries, start, anchor, size, .. } => {
+                    Frame::Mapping { first, start, anchor, size, .. } => {
+                        let mut entries = Vec::with_capacity(self.entries.len() - first);
+                        entries.extend(self.entries.drain(first..));
                         let mut entries = apply_merge_keys(entries)?;
                         entries.shrink_to_fit();
                         let last = entries.last().map(|(_, v)| v.span.end);
@@ -377,6 +401,21 @@ impl Builder<'_> {
                 let end = if flow { span.end } else { last_end.unwrap_or(span.end) };
                 self.add(Node { value, span: Span { start, end } }, anchor, size)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Counts `n` new nodes against [`Limits::max_nodes`].
+    fn count(&mut self, n: usize, at: Position) -> Result<(), ParseError> {
+        self.nodes += n;
+        if self.nodes > self.limits.max_nodes {
+            return Err(ParseError::Limit {
+                message: format!(
+                    "more than {} nodes in one file; tollgate stops reading here (split the file or exclude it)",
+                    self.limits.max_nodes
+                ),
+                position: at,
+            });
         }
         Ok(())
     }
@@ -398,25 +437,30 @@ impl Builder<'_> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Sequence { items, size: total, .. }) => {
+            Some(Frame::Sequence { size: total, .. }) => {
                 *total += size;
-                items.push(node);
+                self.items.push(node);
             }
-            Some(Frame::Mapping { entries, key, size: total, seen, .. }) => match key.take() {
+            Some(Frame::Mapping { first, key, size: total, seen, .. }) => match key.take() {
                 None => {
                     *total += size;
                     *key = Some(node);
                 }
                 Some(k) => {
                     *total += size;
+                    let entries = &mut self.entries;
+                    let first = *first;
                     if let Some(resolved) = key_text(&k) {
-                        let first = if let Some(seen) = seen {
+                        let earlier = if let Some(seen) = seen {
                             seen.get(resolved.as_ref()).copied()
                         } else {
-                            entries.iter().position(|(e, _)| key_text(e).as_deref() == Some(resolved.as_ref()))
+                            entries[first..]
+                                .iter()
+                                .position(|(e, _)| key_text(e).as_deref() == Some(resolved.as_ref()))
+                                .map(|i| first + i)
                         };
-                        if let Some(first) = first {
-                            let (first_key, first_value) = &entries[first];
+                        if let Some(earlier) = earlier {
+                            let (first_key, first_value) = &entries[earlier];
                             // The same key twice with the same value (generated
                             // files have them) leaves nothing to disagree on.
                             let text = self.index.text;
@@ -432,9 +476,9 @@ impl Builder<'_> {
                                 position: k.span.start,
                             });
                         }
-                        if seen.is_none() && entries.len() >= SCAN_LIMIT {
-                            let mut index = HashMap::with_capacity(entries.len() * 2);
-                            for (i, (e, _)) in entries.iter().enumerate() {
+                        if seen.is_none() && entries.len() - first >= SCAN_LIMIT {
+                            let mut index = HashMap::with_capacity((entries.len() - first) * 2);
+                            for (i, (e, _)) in entries.iter().enumerate().skip(first) {
                                 if let Some(t) = key_text(e) {
                                     index.entry(t.into_owned()).or_insert(i);
                                 }

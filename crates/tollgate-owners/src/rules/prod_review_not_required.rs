@@ -50,6 +50,29 @@ impl Rule for ProdReviewNotRequired {
                 ),
             ));
         }
+        // The gate itself must be required: otherwise a pull request edits
+        // its own workflow to drop the tollgate step and merges anyway.
+        let required: Vec<String> =
+            all.iter().filter(|s| s.enforced).flat_map(|s| s.required_checks.iter().cloned()).collect();
+        let jobs = crate::gate::gate_jobs(cx.model);
+        let expected: Vec<(String, bool, String)> = match &cx.config.review.status_check {
+            Some(name) if !jobs.is_empty() => vec![(name.clone(), false, "`review.status_check`".to_owned())],
+            _ => jobs.iter().map(|j| (j.check.clone(), j.matrix, format!("job `{}` of `{}`", j.id, j.path))).collect(),
+        };
+        if !expected.is_empty()
+            && !expected.iter().any(|(check, matrix, _)| crate::gate::requires(&required, check, *matrix))
+        {
+            let (check, _, from) = &expected[0];
+            out.push(cx.finding_at(
+                &primary.path,
+                Some(primary.anchor),
+                &format!("status check {check}"),
+                format!(
+                    "The default branch's protection ({}) does not require the status check `{check}` that runs tollgate ({from}). In a pull request the workflow comes from the pull request itself, so a change can delete its tollgate step and still merge. Add `{check}` to the required status checks (or name the check with `review.status_check`).",
+                    primary.what
+                ),
+            ));
+        }
         for source in all.iter().filter(|s| s.enforced) {
             for (span, who) in &source.bypass {
                 out.push(cx.finding_at(
