@@ -36,6 +36,16 @@ impl Rule for GuardrailWeakened {
         }
         let range = cx.model.range.as_ref()?;
         let weakening = all.0.iter().filter(|c| c.weakens).count();
+        // Who must review each file: the base commit's CODEOWNERS decides.
+        let codeowners = tollgate_owners::codeowners::LOCATIONS
+            .iter()
+            .find_map(|p| range.base_files.get(*p).map(|text| tollgate_owners::codeowners::CodeOwners::parse(p, text)));
+        let owners = |path: &str| -> String {
+            match codeowners.as_ref().and_then(|c| c.owners_of(path)).map(|r| r.owners.join(" ")) {
+                Some(o) if !o.is_empty() => format!(" (review: {o})"),
+                _ => " (no owner in the base CODEOWNERS)".to_owned(),
+            }
+        };
         Some(RuleSummary {
             rule_id: cx.meta().id.clone(),
             title: format!(
@@ -51,7 +61,7 @@ impl Rule for GuardrailWeakened {
                 .map(|c| {
                     let place = c.span.map_or_else(|| c.path.clone(), |s| format!("{}:{}", c.path, s.start.line));
                     let mark = if c.weakens { "weakens" } else { "changes" };
-                    (place, format!("{mark}: {}", c.what))
+                    (place, format!("{mark}: {}{}", c.what, owners(&c.path)))
                 })
                 .collect(),
         })

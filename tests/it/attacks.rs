@@ -554,3 +554,36 @@ fn the_gate_itself_must_be_a_required_check() {
     repo.write(".tollgate.yaml", "review:\n  status_check: tollgate / lint\n");
     assert_eq!(gate_findings(&repo).len(), 1);
 }
+
+#[test]
+fn yaml_kubernetes_reads_differently_cannot_hide_a_prod_object() {
+    let repo = TempRepo::new("yaml-hiding");
+    governed(&repo);
+    // An invisible LINE SEPARATOR after `kind: Application`: Kubernetes sees
+    // an Application, a YAML 1.2 reader a kind `Application\u{2028}...`.
+    repo.write("environments/prod/app.yaml", PROD_APP.replace("kind: Application\n", "kind: Application\u{2028}"));
+    // A tagged quoted boolean: `true` for Kubernetes.
+    repo.write("environments/prod/tagged.yaml", PROD_APP.replace("selfHeal: true", "selfHeal: !!bool \"true\""));
+    let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
+    let found = places(&v);
+    assert!(found.iter().any(|(r, p, _)| r == "parse-error" && p == "environments/prod/app.yaml"), "{found:?}");
+    assert!(found.iter().any(|(r, p, _)| r == "prod-self-heal" && p == "environments/prod/tagged.yaml"), "{found:?}");
+}
+
+#[test]
+fn a_policy_link_is_an_error_not_a_silent_skip() {
+    let outside = TempRepo::new("policy-link-target");
+    outside.write("deny.rego", DENY_PRIVILEGED);
+    let repo = TempRepo::new("policy-link");
+    repo.write("environments/prod/pod.yaml", POD);
+    repo.write("policy/ok.rego", "package other\n");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.join("deny.rego"), repo.join("policy/deny.rego")).expect("symlink");
+    let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json", "--policy", "policy"]));
+    let errors: Vec<String> = findings(&v)
+        .iter()
+        .filter(|f| f["rule_id"] == "policy-error")
+        .filter_map(|f| f["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(errors.iter().any(|m| m.contains("symbolic link")), "{v:#}");
+}

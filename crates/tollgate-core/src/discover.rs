@@ -354,8 +354,21 @@ pub fn load(candidate: &Candidate, config: &Config, limits: &Limits) -> SourceFi
             return f;
         }
     };
+    if text.len() > BIG_FILE {
+        // The YAML scanner buffers every token of a flow collection that
+        // could still turn out to be a key (`[1,1,1,...]`): hundreds of bytes
+        // per token, so a 5 MiB file can take about a gigabyte while it is
+        // read. Large files are read one at a time, so that this transient
+        // memory does not grow with the number of cores.
+        let _one_at_a_time = BIG_FILES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        return SourceFile::parse(path, kind, text, limits);
+    }
     SourceFile::parse(path, kind, text, limits)
 }
+
+/// Files larger than this are parsed one at a time.
+const BIG_FILE: usize = 1 << 20;
+static BIG_FILES: Mutex<()> = Mutex::new(());
 
 fn memchr_nul(bytes: &[u8]) -> bool {
     bytes.contains(&0)

@@ -59,8 +59,17 @@ pub struct KyvernoEngine {
 
 fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let policy_like = path.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
     if meta.file_type().is_symlink() {
-        return Ok(());
+        // Never followed (it may leave the repository), never dropped silently.
+        return if policy_like || path.is_dir() {
+            Err(format!(
+                "{} is a symbolic link; tollgate does not follow links to policies. Commit the policy itself",
+                path.display()
+            ))
+        } else {
+            Ok(())
+        };
     }
     if meta.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)

@@ -571,6 +571,13 @@ pub fn rego_files(paths: &[PathBuf]) -> Result<Vec<RegoFile>, PolicyProblem> {
 pub(crate) fn collect(path: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) -> Result<(), PolicyProblem> {
     let meta = std::fs::symlink_metadata(path)
         .map_err(|e| PolicyProblem::at(&path.display().to_string(), format!("cannot read: {e}")))?;
+    if meta.file_type().is_symlink() && (keep(path) || path.is_dir()) {
+        // Never followed (it may leave the repository), never dropped silently.
+        return Err(PolicyProblem::at(
+            &path.display().to_string(),
+            "is a symbolic link; tollgate does not follow links to policies. Commit the policy itself",
+        ));
+    }
     if meta.is_dir() {
         let entries = std::fs::read_dir(path)
             .map_err(|e| PolicyProblem::at(&path.display().to_string(), format!("cannot read: {e}")))?;
