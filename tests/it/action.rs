@@ -19,7 +19,7 @@ fn cheap_build(cmd: &mut Command) -> &mut Command {
     cmd.env("CARGO_TARGET_DIR", workspace().join("target/pre-commit"))
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn pre_commit_refuses_a_bad_commit_and_accepts_a_good_one() {
             .env("CARGO_TARGET_DIR", &target)
             .env("CARGO_PROFILE_RELEASE_LTO", "false")
             .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
-            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
             .output()
             .expect("pre-commit runs")
     };

@@ -308,20 +308,14 @@ impl RootPrefix {
     }
 }
 
-/// `dir/file` with `.` and `..` resolved; `None` when it leaves the root.
+/// `dir/file` with `.` and `..` resolved (a `file` starting with `/` is
+/// relative to the root); `None` when it leaves the root.
 fn normalize_join(dir: &str, file: &str) -> Option<String> {
-    let mut parts: Vec<&str> =
-        if file.starts_with('/') { Vec::new() } else { dir.split('/').filter(|p| !p.is_empty()).collect() };
-    for part in file.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
+    match file.strip_prefix('/') {
+        Some(rooted) => tollgate_core::relative_inside_root(rooted),
+        None if dir.is_empty() => tollgate_core::relative_inside_root(file),
+        None => tollgate_core::relative_inside_root(&format!("{dir}/{file}")),
     }
-    Some(parts.join("/"))
 }
 
 fn check_commit(
