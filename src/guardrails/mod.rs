@@ -117,15 +117,19 @@ fn span_at(file: Option<&SourceFile>, route: &Route) -> Option<Span> {
 
 /// `span` cut to its first line: a whole section would underline every line.
 fn first_line(span: Span, text: &str) -> Span {
-    let from = span.start.offset.min(text.len());
-    let end = text[from..].find('\n').map_or(span.end.offset, |i| (from + i).min(span.end.offset.max(from)));
-    if end >= span.end.offset {
+    let (from, to) = (span.start.byte().min(text.len()), span.end.byte());
+    let end = text[from..].find('\n').map_or(to, |i| (from + i).min(to.max(from)));
+    if end >= to {
         return span;
     }
     let width = text[from..end].chars().count() as u32;
     Span {
         start: span.start,
-        end: tollgate_core::Position { line: span.start.line, column: span.start.column + width.max(1), offset: end },
+        end: tollgate_core::Position {
+            line: span.start.line,
+            column: span.start.column + width.max(1),
+            offset: end as u32,
+        },
     }
 }
 
@@ -137,11 +141,7 @@ fn first_changed_line(base: &str, head: Option<&SourceFile>) -> Option<Span> {
         .diff_lines(base, head.text.as_str());
     let op = diff.ops().iter().find(|op| op.tag() != similar::DiffTag::Equal)?;
     let line = (op.new_range().start as u32 + 1).min(head.text.lines().count().max(1) as u32);
-    let range = head.line_range(line)?;
-    let text = &head.text[range.clone()];
-    let start = tollgate_core::Position { line, column: 1, offset: range.start };
-    let end = tollgate_core::Position { line, column: text.chars().count() as u32 + 1, offset: range.end };
-    Some(Span { start, end })
+    head.line_span(line)
 }
 
 fn push(out: &mut Vec<Change>, path: &str, span: Option<Span>, weakens: bool, role: &'static str, what: String) {
@@ -438,16 +438,7 @@ fn codeowners_changes(cmp: &Compare<'_>, base_config: &Config, out: &mut Vec<Cha
         lost.entry(key).or_default().push(path.to_owned());
     }
     let head_file = head_path.and_then(|p| cmp.head(p));
-    let at = |line: Option<u32>| -> Option<Span> {
-        let file = head_file?;
-        let line = line?;
-        let range = file.line_range(line)?;
-        let text = &file.text[range.clone()];
-        Some(Span {
-            start: tollgate_core::Position { line, column: 1, offset: range.start },
-            end: tollgate_core::Position { line, column: text.chars().count() as u32 + 1, offset: range.end },
-        })
-    };
+    let at = |line: Option<u32>| -> Option<Span> { head_file?.line_span(line?) };
     let shown = head_path.unwrap_or(base_path);
     if lost.is_empty() {
         let span = head_file.and_then(|f| first_changed_line(cmp.base_text(base_path).unwrap_or_default(), Some(f)));

@@ -230,6 +230,16 @@ impl SourceFile {
         Some(text.strip_suffix('\r').unwrap_or(text))
     }
 
+    /// The span of a whole 1-based line (without its line break).
+    pub fn line_span(&self, line: u32) -> Option<Span> {
+        let range = self.line_range(line)?;
+        let width = self.text[range.clone()].trim_end_matches('\r').chars().count() as u32;
+        Some(Span {
+            start: Position { line, column: 1, offset: range.start as u32 },
+            end: Position { line, column: width + 1, offset: range.end as u32 },
+        })
+    }
+
     /// The byte range of a 1-based line in [`SourceFile::text`], without its `\n`.
     pub fn line_range(&self, line: u32) -> Option<std::ops::Range<usize>> {
         let starts = self
@@ -249,16 +259,17 @@ impl SourceFile {
 fn problem_at(text: &str, position: Position, message: &str) -> FileProblem {
     // An error at the end of the file points at the end of its last line.
     let content_end = text.trim_end().len();
-    let position = if position.offset >= content_end && content_end > 0 {
+    let position = if position.byte() >= content_end && content_end > 0 {
         let line = text[..content_end].matches('\n').count() as u32 + 1;
         let line_start = text[..content_end].rfind('\n').map_or(0, |i| i + 1);
-        Position { line, column: text[line_start..content_end].chars().count() as u32 + 1, offset: content_end }
+        Position { line, column: text[line_start..content_end].chars().count() as u32 + 1, offset: content_end as u32 }
     } else {
         position
     };
-    let line_end = text[position.offset.min(text.len())..].find('\n').map_or(text.len(), |i| position.offset + i);
-    let width = text.get(position.offset..line_end).map_or(0, |s| s.trim_end().chars().count()) as u32;
-    let end = Position { line: position.line, column: position.column + width.max(1), offset: line_end };
+    let from = position.byte().min(text.len());
+    let line_end = text[from..].find('\n').map_or(text.len(), |i| from + i);
+    let width = text.get(from..line_end).map_or(0, |s| s.trim_end().chars().count()) as u32;
+    let end = Position { line: position.line, column: position.column + width.max(1), offset: line_end as u32 };
     FileProblem {
         message: format!(
             "{message}. Fix the syntax so the file can be checked; tollgate never skips a file it cannot read."

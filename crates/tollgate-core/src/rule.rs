@@ -450,12 +450,12 @@ pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, targ
 /// `span` cut at the end of its first line.
 fn first_line_of(span: Span, text: &str) -> Span {
     let start = span.start;
-    let from = start.offset.min(text.len());
-    let line_end = text[from..].find('\n').map_or(text.len(), |i| from + i).min(span.end.offset.max(from + 1));
+    let from = start.byte().min(text.len());
+    let line_end = text[from..].find('\n').map_or(text.len(), |i| from + i).min(span.end.byte().max(from + 1));
     let width = text.get(from..line_end).map_or(0, |t| t.chars().count()) as u32;
     Span {
         start,
-        end: Position { line: start.line, column: start.column + width.max(1), offset: line_end.max(from + 1) },
+        end: Position { line: start.line, column: start.column + width.max(1), offset: line_end.max(from + 1) as u32 },
     }
 }
 

@@ -68,8 +68,8 @@ pub fn parse_inline(text: &str) -> Vec<InlineSuppression> {
             out.push(InlineSuppression {
                 line: line_no,
                 span: Span {
-                    start: Position { line: line_no, column, offset: offset + start_in_line },
-                    end: Position { line: line_no, column: end_col, offset: offset + line.trim_end().len() },
+                    start: Position { line: line_no, column, offset: (offset + start_in_line) as u32 },
+                    end: Position { line: line_no, column: end_col, offset: (offset + line.trim_end().len()) as u32 },
                 },
                 rules: c[1].split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
                 reason: c[2].trim().to_owned(),
@@ -110,13 +110,14 @@ pub fn comments_only(
     match documents {
         Some(documents) => candidates
             .into_iter()
-            .filter(|s| !documents.iter().any(|d| inside_scalar(&d.root, s.span.start.offset)))
+            .filter(|s| !documents.iter().any(|d| inside_scalar(&d.root, s.span.start.byte())))
             .collect(),
         None => candidates
             .into_iter()
             .filter(|s| {
-                let line_start = text[..s.span.start.offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-                let before = &text[line_start..s.span.start.offset.min(text.len())];
+                let at = s.span.start.byte().min(text.len());
+                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let before = &text[line_start..at];
                 let mut quotes = 0usize;
                 let mut escaped = false;
                 for c in before.chars() {
@@ -140,7 +141,7 @@ pub fn comments_only(
 /// (a key or a value). Collections are entered only where they cover it.
 fn inside_scalar(node: &tollgate_yaml::Node, offset: usize) -> bool {
     use tollgate_yaml::Value;
-    let covers = node.span.start.offset <= offset && offset < node.span.end.offset;
+    let covers = node.span.start.byte() <= offset && offset < node.span.end.byte();
     match &node.value {
         Value::Scalar(_) => covers,
         _ if !covers => false,

@@ -201,7 +201,7 @@ fn parse(model: &RepositoryModel, index: usize, root: &Node) -> Option<Workflow>
     let mut after_workflows = Vec::new();
     match &on.value {
         tollgate_core::Value::Scalar(s) => {
-            triggers.insert(s.text.clone());
+            triggers.insert(s.text.to_string());
         }
         tollgate_core::Value::Sequence(items) => {
             triggers.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned)));

@@ -53,7 +53,7 @@ fn position(text: &str, offset: usize) -> Position {
     let before = &text[..offset];
     let line = before.matches('\n').count() as u32 + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    Position { line, column: before[line_start..].chars().count() as u32 + 1, offset }
+    Position { line, column: before[line_start..].chars().count() as u32 + 1, offset: offset as u32 }
 }
 
 fn byte_span(text: &str, range: Option<std::ops::Range<usize>>) -> Span {

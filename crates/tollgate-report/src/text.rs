@@ -170,16 +170,13 @@ fn snippet(out: &mut String, file: &SourceFile, f: &Finding, style: &Style) {
         let line_end = if text[range.clone()].ends_with('\r') { range.end - 1 } else { range.end };
         let line_start = range.start;
         let indent = text[line_start..line_end].len() - text[line_start..line_end].trim_start().len();
-        let from = if line_no == first && span.start.offset >= line_start && span.start.offset <= line_end {
-            span.start.offset
+        let (span_start, span_end) = (span.start.byte(), span.end.byte());
+        let from = if line_no == first && span_start >= line_start && span_start <= line_end {
+            span_start
         } else {
             line_start + indent
         };
-        let to = if line_no == span.end.line && span.end.offset >= from && span.end.offset <= line_end {
-            span.end.offset
-        } else {
-            line_end
-        };
+        let to = if line_no == span.end.line && span_end >= from && span_end <= line_end { span_end } else { line_end };
         // The window of the line that is shown.
         let (mut shown_from, mut shown_to) = (line_start, line_end);
         if line_end - line_start > MAX_SHOWN_BYTES {
@@ -195,7 +192,7 @@ fn snippet(out: &mut String, file: &SourceFile, f: &Finding, style: &Style) {
         }
         for (i, c) in text[shown_from..shown_to].char_indices() {
             let at = shown_from + i;
-            let masked = f.masked.iter().any(|m| m.start.offset <= at && at < m.end.offset);
+            let masked = f.masked.iter().any(|m| m.start.byte() <= at && at < m.end.byte());
             let shown: std::borrow::Cow<'_, str> = if masked {
                 "*".into()
             } else {

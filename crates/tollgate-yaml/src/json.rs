@@ -205,7 +205,10 @@ impl JsonParser<'_> {
         }
         self.pos += 1;
         self.depth -= 1;
-        Ok(Node { value: Value::Mapping(Mapping { entries }), span: self.span(start, self.pos) })
+        Ok(Node {
+            value: Value::Mapping(Mapping { entries: entries.into_boxed_slice() }),
+            span: self.span(start, self.pos),
+        })
     }
 
     fn array(&mut self) -> Result<Node, ParseError> {
@@ -231,7 +234,7 @@ impl JsonParser<'_> {
         }
         self.pos += 1;
         self.depth -= 1;
-        Ok(Node { value: Value::Sequence(items), span: self.span(start, self.pos) })
+        Ok(Node { value: Value::Sequence(items.into_boxed_slice()), span: self.span(start, self.pos) })
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
@@ -352,7 +355,7 @@ impl JsonParser<'_> {
 }
 
 fn scalar(text: String, style: ScalarStyle, span: Span) -> Node {
-    Node { value: Value::Scalar(Scalar { text, style }), span }
+    Node { value: Value::Scalar(Scalar { text: text.into_boxed_str(), style }), span }
 }
 
 fn is_json_number(w: &str) -> bool {

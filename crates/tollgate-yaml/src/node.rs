@@ -9,8 +9,16 @@ pub struct Position {
     pub line: u32,
     /// 1-based column, counted in Unicode scalar values.
     pub column: u32,
-    /// 0-based byte offset into the text.
-    pub offset: usize,
+    /// 0-based byte offset into the text (a `u32`: files over 4 GiB are never
+    /// read, and every node of the tree carries two of these).
+    pub offset: u32,
+}
+
+impl Position {
+    /// The byte offset as an index into the text.
+    pub fn byte(self) -> usize {
+        self.offset as usize
+    }
 }
 
 /// A range of text, `start` inclusive, `end` exclusive.
@@ -31,7 +39,7 @@ impl Span {
 
     /// The source text the span covers (empty when it lies outside `text`).
     pub fn text(self, text: &str) -> &str {
-        text.get(self.start.offset..self.end.offset).unwrap_or("")
+        text.get(self.start.offset as usize..self.end.offset as usize).unwrap_or("")
     }
 }
 
@@ -54,7 +62,7 @@ pub enum ScalarStyle {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Scalar {
     /// The value after unescaping and folding.
-    pub text: String,
+    pub text: Box<str>,
     /// The style it was written in.
     pub style: ScalarStyle,
 }
@@ -109,7 +117,7 @@ impl Scalar {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Mapping {
     /// The entries, keys first.
-    pub entries: Vec<(Node, Node)>,
+    pub entries: Box<[(Node, Node)]>,
 }
 
 impl Mapping {
@@ -145,7 +153,7 @@ pub enum Value {
     /// A scalar (string, number, boolean or null, see [`Scalar`]).
     Scalar(Scalar),
     /// A sequence.
-    Sequence(Vec<Node>),
+    Sequence(Box<[Node]>),
     /// A mapping.
     Mapping(Mapping),
 }
@@ -162,7 +170,7 @@ pub struct Node {
 impl Node {
     /// A null scalar at `span`.
     pub fn null(span: Span) -> Node {
-        Node { value: Value::Scalar(Scalar { text: String::new(), style: ScalarStyle::Plain }), span }
+        Node { value: Value::Scalar(Scalar { text: Box::default(), style: ScalarStyle::Plain }), span }
     }
 
     /// The scalar, if this is one.
@@ -175,12 +183,12 @@ impl Node {
 
     /// The scalar's text, whatever its type (`true`, `42` and `x` alike).
     pub fn as_str(&self) -> Option<&str> {
-        self.as_scalar().map(|s| s.text.as_str())
+        self.as_scalar().map(|s| &*s.text)
     }
 
     /// The scalar's text when it resolves to a string.
     pub fn as_string(&self) -> Option<&str> {
-        self.as_scalar().filter(|s| s.is_string()).map(|s| s.text.as_str())
+        self.as_scalar().filter(|s| s.is_string()).map(|s| &*s.text)
     }
 
     /// The boolean a plain scalar resolves to.
@@ -289,7 +297,7 @@ impl Node {
                 let mut obj = serde_json::Map::with_capacity(m.entries.len());
                 for (k, v) in &m.entries {
                     let key = match &k.value {
-                        Value::Scalar(s) => s.text.clone(),
+                        Value::Scalar(s) => s.text.to_string(),
                         _ => k.to_json().to_string(),
                     };
                     obj.insert(key, v.to_json());
@@ -320,7 +328,7 @@ impl Node {
                 crate::Resolved::Float(f) => {
                     serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
                 }
-                crate::Resolved::Str => serde_json::Value::String(s.text.clone()),
+                crate::Resolved::Str => serde_json::Value::String(s.text.to_string()),
             },
             Value::Sequence(items) => serde_json::Value::Array(items.iter().map(Node::to_kubernetes_json).collect()),
             Value::Mapping(m) => {
@@ -369,14 +377,14 @@ fn walk_inner<'a>(node: &'a Node, route: &mut Route, f: &mut dyn FnMut(&Route, &
 
 fn scalar_to_json(s: &Scalar) -> serde_json::Value {
     if s.style != ScalarStyle::Plain {
-        return serde_json::Value::String(s.text.clone());
+        return serde_json::Value::String(s.text.to_string());
     }
     if s.is_null() {
         return serde_json::Value::Null;
     }
     // JSON conversion follows the YAML 1.2 core schema, as conftest, gator and
     // JSON Schema validators read documents: `yes` stays a string here.
-    match s.text.as_str() {
+    match &*s.text {
         "true" | "True" | "TRUE" => return serde_json::Value::Bool(true),
         "false" | "False" | "FALSE" => return serde_json::Value::Bool(false),
         _ => {}
@@ -387,7 +395,7 @@ fn scalar_to_json(s: &Scalar) -> serde_json::Value {
     if let Some(f) = s.as_f64().and_then(serde_json::Number::from_f64) {
         return serde_json::Value::Number(f);
     }
-    serde_json::Value::String(s.text.clone())
+    serde_json::Value::String(s.text.to_string())
 }
 
 /// One document of a file.

@@ -187,7 +187,7 @@ fn check_secret_generator(cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
             let source = literal.span.text(&cx.file.text);
             if let Some(at) = source.find('=') {
                 let mut span = literal.span;
-                span.start.offset += at + 1;
+                span.start.offset += (at + 1) as u32;
                 finding = finding.mask(span);
             }
         }
