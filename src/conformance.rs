@@ -19,10 +19,12 @@ pub(crate) struct Tally {
     pub(crate) disagreements: Vec<String>,
 }
 
-pub(crate) fn run(dir: &Path) -> Result<(String, Vec<Tally>)> {
+/// Runs the suites (those whose name contains `only`, when given).
+pub(crate) fn run_only(dir: &Path, only: Option<&str>) -> Result<(String, Vec<Tally>)> {
+    let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
     let mut tallies = Vec::new();
     let library = dir.join("gatekeeper-library/library");
-    if library.is_dir() {
+    if library.is_dir() && wanted("gatekeeper") {
         let mut t = Tally { name: "gatekeeper-library gator suites", agree: 0, total: 0, disagreements: Vec::new() };
         for suite in tollgate_rego::find_suites(&library).map_err(|e| anyhow::anyhow!("{e}"))? {
             let outcomes = tollgate_rego::run_gator_suite(&suite).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -31,13 +33,13 @@ pub(crate) fn run(dir: &Path) -> Result<(String, Vec<Tally>)> {
         tallies.push(t);
     }
     let src = dir.join("gatekeeper-library/src");
-    if src.is_dir() {
+    if src.is_dir() && wanted("gatekeeper") {
         let mut t = Tally { name: "gatekeeper-library Rego unit tests", agree: 0, total: 0, disagreements: Vec::new() };
         tally(&mut t, &tollgate_rego::run_rego_tests(&src).map_err(|e| anyhow::anyhow!("{e}"))?);
         tallies.push(t);
     }
     let expectations = dir.join("expectations/conftest.yaml");
-    if expectations.is_file() {
+    if expectations.is_file() && wanted("conftest") {
         tallies.push(conftest(&dir.join("conftest"), &expectations)?);
     }
     let mut scopes = String::new();
@@ -46,11 +48,17 @@ pub(crate) fn run(dir: &Path) -> Result<(String, Vec<Tally>)> {
         ("kyverno-cli", "expectations/kyverno-cli-index.json", "kyverno-cli in-scope:validate (CI-run suites)", true),
     ] {
         let index = dir.join(index);
-        if index.is_file() && dir.join(corpus).is_dir() {
+        if index.is_file() && dir.join(corpus).is_dir() && wanted(corpus) {
             let (t, report) = kyverno(&dir.join(corpus), &index, label, ci_only)?;
             tallies.push(t);
             scopes.push_str(&report);
         }
+    }
+    let krusty = dir.join("kustomize-krusty/cases");
+    if krusty.is_dir() && wanted("kustomize") {
+        let (t, report) = kustomize_krusty(&krusty)?;
+        tallies.push(t);
+        scopes.push_str(&report);
     }
     let mut out = String::new();
     for t in &tallies {
@@ -61,6 +69,71 @@ pub(crate) fn run(dir: &Path) -> Result<(String, Vec<Tally>)> {
     }
     out.push_str(&scopes);
     Ok((out, tallies))
+}
+
+/// Kustomize's own build tests: each build rendered natively and compared,
+/// document by document in order, with what `kustomize build` printed.
+fn kustomize_krusty(cases: &Path) -> Result<(Tally, String)> {
+    let mut t = Tally { name: "kustomize-krusty builds identical", agree: 0, total: 0, disagreements: Vec::new() };
+    let (mut refused, mut failed, mut different) = (0, 0, 0);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    dirs.sort();
+    for case in dirs {
+        let Ok(text) = std::fs::read_to_string(case.join("case.json")) else { continue };
+        let spec: Json = serde_json::from_str(&text).with_context(|| format!("{}", case.display()))?;
+        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let source =
+            tollgate_kustomize::DiskSource::new(&case.join("input"), 5 << 20).map_err(|e| anyhow::anyhow!(e))?;
+        for build in spec["builds"].as_array().into_iter().flatten() {
+            t.total += 1;
+            let dir = build["dir"].as_str().unwrap_or(".");
+            let expected = std::fs::read_to_string(case.join(build["expected"].as_str().unwrap_or_default()))?;
+            let expected = documents(&expected);
+            match tollgate_kustomize::render(&source, dir) {
+                Err(e) if e.unsupported => {
+                    refused += 1;
+                    t.disagreements.push(format!("{name} ({dir}): refused: {e}"));
+                }
+                Err(e) => {
+                    failed += 1;
+                    t.disagreements.push(format!("{name} ({dir}): error: {e}"));
+                }
+                Ok(render) => {
+                    let ours = documents(&render.to_yaml());
+                    if ours == expected {
+                        t.agree += 1;
+                    } else {
+                        different += 1;
+                        let first = ours
+                            .iter()
+                            .zip(&expected)
+                            .position(|(a, b)| a != b)
+                            .unwrap_or(ours.len().min(expected.len()));
+                        t.disagreements.push(format!(
+                            "{name} ({dir}): different: {} documents vs {} expected; first difference in document {first}: ours {} expected {}",
+                            ours.len(),
+                            expected.len(),
+                            ours.get(first).map_or_else(|| "-".to_owned(), Json::to_string),
+                            expected.get(first).map_or_else(|| "-".to_owned(), Json::to_string),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let report = format!(
+        "kustomize-krusty: {} identical, {refused} refused (a feature tollgate does not render), {failed} errors, {different} different, of {}\n",
+        t.agree, t.total
+    );
+    Ok((t, report))
+}
+
+/// The documents of a YAML stream as JSON (empty documents left out).
+fn documents(text: &str) -> Vec<Json> {
+    tollgate_yaml::parse_yaml(text, &tollgate_yaml::Limits::default()).map_or_else(
+        |e| vec![Json::String(format!("unparsable: {e}"))],
+        |docs| docs.iter().filter(|d| !d.root.is_null()).map(|d| d.root.to_json()).collect(),
+    )
 }
 
 fn tally(t: &mut Tally, outcomes: &[tollgate_rego::TestOutcome]) {

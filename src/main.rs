@@ -50,6 +50,18 @@ enum Command {
     },
     /// Print the JSON Schema of `.tollgate.yaml`.
     Schema,
+    /// Print the Kustomize render of the kustomization in PATH, as `kustomize
+    /// build PATH` would: a document per object, `---` between them. Nothing
+    /// is executed or fetched; nothing outside the root is read. Exit 2 with
+    /// `file:line:col` and the reason when it cannot be rendered.
+    Render {
+        /// The directory holding the kustomization.
+        path: PathBuf,
+        /// Nothing outside this directory is read (default: the git work
+        /// tree holding PATH, else PATH itself).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
     /// Measure agreement with the peers' own test suites (the `shared/conformance`
     /// corpora): gator suites and Rego unit tests of the Gatekeeper library,
     /// conftest outcomes. Prints `N/M agree` and every disagreement.
@@ -57,6 +69,10 @@ enum Command {
     Conformance {
         /// The conformance directory (default: `$TOLLGATE_CONFORMANCE` or `../shared/conformance`).
         dir: Option<PathBuf>,
+        /// Only the suites whose name contains this (`kustomize`, `kyverno`, `gatekeeper`, `conftest`):
+        /// `kustomize` renders kustomize's own build tests and compares the documents.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Run policy tests under DIR: Rego unit tests (`test_*` rules in
     /// directories with `*_test.rego`, like `opa test`) and gator `suite.yaml`
@@ -233,18 +249,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print(CONFIG_SCHEMA)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Render { path, root } => run_render(&path, root.as_deref()),
         Command::Suppressions { path, config } => run_suppressions(&path, config.as_deref(), &registry),
         Command::Test { dir, verbose } => run_tests(&dir, verbose),
-        Command::Conformance { dir } => {
+        Command::Conformance { dir, only } => {
             let dir = dir
                 .or_else(|| std::env::var_os("TOLLGATE_CONFORMANCE").map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("../shared/conformance"));
             if !dir.is_dir() {
                 bail!("no conformance corpora at `{}`", dir.display());
             }
-            let (out, _) = conformance::run(&dir)?;
+            let (out, _) = conformance::run_only(&dir, only.as_deref())?;
             print(&out)?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_render(path: &Path, root: Option<&Path>) -> Result<ExitCode> {
+    let dir = std::fs::canonicalize(path).with_context(|| format!("cannot render `{}`", path.display()))?;
+    if !dir.is_dir() {
+        bail!("cannot render `{}`: not a directory", path.display());
+    }
+    let root = if let Some(r) = root {
+        std::fs::canonicalize(r).with_context(|| format!("cannot read the root `{}`", r.display()))?
+    } else {
+        // The git work tree holding PATH, else the current directory when
+        // PATH is below it, else PATH itself.
+        let cwd = std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok());
+        match dir.ancestors().find(|a| a.join(".git").exists()) {
+            Some(git) => git.to_path_buf(),
+            None => cwd.filter(|c| dir.starts_with(c)).unwrap_or_else(|| dir.clone()),
+        }
+    };
+    let Ok(rel) = dir.strip_prefix(&root) else {
+        bail!("`{}` is not inside the root `{}`", path.display(), root.display());
+    };
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    let source = tollgate_kustomize::DiskSource::new(&root, tollgate_core::DEFAULT_MAX_FILE_SIZE)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let shown = |path: &str| -> String {
+        // The file as the user reaches it from here.
+        let file = root.join(path);
+        let cwd = std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok());
+        let shown = cwd.and_then(|c| file.strip_prefix(c).ok().map(Path::to_path_buf)).unwrap_or(file);
+        tollgate_report::printable(&shown.to_string_lossy()).into_owned()
+    };
+    let report = |e: &tollgate_kustomize::RenderError, kind: &str| {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "{}:{}:{}: {kind}: {}",
+            shown(&e.path),
+            e.line,
+            e.column,
+            tollgate_report::printable(&e.message)
+        );
+    };
+    match tollgate_kustomize::render(&source, &rel) {
+        Ok(render) => {
+            let yaml = render.to_yaml();
+            if !yaml.is_empty() {
+                print(&yaml)?;
+            }
+            for w in &render.warnings {
+                report(w, "warning");
+            }
+            // The stream is printed; a patch that changes nothing still
+            // fails the command, as the mistake it almost surely is.
+            Ok(if render.warnings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
+        Err(e) => {
+            report(&e, if e.unsupported { "cannot render (not supported offline)" } else { "cannot render" });
+            Ok(ExitCode::from(2))
         }
     }
 }

@@ -109,8 +109,7 @@ fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 fn tollgate_reads_manifests_as_kubernetes_does() {
     let kubectl = Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success());
     if !kubectl {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "kubectl is required in CI for this differential test");
-        println!("notice: kubectl is not installed; the Kubernetes YAML differential test is skipped");
+        super::support::skip("kubectl is not installed; the Kubernetes YAML differential test is skipped");
         return;
     }
     let dir = TempRepo::new("kubernetes-yaml");

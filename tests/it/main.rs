@@ -11,6 +11,7 @@ mod conformance;
 mod fixtures;
 mod gitops;
 mod kubernetes_yaml;
+mod kustomize;
 mod kyverno;
 mod outputs;
 mod owners;

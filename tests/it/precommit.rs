@@ -27,12 +27,12 @@ fn pre_commit() -> Option<Vec<String>> {
 #[test]
 fn pre_commit_refuses_a_bad_commit_and_accepts_a_good_one() {
     let Some(pre_commit) = pre_commit() else {
-        println!("notice: pre-commit is not installed and could not be installed; hook test skipped");
+        super::support::skip("pre-commit is not installed and could not be installed; hook test skipped");
         return;
     };
     let repo = TempRepo::new("pre-commit");
     if !git(&repo.path, &["init", "-q"]).status.success() {
-        println!("notice: git is not available; hook test skipped");
+        super::support::skip("git is not available; hook test skipped");
         return;
     }
     governed(&repo);

@@ -13,7 +13,7 @@ fn git(dir: &std::path::Path, args: &[&str]) -> bool {
 fn repository(name: &str) -> Option<TempRepo> {
     let repo = TempRepo::new(name);
     if !git(&repo.path, &["init", "-q"]) {
-        println!("notice: git is not available; range tests skipped");
+        super::support::skip("git is not available; range tests skipped");
         return None;
     }
     governed(&repo);

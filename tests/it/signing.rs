@@ -205,12 +205,14 @@ fn verdicts(report: &serde_json::Value, commits: &BTreeMap<String, String>) -> B
 #[test]
 fn every_commit_of_the_range_is_judged_by_the_base_policy() {
     if !spawns("git") || !spawns("ssh-keygen") {
-        println!("notice: git or ssh-keygen is not available; signing tests skipped");
+        super::support::skip("git or ssh-keygen is not available; signing tests skipped");
         return;
     }
     let gpg = spawns("gpg");
     if !gpg {
-        println!("notice: gpg is not available; the gpg-made key and the git verify-commit cross-check are skipped");
+        super::support::skip(
+            "gpg is not available; the gpg-made key and the git verify-commit cross-check are skipped",
+        );
     }
     let repo = TempRepo::new("signing");
     let keys = repo.join("../").join(format!("{}-keys", repo.path.file_name().and_then(|n| n.to_str()).unwrap_or("k")));
@@ -555,7 +557,7 @@ fn cross_check_with_git(
 #[test]
 fn invalid_or_missing_policy_trusts_nobody() {
     if !spawns("git") {
-        println!("notice: git is not available; signing tests skipped");
+        super::support::skip("git is not available; signing tests skipped");
         return;
     }
     let repo = TempRepo::new("no-policy");
@@ -611,7 +613,7 @@ fn invalid_or_missing_policy_trusts_nobody() {
 #[test]
 fn github_actions_pull_request_range_is_the_default() {
     if !spawns("git") {
-        println!("notice: git is not available; signing tests skipped");
+        super::support::skip("git is not available; signing tests skipped");
         return;
     }
     let repo = TempRepo::new("gha-range");

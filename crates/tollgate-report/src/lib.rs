@@ -21,6 +21,17 @@ use tollgate_core::{CheckReport, Finding, Severity};
 
 pub use sarif::{MAX_DESCRIPTION_CHARS, MAX_RESULTS, to_sarif};
 
+/// `text` with every control, line-separator and bidirectional character
+/// written as an escape, so that text from a hostile repository stays on one
+/// line of a log or terminal and shows what it really holds.
+///
+/// ```
+/// assert_eq!(tollgate_report::printable("a\n::error::b"), "a\\n::error::b");
+/// ```
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    escape::printable(text)
+}
+
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

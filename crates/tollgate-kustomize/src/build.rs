@@ -1,0 +1,501 @@
+//! The build: accumulate a kustomization's resources, run its generators,
+//! apply its components and transformers; at the top, hash generated names,
+//! rewrite name references and sort the output.
+
+use std::collections::HashMap;
+
+use tollgate_yaml::{Document, Limits, Span};
+
+use crate::RenderError;
+use crate::kustomization::{KUSTOMIZATION_FILE_NAMES, Kustomization, file_origin, is_remote};
+use crate::node::{FileId, Origin, RNode};
+use crate::resource::Resource;
+use crate::source::{FileSource, PathKind, is_within, join};
+
+/// Most kustomizations and components one render may build (a component
+/// included ten thousand times ends here, not in an hour).
+const MAX_BUILDS: usize = 2_000;
+/// Most resources one render may hold.
+const MAX_RESOURCES: usize = 100_000;
+
+/// The annotation that keeps an object out of the output.
+const LOCAL_CONFIG: &str = "config.kubernetes.io/local-config";
+
+/// A rendered kustomization.
+#[derive(Debug, Clone)]
+pub struct Render {
+    /// The objects, in output order.
+    pub resources: Vec<Resource>,
+    /// The files read, by [`FileId`]: repository-relative paths.
+    pub files: Vec<String>,
+    /// What kustomize accepts silently but is almost surely a mistake: a
+    /// patch whose `target` selects nothing (after a base renamed the object,
+    /// the patch silently stops applying).
+    pub warnings: Vec<RenderError>,
+}
+
+impl Render {
+    /// The path of a file of the render.
+    pub fn path(&self, file: FileId) -> &str {
+        self.files.get(file.0 as usize).map_or("", String::as_str)
+    }
+
+    /// The output as `kustomize build` prints it.
+    pub fn to_yaml(&self) -> String {
+        crate::emit::to_yaml(&self.resources.iter().map(|r| &r.node).collect::<Vec<_>>())
+    }
+}
+
+/// Renders the kustomization in `dir` (repository-relative) as `kustomize
+/// build` would, reading files from `source`.
+pub fn render(source: &dyn FileSource, dir: &str) -> Result<Render, RenderError> {
+    let mut b = Builder {
+        source,
+        files: Vec::new(),
+        ids: HashMap::new(),
+        parsed: HashMap::new(),
+        building: Vec::new(),
+        builds: 0,
+        warnings: Vec::new(),
+    };
+    let dir = crate::source::join("", dir).unwrap_or_default();
+    let k = b.load(&dir, None)?;
+    if k.component {
+        return Err(RenderError::at(
+            &k.path,
+            Span::default(),
+            "a Component cannot be built on its own; include it from a kustomization's `components`".to_owned(),
+        ));
+    }
+    let mut resources = Vec::new();
+    b.accumulate(&k, &mut resources)?;
+    crate::generate::add_hashes(&mut resources);
+    crate::nameref::fix_back_references(&mut resources).map_err(|a| {
+        let path = b.path_of(a.origin.file);
+        RenderError::at(&path, a.origin.span, a.message)
+    })?;
+    for r in &mut resources {
+        stringify_annotations(&mut r.node);
+    }
+    // Objects marked `config.kubernetes.io/local-config` (other than
+    // "false") configure the build and are not deployed: kustomize drops
+    // them from the top-level output.
+    resources.retain(|r| {
+        r.node
+            .at("metadata/annotations")
+            .and_then(|a| a.get(LOCAL_CONFIG))
+            .and_then(RNode::as_str)
+            .is_none_or(|v| v == "false")
+    });
+    sort(&k, &mut resources)?;
+    Ok(Render { resources, files: b.files, warnings: b.warnings })
+}
+
+/// kustomize rewrites every object's annotations as a map of strings (its
+/// reader tracks objects with annotations), so `port: 8080` prints as
+/// `port: "8080"` and `x: ~` as `x: "~"`. Labels keep their scalars.
+fn stringify_annotations(node: &mut RNode) {
+    let Some(annotations) = node.get_mut("metadata").and_then(|m| m.get_mut("annotations")) else { return };
+    let Some(entries) = annotations.as_map_mut() else { return };
+    for (_, value) in entries.iter_mut() {
+        if let crate::node::RValue::Scalar(s) = &mut value.value {
+            s.style = tollgate_yaml::ScalarStyle::DoubleQuoted;
+        }
+    }
+}
+
+/// The state of one render.
+pub(crate) struct Builder<'a> {
+    source: &'a dyn FileSource,
+    files: Vec<String>,
+    ids: HashMap<String, FileId>,
+    parsed: HashMap<String, Vec<Document>>,
+    building: Vec<String>,
+    builds: usize,
+    pub(crate) warnings: Vec<RenderError>,
+}
+
+impl Builder<'_> {
+    fn file_id(&mut self, path: &str) -> FileId {
+        if let Some(id) = self.ids.get(path) {
+            return *id;
+        }
+        let id = FileId(self.files.len() as u32);
+        self.files.push(path.to_owned());
+        self.ids.insert(path.to_owned(), id);
+        id
+    }
+
+    /// The path of a file id.
+    pub(crate) fn path_of(&self, file: FileId) -> String {
+        self.files.get(file.0 as usize).cloned().unwrap_or_default()
+    }
+
+    /// Loads the kustomization of `dir`; `from` is the kustomization and
+    /// field that names it.
+    fn load(&mut self, dir: &str, from: Option<(&Kustomization, Origin)>) -> Result<Kustomization, RenderError> {
+        let at = |message: String| match from {
+            Some((k, origin)) => k.error(origin, message),
+            None => RenderError::at(dir, Span::default(), message),
+        };
+        let found: Vec<&str> = KUSTOMIZATION_FILE_NAMES
+            .iter()
+            .copied()
+            .filter(|n| self.source.kind(&join(dir, n).unwrap_or_default()) == PathKind::File)
+            .collect();
+        let name = match found.as_slice() {
+            [] => {
+                return Err(at(format!(
+                    "`{}` has no kustomization file (kustomization.yaml, kustomization.yml or Kustomization)",
+                    if dir.is_empty() { "." } else { dir }
+                )));
+            }
+            [one] => *one,
+            _ => return Err(at(format!("`{dir}` has several kustomization files ({})", found.join(", ")))),
+        };
+        let path = join(dir, name).unwrap_or_default();
+        let docs = self.documents(&path)?;
+        let file = self.file_id(&path);
+        let root = docs
+            .iter()
+            .find(|d| !d.root.is_null())
+            .map_or_else(|| RNode::plain("", file_origin(file)), |d| RNode::from_node(&d.root, file));
+        Kustomization::new(dir.to_owned(), path, file, root)
+    }
+
+    /// The parsed documents of a YAML file (parsed once per render).
+    fn documents(&mut self, path: &str) -> Result<Vec<Document>, RenderError> {
+        if let Some(docs) = self.parsed.get(path) {
+            return Ok(docs.clone());
+        }
+        let text = self
+            .source
+            .read(path)
+            .map_err(|m| RenderError::at(path, Span::default(), format!("cannot read `{path}`: it {m}")))?;
+        let docs = tollgate_yaml::parse_yaml(&text, &Limits::default()).map_err(|e| {
+            let p = e.position();
+            RenderError::at(path, Span { start: p, end: p }, e.message().to_owned())
+        })?;
+        self.parsed.insert(path.to_owned(), docs.clone());
+        Ok(docs)
+    }
+
+    /// Reads a file a kustomization names (a patch, a generator input):
+    /// inside the kustomization's directory, as kustomize requires.
+    pub(crate) fn read_in(
+        &mut self,
+        k: &Kustomization,
+        rel: &str,
+        origin: Origin,
+    ) -> Result<(String, FileId), RenderError> {
+        let bytes = self.read_bytes_in(k, rel, origin)?;
+        let path = join(&k.dir, rel).unwrap_or_default();
+        let text = String::from_utf8(bytes).map_err(|_| k.error(origin, format!("`{rel}` is not UTF-8 text")))?;
+        Ok((text, self.file_id(&path)))
+    }
+
+    /// The bytes of a file a kustomization names.
+    pub(crate) fn read_bytes_in(
+        &mut self,
+        k: &Kustomization,
+        rel: &str,
+        origin: Origin,
+    ) -> Result<Vec<u8>, RenderError> {
+        if is_remote(rel) {
+            return Err(RenderError::unsupported(
+                &k.path,
+                origin.span,
+                format!("`{rel}` is remote; tollgate fetches nothing"),
+            ));
+        }
+        let path = join(&k.dir, rel).ok_or_else(|| k.error(origin, format!("`{rel}` leaves the repository")))?;
+        if !is_within(&path, &k.dir) {
+            return Err(k.error(
+                origin,
+                format!(
+                    "`{rel}` is not in or below `{}`: kustomize refuses files outside a kustomization's directory",
+                    if k.dir.is_empty() { "." } else { &k.dir }
+                ),
+            ));
+        }
+        if self.source.kind(&path) != PathKind::File {
+            return Err(k.error(origin, format!("`{rel}` does not exist (or leaves the repository through a link)")));
+        }
+        self.source
+            .read(&path)
+            .map(String::into_bytes)
+            .map_err(|m| k.error(origin, format!("cannot read `{rel}`: it {m}")))
+    }
+
+    /// The documents of a patch entry: a file, or inline YAML.
+    pub(crate) fn patch_documents(
+        &mut self,
+        k: &Kustomization,
+        entry: &str,
+        origin: Origin,
+    ) -> Result<Vec<RNode>, RenderError> {
+        let path = join(&k.dir, entry);
+        let is_file = path.as_ref().is_some_and(|p| !entry.contains('\n') && self.source.kind(p) == PathKind::File);
+        if !is_file {
+            return self.inline_documents(k, entry, origin);
+        }
+        let (text, file) = self.read_in(k, entry, origin)?;
+        let docs = tollgate_yaml::parse_yaml(&text, &Limits::default()).map_err(|e| {
+            let p = e.position();
+            RenderError::at(&self.path_of(file), Span { start: p, end: p }, e.message().to_owned())
+        })?;
+        Ok(docs.iter().filter(|d| !d.root.is_null()).map(|d| RNode::from_node(&d.root, file)).collect())
+    }
+
+    /// The documents of a patch written inline in a kustomization (`origin`
+    /// is the string's). Written as a literal block (`patch: |-`), each node
+    /// keeps its own line and column in the kustomization; in any other
+    /// style, every node points at the string.
+    pub(crate) fn inline_documents(
+        &mut self,
+        k: &Kustomization,
+        raw: &str,
+        origin: Origin,
+    ) -> Result<Vec<RNode>, RenderError> {
+        let text = raw.trim();
+        let docs = tollgate_yaml::parse_yaml(text, &Limits::default())
+            .map_err(|e| k.error(origin, format!("the inline patch is not valid YAML: {}", e.message())))?;
+        let block =
+            self.source.read(&k.path).ok().and_then(|whole| crate::origin::Block::new(&whole, origin, raw, text));
+        Ok(docs
+            .iter()
+            .filter(|d| !d.root.is_null())
+            .map(|d| {
+                let mut n = RNode::from_node(&d.root, k.file);
+                crate::origin::remap(&mut n, &|span| Origin {
+                    file: k.file,
+                    span: block.as_ref().and_then(|b| b.map(span)).unwrap_or(origin.span),
+                });
+                n
+            })
+            .collect())
+    }
+
+    /// Accumulates `k` into `resources`: its resources, generators,
+    /// components and transformers, in kustomize's order.
+    pub(crate) fn accumulate(&mut self, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
+        self.builds += 1;
+        if self.builds > MAX_BUILDS {
+            return Err(k.error(
+                file_origin(k.file),
+                format!("the render builds more than {MAX_BUILDS} kustomizations and components; tollgate stops here"),
+            ));
+        }
+        if let Some(at) = self.building.iter().position(|d| *d == k.dir) {
+            let mut chain = self.building[at..].to_vec();
+            chain.push(k.dir.clone());
+            return Err(k.error(
+                file_origin(k.file),
+                format!("kustomizations include each other in a cycle: {}", chain.join(" -> ")),
+            ));
+        }
+        self.building.push(k.dir.clone());
+        let result = self.accumulate_inner(k, resources);
+        self.building.pop();
+        result
+    }
+
+    fn accumulate_inner(&mut self, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
+        let mut paths = k.strings("resources")?;
+        paths.extend(k.strings("bases")?);
+        for (path, origin) in paths {
+            self.accumulate_resource(k, &path, origin, resources)?;
+        }
+        crate::generate::run(self, k, resources)?;
+        for (path, origin) in k.strings("components")? {
+            if is_remote(&path) {
+                return Err(RenderError::unsupported(
+                    &k.path,
+                    origin.span,
+                    format!("the component `{path}` is remote; tollgate fetches nothing"),
+                ));
+            }
+            let dir = join(&k.dir, &path).ok_or_else(|| k.error(origin, format!("`{path}` leaves the repository")))?;
+            let component = self.load(&dir, Some((k, origin)))?;
+            if !component.component {
+                return Err(k.error(
+                    origin,
+                    format!("`{path}` is a Kustomization, not a Component: list it under `resources`"),
+                ));
+            }
+            self.accumulate(&component, resources)?;
+        }
+        crate::transform::run(self, k, resources)
+    }
+
+    fn accumulate_resource(
+        &mut self,
+        k: &Kustomization,
+        path: &str,
+        origin: Origin,
+        resources: &mut Vec<Resource>,
+    ) -> Result<(), RenderError> {
+        if is_remote(path) {
+            return Err(RenderError::unsupported(
+                &k.path,
+                origin.span,
+                format!("`{path}` is a remote base; tollgate fetches nothing, so what it deploys is not rendered"),
+            ));
+        }
+        let full = join(&k.dir, path).ok_or_else(|| k.error(origin, format!("`{path}` leaves the repository")))?;
+        match self.source.kind(&full) {
+            PathKind::Dir => {
+                let sub = self.load(&full, Some((k, origin)))?;
+                if sub.component {
+                    return Err(k.error(
+                        origin,
+                        format!("`{path}` is a Component: list it under `components`, not `resources`"),
+                    ));
+                }
+                let mut sub_resources = Vec::new();
+                self.accumulate(&sub, &mut sub_resources)?;
+                for r in sub_resources {
+                    append(k, resources, r, origin)?;
+                }
+            }
+            PathKind::File => {
+                if !is_within(&full, &k.dir) {
+                    return Err(k.error(origin, format!("`{path}` is not in or below `{}`: kustomize refuses files outside a kustomization's directory (list the directory holding it instead)", if k.dir.is_empty() { "." } else { &k.dir })));
+                }
+                let docs = self.documents(&full)?;
+                let file = self.file_id(&full);
+                for doc in docs.iter().filter(|d| !d.root.is_null()) {
+                    let node = RNode::from_node(&doc.root, file);
+                    for item in expand_list(node) {
+                        if item.as_map().is_none() {
+                            return Err(RenderError::at(
+                                &full,
+                                item.origin.span,
+                                "a resource must be a mapping".to_owned(),
+                            ));
+                        }
+                        if item.str_at("kind").is_none_or(str::is_empty) {
+                            return Err(RenderError::at(
+                                &full,
+                                item.origin.span,
+                                "a resource needs a `kind`".to_owned(),
+                            ));
+                        }
+                        append(k, resources, Resource::new(item, file), origin)?;
+                    }
+                }
+            }
+            PathKind::Missing => {
+                return Err(
+                    k.error(origin, format!("`{path}` does not exist (or leaves the repository through a link)"))
+                );
+            }
+        }
+        if resources.len() > MAX_RESOURCES {
+            return Err(
+                k.error(origin, format!("the render holds more than {MAX_RESOURCES} resources; tollgate stops here"))
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A `List` (kind `List` or `*List` with `items`) is its items.
+fn expand_list(node: RNode) -> Vec<RNode> {
+    let is_list = node.str_at("kind").is_some_and(|k| k.ends_with("List")) && node.get("items").is_some();
+    if !is_list {
+        return vec![node];
+    }
+    node.get("items").and_then(RNode::as_seq).map(<[RNode]>::to_vec).unwrap_or_default()
+}
+
+/// Appends a resource; a second resource with the same id is an error.
+fn append(k: &Kustomization, resources: &mut Vec<Resource>, r: Resource, origin: Origin) -> Result<(), RenderError> {
+    let id = r.id();
+    if resources.iter().any(|e| e.id().same(&id)) {
+        return Err(k.error(origin, format!("may not add resource with an already registered id: {}", id.display())));
+    }
+    resources.push(r);
+    Ok(())
+}
+
+/// Kinds kustomize's legacy order puts first, then last.
+const ORDER_FIRST: [&str; 22] = [
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+
+fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
+    let order = match k.field("sortOptions") {
+        None => "legacy",
+        Some(o) => match o.str_at("order") {
+            Some("fifo") => "fifo",
+            Some("legacy") | None => "legacy",
+            Some(other) => {
+                return Err(k.error(o.origin, format!("`sortOptions.order` must be `legacy` or `fifo`, not `{other}`")));
+            }
+        },
+    };
+    if order == "fifo" {
+        return Ok(());
+    }
+    if k.field("sortOptions").and_then(|o| o.get("legacySortOptions")).is_some() {
+        return Err(RenderError::unsupported(
+            &k.path,
+            Span::default(),
+            "`sortOptions.legacySortOptions` is not rendered by tollgate yet".to_owned(),
+        ));
+    }
+    let rank = |kind: &str| -> i64 {
+        if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+            return i as i64 - ORDER_FIRST.len() as i64;
+        }
+        ORDER_LAST.iter().position(|k| *k == kind).map_or(0, |i| i as i64 + 1)
+    };
+    let gvk = |id: &crate::resource::ResId| {
+        let or = |s: &str, d: &str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
+        format!("{}_{}_{}", or(&id.group, "~G"), or(&id.version, "~V"), or(&id.kind, "~K"))
+    };
+    resources.sort_by(|a, b| {
+        let (ia, ib) = (a.id(), b.id());
+        let (ra, rb) = (rank(&ia.kind), rank(&ib.kind));
+        if (ia.group.as_str(), ia.version.as_str(), ia.kind.as_str())
+            != (ib.group.as_str(), ib.version.as_str(), ib.kind.as_str())
+        {
+            if ra != rb {
+                return ra.cmp(&rb);
+            }
+            if ia.kind == "Namespace" && ib.kind == "Namespace" && (ia.group.is_empty() || ib.group.is_empty()) {
+                return gvk(&ib).cmp(&gvk(&ia));
+            }
+            return gvk(&ia).cmp(&gvk(&ib));
+        }
+        let key = |id: &crate::resource::ResId| {
+            let or = |s: &str, d: &str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
+            format!("{}|{}|{}", gvk(id), or(&id.namespace, "~X"), or(&id.name, "~N"))
+        };
+        key(&ia).cmp(&key(&ib))
+    });
+    Ok(())
+}

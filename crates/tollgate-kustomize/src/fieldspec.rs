@@ -1,0 +1,242 @@
+//! Field specs: where in which kinds a transformer writes (labels into
+//! selectors, images into containers, ...), and the walk that applies them.
+//!
+//! The tables state Kubernetes facts kustomize relies on (which fields of
+//! which kinds hold labels, selectors, images, replica counts), in the form
+//! kustomize's built-in configuration uses: an optional group, version and
+//! kind, a `/`-separated path (`[]` after a segment walks every item of a
+//! list), and whether a missing field is created.
+
+use crate::node::{Origin, RNode, RValue};
+use crate::resource::ResId;
+
+/// Where a transformer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FieldSpec {
+    pub(crate) group: Option<&'static str>,
+    pub(crate) version: Option<&'static str>,
+    pub(crate) kind: Option<&'static str>,
+    pub(crate) path: &'static str,
+    pub(crate) create: bool,
+}
+
+impl FieldSpec {
+    /// Whether the spec applies to a resource of this identity.
+    pub(crate) fn selects(&self, id: &ResId) -> bool {
+        self.group.is_none_or(|g| g == id.group)
+            && self.version.is_none_or(|v| v == id.version)
+            && self.kind.is_none_or(|k| k == id.kind)
+    }
+}
+
+const fn spec(group: &'static str, kind: &'static str, path: &'static str, create: bool) -> FieldSpec {
+    FieldSpec {
+        group: if group.is_empty() { None } else { Some(group) },
+        version: None,
+        kind: if kind.is_empty() { None } else { Some(kind) },
+        path,
+        create,
+    }
+}
+
+const fn spec_v1(kind: &'static str, path: &'static str, create: bool) -> FieldSpec {
+    FieldSpec { group: None, version: Some("v1"), kind: Some(kind), path, create }
+}
+
+/// Labels on metadata and pod templates (kustomize's `templateLabels`).
+pub(crate) const TEMPLATE_LABELS: &[FieldSpec] = &[
+    spec("", "", "metadata/labels", true),
+    spec_v1("ReplicationController", "spec/template/metadata/labels", true),
+    spec("", "Deployment", "spec/template/metadata/labels", true),
+    spec("", "ReplicaSet", "spec/template/metadata/labels", true),
+    spec("", "DaemonSet", "spec/template/metadata/labels", true),
+    spec("apps", "StatefulSet", "spec/template/metadata/labels", true),
+    spec("batch", "Job", "spec/template/metadata/labels", true),
+    spec("batch", "CronJob", "spec/jobTemplate/metadata/labels", true),
+    spec("batch", "CronJob", "spec/jobTemplate/spec/template/metadata/labels", true),
+];
+
+/// Labels of StatefulSet volume claim templates.
+pub(crate) const VOLUME_CLAIM_TEMPLATE_LABELS: &[FieldSpec] =
+    &[spec("apps", "StatefulSet", "spec/volumeClaimTemplates[]/metadata/labels", true)];
+
+/// Selectors that must carry `commonLabels` too.
+const SELECTOR_LABELS: &[FieldSpec] = &[
+    spec_v1("Service", "spec/selector", true),
+    spec_v1("ReplicationController", "spec/selector", true),
+    spec("", "Deployment", "spec/selector/matchLabels", true),
+    spec(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    spec(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    spec(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    spec(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    spec("apps", "Deployment", "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", false),
+    spec("", "ReplicaSet", "spec/selector/matchLabels", true),
+    spec("", "DaemonSet", "spec/selector/matchLabels", true),
+    spec("apps", "StatefulSet", "spec/selector/matchLabels", true),
+    spec(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    spec(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    spec(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    spec(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    spec("apps", "StatefulSet", "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", false),
+    spec("batch", "Job", "spec/selector/matchLabels", false),
+    spec("batch", "CronJob", "spec/jobTemplate/spec/selector/matchLabels", false),
+    spec("policy", "PodDisruptionBudget", "spec/selector/matchLabels", false),
+    spec("networking.k8s.io", "NetworkPolicy", "spec/podSelector/matchLabels", false),
+    spec("networking.k8s.io", "NetworkPolicy", "spec/ingress/from/podSelector/matchLabels", false),
+    spec("networking.k8s.io", "NetworkPolicy", "spec/egress/to/podSelector/matchLabels", false),
+];
+
+/// Where `commonLabels` go: selectors, metadata, templates, volume claims.
+pub(crate) fn common_labels() -> Vec<FieldSpec> {
+    let mut all = SELECTOR_LABELS.to_vec();
+    all.extend_from_slice(TEMPLATE_LABELS);
+    all.extend_from_slice(VOLUME_CLAIM_TEMPLATE_LABELS);
+    all
+}
+
+/// Where `commonAnnotations` go.
+pub(crate) const COMMON_ANNOTATIONS: &[FieldSpec] = &[
+    spec("", "", "metadata/annotations", true),
+    spec_v1("ReplicationController", "spec/template/metadata/annotations", true),
+    spec("", "Deployment", "spec/template/metadata/annotations", true),
+    spec("", "ReplicaSet", "spec/template/metadata/annotations", true),
+    spec("", "DaemonSet", "spec/template/metadata/annotations", true),
+    spec("", "StatefulSet", "spec/template/metadata/annotations", true),
+    spec("batch", "Job", "spec/template/metadata/annotations", true),
+    spec("batch", "CronJob", "spec/jobTemplate/metadata/annotations", true),
+    spec("batch", "CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true),
+];
+
+/// Where images are (never created: an object without the list has no
+/// image to change).
+pub(crate) const IMAGES: &[FieldSpec] = &[
+    spec("", "", "spec/containers[]/image", false),
+    spec("", "", "spec/initContainers[]/image", false),
+    spec("", "", "spec/volumes[]/image/reference", false),
+    spec("", "", "spec/template/spec/containers[]/image", false),
+    spec("", "", "spec/template/spec/initContainers[]/image", false),
+    spec("", "", "spec/template/spec/volumes[]/image/reference", false),
+];
+
+/// Where replica counts are.
+pub(crate) const REPLICAS: &[FieldSpec] = &[
+    spec("", "Deployment", "spec/replicas", true),
+    spec("", "ReplicationController", "spec/replicas", true),
+    spec("", "ReplicaSet", "spec/replicas", true),
+    spec("", "StatefulSet", "spec/replicas", true),
+];
+
+/// Other fields that hold a namespace (beside every namespaced object's
+/// `metadata/namespace`); a Namespace object is renamed to it.
+pub(crate) const NAMESPACE: &[FieldSpec] = &[
+    spec("", "Namespace", "metadata/name", true),
+    spec("apiregistration.k8s.io", "APIService", "spec/service/namespace", true),
+    spec(
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        "spec/conversion/webhook/clientConfig/service/namespace",
+        false,
+    ),
+];
+
+/// Applies `f` to every node the spec reaches in `node`, creating missing
+/// fields when the spec says so (made nodes point at `origin`). The last
+/// segment's node is passed, created as `leaf()` when missing.
+pub(crate) fn apply(
+    node: &mut RNode,
+    spec: &FieldSpec,
+    origin: Origin,
+    leaf: &dyn Fn(Origin) -> RNode,
+    f: &mut dyn FnMut(&mut RNode),
+) {
+    let segments: Vec<&str> = spec.path.split('/').filter(|s| !s.is_empty()).collect();
+    walk(node, &segments, spec.create, origin, leaf, f);
+}
+
+fn walk(
+    node: &mut RNode,
+    segments: &[&str],
+    create: bool,
+    origin: Origin,
+    leaf: &dyn Fn(Origin) -> RNode,
+    f: &mut dyn FnMut(&mut RNode),
+) {
+    let Some((first, rest)) = segments.split_first() else {
+        f(node);
+        return;
+    };
+    let (key, each) = match first.strip_suffix("[]") {
+        Some(k) => (k, true),
+        None => (*first, false),
+    };
+    // A list on the way is walked element by element, as kustomize's field
+    // specs do (`spec/ingress/from/podSelector` reaches every `from`).
+    if let RValue::Seq(items) = &mut node.value {
+        for item in items {
+            walk(item, segments, create, origin, leaf, f);
+        }
+        return;
+    }
+    if node.as_map().is_none() {
+        return;
+    }
+    let missing = node.get(key).is_none_or(RNode::is_null);
+    if missing {
+        // Lists are never created; a missing field is, when the spec says so.
+        if !create || each {
+            return;
+        }
+        let made = if rest.is_empty() { leaf(origin) } else { RNode::map(origin) };
+        node.set(key, made);
+    }
+    let Some(child) = node.get_mut(key) else { return };
+    if each {
+        if let RValue::Seq(items) = &mut child.value {
+            for item in items {
+                walk(item, rest, create, origin, leaf, f);
+            }
+        }
+    } else {
+        walk(child, rest, create, origin, leaf, f);
+    }
+}

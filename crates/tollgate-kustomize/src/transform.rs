@@ -1,0 +1,380 @@
+//! The built-in transformers of a kustomization, in kustomize's order:
+//! patches (strategic merge, then `patches`), namespace, name prefix and
+//! suffix, labels, annotations, JSON 6902 patches, replicas, images,
+//! replacements.
+
+use crate::RenderError;
+use crate::build::Builder;
+use crate::fieldspec::{self, FieldSpec};
+use crate::kustomization::Kustomization;
+use crate::node::{Origin, RNode, RValue};
+use crate::resource::Resource;
+
+/// Runs every transformer of `k` on `resources`.
+pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
+    crate::patch::strategic_merge_patches(b, k, resources)?;
+    crate::patch::patches(b, k, resources)?;
+    namespace(k, resources)?;
+    name_affix(k, resources, "namePrefix")?;
+    name_affix(k, resources, "nameSuffix")?;
+    labels(k, resources)?;
+    annotations(k, resources)?;
+    crate::patch::json6902_patches(b, k, resources)?;
+    replicas(k, resources)?;
+    images(k, resources)?;
+    crate::replace::run(b, k, resources)
+}
+
+/// Built-in kinds whose objects have no namespace, by API group. Anything
+/// else (custom resources included, and a `Namespace` kind of another
+/// group) is namespaced, as kustomize assumes from its built-in schema.
+const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    ("", "ComponentStatus"),
+    ("", "Namespace"),
+    ("", "Node"),
+    ("", "PersistentVolume"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "APIService"),
+    ("authentication.k8s.io", "SelfSubjectReview"),
+    ("authentication.k8s.io", "TokenReview"),
+    ("authorization.k8s.io", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io", "SelfSubjectRulesReview"),
+    ("authorization.k8s.io", "SubjectAccessReview"),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("certificates.k8s.io", "ClusterTrustBundle"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    ("networking.k8s.io", "IngressClass"),
+    ("networking.k8s.io", "IPAddress"),
+    ("networking.k8s.io", "ServiceCIDR"),
+    ("node.k8s.io", "RuntimeClass"),
+    ("policy", "PodSecurityPolicy"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("resource.k8s.io", "DeviceClass"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "StorageClass"),
+    ("storage.k8s.io", "VolumeAttachment"),
+    ("storage.k8s.io", "VolumeAttributesClass"),
+];
+
+/// Whether objects of `kind` in API `group` have no namespace.
+pub(crate) fn cluster_scoped(group: &str, kind: &str) -> bool {
+    CLUSTER_SCOPED.iter().any(|(g, k)| *g == group && *k == kind)
+}
+
+fn namespace(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
+    let Some((ns, origin)) = k.string("namespace")? else { return Ok(()) };
+    if ns.is_empty() {
+        return Ok(());
+    }
+    for r in resources.iter_mut() {
+        let now = r.id();
+        // Every object's identity is stored, whether or not it changes.
+        r.store_previous_id();
+        if !cluster_scoped(&now.group, &now.kind) {
+            r.node.entry_map("metadata", origin).set("namespace", RNode::string(&ns, origin));
+        }
+        let id = r.original.clone();
+        for spec in fieldspec::NAMESPACE {
+            // A Namespace object is renamed only in the core API.
+            if spec.path == "metadata/name" && r.node.str_at("apiVersion") != Some("v1") {
+                continue;
+            }
+            if spec.selects(&id) {
+                set_scalar(&mut r.node, spec, &ns, origin);
+            }
+        }
+        if matches!(now.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
+            && let Some(RValue::Seq(subjects)) = r.node.get_mut("subjects").map(|s| &mut s.value)
+        {
+            // Subjects named `default` follow the namespace (kustomize's default mode).
+            for s in subjects.iter_mut().filter(|s| s.str_at("name") == Some("default")) {
+                s.set("namespace", RNode::string(&ns, origin));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_scalar(node: &mut RNode, spec: &FieldSpec, value: &str, origin: Origin) {
+    fieldspec::apply(node, spec, origin, &|o| RNode::string("", o), &mut |n| {
+        *n = RNode::string(value, origin);
+    });
+}
+
+/// Kinds a name prefix or suffix never applies to.
+const AFFIX_SKIPPED: [(&str, &str); 3] =
+    [("", "CustomResourceDefinition"), ("apiregistration.k8s.io", "APIService"), ("", "Namespace")];
+
+fn name_affix(k: &Kustomization, resources: &mut [Resource], field: &str) -> Result<(), RenderError> {
+    let Some((affix, origin)) = k.string(field)? else { return Ok(()) };
+    if affix.is_empty() {
+        return Ok(());
+    }
+    for r in resources.iter_mut() {
+        let id = &r.original;
+        if AFFIX_SKIPPED.iter().any(|(g, kind)| *kind == id.kind && (g.is_empty() || *g == id.group)) {
+            continue;
+        }
+        let Some(name) = r.node.str_at("metadata/name").map(str::to_owned) else { continue };
+        let prefix = field == "namePrefix";
+        if prefix {
+            r.prefixes.push(affix.clone());
+        } else {
+            r.suffixes.push(affix.clone());
+        }
+        r.store_previous_id();
+        let renamed = if prefix { format!("{affix}{name}") } else { format!("{name}{affix}") };
+        // The new name points at the kustomization's field: a reviewer
+        // changes the prefix there.
+        r.node.entry_map("metadata", origin).set("name", RNode::string(renamed, origin));
+    }
+    Ok(())
+}
+
+fn labels(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
+    // `labels:` entries first, then `commonLabels`, as kustomize configures them.
+    if let Some(list) = k.field("labels") {
+        let Some(items) = list.as_seq() else {
+            return Err(k.error(list.origin, "`labels` must be a list".to_owned()));
+        };
+        for item in items {
+            let pairs = match item.get("pairs") {
+                Some(p) if !p.is_null() => crate::kustomization::string_map_of(p, "labels.pairs", &k.path)?,
+                _ => Vec::new(),
+            };
+            let flag = |key: &str| item.get(key).and_then(RNode::as_str) == Some("true");
+            if item.get("fields").is_some_and(|f| !f.is_null()) {
+                return Err(RenderError::unsupported(
+                    &k.path,
+                    item.origin.span,
+                    "`labels[].fields` (custom field specs) are not rendered by tollgate yet".to_owned(),
+                ));
+            }
+            let mut specs: Vec<FieldSpec> = Vec::new();
+            if flag("includeSelectors") {
+                specs = fieldspec::common_labels();
+            } else {
+                if flag("includeTemplates") {
+                    specs.extend_from_slice(fieldspec::TEMPLATE_LABELS);
+                }
+                specs.push(FieldSpec { group: None, version: None, kind: None, path: "metadata/labels", create: true });
+            }
+            add_pairs(resources, &specs, &pairs);
+        }
+    }
+    let common = k.string_map("commonLabels")?;
+    if !common.is_empty() {
+        add_pairs(resources, &fieldspec::common_labels(), &common);
+    }
+    Ok(())
+}
+
+fn annotations(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
+    let pairs = k.string_map("commonAnnotations")?;
+    if !pairs.is_empty() {
+        add_pairs(resources, fieldspec::COMMON_ANNOTATIONS, &pairs);
+    }
+    Ok(())
+}
+
+/// Sets `pairs` in the mapping every spec reaches (once per mapping).
+fn add_pairs(resources: &mut [Resource], specs: &[FieldSpec], pairs: &[(String, String, Origin)]) {
+    let origin = pairs[0].2;
+    for r in resources.iter_mut() {
+        let id = r.original.clone();
+        let mut seen: Vec<&'static str> = Vec::new();
+        for spec in specs.iter().filter(|s| s.selects(&id)) {
+            if seen.contains(&spec.path) {
+                continue;
+            }
+            seen.push(spec.path);
+            fieldspec::apply(&mut r.node, spec, origin, &RNode::map, &mut |map| {
+                if map.is_null() {
+                    *map = RNode::map(origin);
+                }
+                if map.as_map().is_none() {
+                    return;
+                }
+                for (key, value, at) in pairs {
+                    map.set(key, RNode::string(value, *at));
+                }
+            });
+        }
+    }
+}
+
+fn replicas(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
+    let Some(list) = k.field("replicas") else { return Ok(()) };
+    let Some(items) = list.as_seq() else {
+        return Err(k.error(list.origin, "`replicas` must be a list".to_owned()));
+    };
+    for item in items {
+        let name = item.str_at("name").unwrap_or_default();
+        let Some(count) = item.get("count") else {
+            return Err(k.error(item.origin, "a `replicas` entry needs `count`".to_owned()));
+        };
+        let text = count.as_str().unwrap_or_default().to_owned();
+        if text.parse::<i64>().is_err() {
+            return Err(k.error(count.origin, format!("`replicas` count `{text}` is not an integer")));
+        }
+        for r in resources.iter_mut().filter(|r| r.original.name == name || r.name() == name) {
+            let id = r.original.clone();
+            for spec in fieldspec::REPLICAS.iter().filter(|s| s.selects(&id)) {
+                fieldspec::apply(&mut r.node, spec, count.origin, &|o| RNode::plain("0", o), &mut |n| {
+                    *n = RNode::plain(&text, count.origin);
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One `images:` entry.
+struct ImageRule {
+    name: String,
+    new_name: Option<(String, Origin)>,
+    new_tag: Option<(String, Origin)>,
+    digest: Option<(String, Origin)>,
+    tag_suffix: Option<(String, Origin)>,
+    pattern: regex::Regex,
+    origin: Origin,
+}
+
+fn images(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
+    let Some(list) = k.field("images") else { return Ok(()) };
+    let Some(items) = list.as_seq() else {
+        return Err(k.error(list.origin, "`images` must be a list".to_owned()));
+    };
+    let mut rules = Vec::new();
+    for item in items {
+        let text = |key: &str| -> Option<(String, Origin)> {
+            item.get(key).filter(|n| !n.is_null()).and_then(|n| n.as_str().map(|s| (s.to_owned(), n.origin)))
+        };
+        let name = text("name").map(|(n, _)| n).unwrap_or_default();
+        // kustomize builds this expression from the name as written.
+        let pattern = regex::Regex::new(&format!(
+            "^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$"
+        ))
+        .map_err(|e| k.error(item.origin, format!("image name `{name}` is not usable as a pattern: {e}")))?;
+        rules.push(ImageRule {
+            name,
+            new_name: text("newName"),
+            new_tag: text("newTag"),
+            digest: text("digest"),
+            tag_suffix: text("tagSuffix"),
+            pattern,
+            origin: item.origin,
+        });
+    }
+    for rule in &rules {
+        for r in resources.iter_mut() {
+            if r.kind() == "CustomResourceDefinition" {
+                continue;
+            }
+            // Every `containers`/`initContainers` list anywhere in the object.
+            each_container_list(&mut r.node, &mut |containers| {
+                for c in containers.iter_mut() {
+                    if let Some(image) = c.get_mut("image") {
+                        update_image(image, rule);
+                    }
+                }
+            });
+            let id = r.original.clone();
+            for spec in fieldspec::IMAGES.iter().filter(|s| s.selects(&id) && s.path.ends_with("reference")) {
+                fieldspec::apply(&mut r.node, spec, rule.origin, &|o| RNode::string("", o), &mut |n| {
+                    update_image(n, rule);
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn each_container_list(node: &mut RNode, f: &mut dyn FnMut(&mut Vec<RNode>)) {
+    match &mut node.value {
+        RValue::Map(entries) => {
+            for (key, value) in entries.iter_mut() {
+                each_container_list(value, f);
+                if matches!(key.text.as_str(), "containers" | "initContainers")
+                    && let RValue::Seq(items) = &mut value.value
+                {
+                    f(items);
+                }
+            }
+        }
+        RValue::Seq(items) => items.iter_mut().for_each(|n| each_container_list(n, f)),
+        RValue::Scalar(_) => {}
+    }
+}
+
+fn update_image(node: &mut RNode, rule: &ImageRule) {
+    let Some(value) = node.as_str().map(str::to_owned) else { return };
+    if rule.name.is_empty() || !rule.pattern.is_match(&value) {
+        return;
+    }
+    let (mut name, mut tag, mut digest) = split_image(&value);
+    let mut origin = node.origin;
+    if let Some((n, o)) = &rule.new_name {
+        name.clone_from(n);
+        origin = *o;
+    }
+    match (&rule.new_tag, &rule.digest, &rule.tag_suffix) {
+        (Some((t, o)), Some((d, _)), _) => {
+            tag.clone_from(t);
+            digest.clone_from(d);
+            origin = *o;
+        }
+        (Some((t, o)), None, _) => {
+            tag.clone_from(t);
+            digest.clear();
+            origin = *o;
+        }
+        (None, Some((d, o)), _) => {
+            tag.clear();
+            digest.clone_from(d);
+            origin = *o;
+        }
+        (None, None, Some((s, o))) => {
+            tag.push_str(s);
+            digest.clear();
+            origin = *o;
+        }
+        (None, None, None) => {}
+    }
+    let mut image = name;
+    if !tag.is_empty() {
+        image.push(':');
+        image.push_str(&tag);
+    }
+    if !digest.is_empty() {
+        image.push('@');
+        image.push_str(&digest);
+    }
+    *node = RNode::string(image, origin);
+}
+
+/// `name`, `tag` and `digest` of an image reference, as kustomize splits it
+/// (a `:` before the first `/` is a registry port, not a tag).
+pub(crate) fn split_image(image: &str) -> (String, String, String) {
+    let slash = image.find('/').filter(|i| *i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let at = search.find('@').map(|i| i + slash);
+    let colon = search.find(':').map(|i| i + slash);
+    match (colon, at) {
+        (None, None) => (image.to_owned(), String::new(), String::new()),
+        (c, Some(d)) if c.is_none_or(|c| d < c) => (image[..d].to_owned(), String::new(), image[d + 1..].to_owned()),
+        (Some(c), Some(d)) => (image[..c].to_owned(), image[c + 1..d].to_owned(), image[d + 1..].to_owned()),
+        (Some(c), None) => (image[..c].to_owned(), image[c + 1..].to_owned(), String::new()),
+        (None, Some(_)) => unreachable!("handled above"),
+    }
+}
