@@ -394,6 +394,12 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     };
     // Tracked files are read even when a `.gitignore` hides them.
     options.tracked = tollgate_git::tracked_paths(root);
+    // Judge what production runs: the renders of the Kustomize roots.
+    if config.render_kustomize {
+        options.renderer = Some(std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
+            extra_roots: config.render_roots.clone(),
+        }));
+    }
     let started = std::time::Instant::now();
     let report = check(root, &config, registry, &options)?;
     let format = match args.format {
@@ -420,13 +426,15 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
-            "stats: {} files, {} documents, {:.1} MiB; discover {:.0} ms, read+parse {:.0} ms ({:.1} ms/MiB), rules {:.0} ms, total {:.0} ms",
+            "stats: {} files, {} documents, {:.1} MiB; discover {:.0} ms, read+parse {:.0} ms ({:.1} ms/MiB), render {:.0} ms ({} roots), rules {:.0} ms, total {:.0} ms",
             s.files,
             s.documents,
             mb,
             s.discover.as_secs_f64() * 1e3,
             s.parse.as_secs_f64() * 1e3,
             if mb > 0.0 { s.parse.as_secs_f64() * 1e3 / mb } else { 0.0 },
+            s.render.as_secs_f64() * 1e3,
+            s.renders,
             s.rules.as_secs_f64() * 1e3,
             started.elapsed().as_secs_f64() * 1e3,
         );

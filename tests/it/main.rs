@@ -19,6 +19,7 @@ mod precommit;
 mod range;
 mod registry;
 mod rego;
+mod render_check;
 mod sarif_multitool;
 mod signing;
 mod support;

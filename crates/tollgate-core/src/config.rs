@@ -115,6 +115,10 @@ pub struct Config {
     pub max_file_size: u64,
     /// Most YAML/JSON nodes read in one run.
     pub max_nodes: u64,
+    /// Whether Kustomize roots are rendered and judged as rendered.
+    pub render_kustomize: bool,
+    /// Directories rendered besides the roots found.
+    pub render_roots: Vec<String>,
 }
 
 impl Default for Config {
@@ -132,6 +136,8 @@ impl Default for Config {
             exclude: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             max_nodes: DEFAULT_MAX_NODES,
+            render_kustomize: true,
+            render_roots: Vec::new(),
         }
     }
 }
@@ -296,7 +302,7 @@ impl Config {
         config.kyverno = strings(root.get(&Route::parse("/policies/kyverno")));
         // Paths the configuration names are read from the repository (and,
         // in a range check, from the base commit): never from outside it.
-        for pointer in ["/signing/policy", "/policies/rego", "/policies/kyverno"] {
+        for pointer in ["/signing/policy", "/policies/rego", "/policies/kyverno", "/render/roots"] {
             let Some(node) = root.get(&Route::parse(pointer)) else { continue };
             let items: Vec<&Node> = node.as_sequence().map_or_else(|| vec![node], |s| s.iter().collect());
             for item in items {
@@ -313,6 +319,10 @@ impl Config {
             }
         }
         config.builtin_policies = strings(root.get(&Route::parse("/policies/builtin")));
+        if let Some(on) = root.get(&Route::parse("/render/kustomize")).and_then(Node::as_bool) {
+            config.render_kustomize = on;
+        }
+        config.render_roots = strings(root.get(&Route::parse("/render/roots")));
         config.exclude = strings(root.get_key("exclude"));
         if let Err(m) = crate::environment::glob_set(&config.exclude) {
             problems.push(diag(root.get_key("exclude").map_or(root.span, |n| n.span), format!("exclude: {m}")));

@@ -130,6 +130,10 @@ pub struct Finding {
     /// snippets print them as `*`.
     #[serde(skip)]
     pub masked: Vec<Span>,
+    /// The rendered roots (Kustomize overlays) in which the value at this
+    /// place was judged, when the finding was made on renders.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub renders: Vec<String>,
 }
 
 impl Finding {
@@ -181,6 +185,7 @@ impl Finding {
             fingerprint: Finding::fingerprint_of(&parts),
             suppressed: None,
             masked: Vec::new(),
+            renders: Vec::new(),
         }
     }
 

@@ -26,6 +26,7 @@ mod finding;
 mod history;
 mod model;
 mod registry;
+mod render;
 mod rule;
 mod runner;
 mod severity;
@@ -44,6 +45,7 @@ pub use finding::{Finding, Location, RelatedLocation, ResourceIdentity, Suppress
 pub use history::{CommitCheck, CommitRef, SignatureVerdict};
 pub use model::{FileKind, FileProblem, RepositoryModel, SourceFile, Syntax, classify};
 pub use registry::{RegisteredRule, Registry, is_kebab_case};
+pub use render::{Origin, OriginMap, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, translate};
 pub use rule::{DocumentContext, FindingBuilder, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta, core_rules};
 pub use runner::{
     CheckOptions, CheckReport, PolicyEngine, RangeInfo, RuleSummary, Stats, check, check_sources, load_repository,

@@ -201,6 +201,23 @@ impl SourceFile {
         }
     }
 
+    /// A rendered stream (`render:<root>`) with the documents its writer
+    /// built beside the text: no parse, no comments, no suppressions.
+    pub fn rendered(path: String, text: String, documents: Vec<Document>) -> SourceFile {
+        let resources = documents.iter().map(ResourceIdentity::of).collect();
+        SourceFile {
+            path,
+            kind: FileKind::Yaml,
+            text,
+            documents,
+            resources,
+            problem: None,
+            environment: None,
+            suppressions: Vec::new(),
+            line_starts: std::sync::OnceLock::new(),
+        }
+    }
+
     /// A file that could not be read, with the reason.
     pub fn unreadable(path: String, kind: FileKind, message: String) -> SourceFile {
         let at = Position { line: 1, column: 1, offset: 0 };
@@ -238,6 +255,29 @@ impl SourceFile {
             start: Position { line, column: 1, offset: range.start as u32 },
             end: Position { line, column: width + 1, offset: range.end as u32 },
         })
+    }
+
+    /// The line and column of a byte offset of [`SourceFile::text`].
+    ///
+    /// ```
+    /// use tollgate_core::{FileKind, Limits, SourceFile};
+    /// let f = SourceFile::parse("a.yaml".into(), FileKind::Yaml, "a: 1\nbé: 2\n".into(), &Limits::default());
+    /// let p = f.position_at(9);
+    /// assert_eq!((p.line, p.column, p.offset), (2, 4, 9));
+    /// ```
+    pub fn position_at(&self, offset: u32) -> Position {
+        let starts = self
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        let byte = (offset as usize).min(self.text.len());
+        let index = starts.partition_point(|&s| s <= byte).saturating_sub(1);
+        let line_start = starts.get(index).copied().unwrap_or(0);
+        let column = self.text.get(line_start..byte).map_or(byte - line_start, |t| t.chars().count()) + 1;
+        Position {
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            offset: u32::try_from(byte).unwrap_or(u32::MAX),
+        }
     }
 
     /// The byte range of a 1-based line in [`SourceFile::text`], without its `\n`.
@@ -302,6 +342,9 @@ pub struct RepositoryModel {
     pub other_paths: Vec<String>,
     /// The change under review, in a range check.
     pub range: Option<crate::runner::RangeInfo>,
+    /// The rendered roots (Kustomize overlays) and the files judged
+    /// through them.
+    pub renders: crate::render::Renders,
     /// Paths (files or directory prefixes) reached through a symbolic link
     /// from a protected path, with the environment they take from it.
     linked: Vec<(String, usize)>,
@@ -323,6 +366,7 @@ impl RepositoryModel {
             environments,
             other_paths: Vec::new(),
             range: None,
+            renders: crate::render::Renders::default(),
             linked: Vec::new(),
             by_path,
             extensions: Extensions::default(),
@@ -435,15 +479,41 @@ impl RepositoryModel {
         self.by_path.get(path).map(|&i| &self.files[i])
     }
 
-    /// Every parsed document with its file.
+    /// Every document that is judged, with its file: the documents of
+    /// every file, except objects of files judged through renders (a
+    /// Kustomize base or patch), then the objects of every render (whose
+    /// file is the rendered stream; [`crate::render::translate`] moves
+    /// findings on it to the lines that produced the values).
     pub fn documents(&self) -> impl Iterator<Item = (&SourceFile, &Document)> {
-        self.files.iter().flat_map(|f| f.documents.iter().map(move |d| (f, d)))
+        self.judged_files().flat_map(move |f| {
+            let consumed = self.is_consumed(f);
+            f.documents
+                .iter()
+                .zip(&f.resources)
+                .filter(move |(_, r)| !(consumed && r.is_some()))
+                .map(move |(d, _)| (f, d))
+        })
     }
 
-    /// Every Kubernetes object (document with `apiVersion` and `kind`) with its file.
+    /// Every judged Kubernetes object (document with `apiVersion` and
+    /// `kind`) with its file; see [`RepositoryModel::documents`].
     pub fn objects(&self) -> impl Iterator<Item = (&SourceFile, &Document, &ResourceIdentity)> {
-        self.files
-            .iter()
-            .flat_map(|f| f.documents.iter().zip(&f.resources).filter_map(move |(d, r)| r.as_ref().map(|r| (f, d, r))))
+        self.judged_files().flat_map(move |f| {
+            let consumed = self.is_consumed(f);
+            f.documents
+                .iter()
+                .zip(&f.resources)
+                .filter_map(move |(d, r)| r.as_ref().filter(|_| !consumed).map(|r| (f, d, r)))
+        })
+    }
+
+    /// The files, then the rendered streams.
+    pub fn judged_files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter().chain(self.renders.rendered.iter().map(|r| &r.file))
+    }
+
+    /// Whether the objects of `file` are judged through renders only.
+    pub fn is_consumed(&self, file: &SourceFile) -> bool {
+        !self.renders.consumed.is_empty() && self.renders.consumed.contains(&file.path)
     }
 }

@@ -299,6 +299,7 @@ impl<'a> RepositoryContext<'a> {
             fingerprint: Finding::fingerprint_of(&[&self.meta.id, path, &normalize_content(key)]),
             suppressed: None,
             masked: Vec::new(),
+            renders: Vec::new(),
         }
     }
 }
@@ -417,6 +418,7 @@ impl<'a> FindingBuilder<'a> {
             fingerprint,
             suppressed: None,
             masked: self.masked,
+            renders: Vec::new(),
         }
     }
 

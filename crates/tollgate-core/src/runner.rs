@@ -46,6 +46,9 @@ pub struct CheckOptions {
     /// `.gitignore` files, `(directory, text)`, that decide what discovery
     /// skips instead of the work tree's (in a range check, the base commit's).
     pub gitignores: Option<Vec<(String, String)>>,
+    /// Renders the repository's roots (Kustomize overlays) so that rules
+    /// and engines judge what production runs.
+    pub renderer: Option<std::sync::Arc<dyn crate::render::Renderer>>,
 }
 
 /// A change under review: what it changes, and the files rules must read
@@ -119,6 +122,7 @@ impl Default for CheckOptions {
             tracked: None,
             engines: Vec::new(),
             gitignores: None,
+            renderer: None,
         }
     }
 }
@@ -136,6 +140,10 @@ pub struct Stats {
     pub discover: Duration,
     /// Reading and parsing (wall time, in parallel).
     pub parse: Duration,
+    /// Rendering the roots (Kustomize overlays), in parallel.
+    pub render: Duration,
+    /// Roots rendered.
+    pub renders: usize,
     /// Running the rules.
     pub rules: Duration,
 }
@@ -247,6 +255,13 @@ fn check_model(
         );
     }
 
+    if let Some(renderer) = &options.renderer {
+        let started = Instant::now();
+        model.renders = renderer.render(&model, config);
+        stats.render = started.elapsed();
+        stats.renders = model.renders.rendered.len();
+    }
+
     let started = Instant::now();
     let enabled: Vec<&RegisteredRule> =
         registry.rules().iter().filter(|r| config.rule_enabled(&r.meta.id, r.meta.enabled_by_default)).collect();
@@ -263,7 +278,9 @@ fn check_model(
     }
     if enabled.iter().any(|r| r.meta.id == "parse-error") {
         findings.extend(parse_errors(&model, registry));
+        findings.extend(render_problems(&model));
     }
+    let mut findings = crate::render::translate(findings, &model);
     stats.rules = started.elapsed();
 
     for f in &mut findings {
@@ -386,10 +403,16 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
         model
             .files
             .par_iter()
+            .chain(model.renders.rendered.par_iter().map(|r| &r.file))
             .flat_map_iter(|file| {
                 let environment = file.environment.and_then(|i| model.environments.get(i));
                 let mut out = Vec::new();
+                // Objects of a Kustomize base or patch are judged in the renders.
+                let consumed = model.is_consumed(file);
                 for (document, resource) in file.documents.iter().zip(&file.resources) {
+                    if consumed && resource.is_some() {
+                        continue;
+                    }
                     for r in rules {
                         let cx = DocumentContext {
                             file,
@@ -423,6 +446,32 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
     findings
 }
 
+/// Roots that could not be rendered, and renders' warnings, as
+/// `parse-error` findings: what tollgate cannot read is a finding.
+fn render_problems(model: &RepositoryModel) -> Vec<Finding> {
+    model
+        .renders
+        .problems
+        .iter()
+        .map(|p| {
+            let line = model.file(&p.path).and_then(|f| f.line(p.span.start.line)).unwrap_or_default();
+            Finding {
+                rule_id: "parse-error".to_owned(),
+                severity: p.severity,
+                message: p.message.clone(),
+                location: Location { path: p.path.clone(), span: p.span, document: None, route: None },
+                related: Vec::new(),
+                resource: None,
+                commit: None,
+                fingerprint: Finding::fingerprint_of(&["parse-error", "render", &p.path, &normalize_content(line)]),
+                suppressed: None,
+                masked: Vec::new(),
+                renders: Vec::new(),
+            }
+        })
+        .collect()
+}
+
 fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
     let severity = registry.get("parse-error").map_or(crate::Severity::Error, |r| r.meta.severity);
     model
@@ -442,6 +491,7 @@ fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
                 fingerprint: Finding::fingerprint_of(&["parse-error", &file.path, &normalize_content(line)]),
                 suppressed: None,
                 masked: Vec::new(),
+                renders: Vec::new(),
             })
         })
         .collect()

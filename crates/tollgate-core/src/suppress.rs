@@ -174,6 +174,7 @@ fn invalid(registry: &Registry, location: Location, content: &str, message: Stri
         commit: None,
         suppressed: None,
         masked: Vec::new(),
+        renders: Vec::new(),
     }
 }
 
@@ -377,6 +378,7 @@ pub(crate) fn added_suppressions(
                 commit: None,
                 suppressed: None,
                 masked: Vec::new(),
+                renders: Vec::new(),
             });
             items.push((format!("{}:{}", file.path, s.line), format!("ignore[{rules}] {} — {what}", s.reason)));
         }

@@ -44,6 +44,13 @@ impl Render {
     pub fn to_yaml(&self) -> String {
         crate::emit::to_yaml(&self.resources.iter().map(|r| &r.node).collect::<Vec<_>>())
     }
+
+    /// The output as `kustomize build` prints it, with its documents as a
+    /// parser reads them back; `origin(offset, origin)` learns where the
+    /// node written at each offset of the text came from.
+    pub fn emit(&self, origin: &mut dyn FnMut(u32, Origin)) -> (String, Vec<tollgate_yaml::Document>) {
+        crate::emit::emit(&self.resources.iter().map(|r| &r.node).collect::<Vec<_>>(), origin)
+    }
 }
 
 /// Renders the kustomization in `dir` (repository-relative) as `kustomize
@@ -109,13 +116,29 @@ pub(crate) struct Builder<'a> {
     source: &'a dyn FileSource,
     files: Vec<String>,
     ids: HashMap<String, FileId>,
-    parsed: HashMap<String, Vec<Document>>,
+    parsed: HashMap<String, std::rc::Rc<Vec<Document>>>,
     building: Vec<String>,
     builds: usize,
     pub(crate) warnings: Vec<RenderError>,
 }
 
-impl Builder<'_> {
+/// Parsed documents, borrowed from the source or parsed by the render.
+enum Docs<'a> {
+    Borrowed(&'a [Document]),
+    Owned(std::rc::Rc<Vec<Document>>),
+}
+
+impl std::ops::Deref for Docs<'_> {
+    type Target = [Document];
+    fn deref(&self) -> &[Document] {
+        match self {
+            Docs::Borrowed(d) => d,
+            Docs::Owned(d) => d,
+        }
+    }
+}
+
+impl<'a> Builder<'a> {
     fn file_id(&mut self, path: &str) -> FileId {
         if let Some(id) = self.ids.get(path) {
             return *id;
@@ -163,10 +186,14 @@ impl Builder<'_> {
         Kustomization::new(dir.to_owned(), path, file, root)
     }
 
-    /// The parsed documents of a YAML file (parsed once per render).
-    fn documents(&mut self, path: &str) -> Result<Vec<Document>, RenderError> {
+    /// The parsed documents of a YAML file: the source's own when it holds
+    /// them parsed, else parsed once per render.
+    fn documents(&mut self, path: &str) -> Result<Docs<'a>, RenderError> {
+        if let Some(docs) = self.source.parsed(path) {
+            return Ok(Docs::Borrowed(docs));
+        }
         if let Some(docs) = self.parsed.get(path) {
-            return Ok(docs.clone());
+            return Ok(Docs::Owned(std::rc::Rc::clone(docs)));
         }
         let text = self
             .source
@@ -176,8 +203,9 @@ impl Builder<'_> {
             let p = e.position();
             RenderError::at(path, Span { start: p, end: p }, e.message().to_owned())
         })?;
-        self.parsed.insert(path.to_owned(), docs.clone());
-        Ok(docs)
+        let docs = std::rc::Rc::new(docs);
+        self.parsed.insert(path.to_owned(), std::rc::Rc::clone(&docs));
+        Ok(Docs::Owned(docs))
     }
 
     /// Reads a file a kustomization names (a patch, a generator input):

@@ -5,95 +5,194 @@
 
 use std::fmt::Write as _;
 
-use tollgate_yaml::{Resolved, ScalarStyle};
+use tollgate_yaml::{Document, Mapping, Node, Position, Resolved, Scalar, ScalarStyle, Span, Value};
 
-use crate::node::{RNode, RValue};
+use crate::node::{Origin, RNode, RValue};
 
 /// The rendered stream: every node a document.
 pub fn to_yaml(nodes: &[&RNode]) -> String {
-    let mut out = String::new();
-    for (i, node) in nodes.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
+    emit(nodes, &mut |_, _| {}).0
+}
+
+/// The rendered stream, and its documents as a YAML parser would read them
+/// back (with the spans of the text), without parsing it: rules judge the
+/// documents, and `origin(offset, origin)` is told where every node written
+/// at `offset` (every key and value) came from.
+pub(crate) fn emit(nodes: &[&RNode], origin: &mut dyn FnMut(u32, Origin)) -> (String, Vec<Document>) {
+    let mut w = Writer { text: String::new(), line: 1, line_start: 0, count: 0, origin };
+    let mut documents = Vec::with_capacity(nodes.len());
+    for (index, node) in nodes.iter().enumerate() {
+        if index > 0 {
+            w.push("---\n");
         }
-        document(&mut out, node);
+        w.count = 0;
+        let root = w.document(node);
+        documents.push(Document { index, root, nodes: w.count });
     }
-    out
+    (w.text, documents)
 }
 
-fn document(out: &mut String, node: &RNode) {
-    match &node.value {
-        RValue::Map(entries) if !entries.is_empty() => map(out, node, 0),
-        RValue::Seq(items) if !items.is_empty() => seq(out, node, 0),
-        _ => {
-            out.push_str(&inline(node));
-            out.push('\n');
-        }
-    }
+/// Writes YAML and knows where it is.
+struct Writer<'o> {
+    text: String,
+    line: u32,
+    line_start: usize,
+    count: usize,
+    origin: &'o mut dyn FnMut(u32, Origin),
 }
 
-fn map(out: &mut String, node: &RNode, indent: usize) {
-    let RValue::Map(entries) = &node.value else { return };
-    let mut sorted: Vec<_> = entries.iter().collect();
-    sorted.sort_by(|a, b| a.0.text.cmp(&b.0.text));
-    for (key, value) in sorted {
-        let _ = write!(out, "{:indent$}{}:", "", scalar_text(&key.text, ScalarStyle::DoubleQuoted));
-        block_value(out, value, indent, true);
-    }
-}
-
-fn seq(out: &mut String, node: &RNode, indent: usize) {
-    let RValue::Seq(items) = &node.value else { return };
-    for item in items {
-        let _ = write!(out, "{:indent$}-", "");
-        match &item.value {
-            RValue::Map(entries) if !entries.is_empty() => {
-                // The first key on the dash's line, the rest aligned under it.
-                let mut nested = String::new();
-                map(&mut nested, item, indent + 2);
-                out.push(' ');
-                out.push_str(nested.trim_start());
+impl Writer<'_> {
+    fn push(&mut self, s: &str) {
+        for (i, b) in s.bytes().enumerate() {
+            if b == b'\n' {
+                self.line += 1;
+                self.line_start = self.text.len() + i + 1;
             }
-            RValue::Seq(inner) if !inner.is_empty() => {
-                let mut nested = String::new();
-                seq(&mut nested, item, indent + 2);
-                out.push(' ');
-                out.push_str(nested.trim_start());
+        }
+        self.text.push_str(s);
+    }
+
+    fn spaces(&mut self, n: usize) {
+        let _ = write!(self.text, "{:n$}", "");
+    }
+
+    fn pos(&self) -> Position {
+        let column = self.text[self.line_start..].chars().count() + 1;
+        Position {
+            line: self.line,
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            offset: u32::try_from(self.text.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn document(&mut self, node: &RNode) -> Node {
+        match &node.value {
+            RValue::Map(entries) if !entries.is_empty() => self.map(node, 0, false),
+            RValue::Seq(items) if !items.is_empty() => self.seq(node, 0, false, true),
+            _ => {
+                let n = self.inline(node);
+                self.push("\n");
+                n
+            }
+        }
+    }
+
+    /// A block mapping, keys sorted; the first key on the current line when
+    /// `first_inline` (after a list's dash).
+    fn map(&mut self, node: &RNode, indent: usize, first_inline: bool) -> Node {
+        let RValue::Map(entries) = &node.value else { return self.inline(node) };
+        let mut sorted: Vec<_> = entries.iter().collect();
+        sorted.sort_by(|a, b| a.0.text.cmp(&b.0.text));
+        let start = self.pos();
+        (self.origin)(start.offset, node.origin);
+        self.count += 1;
+        let mut out = Vec::with_capacity(sorted.len());
+        for (i, (key, value)) in sorted.into_iter().enumerate() {
+            if i > 0 || !first_inline {
+                self.spaces(indent);
+            }
+            let text = scalar_text(&key.text, ScalarStyle::DoubleQuoted);
+            let key_node = self.scalar_node(&key.text, &text, key.origin);
+            self.push(":");
+            let value_node = self.block_value(value, indent);
+            out.push((key_node, value_node));
+        }
+        let end = out.last().map_or(start, |(_, v)| v.span.end);
+        Node { value: Value::Mapping(Mapping { entries: out.into_boxed_slice() }), span: Span { start, end } }
+    }
+
+    /// A block sequence, not indented under its key; the first item on the
+    /// current line when `first_inline`.
+    fn seq(&mut self, node: &RNode, indent: usize, first_inline: bool, at_dash: bool) -> Node {
+        let RValue::Seq(items) = &node.value else { return self.inline(node) };
+        self.count += 1;
+        // A parser starts a block sequence at its first dash, except a list
+        // under a key, which it starts after its first `- `.
+        let mut start = None;
+        if first_inline || at_dash {
+            let at = self.pos();
+            (self.origin)(at.offset, node.origin);
+            start = Some(at);
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 || !first_inline {
+                self.spaces(indent);
+            }
+            self.push("- ");
+            if start.is_none() {
+                let at = self.pos();
+                (self.origin)(at.offset, node.origin);
+                start = Some(at);
+            }
+            let child = match &item.value {
+                RValue::Map(entries) if !entries.is_empty() => self.map(item, indent + 2, true),
+                RValue::Seq(inner) if !inner.is_empty() => self.seq(item, indent + 2, true, true),
+                _ => {
+                    let n = self.inline(item);
+                    self.push("\n");
+                    n
+                }
+            };
+            out.push(child);
+        }
+        let start = start.unwrap_or_else(|| self.pos());
+        let end = out.last().map_or(start, |n| n.span.end);
+        Node { value: Value::Sequence(out.into_boxed_slice()), span: Span { start, end } }
+    }
+
+    /// A value after `key:`: on the same line when it is a scalar or empty,
+    /// else on the following lines.
+    fn block_value(&mut self, value: &RNode, indent: usize) -> Node {
+        match &value.value {
+            RValue::Map(entries) if !entries.is_empty() => {
+                self.push("\n");
+                self.map(value, indent + 2, false)
+            }
+            RValue::Seq(items) if !items.is_empty() => {
+                self.push("\n");
+                self.seq(value, indent, false, false)
             }
             _ => {
-                out.push(' ');
-                out.push_str(&inline(item));
-                out.push('\n');
+                self.push(" ");
+                let n = self.inline(value);
+                self.push("\n");
+                n
             }
         }
     }
-}
 
-/// A value after `key:`: on the same line when it is a scalar or empty,
-/// else on the following lines.
-fn block_value(out: &mut String, value: &RNode, indent: usize, _in_map: bool) {
-    match &value.value {
-        RValue::Map(entries) if !entries.is_empty() => {
-            out.push('\n');
-            map(out, value, indent + 2);
-        }
-        RValue::Seq(items) if !items.is_empty() => {
-            out.push('\n');
-            seq(out, value, indent);
-        }
-        _ => {
-            out.push(' ');
-            out.push_str(&inline(value));
-            out.push('\n');
+    /// A scalar, `{}` or `[]` on the current line.
+    fn inline(&mut self, node: &RNode) -> Node {
+        match &node.value {
+            RValue::Map(_) | RValue::Seq(_) => {
+                let start = self.pos();
+                (self.origin)(start.offset, node.origin);
+                self.count += 1;
+                let is_map = matches!(node.value, RValue::Map(_));
+                self.push(if is_map { "{}" } else { "[]" });
+                let span = Span { start, end: self.pos() };
+                let value = if is_map { Value::Mapping(Mapping::default()) } else { Value::Sequence(Box::new([])) };
+                Node { value, span }
+            }
+            RValue::Scalar(s) => {
+                let text = scalar_text(&s.text, s.style);
+                let value = if text == "null" && s.style == ScalarStyle::Plain { "null" } else { &s.text };
+                self.scalar_node(value, &text, node.origin)
+            }
         }
     }
-}
 
-fn inline(node: &RNode) -> String {
-    match &node.value {
-        RValue::Map(_) => "{}".to_owned(),
-        RValue::Seq(_) => "[]".to_owned(),
-        RValue::Scalar(s) => scalar_text(&s.text, s.style),
+    /// Writes a scalar as `written` (plain or double-quoted) and returns the
+    /// node a parser reads back from it: `value`, in the style written.
+    fn scalar_node(&mut self, value: &str, written: &str, origin: Origin) -> Node {
+        let start = self.pos();
+        (self.origin)(start.offset, origin);
+        self.count += 1;
+        self.push(written);
+        let style = if written.starts_with('"') { ScalarStyle::DoubleQuoted } else { ScalarStyle::Plain };
+        let text = if style == ScalarStyle::Plain { written } else { value };
+        Node { value: Value::Scalar(Scalar { text: text.into(), style }), span: Span { start, end: self.pos() } }
     }
 }
 
@@ -177,5 +276,41 @@ mod tests {
         let after = tollgate_yaml::parse_yaml(&out, &tollgate_yaml::Limits::default()).expect(&out)[0].root.to_json();
         assert_eq!(before, after, "{out}");
         assert!(out.starts_with("a:\n- m:\n  - x\n  \"n\": 1\n"), "{out}");
+    }
+
+    fn same(a: &tollgate_yaml::Node, b: &tollgate_yaml::Node, text: &str) {
+        assert_eq!(a.span.start, b.span.start, "{text}");
+        match (&a.value, &b.value) {
+            (Value::Scalar(x), Value::Scalar(y)) => {
+                assert_eq!((&x.text, x.style), (&y.text, y.style), "{text}");
+                assert_eq!(a.span.end, b.span.end, "{text}");
+            }
+            (Value::Sequence(x), Value::Sequence(y)) => {
+                assert_eq!(x.len(), y.len(), "{text}");
+                x.iter().zip(y.iter()).for_each(|(a, b)| same(a, b, text));
+            }
+            (Value::Mapping(x), Value::Mapping(y)) => {
+                assert_eq!(x.entries.len(), y.entries.len(), "{text}");
+                for ((ak, av), (bk, bv)) in x.entries.iter().zip(y.entries.iter()) {
+                    same(ak, bk, text);
+                    same(av, bv, text);
+                }
+            }
+            _ => panic!("different kinds: {a:?} {b:?}\n{text}"),
+        }
+    }
+
+    #[test]
+    fn the_documents_built_are_those_a_parser_reads_back() {
+        let input = "kind: X\nb: [1, \"2\", yes, 'no', null, ~, \"a: b\", \"\", '-x', \"\\u00e9t\u{e9}\"]\na:\n  - {n: 1, m: [x]}\n  - - y\n    - z\n  - []\nc: {}\nd: \"line\\nbreak\"\ne: 1.50\n---\n- 1\n---\nplain\n";
+        let docs = tollgate_yaml::parse_yaml(input, &tollgate_yaml::Limits::default()).expect("yaml");
+        let nodes: Vec<RNode> = docs.iter().map(|d| RNode::from_node(&d.root, FileId(0))).collect();
+        let (text, built) = emit(&nodes.iter().collect::<Vec<_>>(), &mut |_, _| {});
+        let parsed = tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default()).expect(&text);
+        assert_eq!(built.len(), parsed.len());
+        for (a, b) in built.iter().zip(&parsed) {
+            same(&a.root, &b.root, &text);
+            assert_eq!(a.root.to_json(), b.root.to_json());
+        }
     }
 }

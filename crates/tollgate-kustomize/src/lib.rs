@@ -36,6 +36,7 @@ mod origin;
 mod patch;
 mod replace;
 mod resource;
+mod roots;
 mod source;
 mod transform;
 
@@ -44,6 +45,7 @@ pub use emit::to_yaml;
 pub use kustomization::KUSTOMIZATION_FILE_NAMES;
 pub use node::{FileId, Key, Origin, RNode, RValue};
 pub use resource::{ResId, Resource};
+pub use roots::{KustomizeRenderer, roots};
 pub use source::{DiskSource, FileSource, MemorySource, PathKind};
 
 use tollgate_yaml::Span;

@@ -25,6 +25,11 @@ pub trait FileSource: Send + Sync {
     fn read(&self, path: &str) -> Result<String, String>;
     /// The names of the entries of a directory, sorted.
     fn list(&self, dir: &str) -> Result<Vec<String>, String>;
+    /// The parsed documents of a YAML file, when the source already holds
+    /// them (a repository model parsed once for every render and rule).
+    fn parsed(&self, _path: &str) -> Option<&[tollgate_yaml::Document]> {
+        None
+    }
 }
 
 /// Files held in memory: `path → text` (directories are implied).

@@ -246,7 +246,7 @@ struct ImageRule {
     new_tag: Option<(String, Origin)>,
     digest: Option<(String, Origin)>,
     tag_suffix: Option<(String, Origin)>,
-    pattern: regex::Regex,
+    pattern: ImagePattern,
     origin: Origin,
 }
 
@@ -261,11 +261,8 @@ fn images(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderErr
             item.get(key).filter(|n| !n.is_null()).and_then(|n| n.as_str().map(|s| (s.to_owned(), n.origin)))
         };
         let name = text("name").map(|(n, _)| n).unwrap_or_default();
-        // kustomize builds this expression from the name as written.
-        let pattern = regex::Regex::new(&format!(
-            "^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$"
-        ))
-        .map_err(|e| k.error(item.origin, format!("image name `{name}` is not usable as a pattern: {e}")))?;
+        let pattern = ImagePattern::new(&name)
+            .map_err(|e| k.error(item.origin, format!("image name `{name}` is not usable as a pattern: {e}")))?;
         rules.push(ImageRule {
             name,
             new_name: text("newName"),
@@ -298,6 +295,77 @@ fn images(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderErr
         }
     }
     Ok(())
+}
+
+/// What an `images:` name matches. kustomize builds the regular expression
+/// `^NAME(:TAG)?(@ALG:DIGEST)?$` from the name as written, so the name is a
+/// pattern (`.` matches any character). Names whose only metacharacter is
+/// `.` (nearly all: `ghcr.io/acme/web`) are matched by hand, exactly as the
+/// expression would; any other name is compiled (compiling one expression
+/// per entry per overlay cost more than the rest of a render).
+enum ImagePattern {
+    /// A name with no metacharacter but `.`.
+    Name(String),
+    /// Any other name, as kustomize's expression.
+    Regex(regex::Regex),
+}
+
+impl ImagePattern {
+    fn new(name: &str) -> Result<ImagePattern, regex::Error> {
+        if name.chars().all(|c| c.is_alphanumeric() || "./-_:@".contains(c)) {
+            return Ok(ImagePattern::Name(name.to_owned()));
+        }
+        regex::Regex::new(&format!(
+            "^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$"
+        ))
+        .map(ImagePattern::Regex)
+    }
+
+    fn is_match(&self, value: &str) -> bool {
+        match self {
+            ImagePattern::Regex(re) => re.is_match(value),
+            ImagePattern::Name(name) => {
+                let mut chars = value.char_indices();
+                for n in name.chars() {
+                    match chars.next() {
+                        Some((_, c)) if c == n || (n == '.' && c != '\n') => {}
+                        _ => return false,
+                    }
+                }
+                let rest = chars.next().map_or("", |(i, _)| &value[i..]);
+                image_suffix_matches(rest)
+            }
+        }
+    }
+}
+
+/// `(:[a-zA-Z0-9_.{}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{}-]*)?` and
+/// the end: each part stops at a character the next cannot start with, so
+/// one left-to-right pass decides as the expression does.
+fn image_suffix_matches(rest: &str) -> bool {
+    let tag_char = |c: char| c.is_ascii_alphanumeric() || "_.{}-".contains(c);
+    let mut rest = rest;
+    if let Some(tag) = rest.strip_prefix(':') {
+        rest = tag.trim_start_matches(tag_char);
+    }
+    if let Some(digest) = rest.strip_prefix('@') {
+        let mut part = digest;
+        let alg = part.len() - part.trim_start_matches(|c: char| c.is_ascii_alphanumeric()).len();
+        if alg == 0 {
+            return false;
+        }
+        part = &part[alg..];
+        while let Some(after) = part.strip_prefix(['.', '+', '_', '-']) {
+            let n = after.len() - after.trim_start_matches(|c: char| c.is_ascii_alphanumeric()).len();
+            if n == 0 {
+                return false;
+            }
+            part = &after[n..];
+        }
+        let Some(hex) = part.strip_prefix(':') else { return false };
+        rest = hex.trim_start_matches(tag_char);
+    }
+    rest.is_empty()
 }
 
 fn each_container_list(node: &mut RNode, f: &mut dyn FnMut(&mut Vec<RNode>)) {
@@ -376,5 +444,39 @@ pub(crate) fn split_image(image: &str) -> (String, String, String) {
         (Some(c), Some(d)) => (image[..c].to_owned(), image[c + 1..d].to_owned(), image[d + 1..].to_owned()),
         (Some(c), None) => (image[..c].to_owned(), image[c + 1..].to_owned(), String::new()),
         (None, Some(_)) => unreachable!("handled above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImagePattern;
+
+    #[test]
+    fn image_names_match_as_kustomize_expression_does() {
+        let cases = [
+            ("ghcr.io/acme/web", "ghcr.io/acme/web", true),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web:1.2.3", true),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web@sha256:abc123", true),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web:1.2@sha256:abc123", true),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web:v1{x}-_.", true),
+            ("ghcr.io/acme/web", "ghcrXio/acme/web:1", true),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web-api", false),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web:1:2", false),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web@sha256", false),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web@:abc", false),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web@sha256+x.y:abc", true),
+            ("ghcr.io/acme/web", "ghcr.io/acme/web@sha256+:abc", false),
+            ("nginx", "nginx", true),
+            ("nginx", "my-nginx", false),
+            ("ngin.*", "nginx-extra:1", true),
+        ];
+        for (name, value, want) in cases {
+            let expr =
+                format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$");
+            let reference = regex::Regex::new(&expr).expect("compiles").is_match(value);
+            assert_eq!(reference, want, "the expression: {name} {value}");
+            let ours = ImagePattern::new(name).expect("a pattern").is_match(value);
+            assert_eq!(ours, want, "{name} {value}");
+        }
     }
 }

@@ -249,10 +249,9 @@ impl PolicyEngine for KyvernoEngine {
         if self.policies.is_empty() {
             return out;
         }
+        // The judged documents: renders instead of Kustomize bases and patches.
         let objects: Vec<(&SourceFile, &tollgate_core::Document, Value)> = model
-            .files
-            .iter()
-            .flat_map(|f| f.documents.iter().map(move |d| (f, d)))
+            .documents()
             .filter_map(|(f, d)| {
                 let mut j = d.root.to_json();
                 if !(j["kind"].is_string() && j["apiVersion"].is_string()) || is_kyverno_policy(&j) {

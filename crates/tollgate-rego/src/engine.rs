@@ -211,9 +211,7 @@ impl RegoEngine {
             return Vec::new();
         }
         let objects: Vec<(&SourceFile, &Document, serde_json::Value)> = model
-            .files
-            .iter()
-            .flat_map(|f| f.documents.iter().map(move |d| (f, d)))
+            .documents()
             .filter_map(|(f, d)| {
                 let j = d.root.to_json();
                 (j["kind"].is_string() && j["apiVersion"].is_string()).then_some((f, d, j))
@@ -287,8 +285,7 @@ impl PolicyEngine for RegoEngine {
                 // One input: every document, in order. A result whose `path`
                 // starts with a document index and `contents`
                 // (`[3, "contents", "spec", ...]`) points into that document.
-                let docs: Vec<(&SourceFile, &Document)> =
-                    model.files.iter().flat_map(|f| f.documents.iter().map(move |d| (f, d))).collect();
+                let docs: Vec<(&SourceFile, &Document)> = model.documents().collect();
                 let input: Vec<serde_json::Value> = docs
                     .iter()
                     .map(|(f, d)| serde_json::json!({"path": f.path, "contents": d.root.to_json()}))
@@ -322,16 +319,15 @@ impl PolicyEngine for RegoEngine {
                     }
                 }
             } else {
-                let produced: Vec<Finding> = model
-                    .files
+                let judged: Vec<(&SourceFile, &Document)> =
+                    model.documents().filter(|(_, d)| !d.root.is_null()).collect();
+                let produced: Vec<Finding> = judged
                     .par_iter()
                     .map_init(
                         || self.conftest.evaluator(),
-                        |evaluator, file| {
+                        |evaluator, (file, doc)| {
                             let mut found = Vec::new();
-                            for doc in file.documents.iter().filter(|d| !d.root.is_null()) {
-                                self.check_document(evaluator, file, doc, &mut found);
-                            }
+                            self.check_document(evaluator, file, doc, &mut found);
                             found
                         },
                     )

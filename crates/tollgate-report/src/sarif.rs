@@ -135,6 +135,10 @@ fn result(f: &Finding, rule_index: i64) -> SarifResult {
     if let Some(r) = &f.resource {
         props.insert("resource".to_owned(), serde_json::to_value(r).unwrap_or_default());
     }
+    if !f.renders.is_empty() {
+        // The rendered roots (Kustomize overlays) the value was judged in.
+        props.insert("renders".to_owned(), serde_json::json!(f.renders));
+    }
     if let Some(c) = &f.commit {
         props.insert("commit".to_owned(), serde_json::Value::String(c.id.clone()));
         props.insert("author".to_owned(), serde_json::Value::String(c.author.clone()));

@@ -1,0 +1,229 @@
+//! `tollgate check` judges what production runs: every Kustomize root is
+//! rendered, every rule and policy engine judges the rendered objects, and
+//! each finding sits on the line that produced the value (a base, a patch
+//! file, a line of an inline patch, an `images:` entry), once per origin,
+//! with the renders it was found in and the most protected one's severity.
+
+use super::support::{TempRepo, governed, stderr, stdout, tollgate};
+
+const BASE_DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: ghcr.io/acme/web:1.4.0
+        resources:
+          limits: {cpu: 500m, memory: 256Mi}
+";
+
+const KYVERNO_POLICY: &str = "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: pod-baseline
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: no-privileged
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: Privileged containers are not allowed.
+      pattern:
+        spec:
+          containers:
+          - =(securityContext):
+              =(privileged): false
+";
+
+const REGO_POLICY: &str = "package main
+
+import rego.v1
+
+deny contains result if {
+  input.kind == \"Deployment\"
+  some i, c in input.spec.template.spec.containers
+  endswith(c.image, \":latest\")
+  result := {
+    \"msg\": sprintf(\"container %s runs a latest image\", [c.name]),
+    \"path\": [\"spec\", \"template\", \"spec\", \"containers\", i, \"image\"],
+  }
+}
+";
+
+/// An app with a base and dev, staging and prod overlays; prod adds a
+/// privileged container with an inline JSON 6902 patch and moves the image
+/// to `latest` with `images:`; staging scales with a patch fragment.
+fn repo() -> TempRepo {
+    let repo = TempRepo::new("render-check");
+    governed(&repo);
+    repo.write("apps/web/base/kustomization.yaml", "resources: [deployment.yaml]\n");
+    repo.write("apps/web/base/deployment.yaml", BASE_DEPLOYMENT);
+    repo.write("apps/web/overlays/dev/kustomization.yaml", "resources: [../../base]\nnamePrefix: dev-\n");
+    repo.write(
+        "apps/web/overlays/staging/kustomization.yaml",
+        "resources: [../../base]\npatches:\n- path: replicas.yaml\n",
+    );
+    repo.write(
+        "apps/web/overlays/staging/replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n",
+    );
+    repo.write(
+        "apps/web/overlays/prod/kustomization.yaml",
+        "resources: [../../base]
+images:
+- name: ghcr.io/acme/web
+  newTag: latest
+patches:
+- target: {kind: Deployment, name: web}
+  patch: |-
+    - op: add
+      path: /spec/template/spec/containers/0/securityContext
+      value:
+        privileged: true
+",
+    );
+    repo.write("kyverno/pod-baseline.yaml", KYVERNO_POLICY);
+    repo.write("policy/latest.rego", REGO_POLICY);
+    repo
+}
+
+fn findings(repo: &TempRepo, args: &[&str]) -> (Vec<serde_json::Value>, String, Option<i32>) {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    all.push(".");
+    let out = tollgate(&repo.path, &all);
+    let text = stdout(&out);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}{}", stderr(&out)));
+    (json["findings"].as_array().cloned().unwrap_or_default(), text, out.status.code())
+}
+
+fn at(f: &serde_json::Value) -> (String, u64) {
+    (
+        f["location"]["path"].as_str().unwrap_or_default().to_owned(),
+        f["location"]["span"]["start_line"].as_u64().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn policies_and_rules_judge_values_only_the_render_shows_at_the_line_that_wrote_them() {
+    let repo = repo();
+    let (all, text, code) = findings(&repo, &["--kyverno", "kyverno", "--policy", "policy"]);
+    // Kyverno: `privileged: true` exists only in prod's render; the finding
+    // is on its line inside the kustomization's inline patch.
+    let privileged: Vec<&serde_json::Value> =
+        all.iter().filter(|f| f["rule_id"] == "pod-baseline/no-privileged").collect();
+    assert_eq!(privileged.len(), 1, "{text}");
+    assert_eq!(at(privileged[0]), ("apps/web/overlays/prod/kustomization.yaml".to_owned(), 11), "{text}");
+    assert_eq!(privileged[0]["renders"], serde_json::json!(["apps/web/overlays/prod"]), "{text}");
+    // Rego: the image is `latest` only after prod's `images:` entry.
+    let rego: Vec<&serde_json::Value> = all.iter().filter(|f| f["rule_id"] == "main.deny").collect();
+    assert_eq!(rego.len(), 1, "{text}");
+    assert_eq!(at(rego[0]), ("apps/web/overlays/prod/kustomization.yaml".to_owned(), 4), "{text}");
+    // mutable-image-ref: the rendered image, at the `newTag` line, an error
+    // (prod), one finding with the kustomization's own `images:` check.
+    let mutable: Vec<&serde_json::Value> = all.iter().filter(|f| f["rule_id"] == "mutable-image-ref").collect();
+    assert_eq!(mutable.len(), 1, "{text}");
+    assert_eq!(at(mutable[0]), ("apps/web/overlays/prod/kustomization.yaml".to_owned(), 4), "{text}");
+    assert_eq!(mutable[0]["severity"], "error", "{text}");
+    // Nothing on the base (its values are fine) nor on staging's patch
+    // fragment, which is never judged as a whole object.
+    for f in &all {
+        let path = f["location"]["path"].as_str().unwrap_or_default();
+        assert!(!path.ends_with("replicas.yaml") && !path.starts_with("render:"), "{f}\n{text}");
+    }
+    assert_eq!(code, Some(1), "{text}");
+    // Without rendering, each file is judged as written: the fragment is
+    // judged as a whole Deployment (noise), prod's privileged container and
+    // latest image are missed.
+    repo.write(".tollgate.yaml", "render:\n  kustomize: false\n");
+    let (all, text, _) = findings(&repo, &["--kyverno", "kyverno", "--policy", "policy"]);
+    let privileged: Vec<(String, u64)> =
+        all.iter().filter(|f| f["rule_id"] == "pod-baseline/no-privileged").map(at).collect();
+    assert_eq!(privileged, [("apps/web/overlays/staging/replicas.yaml".to_owned(), 6)], "{text}");
+    assert!(!all.iter().any(|f| f["rule_id"] == "main.deny"), "{text}");
+}
+
+#[test]
+fn a_base_value_is_one_finding_with_the_most_protected_render_and_a_stable_fingerprint() {
+    let repo = repo();
+    repo.write("apps/web/base/deployment.yaml", BASE_DEPLOYMENT.replace("ghcr.io/acme/web:1.4.0", "nginx"));
+    repo.write(
+        "apps/web/overlays/prod/kustomization.yaml",
+        "resources: [../../base]\nimages:\n- name: nginx\n  newTag: 1.27.3\n",
+    );
+    let base_findings = |repo: &TempRepo| {
+        let (all, text, _) = findings(repo, &[]);
+        let on_base: Vec<serde_json::Value> = all
+            .into_iter()
+            .filter(|f| f["rule_id"] == "mutable-image-ref" && f["location"]["path"] == "apps/web/base/deployment.yaml")
+            .collect();
+        (on_base, text)
+    };
+    let (on_base, text) = base_findings(&repo);
+    // `nginx` runs in dev and staging (prod pins it with `images:`): one
+    // finding at the base line, naming both renders, a warning.
+    assert_eq!(on_base.len(), 1, "{text}");
+    assert_eq!(at(&on_base[0]).1, 15, "{text}");
+    assert_eq!(on_base[0]["renders"], serde_json::json!(["apps/web/overlays/dev", "apps/web/overlays/staging"]));
+    assert_eq!(on_base[0]["severity"], "warning", "{text}");
+    let fingerprint = on_base[0]["fingerprint"].clone();
+    // Rendered in prod too, it is an error: the base takes the most
+    // protected environment of the renders that include it.
+    repo.write("apps/web/overlays/prod/kustomization.yaml", "resources: [../../base]\n");
+    let (on_base, text) = base_findings(&repo);
+    assert_eq!(on_base.len(), 1, "{text}");
+    assert_eq!(on_base[0]["severity"], "error", "{text}");
+    assert_eq!(on_base[0]["renders"].as_array().map(Vec::len), Some(3), "{text}");
+    // Adding an unrelated overlay keeps the fingerprint.
+    repo.write("apps/web/overlays/qa/kustomization.yaml", "resources: [../../base]\nnameSuffix: -qa\n");
+    let (on_base, text) = base_findings(&repo);
+    assert_eq!(on_base[0]["fingerprint"], fingerprint, "{text}");
+    assert_eq!(on_base[0]["renders"].as_array().map(Vec::len), Some(4), "{text}");
+}
+
+#[test]
+fn a_root_that_cannot_be_rendered_is_a_finding_and_its_files_are_judged_as_written() {
+    let repo = repo();
+    repo.write(
+        "apps/web/overlays/staging/kustomization.yaml",
+        "resources: [../../base]\npatches:\n- path: missing.yaml\n",
+    );
+    repo.write("apps/helm/kustomization.yaml", "helmCharts:\n- name: redis\n  repo: https://charts.example.com\n");
+    let (all, text, code) = findings(&repo, &[]);
+    let problems: Vec<&serde_json::Value> = all.iter().filter(|f| f["rule_id"] == "parse-error").collect();
+    let missing = problems
+        .iter()
+        .find(|f| f["location"]["path"] == "apps/web/overlays/staging/kustomization.yaml")
+        .unwrap_or_else(|| panic!("no render error: {text}"));
+    assert_eq!(at(missing).1, 3, "{text}");
+    assert_eq!(missing["severity"], "error", "{text}");
+    assert!(missing["message"].as_str().unwrap_or_default().contains("`missing.yaml` does not exist"), "{text}");
+    // Helm is never run: a warning that names it, not a guess.
+    let helm = problems
+        .iter()
+        .find(|f| f["location"]["path"] == "apps/helm/kustomization.yaml")
+        .unwrap_or_else(|| panic!("no helm warning: {text}"));
+    assert_eq!(helm["severity"], "warning", "{text}");
+    assert!(helm["message"].as_str().unwrap_or_default().contains("is not rendered"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+    // SARIF carries the renders of a finding made on renders.
+    let out = tollgate(&repo.path, &["check", "--format", "sarif", "."]);
+    let sarif: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("sarif");
+    let results = sarif["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+    assert!(
+        results.iter().any(|r| r["properties"]["renders"] == serde_json::json!(["apps/web/overlays/prod"])),
+        "{}",
+        stdout(&out)
+    );
+}
