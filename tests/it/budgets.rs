@@ -191,3 +191,26 @@ fn node_budgets_bound_memory_with_a_finding() {
     assert!(errors.iter().any(|m| m.contains("more than 1000000 nodes in one file")), "{errors:#?}");
     assert!(errors.iter().any(|m| m.contains("budget of 100 parsed")), "{errors:#?}");
 }
+
+#[test]
+fn renders_share_the_run_node_budget() {
+    let repo = TempRepo::new("render-budget");
+    repo.write(".tollgate.yaml", "limits:\n  max_nodes: 400\n");
+    repo.write("base/kustomization.yaml", "resources: [deploy.yaml]\n");
+    repo.write(
+        "base/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27.3\n",
+    );
+    for i in 0..40 {
+        repo.write(&format!("overlays/o{i:02}/kustomization.yaml"), "resources: [../../base]\n");
+    }
+    let (code, findings, elapsed) = run(&repo, &[]);
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let skipped = messages(&findings, "parse-error");
+    assert!(
+        skipped.iter().any(|m| m.contains("is not rendered: the run's budget of 400 YAML nodes is spent")),
+        "{findings:#?}"
+    );
+    assert!(skipped.len() < 40, "some roots are rendered: {findings:#?}");
+    assert_eq!(code, Some(1), "{findings:#?}");
+}

@@ -227,3 +227,99 @@ fn a_root_that_cannot_be_rendered_is_a_finding_and_its_files_are_judged_as_writt
         stdout(&out)
     );
 }
+
+#[test]
+fn a_directory_a_prod_application_deploys_is_judged_as_prod() {
+    let repo = TempRepo::new("render-argo");
+    governed(&repo);
+    repo.write("apps/api/kustomization.yaml", "resources: [deployment.yaml]\n");
+    repo.write("apps/api/deployment.yaml", BASE_DEPLOYMENT.replace("ghcr.io/acme/web:1.4.0", "nginx"));
+    let severity = |repo: &TempRepo| {
+        let (all, text, _) = findings(repo, &[]);
+        let f = all.iter().find(|f| f["rule_id"] == "mutable-image-ref").cloned();
+        (f.map(|f| f["severity"].as_str().unwrap_or_default().to_owned()), all, text)
+    };
+    let (before, _, text) = severity(&repo);
+    assert_eq!(before.as_deref(), Some("warning"), "{text}");
+    // An Application whose destination is a prod namespace deploys it.
+    repo.write(
+        "argocd/api.yaml",
+        "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: api, namespace: argocd}
+spec:
+  project: payments
+  source:
+    repoURL: https://github.com/acme/deploy.git
+    targetRevision: main
+    path: apps/api
+    kustomize:
+      images: [nginx=nginx:1.27.3]
+  destination: {server: https://kubernetes.default.svc, namespace: api-prod}
+",
+    );
+    let (after, all, text) = severity(&repo);
+    assert_eq!(after.as_deref(), Some("error"), "{text}");
+    // Its `kustomize` overrides are not applied yet, and it says so.
+    let note = all
+        .iter()
+        .find(|f| f["rule_id"] == "parse-error" && f["location"]["path"] == "argocd/api.yaml")
+        .unwrap_or_else(|| panic!("no note on the overrides: {text}"));
+    assert_eq!(note["severity"], "note", "{text}");
+    assert_eq!(at(note).1, 11, "{text}");
+}
+
+#[test]
+fn flux_kustomizations_build_their_path_with_substitutions() {
+    let repo = TempRepo::new("render-flux");
+    governed(&repo);
+    // A directory without a kustomization file: Flux builds every manifest in it.
+    repo.write(
+        "apps/web/deployment.yaml",
+        BASE_DEPLOYMENT.replace("ghcr.io/acme/web:1.4.0", "ghcr.io/acme/web:${web_tag:=1.4.0}"),
+    );
+    repo.write(
+        "apps/web/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n",
+    );
+    repo.write(
+        "clusters/prod/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./apps/web
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild:
+    substitute:
+      web_tag: latest
+    substituteFrom:
+    - kind: ConfigMap
+      name: cluster-vars
+",
+    );
+    let (all, text, _) = findings(&repo, &[]);
+    // The tag is `latest` only once Flux substitutes it: an error (prod),
+    // at the line of the Flux object that sets it.
+    let mutable: Vec<&serde_json::Value> = all.iter().filter(|f| f["rule_id"] == "mutable-image-ref").collect();
+    assert_eq!(mutable.len(), 1, "{text}");
+    assert_eq!(at(mutable[0]), ("clusters/prod/apps.yaml".to_owned(), 11), "{text}");
+    assert_eq!(mutable[0]["severity"], "error", "{text}");
+    assert_eq!(mutable[0]["renders"], serde_json::json!(["apps/web (Flux clusters/prod/apps.yaml)"]), "{text}");
+    // A `substituteFrom` that names nothing in the repository is said.
+    let missing = all
+        .iter()
+        .find(|f| f["rule_id"] == "parse-error" && f["location"]["path"] == "clusters/prod/apps.yaml")
+        .unwrap_or_else(|| panic!("no warning for the missing ConfigMap: {text}"));
+    assert!(missing["message"].as_str().unwrap_or_default().contains("ConfigMap `cluster-vars`"), "{text}");
+    // With the ConfigMap in the repository, its values apply (inline ones win).
+    repo.write(
+        "clusters/prod/vars.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-vars, namespace: flux-system}\ndata:\n  web_tag: \"1.5.0\"\n",
+    );
+    let (all, text, _) = findings(&repo, &[]);
+    assert!(!all.iter().any(|f| f["rule_id"] == "parse-error"), "{text}");
+    assert_eq!(all.iter().filter(|f| f["rule_id"] == "mutable-image-ref").count(), 1, "{text}");
+}

@@ -35,6 +35,15 @@ pub struct Render {
 }
 
 impl Render {
+    /// The id of a file in the render's table (added when new).
+    pub fn file_id(&mut self, path: &str) -> FileId {
+        let index = self.files.iter().position(|f| f == path).unwrap_or_else(|| {
+            self.files.push(path.to_owned());
+            self.files.len() - 1
+        });
+        FileId(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
     /// The path of a file of the render.
     pub fn path(&self, file: FileId) -> &str {
         self.files.get(file.0 as usize).map_or("", String::as_str)

@@ -28,6 +28,7 @@
 mod build;
 mod emit;
 mod fieldspec;
+mod flux;
 mod generate;
 mod kustomization;
 mod nameref;

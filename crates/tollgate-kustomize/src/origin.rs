@@ -159,4 +159,37 @@ mod tests {
         let r = render(&files, "k").expect("present");
         assert_eq!(line_of(&r, "spec/template/spec/containers/0/image"), ("k/kustomization.yaml".into(), 4, 10));
     }
+
+    #[test]
+    fn values_point_at_the_patch_file_the_images_entry_and_the_generator_literal() {
+        let k = "resources: [d.yaml]\npatches:\n- path: more.yaml\nimages:\n- name: nginx\n  newTag: 1.27.3\nconfigMapGenerator:\n- name: settings\n  literals:\n  - MODE=fast\n  - LEVEL=3\n";
+        let patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        securityContext:\n          privileged: true\n";
+        let files = MemorySource::new([
+            ("k/kustomization.yaml".to_owned(), k.to_owned()),
+            ("k/d.yaml".to_owned(), DEPLOYMENT.to_owned()),
+            ("k/more.yaml".to_owned(), patch.to_owned()),
+        ]);
+        let r = render(&files, "k").expect("renders");
+        let find = |kind: &str, path: &str| {
+            let object = r.resources.iter().find(|x| x.kind() == kind).expect("object");
+            let mut node = &object.node;
+            for part in path.split('/') {
+                node = match part.parse::<usize>() {
+                    Ok(i) => &node.as_seq().expect("a list")[i],
+                    Err(_) => node.get(part).expect("a field"),
+                };
+            }
+            (r.path(node.origin.file).to_owned(), node.origin.span.start.line)
+        };
+        // A strategic merge patch file's line.
+        let privileged = find("Deployment", "spec/template/spec/containers/0/securityContext/privileged");
+        assert_eq!(privileged, ("k/more.yaml".into(), 11));
+        // The image a `newTag` rewrote: the `newTag` line.
+        assert_eq!(find("Deployment", "spec/template/spec/containers/0/image"), ("k/kustomization.yaml".into(), 6));
+        // A value from the base: the base line (a patch names the object,
+        // but never renames it).
+        assert_eq!(find("Deployment", "metadata/name"), ("k/d.yaml".into(), 4));
+        // A generated value: its literal.
+        assert_eq!(find("ConfigMap", "data/LEVEL"), ("k/kustomization.yaml".into(), 11));
+    }
 }

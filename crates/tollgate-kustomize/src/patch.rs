@@ -418,6 +418,9 @@ fn merge_field(existing: &mut RNode, value: &RNode, field: &str, typed: bool, pa
             }
         }
         (RValue::Map(_), RValue::Map(_)) => merge(existing, value, typed, path),
+        // A patch restating a value (`apiVersion`, a container's `name`)
+        // does not produce it: the value keeps the line it was written on.
+        (RValue::Scalar(a), RValue::Scalar(b)) if a == b => {}
         _ => {
             let mut replaced = value.clone();
             strip_directives(&mut replaced);

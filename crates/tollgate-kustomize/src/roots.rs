@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use tollgate_core::{
@@ -31,23 +32,92 @@ pub struct KustomizeRenderer {
 
 impl Renderer for KustomizeRenderer {
     fn render(&self, model: &RepositoryModel, config: &Config) -> Renders {
-        let source = ModelSource::new(model, config.max_file_size);
-        let roots = roots(model, &self.extra_roots);
+        let has_kustomization = |dir: &str| model.file(&kustomization_of(model, dir)).is_some();
+        let mut roots = roots(model, &self.extra_roots);
+        // Directories Argo CD Applications deploy are roots too, in the most
+        // protected environment of their Applications.
+        let deployed = argo_roots(model);
+        let mut environments: HashMap<String, Option<usize>> = HashMap::new();
+        let mut notes: Vec<RenderProblem> = Vec::new();
+        for d in &deployed {
+            if !roots.contains(&d.dir) {
+                roots.push(d.dir.clone());
+            }
+            let env = environments.entry(d.dir.clone()).or_insert(None);
+            *env = more_protected(model, *env, d.environment);
+            if let Some(span) = d.overrides {
+                notes.push(RenderProblem {
+                    path: d.application.clone(),
+                    span,
+                    message: format!(
+                        "the Application's `kustomize` overrides (images, name prefix, patches, ...) are not applied by tollgate yet: `{}` is judged as its kustomization renders it",
+                        if d.dir.is_empty() { "." } else { &d.dir }
+                    ),
+                    severity: Severity::Note,
+                });
+            }
+        }
+        // A directory a Flux `Kustomization` builds is rendered once per
+        // Flux object, with its substitutions, and not on its own.
+        let flux = crate::flux::flux_roots(model, &has_kustomization);
+        let mut virtual_files = HashMap::new();
+        for f in &flux {
+            roots.retain(|r| *r != f.dir);
+            if let Some(text) = &f.generated {
+                virtual_files.insert(kustomization_of(model, &f.dir), text.clone());
+            }
+            for (what, span) in &f.missing {
+                notes.push(RenderProblem {
+                    path: f.file.clone(),
+                    span: *span,
+                    message: format!(
+                        "Flux `Kustomization` `{}` substitutes variables from {what}, which is not in the repository: `{}` is judged without them",
+                        f.name,
+                        if f.dir.is_empty() { "." } else { &f.dir }
+                    ),
+                    severity: Severity::Warning,
+                });
+            }
+        }
+        let source = ModelSource::new(model, config.max_file_size, virtual_files);
+        let mut jobs: Vec<(String, String, Option<&crate::flux::FluxRoot>)> =
+            roots.into_iter().map(|dir| (dir.clone(), dir, None)).collect();
+        jobs.extend(flux.iter().map(|f| (f.dir.clone(), format!("{} (Flux {})", display(&f.dir), f.file), Some(f))));
         // Each root is rendered and turned into a judged file in parallel;
         // its render tree is dropped as soon as it is converted.
-        let results: Vec<(String, Result<Outcome, crate::RenderError>)> = roots
+        // The run's node budget bounds the renders too: a change that adds
+        // thousands of roots over one large base ends with a finding, not
+        // with the memory of the machine.
+        let spent = AtomicU64::new(0);
+        let results: Vec<(String, Result<Outcome, crate::RenderError>)> = jobs
             .into_par_iter()
-            .map(|dir| {
-                let result = crate::render(&source, &dir).map(|render| {
+            .map(|(dir, name, flux)| {
+                if spent.load(Ordering::Relaxed) > config.max_nodes {
+                    return (dir, Err(over_budget()));
+                }
+                let result = crate::render(&source, &dir).map(|mut render| {
                     let kustomization = render.files.first().cloned().unwrap_or_default();
                     let consumed: Vec<String> = render.files.iter().filter(|p| !is_kustomization(p)).cloned().collect();
-                    let file = rendered(model, &dir, kustomization, &render);
+                    let mut environment = environments.get(&dir).copied().flatten();
+                    if let Some(f) = flux {
+                        let vars = crate::flux::var_origins(&f.vars, &mut |path| render.file_id(path));
+                        for r in render.resources.iter_mut().filter(|r| !crate::flux::substitution_disabled(&r.node)) {
+                            crate::flux::substitute(&mut r.node, &vars);
+                        }
+                        environment =
+                            more_protected(model, environment, model.file(&f.file).and_then(|x| x.environment));
+                    }
+                    let mut file = rendered(model, &name, kustomization, &render);
+                    file.file.environment = more_protected(model, file.file.environment, environment);
+                    let nodes: usize = file.file.documents.iter().map(|d| d.nodes).sum();
+                    spent.fetch_add(u64::try_from(nodes).unwrap_or(u64::MAX), Ordering::Relaxed);
                     Outcome { file, consumed, warnings: render.warnings }
                 });
                 (dir, result)
             })
             .collect();
         let mut renders = Renders::default();
+        renders.problems.extend(notes);
         let mut seen: HashSet<(String, u32, u32, String)> = HashSet::new();
         let mut problem = |renders: &mut Renders, e: &crate::RenderError, severity: Severity, message: String| {
             if seen.insert((e.path.clone(), e.line, e.column, e.message.clone())) {
@@ -74,6 +144,19 @@ impl Renderer for KustomizeRenderer {
                     renders.consumed.extend(outcome.consumed);
                     renders.rendered.push(outcome.file);
                 }
+                Err(e) if e.message == OVER_BUDGET => {
+                    let message = format!(
+                        "`{shown}` is not rendered: the run's budget of {} YAML nodes is spent on other renders. Its files are judged one by one, as written; raise `limits.max_nodes` to judge what it deploys",
+                        config.max_nodes
+                    );
+                    let path = kustomization_of(model, &dir);
+                    renders.problems.push(RenderProblem {
+                        span: span_of(model, &path, 1, 1),
+                        path,
+                        message,
+                        severity: Severity::Error,
+                    });
+                }
                 Err(e) if e.unsupported => {
                     let message = format!(
                         "`{shown}` is not rendered: {}. Its files are judged one by one, as written; what the cluster runs may differ",
@@ -92,6 +175,24 @@ impl Renderer for KustomizeRenderer {
         }
         renders
     }
+}
+
+/// The message of a render skipped for the budget.
+const OVER_BUDGET: &str = "over the run's node budget";
+
+fn over_budget() -> crate::RenderError {
+    crate::RenderError { path: String::new(), line: 1, column: 1, message: OVER_BUDGET.to_owned(), unsupported: false }
+}
+
+/// The kustomization file of a directory, as the model holds it.
+fn kustomization_of(model: &RepositoryModel, dir: &str) -> String {
+    crate::KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .map(|n| if dir.is_empty() { (*n).to_owned() } else { format!("{dir}/{n}") })
+        .find(|p| model.file(p).is_some())
+        .unwrap_or_else(|| {
+            if dir.is_empty() { "kustomization.yaml".to_owned() } else { format!("{dir}/kustomization.yaml") }
+        })
 }
 
 /// A root rendered and converted.
@@ -149,16 +250,83 @@ pub fn roots(model: &RepositoryModel, extra: &[String]) -> Vec<String> {
     roots
 }
 
+/// A directory as users read it (`.` for the root).
+fn display(dir: &str) -> &str {
+    if dir.is_empty() { "." } else { dir }
+}
+
+/// A directory an Argo CD Application deploys.
+struct Deployed {
+    dir: String,
+    /// The environment of the Application: its file's, its destination's
+    /// or its project's, the most protected.
+    environment: Option<usize>,
+    /// The Application's file.
+    application: String,
+    /// Where its `source.kustomize` overrides are, if it has any.
+    overrides: Option<Span>,
+}
+
+/// The directories of this repository that Argo CD Applications deploy
+/// (`spec.source.path`, `spec.sources[].path`) and that hold a
+/// kustomization; Helm chart sources are left out.
+fn argo_roots(model: &RepositoryModel) -> Vec<Deployed> {
+    let mut out = Vec::new();
+    for (file, doc, r) in model.objects() {
+        if r.kind != "Application" || !r.api_version.starts_with("argoproj.io/") {
+            continue;
+        }
+        let Some(spec) = doc.root.get_key("spec") else { continue };
+        let word_env = |text: Option<&str>| text.and_then(|t| model.environments.index_for(&format!("{t}/x")));
+        let destination = spec.get_key("destination");
+        let mut environment = file.environment;
+        for text in [
+            destination.and_then(|d| d.get_key("namespace")).and_then(Node::as_str),
+            destination.and_then(|d| d.get_key("name")).and_then(Node::as_str),
+            spec.get_key("project").and_then(Node::as_str),
+        ] {
+            environment = more_protected(model, environment, word_env(text));
+        }
+        let sources = spec
+            .get_key("source")
+            .into_iter()
+            .chain(spec.get_key("sources").and_then(Node::as_sequence).unwrap_or_default());
+        for source in sources {
+            if source.get_key("chart").is_some() {
+                continue;
+            }
+            let Some(path) = source.get_key("path").and_then(Node::as_str) else { continue };
+            let Some(dir) = crate::source::join("", path) else { continue };
+            let has_kustomization = crate::KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .any(|n| model.file(&if dir.is_empty() { (*n).to_owned() } else { format!("{dir}/{n}") }).is_some());
+            if !has_kustomization {
+                continue;
+            }
+            let overrides = source.get_key("kustomize").filter(|k| !k.is_null()).map(|k| k.span);
+            out.push(Deployed { dir, environment, application: file.path.clone(), overrides });
+        }
+    }
+    out
+}
+
+/// The more protected of two environments (the first when equal).
+fn more_protected(model: &RepositoryModel, a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    let rank =
+        |e: Option<usize>| e.and_then(|i| model.environments.get(i)).map_or(0, |env| if env.protected { 2 } else { 1 });
+    if rank(b) > rank(a) { b } else { a }
+}
+
 /// A successful render as a file of the model, with its origins: its text
 /// and documents are written together, never parsed back.
-fn rendered(model: &RepositoryModel, dir: &str, kustomization: String, render: &crate::Render) -> Rendered {
+fn rendered(model: &RepositoryModel, name: &str, kustomization: String, render: &crate::Render) -> Rendered {
     let mut origins = OriginMap::with_files(render.files.clone());
     let (text, documents) =
         render.emit(&mut |offset, origin| origins.insert_indexed(offset, origin.file.0, origin.span));
-    let path = format!("{RENDER_PREFIX}{}", if dir.is_empty() { "." } else { dir });
+    let path = format!("{RENDER_PREFIX}{}", display(name));
     let mut file = SourceFile::rendered(path, text, documents);
     file.environment = model.file(&kustomization).and_then(|k| k.environment);
-    Rendered { root: if dir.is_empty() { ".".to_owned() } else { dir.to_owned() }, kustomization, file, origins }
+    Rendered { root: display(name).to_owned(), kustomization, file, origins }
 }
 
 /// The span of a line and column of a model file (offsets included).
@@ -180,10 +348,12 @@ struct ModelSource<'a> {
     dirs: HashSet<String>,
     others: HashSet<&'a str>,
     disk: Option<DiskSource>,
+    /// Kustomizations Flux generates for directories without one.
+    virtual_files: HashMap<String, String>,
 }
 
 impl<'a> ModelSource<'a> {
-    fn new(model: &'a RepositoryModel, max_file_size: u64) -> ModelSource<'a> {
+    fn new(model: &'a RepositoryModel, max_file_size: u64, virtual_files: HashMap<String, String>) -> ModelSource<'a> {
         let files: HashMap<&str, &SourceFile> = model.files.iter().map(|f| (f.path.as_str(), f)).collect();
         let others: HashSet<&str> = model.other_paths.iter().map(String::as_str).collect();
         let mut dirs = HashSet::new();
@@ -198,13 +368,13 @@ impl<'a> ModelSource<'a> {
             }
         }
         let disk = DiskSource::new(Path::new(&model.root), max_file_size).ok();
-        ModelSource { model, files, dirs, others, disk }
+        ModelSource { model, files, dirs, others, disk, virtual_files }
     }
 }
 
 impl FileSource for ModelSource<'_> {
     fn kind(&self, path: &str) -> PathKind {
-        if self.files.contains_key(path) || self.others.contains(path) {
+        if self.files.contains_key(path) || self.others.contains(path) || self.virtual_files.contains_key(path) {
             return PathKind::File;
         }
         if self.dirs.contains(path) {
@@ -219,6 +389,9 @@ impl FileSource for ModelSource<'_> {
     }
 
     fn read(&self, path: &str) -> Result<String, String> {
+        if let Some(text) = self.virtual_files.get(path) {
+            return Ok(text.clone());
+        }
         if let Some(file) = self.files.get(path) {
             return match &file.problem {
                 Some(p) if file.text.is_empty() => Err(p.message.clone()),
