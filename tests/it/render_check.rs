@@ -258,15 +258,23 @@ spec:
   destination: {server: https://kubernetes.default.svc, namespace: api-prod}
 ",
     );
+    // Argo CD sets the image: pinned, nothing to say; and no render of the
+    // path without the override (Argo CD never deploys it so).
+    let (after, all, text) = severity(&repo);
+    assert_eq!(after, None, "{text}");
+    assert!(!all.iter().any(|f| f["rule_id"] == "parse-error"), "{text}");
+    // An override to `latest` in a prod Application: an error at its line.
+    let app = std::fs::read_to_string(repo.join("argocd/api.yaml")).expect("app");
+    repo.write("argocd/api.yaml", app.replace("nginx=nginx:1.27.3", "nginx=nginx:latest"));
     let (after, all, text) = severity(&repo);
     assert_eq!(after.as_deref(), Some("error"), "{text}");
-    // Its `kustomize` overrides are not applied yet, and it says so.
-    let note = all
-        .iter()
-        .find(|f| f["rule_id"] == "parse-error" && f["location"]["path"] == "argocd/api.yaml")
-        .unwrap_or_else(|| panic!("no note on the overrides: {text}"));
-    assert_eq!(note["severity"], "note", "{text}");
-    assert_eq!(at(note).1, 11, "{text}");
+    let f = all.iter().find(|f| f["rule_id"] == "mutable-image-ref").expect("finding");
+    assert_eq!(at(f), ("argocd/api.yaml".to_owned(), 11), "{text}");
+    assert_eq!(f["renders"], serde_json::json!(["apps/api (Argo CD argocd/api.yaml)"]), "{text}");
+    // Without overrides, the path is judged in the Application's environment.
+    repo.write("argocd/api.yaml", app.replace("    kustomize:\n      images: [nginx=nginx:1.27.3]\n", ""));
+    let (after, _, text) = severity(&repo);
+    assert_eq!(after.as_deref(), Some("error"), "{text}");
 }
 
 #[test]

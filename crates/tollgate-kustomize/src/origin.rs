@@ -112,6 +112,26 @@ pub(crate) fn remap(node: &mut RNode, f: &dyn Fn(Span) -> Origin) {
     }
 }
 
+/// Rewrites the origin of every node and key below `node` that points into
+/// `file`.
+pub(crate) fn remap_where(node: &mut RNode, file: crate::node::FileId, f: &dyn Fn(Span) -> Origin) {
+    if node.origin.file == file {
+        node.origin = f(node.origin.span);
+    }
+    match &mut node.value {
+        RValue::Scalar(_) => {}
+        RValue::Seq(items) => items.iter_mut().for_each(|n| remap_where(n, file, f)),
+        RValue::Map(entries) => {
+            for (key, value) in entries.iter_mut() {
+                if key.origin.file == file {
+                    key.origin = f(key.origin.span);
+                }
+                remap_where(value, file, f);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{MemorySource, render};

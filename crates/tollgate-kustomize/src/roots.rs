@@ -39,28 +39,39 @@ impl Renderer for KustomizeRenderer {
         let deployed = argo_roots(model);
         let mut environments: HashMap<String, Option<usize>> = HashMap::new();
         let mut notes: Vec<RenderProblem> = Vec::new();
+        let mut overlays: Vec<(crate::argo::Overlay, String, Option<usize>)> = Vec::new();
+        let mut deployed_plain: HashSet<&str> = HashSet::new();
         for d in &deployed {
+            // Overrides: Argo CD deploys the path with them, in an overlay.
+            if let Some(kustomize) = &d.overrides {
+                let read = |path: &str| model.file(path).map(|f| f.text.clone());
+                let overlay = crate::argo::overlay(&d.application, &d.name, &d.dir, kustomize, &read);
+                let name = format!("{} (Argo CD {})", display(&d.dir), d.application);
+                overlays.push((overlay, name, d.environment));
+                continue;
+            }
+            deployed_plain.insert(&d.dir);
             if !roots.contains(&d.dir) {
                 roots.push(d.dir.clone());
             }
             let env = environments.entry(d.dir.clone()).or_insert(None);
             *env = more_protected(model, *env, d.environment);
-            if let Some(span) = d.overrides {
-                notes.push(RenderProblem {
-                    path: d.application.clone(),
-                    span,
-                    message: format!(
-                        "the Application's `kustomize` overrides (images, name prefix, patches, ...) are not applied by tollgate yet: `{}` is judged as its kustomization renders it",
-                        if d.dir.is_empty() { "." } else { &d.dir }
-                    ),
-                    severity: Severity::Note,
-                });
+        }
+        // A path deployed only with overrides is not deployed as it is.
+        for (overlay, _, _) in &overlays {
+            let dir = overlay.dir.rsplitn(3, '/').nth(2).unwrap_or_default().to_owned();
+            let dir = if overlay.dir.starts_with(".tollgate-argocd/") { String::new() } else { dir };
+            if !deployed_plain.contains(dir.as_str()) {
+                roots.retain(|r| *r != dir);
             }
         }
         // A directory a Flux `Kustomization` builds is rendered once per
         // Flux object, with its substitutions, and not on its own.
         let flux = crate::flux::flux_roots(model, &has_kustomization);
         let mut virtual_files = HashMap::new();
+        for (overlay, _, _) in &overlays {
+            virtual_files.insert(overlay.path.clone(), overlay.text.clone());
+        }
         for f in &flux {
             roots.retain(|r| *r != f.dir);
             if let Some(text) = &f.generated {
@@ -80,9 +91,20 @@ impl Renderer for KustomizeRenderer {
             }
         }
         let source = ModelSource::new(model, config.max_file_size, virtual_files);
-        let mut jobs: Vec<(String, String, Option<&crate::flux::FluxRoot>)> =
-            roots.into_iter().map(|dir| (dir.clone(), dir, None)).collect();
-        jobs.extend(flux.iter().map(|f| (f.dir.clone(), format!("{} (Flux {})", display(&f.dir), f.file), Some(f))));
+        let mut jobs: Vec<Job<'_>> =
+            roots.into_iter().map(|dir| Job { dir: dir.clone(), name: dir, flux: None, argo: None }).collect();
+        jobs.extend(flux.iter().map(|f| Job {
+            dir: f.dir.clone(),
+            name: format!("{} (Flux {})", display(&f.dir), f.file),
+            flux: Some(f),
+            argo: None,
+        }));
+        jobs.extend(overlays.iter().map(|(o, name, env)| Job {
+            dir: o.dir.clone(),
+            name: name.clone(),
+            flux: None,
+            argo: Some((o, *env)),
+        }));
         // Each root is rendered and turned into a judged file in parallel;
         // its render tree is dropped as soon as it is converted.
         // The run's node budget bounds the renders too: a change that adds
@@ -91,14 +113,33 @@ impl Renderer for KustomizeRenderer {
         let spent = AtomicU64::new(0);
         let results: Vec<(String, Result<Outcome, crate::RenderError>)> = jobs
             .into_par_iter()
-            .map(|(dir, name, flux)| {
+            .map(|Job { dir, name, flux, argo }| {
                 if spent.load(Ordering::Relaxed) > config.max_nodes {
                     return (dir, Err(over_budget()));
                 }
-                let result = crate::render(&source, &dir).map(|mut render| {
+                let result = crate::render(&source, &dir).map_err(|mut e| {
+                    // An error in the overlay is an error in the Application.
+                    if let Some((o, _)) = argo
+                        && e.path == o.path
+                    {
+                        e.path.clone_from(&o.application);
+                        let at = o.line_span(e.line);
+                        (e.line, e.column) = (at.start.line, at.start.column);
+                    }
+                    e
+                });
+                let result = result.map(|mut render| {
                     let kustomization = render.files.first().cloned().unwrap_or_default();
                     let consumed: Vec<String> = render.files.iter().filter(|p| !is_kustomization(p)).cloned().collect();
                     let mut environment = environments.get(&dir).copied().flatten();
+                    if let Some((o, env)) = argo {
+                        let overlay = render.file_id(&o.path);
+                        let application = render.file_id(&o.application);
+                        for r in &mut render.resources {
+                            o.remap(&mut r.node, overlay, application);
+                        }
+                        environment = more_protected(model, environment, env);
+                    }
                     if let Some(f) = flux {
                         let vars = crate::flux::var_origins(&f.vars, &mut |path| render.file_id(path));
                         for r in render.resources.iter_mut().filter(|r| !crate::flux::substitution_disabled(&r.node)) {
@@ -195,6 +236,15 @@ fn kustomization_of(model: &RepositoryModel, dir: &str) -> String {
         })
 }
 
+/// One root to render: its directory, the name findings give it, and the
+/// Flux object or Argo CD overrides it is built with.
+struct Job<'a> {
+    dir: String,
+    name: String,
+    flux: Option<&'a crate::flux::FluxRoot>,
+    argo: Option<(&'a crate::argo::Overlay, Option<usize>)>,
+}
+
 /// A root rendered and converted.
 struct Outcome {
     file: Rendered,
@@ -263,8 +313,10 @@ struct Deployed {
     environment: Option<usize>,
     /// The Application's file.
     application: String,
-    /// Where its `source.kustomize` overrides are, if it has any.
-    overrides: Option<Span>,
+    /// The Application's name.
+    name: String,
+    /// Its `source.kustomize` overrides, if it has any.
+    overrides: Option<Node>,
 }
 
 /// The directories of this repository that Argo CD Applications deploy
@@ -303,8 +355,9 @@ fn argo_roots(model: &RepositoryModel) -> Vec<Deployed> {
             if !has_kustomization {
                 continue;
             }
-            let overrides = source.get_key("kustomize").filter(|k| !k.is_null()).map(|k| k.span);
-            out.push(Deployed { dir, environment, application: file.path.clone(), overrides });
+            let overrides =
+                source.get_key("kustomize").filter(|k| k.as_mapping().is_some_and(|m| !m.entries.is_empty())).cloned();
+            out.push(Deployed { dir, environment, application: file.path.clone(), name: r.name.clone(), overrides });
         }
     }
     out
@@ -377,7 +430,9 @@ impl FileSource for ModelSource<'_> {
         if self.files.contains_key(path) || self.others.contains(path) || self.virtual_files.contains_key(path) {
             return PathKind::File;
         }
-        if self.dirs.contains(path) {
+        if self.dirs.contains(path)
+            || self.virtual_files.keys().any(|v| v.starts_with(path) && v[path.len()..].starts_with('/'))
+        {
             return PathKind::Dir;
         }
         // The model lists every regular file of the tree: a path in a

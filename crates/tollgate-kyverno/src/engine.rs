@@ -249,28 +249,35 @@ impl PolicyEngine for KyvernoEngine {
         if self.policies.is_empty() {
             return out;
         }
-        // The judged documents: renders instead of Kustomize bases and patches.
-        let objects: Vec<(&SourceFile, &tollgate_core::Document, Value)> = model
+        // The judged documents (renders instead of Kustomize bases and
+        // patches), each converted to JSON only while it is evaluated: the
+        // renders of a large repository hold tens of thousands of objects.
+        let documents: Vec<(&SourceFile, &tollgate_core::Document)> = model
             .documents()
-            .filter_map(|(f, d)| {
-                let mut j = d.root.to_json();
-                if !(j["kind"].is_string() && j["apiVersion"].is_string()) || is_kyverno_policy(&j) {
-                    return None;
-                }
-                let kind = j["kind"].as_str().unwrap_or("").to_string();
-                if is_namespaced(&kind)
-                    && !j.pointer("/metadata/namespace").is_some_and(Value::is_string)
-                    && let Some(m) = j.get_mut("metadata").and_then(Value::as_object_mut)
-                {
-                    m.insert("namespace".into(), Value::String("default".into()));
-                }
-                Some((f, d, j))
+            .filter(|(_, d)| {
+                d.root.get_key("kind").and_then(tollgate_core::Node::as_str).is_some()
+                    && d.root.get_key("apiVersion").and_then(tollgate_core::Node::as_str).is_some()
             })
             .collect();
-        let namespace_labels: HashMap<String, BTreeMap<String, String>> = objects
+        let as_object = |d: &tollgate_core::Document| -> Option<Value> {
+            let mut j = d.root.to_json();
+            if !(j["kind"].is_string() && j["apiVersion"].is_string()) || is_kyverno_policy(&j) {
+                return None;
+            }
+            let kind = j["kind"].as_str().unwrap_or("").to_string();
+            if is_namespaced(&kind)
+                && !j.pointer("/metadata/namespace").is_some_and(Value::is_string)
+                && let Some(m) = j.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                m.insert("namespace".into(), Value::String("default".into()));
+            }
+            Some(j)
+        };
+        let namespace_labels: HashMap<String, BTreeMap<String, String>> = documents
             .iter()
-            .filter(|(_, _, o)| o["kind"] == "Namespace")
-            .filter_map(|(_, _, o)| {
+            .filter(|(_, d)| d.root.get_key("kind").and_then(tollgate_core::Node::as_str) == Some("Namespace"))
+            .filter_map(|(_, d)| as_object(d))
+            .filter_map(|o| {
                 let labels = o["metadata"]["labels"]
                     .as_object()
                     .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
@@ -279,9 +286,11 @@ impl PolicyEngine for KyvernoEngine {
             })
             .collect();
         let policy_error = RuleMeta::policy_error();
-        let found: Vec<Finding> = objects
+        let found: Vec<Finding> = documents
             .par_iter()
-            .flat_map_iter(|(file, doc, object)| {
+            .flat_map_iter(|(file, doc)| {
+                let Some(object) = as_object(doc) else { return Vec::new() };
+                let object = &object;
                 let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
                 let input = EvalInput {
                     request: RequestInfo {
