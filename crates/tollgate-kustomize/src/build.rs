@@ -73,6 +73,7 @@ pub fn render(source: &dyn FileSource, dir: &str) -> Result<Render, RenderError>
         building: Vec::new(),
         builds: 0,
         warnings: Vec::new(),
+        vars: Vec::new(),
     };
     let dir = crate::source::join("", dir).unwrap_or_default();
     let k = b.load(&dir, None)?;
@@ -90,6 +91,7 @@ pub fn render(source: &dyn FileSource, dir: &str) -> Result<Render, RenderError>
         let path = b.path_of(a.origin.file);
         RenderError::at(&path, a.origin.span, a.message)
     })?;
+    crate::vars::resolve(&b.vars, &mut resources)?;
     for r in &mut resources {
         stringify_annotations(&mut r.node);
     }
@@ -129,6 +131,8 @@ pub(crate) struct Builder<'a> {
     building: Vec<String>,
     builds: usize,
     pub(crate) warnings: Vec<RenderError>,
+    /// Legacy `vars` declared so far.
+    vars: Vec<crate::vars::Var>,
 }
 
 /// Parsed documents, borrowed from the source or parsed by the render.
@@ -362,7 +366,8 @@ impl<'a> Builder<'a> {
             }
             self.accumulate(&component, resources)?;
         }
-        crate::transform::run(self, k, resources)
+        crate::transform::run(self, k, resources)?;
+        crate::vars::declare(k, resources, &mut self.vars)
     }
 
     fn accumulate_resource(

@@ -193,6 +193,13 @@ pub(crate) fn apply(
     walk(node, &segments, spec.create, origin, leaf, f);
 }
 
+/// Applies `f` to every node the `/`-separated `path` reaches in `node`
+/// (lists on the way walked element by element), creating nothing.
+pub(crate) fn apply_path(node: &mut RNode, path: &str, f: &mut dyn FnMut(&mut RNode)) {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    walk(node, &segments, false, Origin::default(), &|o| RNode::string("", o), f);
+}
+
 fn walk(
     node: &mut RNode,
     segments: &[&str],

@@ -9,8 +9,9 @@ use crate::node::{FileId, Origin, RNode, RValue};
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Fields tollgate renders.
-const SUPPORTED: [&str; 23] = [
+const SUPPORTED: [&str; 24] = [
     "replacements",
+    "vars",
     "apiVersion",
     "kind",
     "metadata",
@@ -36,14 +37,13 @@ const SUPPORTED: [&str; 23] = [
 ];
 
 /// Fields kustomize knows that tollgate does not render, with why.
-const REFUSED: [(&str, &str); 13] = [
+const REFUSED: [(&str, &str); 12] = [
     ("helmCharts", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmGlobals", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmChartInflationGenerator", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("generators", "generator plugins run programs, which tollgate never does"),
     ("transformers", "transformer plugins run programs, which tollgate never does"),
     ("validators", "validator plugins run programs, which tollgate never does"),
-    ("vars", "`vars` are not rendered by tollgate yet"),
     ("configurations", "custom transformer configurations are not rendered by tollgate yet"),
     ("crds", "CRD field specs are not rendered by tollgate yet"),
     ("openapi", "custom OpenAPI schemas are not rendered by tollgate yet"),

@@ -41,6 +41,7 @@ mod resource;
 mod roots;
 mod source;
 mod transform;
+mod vars;
 
 pub use build::{Render, render};
 pub use emit::to_yaml;

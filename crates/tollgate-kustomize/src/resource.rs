@@ -94,6 +94,8 @@ pub struct Resource {
     pub suffixes: Vec<String>,
     /// Set for generated ConfigMaps and Secrets.
     pub generated: Option<Generated>,
+    /// The legacy `vars` whose value this object gives.
+    pub ref_vars: Vec<String>,
 }
 
 /// What a generator said about a resource it made.
@@ -117,6 +119,7 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             generated: None,
+            ref_vars: Vec::new(),
         }
     }
 
