@@ -41,8 +41,14 @@ const REFUSED: [(&str, &str); 12] = [
     ("helmCharts", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmGlobals", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmChartInflationGenerator", "Helm charts are rendered by running Helm, which tollgate never does"),
-    ("generators", "generator plugins run programs, which tollgate never does"),
-    ("transformers", "transformer plugins run programs, which tollgate never does"),
+    (
+        "generators",
+        "generator plugins run programs, which tollgate never does (builtin generator configurations are not rendered yet either)",
+    ),
+    (
+        "transformers",
+        "transformer plugins run programs, which tollgate never does (builtin transformer configurations are not rendered yet either)",
+    ),
     ("validators", "validator plugins run programs, which tollgate never does"),
     ("configurations", "custom transformer configurations are not rendered by tollgate yet"),
     ("crds", "CRD field specs are not rendered by tollgate yet"),

@@ -25,6 +25,35 @@ pub struct Origin {
     pub span: Span,
 }
 
+/// A folded scalar's value as kustomize prints it, and so as the cluster
+/// receives it. kustomize's YAML writer (go-yaml v3) writes a multi-line
+/// string as a block, and adds a line break before each more-indented line
+/// that follows a line that is not (`a\n  b` comes out as `a\n\n  b`). A
+/// string it cannot write as a block (a space before a line break or at
+/// the end, a control character) is written quoted, unchanged.
+fn go_yaml_folded(text: &str) -> String {
+    let quoted = text.contains(" \n")
+        || text.ends_with(' ')
+        || text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{feff}');
+    if quoted {
+        return text.to_owned();
+    }
+    let indented = |l: &str| l.starts_with([' ', '\t']);
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous: Option<&str> = None;
+    for line in text.split('\n') {
+        if let Some(p) = previous {
+            out.push('\n');
+            if indented(line) && !indented(p) {
+                out.push('\n');
+            }
+        }
+        out.push_str(line);
+        previous = Some(line);
+    }
+    out
+}
+
 /// A value of the render tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RValue {
@@ -59,6 +88,9 @@ impl RNode {
     pub fn from_node(node: &Node, file: FileId) -> RNode {
         let origin = Origin { file, span: node.span };
         let value = match &node.value {
+            Value::Scalar(s) if s.style == ScalarStyle::Folded && s.text.contains('\n') => {
+                RValue::Scalar(Scalar { text: go_yaml_folded(&s.text).into_boxed_str(), style: s.style })
+            }
             Value::Scalar(s) => RValue::Scalar(s.clone()),
             Value::Sequence(items) => RValue::Seq(items.iter().map(|n| RNode::from_node(n, file)).collect()),
             Value::Mapping(m) => RValue::Map(
