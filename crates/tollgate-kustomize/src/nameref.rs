@@ -190,23 +190,45 @@ pub(crate) fn fix_back_references(resources: &mut [Resource]) -> Result<(), Ambi
     // The candidates are read as they are before any reference is fixed
     // (fixing changes referrers, never the names of candidates).
     let snapshot: Vec<Candidate> = resources.iter().map(Candidate::of).collect();
-    let table = back_references();
+    let (table, by_kind) = compiled();
     for (index, r) in resources.iter_mut().enumerate() {
         let referrer = &snapshot[index];
-        let org = &r.original;
+        let Some(entries) = by_kind.get(r.original.kind.as_str()) else { continue };
         let visible: Vec<&Candidate> = snapshot.iter().filter(|c| referrer.can_see(c)).collect();
-        for (target, fields) in &table {
-            for f in fields {
-                if f.kind != org.kind || (!f.group.is_empty() && f.group != referrer.id.group) {
-                    continue;
-                }
-                let segments = split_path(&f.path);
-                let ctx = Context { target: *target, path: &f.path, referrer, visible: &visible };
-                walk(&mut r.node, &segments, &ctx)?;
+        for &i in entries {
+            let (target, f, segments) = &table[i];
+            if !f.group.is_empty() && f.group != referrer.id.group {
+                continue;
             }
+            let ctx = Context { target: *target, path: &f.path, referrer, visible: &visible };
+            walk(&mut r.node, segments, &ctx)?;
         }
     }
     Ok(())
+}
+
+/// The back-reference table, its paths split, indexed by referrer kind: built
+/// once per process (every render of a repository uses it).
+#[allow(clippy::type_complexity)]
+fn compiled() -> &'static (Vec<(Target, Field, Vec<String>)>, std::collections::HashMap<&'static str, Vec<usize>>) {
+    static TABLE: std::sync::OnceLock<(
+        Vec<(Target, Field, Vec<String>)>,
+        std::collections::HashMap<&'static str, Vec<usize>>,
+    )> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = Vec::new();
+        let mut by_kind: std::collections::HashMap<&'static str, Vec<usize>> = std::collections::HashMap::new();
+        // In table order: a referrer's fields are fixed in the order
+        // kustomize's table lists the referenced kinds.
+        for (target, fields) in back_references() {
+            for f in fields {
+                let segments = split_path(&f.path);
+                by_kind.entry(f.kind).or_default().push(table.len());
+                table.push((target, f, segments));
+            }
+        }
+        (table, by_kind)
+    })
 }
 
 /// What name references need to know of an object.

@@ -661,25 +661,29 @@ fn remove_pointer(node: &mut RNode, path: &str) -> Result<(), String> {
 /// A patch `target`: group, version, kind, name and namespace (regexes,
 /// anchored), label and annotation selectors.
 pub(crate) struct Selector {
-    group: Option<regex::Regex>,
-    version: Option<regex::Regex>,
-    kind: Option<regex::Regex>,
-    name: Option<regex::Regex>,
-    namespace: Option<regex::Regex>,
+    group: Option<Matcher>,
+    version: Option<Matcher>,
+    kind: Option<Matcher>,
+    name: Option<Matcher>,
+    namespace: Option<Matcher>,
     labels: Option<LabelSelector>,
     annotations: Option<LabelSelector>,
 }
 
 impl Selector {
     pub(crate) fn of(k: &Kustomization, node: &RNode) -> Result<Selector, RenderError> {
-        let re = |key: &str| -> Result<Option<regex::Regex>, RenderError> {
+        let re = |key: &str| -> Result<Option<Matcher>, RenderError> {
             let Some(n) = node.get(key).filter(|n| !n.is_null()) else { return Ok(None) };
             let text = n.as_str().unwrap_or_default();
             if text.is_empty() {
                 return Ok(None);
             }
+            // Most selectors are plain names: compared, not compiled.
+            if text.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+                return Ok(Some(Matcher::Exact(text.to_owned())));
+            }
             regex::Regex::new(&format!("^(?:{text})$"))
-                .map(Some)
+                .map(|re| Some(Matcher::Regex(re)))
                 .map_err(|e| k.error(n.origin, format!("`target.{key}` is not a valid regular expression: {e}")))
         };
         let selector = |key: &str| -> Result<Option<LabelSelector>, RenderError> {
@@ -702,7 +706,7 @@ impl Selector {
     pub(crate) fn selects(&self, r: &Resource) -> bool {
         let id = r.id();
         let ids: Vec<&ResId> = std::iter::once(&id).chain(std::iter::once(&r.original)).collect();
-        let any = |re: &Option<regex::Regex>, f: &dyn Fn(&ResId) -> &str| {
+        let any = |re: &Option<Matcher>, f: &dyn Fn(&ResId) -> &str| {
             re.as_ref().is_none_or(|re| ids.iter().any(|i| re.is_match(f(i))))
         };
         any(&self.group, &|i| &i.group)
@@ -712,6 +716,21 @@ impl Selector {
             && any(&self.namespace, &|i| &i.namespace)
             && self.labels.as_ref().is_none_or(|s| s.matches(r.node.at("metadata/labels")))
             && self.annotations.as_ref().is_none_or(|s| s.matches(r.node.at("metadata/annotations")))
+    }
+}
+
+/// A selector field: a plain name, or an anchored regular expression.
+enum Matcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Matcher::Exact(e) => e == text,
+            Matcher::Regex(re) => re.is_match(text),
+        }
     }
 }
 
