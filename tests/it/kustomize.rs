@@ -167,7 +167,9 @@ fn renders_of_a_generated_repository_match_kubectl_kustomize() {
         skip("kubectl is not installed; renders not compared with kubectl kustomize");
         return;
     }
-    let generator = workspace().join("../shared/bench/gen_gitops_repo.py");
+    // `TOLLGATE_SHARED` names the shared directory when it is not `../shared`.
+    let shared = std::env::var_os("TOLLGATE_SHARED").map_or_else(|| workspace().join("../shared"), PathBuf::from);
+    let generator = shared.join("bench/gen_gitops_repo.py");
     let tmp = TempRepo::new("render-bench");
     let out = tmp.join("repo");
     let made = Command::new("python3").arg(&generator).arg("12").arg(&out).args(["--seed", "5"]).output();
