@@ -50,12 +50,14 @@ pub(crate) fn flux_roots(model: &RepositoryModel, has_kustomization: &dyn Fn(&st
         let Some(spec) = doc.root.get_key("spec") else { continue };
         let Some(path) = spec.get_key("path").and_then(Node::as_str) else { continue };
         let Some(dir) = crate::source::join("", path.trim_start_matches("./")) else { continue };
-        let is_dir = model
-            .files
-            .iter()
-            .map(|f| f.path.as_str())
-            .chain(model.other_paths.iter().map(String::as_str))
-            .any(|p| dir.is_empty() || p.starts_with(&format!("{dir}/")));
+        let prefix = format!("{dir}/");
+        let is_dir = dir.is_empty()
+            || model
+                .files
+                .iter()
+                .map(|f| f.path.as_str())
+                .chain(model.other_paths.iter().map(String::as_str))
+                .any(|p| p.starts_with(&prefix));
         if !is_dir {
             continue;
         }
@@ -126,34 +128,15 @@ fn values_of(
         let Some(map) = doc.root.get_key(field).and_then(Node::as_mapping) else { continue };
         for (key, value) in &map.entries {
             let (Some(k), Some(v)) = (key.as_str(), value.as_str()) else { continue };
-            let v = if kind == "Secret" && field == "data" { decode_base64(v)? } else { v.to_owned() };
+            let v = if kind == "Secret" && field == "data" {
+                String::from_utf8(tollgate_yaml::decode_base64(v)?).ok()?
+            } else {
+                v.to_owned()
+            };
             out.push((k.to_owned(), v, file.path.clone(), value.span));
         }
     }
     Some(out)
-}
-
-fn decode_base64(text: &str) -> Option<String> {
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push(u8::try_from((bits >> count) & 0xff).ok()?);
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The kustomization Flux generates for a directory without one.

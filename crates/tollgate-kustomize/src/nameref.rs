@@ -275,13 +275,7 @@ impl Candidate {
     }
 
     fn effective_namespace(&self) -> &str {
-        if self.cluster_scoped() {
-            "\0cluster"
-        } else if self.id.namespace.is_empty() {
-            "default"
-        } else {
-            &self.id.namespace
-        }
+        self.id.effective_namespace()
     }
 
     /// Whether this referrer may name `other` at all (kustomize's

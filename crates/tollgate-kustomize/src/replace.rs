@@ -211,7 +211,7 @@ impl Select {
     fn selects_id(&self, id: &ResId) -> bool {
         let s = &self.id;
         (s.name.is_empty() || s.name == id.name)
-            && (s.namespace.is_empty() || effective_namespace(s) == effective_namespace(id))
+            && (s.namespace.is_empty() || s.effective_namespace() == id.effective_namespace())
             && (s.group.is_empty() || s.group == id.group)
             && (s.version.is_empty() || s.version == id.version)
             && (s.kind.is_empty() || s.kind == id.kind)
@@ -240,18 +240,6 @@ impl Select {
             }
         }
         if parts.is_empty() { "any object".to_owned() } else { parts.join(", ") }
-    }
-}
-
-/// kustomize's effective namespace: cluster-scoped kinds have none, an
-/// unset namespace is `default`.
-fn effective_namespace(id: &ResId) -> &str {
-    if crate::transform::cluster_scoped(&id.group, &id.kind) {
-        "~X"
-    } else if id.namespace.is_empty() {
-        "default"
-    } else {
-        &id.namespace
     }
 }
 

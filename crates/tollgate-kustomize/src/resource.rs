@@ -49,6 +49,18 @@ impl ResId {
         self.kind == other.kind && self.name == other.name && same_namespace(&self.namespace, &other.namespace)
     }
 
+    /// kustomize's effective namespace: none (`~X`) for a cluster-scoped
+    /// kind, `default` for an unset one.
+    pub fn effective_namespace(&self) -> &str {
+        if crate::transform::cluster_scoped(&self.group, &self.kind) {
+            "~X"
+        } else if self.namespace.is_empty() {
+            "default"
+        } else {
+            &self.namespace
+        }
+    }
+
     /// `Kind.version.group/name.namespace`, as kustomize prints ids.
     pub fn display(&self) -> String {
         let group = if self.group.is_empty() { "[noGrp]" } else { &self.group };

@@ -111,11 +111,11 @@ impl Renderer for KustomizeRenderer {
         // thousands of roots over one large base ends with a finding, not
         // with the memory of the machine.
         let spent = AtomicU64::new(0);
-        let results: Vec<(String, Result<Outcome, crate::RenderError>)> = jobs
+        let results: Vec<(String, Result<Outcome, Failure>)> = jobs
             .into_par_iter()
             .map(|Job { dir, name, flux, argo }| {
                 if spent.load(Ordering::Relaxed) > config.max_nodes {
-                    return (dir, Err(over_budget()));
+                    return (dir, Err(Failure::OverBudget));
                 }
                 let result = crate::render(&source, &dir).map_err(|mut e| {
                     // An error in the overlay is an error in the Application.
@@ -154,7 +154,7 @@ impl Renderer for KustomizeRenderer {
                     spent.fetch_add(u64::try_from(nodes).unwrap_or(u64::MAX), Ordering::Relaxed);
                     Outcome { file, consumed, warnings: render.warnings }
                 });
-                (dir, result)
+                (dir, result.map_err(Failure::Render))
             })
             .collect();
         let mut renders = Renders::default();
@@ -185,7 +185,7 @@ impl Renderer for KustomizeRenderer {
                     renders.consumed.extend(outcome.consumed);
                     renders.rendered.push(outcome.file);
                 }
-                Err(e) if e.message == OVER_BUDGET => {
+                Err(Failure::OverBudget) => {
                     let message = format!(
                         "`{shown}` is not rendered: the run's budget of {} YAML nodes is spent on other renders. Its files are judged one by one, as written; raise `limits.max_nodes` to judge what it deploys",
                         config.max_nodes
@@ -198,14 +198,14 @@ impl Renderer for KustomizeRenderer {
                         severity: Severity::Error,
                     });
                 }
-                Err(e) if e.unsupported => {
+                Err(Failure::Render(e)) if e.unsupported => {
                     let message = format!(
                         "`{shown}` is not rendered: {}. Its files are judged one by one, as written; what the cluster runs may differ",
                         e.message
                     );
                     problem(&mut renders, &e, Severity::Warning, message);
                 }
-                Err(e) => {
+                Err(Failure::Render(e)) => {
                     let message = format!(
                         "`{shown}` cannot be rendered: {}. `kustomize build` fails here too, so this overlay cannot be deployed; its files are judged one by one",
                         e.message
@@ -218,11 +218,12 @@ impl Renderer for KustomizeRenderer {
     }
 }
 
-/// The message of a render skipped for the budget.
-const OVER_BUDGET: &str = "over the run's node budget";
-
-fn over_budget() -> crate::RenderError {
-    crate::RenderError { path: String::new(), line: 1, column: 1, message: OVER_BUDGET.to_owned(), unsupported: false }
+/// Why a root has no render.
+enum Failure {
+    /// The render failed.
+    Render(crate::RenderError),
+    /// The run's node budget was spent before it started.
+    OverBudget,
 }
 
 /// The kustomization file of a directory, as the model holds it.
@@ -420,6 +421,14 @@ impl<'a> ModelSource<'a> {
                 p = d;
             }
         }
+        // The in-memory kustomizations' directories exist too.
+        for path in virtual_files.keys() {
+            let mut p = path.as_str();
+            while let Some((d, _)) = p.rsplit_once('/') {
+                dirs.insert(d.to_owned());
+                p = d;
+            }
+        }
         let disk = DiskSource::new(Path::new(&model.root), max_file_size).ok();
         ModelSource { model, files, dirs, others, disk, virtual_files }
     }
@@ -430,9 +439,7 @@ impl FileSource for ModelSource<'_> {
         if self.files.contains_key(path) || self.others.contains(path) || self.virtual_files.contains_key(path) {
             return PathKind::File;
         }
-        if self.dirs.contains(path)
-            || self.virtual_files.keys().any(|v| v.starts_with(path) && v[path.len()..].starts_with('/'))
-        {
+        if self.dirs.contains(path) {
             return PathKind::Dir;
         }
         // The model lists every regular file of the tree: a path in a

@@ -110,7 +110,7 @@ pub(crate) fn declare(k: &Kustomization, resources: &mut [Resource], vars: &mut 
                 && id.group == target.group
                 && id.version == target.version
                 && id.kind == target.kind
-                && (!by_namespace || effective(id) == effective(&target))
+                && (!by_namespace || id.effective_namespace() == target.effective_namespace())
         };
         let matched: Vec<usize> = resources
             .iter()
@@ -133,16 +133,6 @@ pub(crate) fn declare(k: &Kustomization, resources: &mut [Resource], vars: &mut 
         vars.push(Var { name, target, field_path, path: k.path.clone(), origin: item.origin });
     }
     Ok(())
-}
-
-fn effective(id: &ResId) -> &str {
-    if crate::transform::cluster_scoped(&id.group, &id.kind) {
-        "~X"
-    } else if id.namespace.is_empty() {
-        "default"
-    } else {
-        &id.namespace
-    }
 }
 
 /// A var's value: its text and whether it is a string.

@@ -37,7 +37,7 @@ mod yaml;
 
 pub use json::{JsonDialect, parse_json};
 pub use node::{Document, Mapping, Node, Position, Scalar, ScalarStyle, Span, Value};
-pub use resolve::{Resolved, resolve_plain};
+pub use resolve::{Resolved, decode_base64, encode_base64, resolve_plain};
 pub use route::{Route, Segment};
 pub use yaml::parse_yaml;
 

@@ -206,9 +206,37 @@ fn go_parse_float(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
+/// Standard base64 with padding (Go's `base64.StdEncoding`).
+///
+/// ```
+/// assert_eq!(tollgate_yaml::encode_base64(b"prod"), "cHJvZA==");
+/// ```
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Standard base64 with padding, line breaks ignored (Go's
-/// `base64.StdEncoding.DecodeString` as go-yaml calls it).
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
+/// `base64.StdEncoding.DecodeString` as go-yaml calls it, and as Kubernetes
+/// reads a Secret's `data`).
+///
+/// ```
+/// assert_eq!(tollgate_yaml::decode_base64("cHJvZA==").as_deref(), Some(&b"prod"[..]));
+/// assert_eq!(tollgate_yaml::decode_base64("cHJvZA"), None);
+/// ```
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let clean: Vec<u8> = text.bytes().filter(|b| !matches!(b, b'\n' | b'\r')).collect();
     if !clean.len().is_multiple_of(4) {
         return None;
