@@ -107,35 +107,18 @@ impl Environments {
 
     /// Index of the environment a repository-relative path belongs to. When
     /// several match, a protected one wins: tollgate fails closed.
+    ///
+    /// With the defaults, every directory segment counts (see
+    /// [`Environments::segment_index`]); the file name counts only when its
+    /// whole stem is an environment word (`clusters/prod.yaml`), so that
+    /// `letsencrypt-prod.yaml`, a cert-manager issuer every environment
+    /// holds, is not a prod path.
     pub fn index_for(&self, path: &str) -> Option<usize> {
         if self.defaults {
-            let mut best: Option<usize> = None;
-            let segment_count = path.split('/').count();
-            for (i, segment) in path.split('/').enumerate() {
-                // The file name counts without its extension (`prod.yaml`).
-                let segment = if i + 1 == segment_count { segment.split('.').next().unwrap_or("") } else { segment };
-                for (position, word) in segment.split(['-', '_', '.']).enumerate() {
-                    let is = |list: &[&str]| list.iter().any(|w| w.eq_ignore_ascii_case(word));
-                    // Prod is recognised in any word of a segment (`eu-prod`): tollgate
-                    // fails closed. Staging and dev only as the segment's first word
-                    // (`dev`, `dev-eu`), so that `e2e-test` or `.chainsaw-test` are
-                    // not mistaken for environments.
-                    let found = if is(&PROD_WORDS) {
-                        Some(0)
-                    } else if position == 0 && is(&STAGING_WORDS) {
-                        Some(1)
-                    } else if position == 0 && is(&DEV_WORDS) {
-                        Some(2)
-                    } else {
-                        None
-                    };
-                    best = match (best, found) {
-                        (Some(b), Some(f)) => Some(b.min(f)),
-                        (b, f) => b.or(f),
-                    };
-                }
-            }
-            return best;
+            let (dirs, file) = path.rsplit_once('/').unwrap_or(("", path));
+            let stem = file.split('.').next().unwrap_or("");
+            let from_file = if file.is_empty() { None } else { word_index(stem) };
+            return dirs.split('/').filter(|s| !s.is_empty()).filter_map(default_segment_index).chain(from_file).min();
         }
         let matches = self.list.iter().enumerate().filter(|(_, e)| e.globs.as_ref().is_some_and(|g| g.is_match(path)));
         let mut first = None;
@@ -144,6 +127,29 @@ impl Environments {
                 return Some(i);
             }
             first = first.or(Some(i));
+        }
+        first
+    }
+
+    /// The environment one name stands for: a directory segment, a job
+    /// name, a cluster or namespace (`prod`, `eu-prod`, `dev-eu`). With the
+    /// defaults, prod is recognised in any `-`/`_`/`.`-separated word
+    /// (tollgate fails closed) except after a negation (`non-prod`,
+    /// `not_prod`, `no-prod`); `pre-prod` is staging; staging and dev count
+    /// only as the first word, so that `e2e-test` or `.chainsaw-test` are
+    /// not environments. Configured environments match by name.
+    pub fn segment_index(&self, segment: &str) -> Option<usize> {
+        if self.defaults {
+            return default_segment_index(segment);
+        }
+        let mut first = None;
+        for (i, e) in self.list.iter().enumerate() {
+            if e.name.eq_ignore_ascii_case(segment) {
+                if e.protected {
+                    return Some(i);
+                }
+                first = first.or(Some(i));
+            }
         }
         first
     }
@@ -157,6 +163,46 @@ impl Environments {
     pub fn for_path(&self, path: &str) -> Option<&Environment> {
         self.index_for(path).and_then(|i| self.get(i))
     }
+}
+
+/// Words that negate the environment word after them (`non-prod`).
+const NEGATIONS: [&str; 3] = ["non", "not", "no"];
+
+/// The default environment (0 prod, 1 staging, 2 dev) of one whole word.
+fn word_index(word: &str) -> Option<usize> {
+    let is = |list: &[&str]| list.iter().any(|w| w.eq_ignore_ascii_case(word));
+    if is(&PROD_WORDS) {
+        Some(0)
+    } else if is(&STAGING_WORDS) {
+        Some(1)
+    } else if is(&DEV_WORDS) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// The default environment of a directory segment or a name.
+fn default_segment_index(segment: &str) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    let mut previous = "";
+    for (position, word) in segment.split(['-', '_', '.']).enumerate() {
+        let negated = NEGATIONS.iter().any(|n| n.eq_ignore_ascii_case(previous));
+        let found = match word_index(word) {
+            Some(0) if negated => None,
+            // `pre-prod`, `pre_production`: staging.
+            Some(0) if previous.eq_ignore_ascii_case("pre") && position == 1 => Some(1),
+            Some(0) => Some(0),
+            Some(tier) if position == 0 => Some(tier),
+            _ => None,
+        };
+        best = match (best, found) {
+            (Some(b), Some(f)) => Some(b.min(f)),
+            (b, f) => b.or(f),
+        };
+        previous = word;
+    }
+    best
 }
 
 /// Compiles globs into one set.
@@ -191,6 +237,30 @@ mod tests {
         // Both: protected wins.
         assert_eq!(name("dev/prod/x.yaml").as_deref(), Some("prod"));
         assert!(e.for_path("live/x.yaml").is_some_and(|e| e.protected));
+    }
+
+    #[test]
+    fn only_whole_words_of_directories_and_whole_file_stems() {
+        let e = Environments::defaults();
+        let name = |p: &str| e.for_path(p).map(|e| e.name.clone());
+        // A word in a file name is not an environment; a whole stem is.
+        assert_eq!(name("infrastructure/cert-manager/letsencrypt-prod.yaml"), None);
+        assert_eq!(name("apps/web/values-prod.yaml"), None);
+        assert_eq!(name("clusters/production.yaml").as_deref(), Some("prod"));
+        assert_eq!(name("clusters/prod.kustomization.yaml").as_deref(), Some("prod"));
+        // Negated prod is not prod.
+        assert_eq!(name("clusters/non-prod/x.yaml"), None);
+        assert_eq!(name("clusters/not_prod/x.yaml"), None);
+        assert_eq!(name("clusters/nonprod/x.yaml"), None);
+        assert_eq!(name("clusters/eu-non-prod/x.yaml"), None);
+        assert_eq!(name("clusters/pre-prod/x.yaml").as_deref(), Some("staging"));
+        // Regional variants stay prod.
+        assert_eq!(name("clusters/prod-us/x.yaml").as_deref(), Some("prod"));
+        assert_eq!(name("clusters/us-east-production/x.yaml").as_deref(), Some("prod"));
+        // Names (jobs, clusters, namespaces) are read as segments.
+        assert_eq!(e.segment_index("deploy-prod"), Some(0));
+        assert_eq!(e.segment_index("non-prod"), None);
+        assert_eq!(e.segment_index("staging-eu"), Some(1));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tollgate_yaml::{Document, JsonDialect, Limits, Position, Span, parse_json, parse_yaml};
 
-use crate::environment::Environments;
+use crate::environment::{Environment, Environments};
 use crate::finding::ResourceIdentity;
 use crate::suppress::{InlineSuppression, comments_only, parse_inline};
 
@@ -137,6 +137,13 @@ pub struct FileProblem {
     pub message: String,
     /// Where (line 1, column 1 when the file could not be read at all).
     pub span: Span,
+}
+
+/// Whether a path is documentation: under a `docs`, `doc` or
+/// `documentation` directory.
+pub(crate) fn is_documentation(path: &str) -> bool {
+    let dirs = path.rsplit_once('/').map_or("", |(d, _)| d);
+    dirs.split('/').any(|s| ["docs", "doc", "documentation"].iter().any(|d| d.eq_ignore_ascii_case(s)))
 }
 
 /// One file of the repository, read and parsed once.
@@ -469,6 +476,18 @@ impl RepositoryModel {
         file.environment.and_then(|i| self.environments.get(i)).is_some_and(|e| e.protected)
     }
 
+    /// The environment whose objects a file declares: its own, except for
+    /// documentation (a file under a `docs`, `doc` or `documentation`
+    /// directory), whose examples are not manifests of the environment its
+    /// path names. Ownership still follows the path
+    /// ([`RepositoryModel::is_protected`]).
+    pub fn manifest_environment(&self, file: &SourceFile) -> Option<&Environment> {
+        if is_documentation(&file.path) {
+            return None;
+        }
+        file.environment.and_then(|i| self.environments.get(i))
+    }
+
     /// The first file (in path order) of a protected environment.
     pub fn first_protected_file(&self) -> Option<&SourceFile> {
         self.files.iter().find(|f| self.is_protected_file(f))
@@ -515,5 +534,26 @@ impl RepositoryModel {
     /// Whether the objects of `file` are judged through renders only.
     pub fn is_consumed(&self, file: &SourceFile) -> bool {
         !self.renders.consumed.is_empty() && self.renders.consumed.contains(&file.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documentation_is_owned_by_its_path_but_is_not_a_manifest_of_it() {
+        let file =
+            |path: &str| SourceFile::parse(path.to_owned(), FileKind::Yaml, "a: 1\n".to_owned(), &Limits::default());
+        let model = RepositoryModel::new(
+            Path::new("."),
+            vec![file("environments/prod/docs/example.yaml"), file("environments/prod/app.yaml")],
+            Environments::defaults(),
+        );
+        let docs = model.file("environments/prod/docs/example.yaml").expect("docs file");
+        let app = model.file("environments/prod/app.yaml").expect("app file");
+        assert!(model.is_protected(&docs.path), "ownership follows the path");
+        assert!(model.manifest_environment(docs).is_none());
+        assert!(model.manifest_environment(app).is_some_and(|e| e.protected));
     }
 }

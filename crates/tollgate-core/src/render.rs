@@ -100,6 +100,22 @@ impl OriginMap {
         Some(Origin { path: path.clone(), span })
     }
 
+    /// How many nodes have an origin.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Frees the growth slack of a finished map.
+    pub fn shrink_to_fit(&mut self) {
+        self.starts.shrink_to_fit();
+        self.files.shrink_to_fit();
+    }
+
+    /// Whether no node has an origin.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
     /// Every file named.
     pub fn files(&self) -> &[String] {
         &self.files

@@ -405,7 +405,7 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
             .par_iter()
             .chain(model.renders.rendered.par_iter().map(|r| &r.file))
             .flat_map_iter(|file| {
-                let environment = file.environment.and_then(|i| model.environments.get(i));
+                let environment = model.manifest_environment(file);
                 let mut out = Vec::new();
                 // Objects of a Kustomize base or patch are judged in the renders.
                 let consumed = model.is_consumed(file);

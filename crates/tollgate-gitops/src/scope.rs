@@ -54,7 +54,7 @@ pub fn text_scope(environments: &Environments, text: &str) -> Scope {
         if word.is_empty() {
             continue;
         }
-        if let Some(env) = defaults.for_path(word) {
+        if let Some(env) = defaults.segment_index(word).and_then(|i| defaults.get(i)) {
             scope.add(env.tier, env.protected, Some(format!("`{word}`")));
         }
         for env in environments.all() {
@@ -125,7 +125,7 @@ fn merge(into: &mut Scope, other: Scope, label: &str) {
 pub fn document_scope(model: &RepositoryModel, file: &SourceFile, document: &Document) -> Scope {
     let envs = &model.environments;
     let mut scope = Scope::default();
-    if let Some(env) = file.environment.and_then(|i| envs.get(i)) {
+    if let Some(env) = model.manifest_environment(file) {
         scope.add(env.tier, env.protected, None);
     }
     let root = &document.root;

@@ -375,8 +375,12 @@ fn more_protected(model: &RepositoryModel, a: Option<usize>, b: Option<usize>) -
 /// and documents are written together, never parsed back.
 fn rendered(model: &RepositoryModel, name: &str, kustomization: String, render: &crate::Render) -> Rendered {
     let mut origins = OriginMap::with_files(render.files.clone());
-    let (text, documents) =
+    let (mut text, documents) =
         render.emit(&mut |offset, origin| origins.insert_indexed(offset, origin.file.0, origin.span));
+    // Every render of the run stays in memory until the findings are
+    // translated: no growth slack is kept (a third of their text and origins).
+    text.shrink_to_fit();
+    origins.shrink_to_fit();
     let path = format!("{RENDER_PREFIX}{}", display(name));
     let mut file = SourceFile::rendered(path, text, documents);
     file.environment = model.file(&kustomization).and_then(|k| k.environment);

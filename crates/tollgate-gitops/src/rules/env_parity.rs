@@ -18,7 +18,7 @@ fn app_key(environments: &Environments, path: &str) -> Option<(String, String)> 
     let dirs = segments.len().checked_sub(1)?;
     let i = (0..dirs).rev().find(|&i| {
         let s = segments[i];
-        defaults.for_path(s).is_some() || environments.all().iter().any(|e| e.name.eq_ignore_ascii_case(s))
+        defaults.segment_index(s).is_some() || environments.all().iter().any(|e| e.name.eq_ignore_ascii_case(s))
     })?;
     let mut key: Vec<&str> = segments.clone();
     key[i] = "*";
