@@ -76,6 +76,28 @@ impl ResourceIdentity {
         })
     }
 
+    /// The API group (`apps` of `apps/v1`, empty for the core group `v1`).
+    ///
+    /// ```
+    /// use tollgate_core::ResourceIdentity;
+    /// let id = |v: &str| ResourceIdentity { api_version: v.into(), kind: "X".into(), namespace: None, name: "x".into() };
+    /// assert_eq!((id("argoproj.io/v1alpha1").group(), id("v1").group()), ("argoproj.io", ""));
+    /// assert_eq!(id("argoproj.io/v1alpha1").version(), "v1alpha1");
+    /// ```
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or("", |(group, _)| group)
+    }
+
+    /// The API version without its group (`v1` of `apps/v1`).
+    pub fn version(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or(self.api_version.as_str(), |(_, version)| version)
+    }
+
+    /// Whether the object is a `kind` of the API `group`.
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.kind == kind && self.group() == group
+    }
+
     /// `kind/namespace/name` (namespace omitted when unset).
     pub fn display_name(&self) -> String {
         if self.name.is_empty() {

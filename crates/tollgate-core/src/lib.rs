@@ -43,10 +43,13 @@ pub use environment::{Environment, Environments, Tier, compile_glob, glob_set};
 pub use error::CoreError;
 pub use finding::{Finding, Location, RelatedLocation, ResourceIdentity, Suppression};
 pub use history::{CommitCheck, CommitRef, SignatureVerdict};
-pub use model::{FileKind, FileProblem, RepositoryModel, SourceFile, Syntax, classify};
+pub use model::{FileKind, FileProblem, ObjectId, RepositoryModel, SourceFile, Syntax, classify};
 pub use registry::{RegisteredRule, Registry, is_kebab_case};
 pub use render::{Origin, OriginMap, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, translate};
-pub use rule::{DocumentContext, FindingBuilder, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta, core_rules};
+pub use rule::{
+    DocumentContext, FindingBuilder, Judged, ObjectKind, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta,
+    core_rules,
+};
 pub use runner::{
     CheckOptions, CheckReport, PolicyEngine, RangeInfo, RuleSummary, Stats, check, check_sources, load_repository,
     load_tracked_repository,

@@ -139,6 +139,27 @@ pub struct FileProblem {
     pub span: Span,
 }
 
+/// A judged Kubernetes object of a run: its position among
+/// [`RepositoryModel::objects`]. Facts computed once per object (its scope,
+/// its engines' values) are indexed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(u32);
+
+impl ObjectId {
+    /// The id as an index (`0..model.object_count()`).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where each judged object is: `(judged file, document)`, in judged-file
+/// order, with the first entry of each judged file.
+#[derive(Debug, Default)]
+struct ObjectTable {
+    entries: Vec<(u32, u32)>,
+    first: Vec<u32>,
+}
+
 /// Whether a path is documentation: under a `docs`, `doc` or
 /// `documentation` directory.
 pub(crate) fn is_documentation(path: &str) -> bool {
@@ -350,8 +371,10 @@ pub struct RepositoryModel {
     /// The change under review, in a range check.
     pub range: Option<crate::runner::RangeInfo>,
     /// The rendered roots (Kustomize overlays) and the files judged
-    /// through them.
-    pub renders: crate::render::Renders,
+    /// through them ([`RepositoryModel::set_renders`]).
+    renders: crate::render::Renders,
+    /// The judged objects, indexed once the renders are known.
+    objects: std::sync::OnceLock<ObjectTable>,
     /// Paths (files or directory prefixes) reached through a symbolic link
     /// from a protected path, with the environment they take from it.
     linked: Vec<(String, usize)>,
@@ -374,6 +397,7 @@ impl RepositoryModel {
             other_paths: Vec::new(),
             range: None,
             renders: crate::render::Renders::default(),
+            objects: std::sync::OnceLock::new(),
             linked: Vec::new(),
             by_path,
             extensions: Extensions::default(),
@@ -498,6 +522,18 @@ impl RepositoryModel {
         self.by_path.get(path).map(|&i| &self.files[i])
     }
 
+    /// The rendered roots and the files judged through them.
+    pub fn renders(&self) -> &crate::render::Renders {
+        &self.renders
+    }
+
+    /// Sets the renders of the run: their objects join the judged objects,
+    /// and the objects of the files they consumed leave them.
+    pub fn set_renders(&mut self, renders: crate::render::Renders) {
+        self.renders = renders;
+        self.objects = std::sync::OnceLock::new();
+    }
+
     /// Every document that is judged, with its file: the documents of
     /// every file, except objects of files judged through renders (a
     /// Kustomize base or patch), then the objects of every render (whose
@@ -515,14 +551,63 @@ impl RepositoryModel {
     }
 
     /// Every judged Kubernetes object (document with `apiVersion` and
-    /// `kind`) with its file; see [`RepositoryModel::documents`].
+    /// `kind`) with its file, in [`ObjectId`] order; see
+    /// [`RepositoryModel::documents`].
     pub fn objects(&self) -> impl Iterator<Item = (&SourceFile, &Document, &ResourceIdentity)> {
-        self.judged_files().flat_map(move |f| {
-            let consumed = self.is_consumed(f);
-            f.documents
-                .iter()
-                .zip(&f.resources)
-                .filter_map(move |(d, r)| r.as_ref().filter(|_| !consumed).map(|r| (f, d, r)))
+        self.object_table().entries.iter().filter_map(move |&(file, document)| self.object_at(file, document))
+    }
+
+    /// How many objects are judged: every [`ObjectId`] is below it.
+    pub fn object_count(&self) -> usize {
+        self.object_table().entries.len()
+    }
+
+    /// A judged object by its id.
+    pub fn object(&self, id: ObjectId) -> Option<(&SourceFile, &Document, &ResourceIdentity)> {
+        let &(file, document) = self.object_table().entries.get(id.index())?;
+        self.object_at(file, document)
+    }
+
+    /// The id of the object at document `document` of the judged file
+    /// `file` (an index into [`RepositoryModel::judged_files`]).
+    pub fn object_id(&self, file: usize, document: usize) -> Option<ObjectId> {
+        let table = self.object_table();
+        let from = *table.first.get(file)? as usize;
+        let to = table.first.get(file + 1).map_or(table.entries.len(), |&t| t as usize);
+        let within = table.entries.get(from..to)?;
+        let at = within.binary_search_by_key(&(document as u32), |&(_, d)| d).ok()?;
+        Some(ObjectId((from + at) as u32))
+    }
+
+    fn object_at(&self, file: u32, document: u32) -> Option<(&SourceFile, &Document, &ResourceIdentity)> {
+        let file = self.judged_file(file as usize)?;
+        let document = document as usize;
+        Some((file, file.documents.get(document)?, file.resources.get(document)?.as_ref()?))
+    }
+
+    /// The judged file at an index of [`RepositoryModel::judged_files`].
+    pub fn judged_file(&self, index: usize) -> Option<&SourceFile> {
+        match index.checked_sub(self.files.len()) {
+            None => self.files.get(index),
+            Some(render) => self.renders.rendered.get(render).map(|r| &r.file),
+        }
+    }
+
+    fn object_table(&self) -> &ObjectTable {
+        self.objects.get_or_init(|| {
+            let mut table = ObjectTable::default();
+            for (i, f) in self.judged_files().enumerate() {
+                table.first.push(table.entries.len() as u32);
+                if self.is_consumed(f) {
+                    continue;
+                }
+                for (d, r) in f.resources.iter().enumerate() {
+                    if r.is_some() {
+                        table.entries.push((i as u32, d as u32));
+                    }
+                }
+            }
+            table
         })
     }
 
@@ -555,5 +640,21 @@ mod tests {
         assert!(model.is_protected(&docs.path), "ownership follows the path");
         assert!(model.manifest_environment(docs).is_none());
         assert!(model.manifest_environment(app).is_some_and(|e| e.protected));
+    }
+
+    #[test]
+    fn objects_have_ids_in_judged_file_order() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nplain: value\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n";
+        let file = |path: &str| SourceFile::parse(path.to_owned(), FileKind::Yaml, text.to_owned(), &Limits::default());
+        let model = RepositoryModel::new(Path::new("."), vec![file("b.yaml"), file("a.yaml")], Environments::defaults());
+        assert_eq!(model.object_count(), 4);
+        let names: Vec<String> = model.objects().map(|(f, _, r)| format!("{}:{}", f.path, r.name)).collect();
+        assert_eq!(names, ["a.yaml:a", "a.yaml:b", "b.yaml:a", "b.yaml:b"]);
+        // The plain document (index 1) is no object; the Secret (index 2) of the second file is id 3.
+        assert_eq!(model.object_id(1, 1), None);
+        let id = model.object_id(1, 2).expect("an object");
+        assert_eq!(id.index(), 3);
+        let (file, document, identity) = model.object(id).expect("by id");
+        assert_eq!((file.path.as_str(), document.index, identity.kind.as_str()), ("b.yaml", 2, "Secret"));
     }
 }

@@ -13,6 +13,8 @@ pub struct RegisteredRule {
     pub meta: RuleMeta,
     /// The implementation.
     pub rule: Arc<dyn Rule>,
+    /// Which documents it judges ([`Rule::judges`], asked once).
+    pub judges: crate::rule::Judged,
 }
 
 /// All rules known to a run, in registration order.
@@ -61,7 +63,8 @@ impl Registry {
             return Err(CoreError::DuplicateRule(meta.id));
         }
         self.index.insert(meta.id.clone(), self.rules.len());
-        self.rules.push(RegisteredRule { meta, rule });
+        let judges = rule.judges();
+        self.rules.push(RegisteredRule { meta, rule, judges });
         Ok(())
     }
 

@@ -178,10 +178,11 @@ pub const RENDER_PREFIX: &str = "render:";
 /// line a finding on the file itself already names) into one, naming the
 /// renders, with the highest severity among them.
 pub fn translate(findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Finding> {
-    if model.renders.rendered.is_empty() {
+    if model.renders().rendered.is_empty() {
         return findings;
     }
-    let by_path: HashMap<&str, &Rendered> = model.renders.rendered.iter().map(|r| (r.file.path.as_str(), r)).collect();
+    let by_path: HashMap<&str, &Rendered> =
+        model.renders().rendered.iter().map(|r| (r.file.path.as_str(), r)).collect();
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
     let mut moved: Vec<Finding> = Vec::new();
     for mut f in findings {

@@ -197,6 +197,12 @@ pub trait Rule: Send + Sync {
     /// The rule's page: front matter and Markdown docs.
     fn page(&self) -> &'static str;
 
+    /// Which documents [`Rule::check_document`] is called for; the runner
+    /// skips the others. The default is every document.
+    fn judges(&self) -> Judged {
+        Judged::Everything
+    }
+
     /// Checks one document.
     fn check_document(&self, _cx: &DocumentContext<'_>, _out: &mut Vec<Finding>) {}
 
@@ -206,6 +212,73 @@ pub trait Rule: Send + Sync {
     /// A summary for the report, written after the checks (text and JSON show it).
     fn summary(&self, _cx: &RepositoryContext<'_>) -> Option<crate::runner::RuleSummary> {
         None
+    }
+}
+
+/// A kind of Kubernetes object a rule judges: `kind` of the API `group`, or
+/// of any group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectKind {
+    /// The API group (`argoproj.io`, `""` for the core group), or `None`
+    /// for any group.
+    pub group: Option<&'static str>,
+    /// The kind.
+    pub kind: &'static str,
+}
+
+impl ObjectKind {
+    /// `kind` of the API `group`.
+    pub const fn of(group: &'static str, kind: &'static str) -> ObjectKind {
+        ObjectKind { group: Some(group), kind }
+    }
+
+    /// `kind` of any API group.
+    pub const fn any(kind: &'static str) -> ObjectKind {
+        ObjectKind { group: None, kind }
+    }
+
+    /// Whether an object is of this kind.
+    pub fn matches(&self, object: &ResourceIdentity) -> bool {
+        object.kind == self.kind && self.group.is_none_or(|g| object.group() == g)
+    }
+}
+
+/// Which documents a rule's [`Rule::check_document`] is called for, so that
+/// a rule about Argo CD Applications is not called for every ConfigMap.
+///
+/// ```
+/// use tollgate_core::{FileKind, Judged, ObjectKind, ResourceIdentity};
+/// let rollout = ResourceIdentity { api_version: "argoproj.io/v1alpha1".into(), kind: "Rollout".into(), namespace: None, name: "web".into() };
+/// const ROLLOUTS: &[ObjectKind] = &[ObjectKind::of("argoproj.io", "Rollout")];
+/// let judged = Judged::Objects { kinds: ROLLOUTS, kustomizations: false };
+/// assert!(judged.accepts(FileKind::Yaml, Some(&rollout)));
+/// assert!(!judged.accepts(FileKind::Yaml, None));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judged {
+    /// Every document of every judged file.
+    Everything,
+    /// Objects of these kinds, and the documents of Kustomization files
+    /// when `kustomizations` is set.
+    Objects {
+        /// The kinds.
+        kinds: &'static [ObjectKind],
+        /// Whether kustomization files are judged too.
+        kustomizations: bool,
+    },
+}
+
+impl Judged {
+    /// Whether a document of a file of `file_kind`, with the identity
+    /// `object` when it is a Kubernetes object, is judged.
+    pub fn accepts(&self, file_kind: crate::model::FileKind, object: Option<&ResourceIdentity>) -> bool {
+        match self {
+            Judged::Everything => true,
+            Judged::Objects { kinds, kustomizations } => {
+                (*kustomizations && file_kind == crate::model::FileKind::Kustomization)
+                    || object.is_some_and(|o| kinds.iter().any(|k| k.matches(o)))
+            }
+        }
     }
 }
 
@@ -223,6 +296,7 @@ pub struct DocumentContext<'a> {
     pub config: &'a Config,
     pub(crate) meta: &'a RuleMeta,
     pub(crate) resource: Option<&'a ResourceIdentity>,
+    pub(crate) object: Option<crate::model::ObjectId>,
 }
 
 impl<'a> DocumentContext<'a> {
@@ -234,6 +308,24 @@ impl<'a> DocumentContext<'a> {
     /// The `kind` of the document, when it is a Kubernetes object.
     pub fn kind(&self) -> Option<&'a str> {
         self.resource.map(|r| r.kind.as_str())
+    }
+
+    /// The API group of the document, when it is a Kubernetes object
+    /// (empty for the core group).
+    pub fn group(&self) -> Option<&'a str> {
+        self.resource.map(ResourceIdentity::group)
+    }
+
+    /// Whether the document is a `kind` of the API `group`.
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.resource.is_some_and(|r| r.is(group, kind))
+    }
+
+    /// The object's id in the model's object table
+    /// ([`RepositoryModel::object`]), when the document is a judged object:
+    /// facts computed once per object are indexed by it.
+    pub fn object(&self) -> Option<crate::model::ObjectId> {
+        self.object
     }
 
     /// True when the file belongs to a protected (prod) environment.

@@ -257,9 +257,10 @@ fn check_model(
 
     if let Some(renderer) = &options.renderer {
         let started = Instant::now();
-        model.renders = renderer.render(&model, config);
+        let renders = renderer.render(&model, config);
+        model.set_renders(renders);
         stats.render = started.elapsed();
-        stats.renders = model.renders.rendered.len();
+        stats.renders = model.renders().rendered.len();
     }
 
     let started = Instant::now();
@@ -400,20 +401,21 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
     // Per-document checks over every file, and whole-repository checks, run
     // side by side: neither waits for the slowest task of the other.
     let per_document = || -> Vec<Finding> {
-        model
-            .files
-            .par_iter()
-            .chain(model.renders.rendered.par_iter().map(|r| &r.file))
-            .flat_map_iter(|file| {
-                let environment = model.manifest_environment(file);
+        let judged = model.files.len() + model.renders().rendered.len();
+        (0..judged)
+            .into_par_iter()
+            .flat_map_iter(|index| {
                 let mut out = Vec::new();
+                let Some(file) = model.judged_file(index) else { return out };
+                let environment = model.manifest_environment(file);
                 // Objects of a Kustomize base or patch are judged in the renders.
                 let consumed = model.is_consumed(file);
                 for (document, resource) in file.documents.iter().zip(&file.resources) {
                     if consumed && resource.is_some() {
                         continue;
                     }
-                    for r in rules {
+                    let object = resource.as_ref().and_then(|_| model.object_id(index, document.index));
+                    for r in rules.iter().filter(|r| r.judges.accepts(file.kind, resource.as_ref())) {
                         let cx = DocumentContext {
                             file,
                             document,
@@ -422,6 +424,7 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
                             config,
                             meta: &r.meta,
                             resource: resource.as_ref(),
+                            object,
                         };
                         r.rule.check_document(&cx, &mut out);
                     }
@@ -450,7 +453,7 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
 /// `parse-error` findings: what tollgate cannot read is a finding.
 fn render_problems(model: &RepositoryModel) -> Vec<Finding> {
     model
-        .renders
+        .renders()
         .problems
         .iter()
         .map(|p| {

@@ -1,6 +1,21 @@
 //! Where Kubernetes workloads keep their pod templates and containers.
 
-use tollgate_core::{Document, Node, Route};
+use tollgate_core::{Document, Node, ObjectKind, Route};
+
+/// The workload kinds that hold a pod spec ([`pod_spec_route`]), of any API
+/// group (an Argo `Rollout` included).
+pub const WORKLOADS: [ObjectKind; 10] = [
+    ObjectKind::any("Pod"),
+    ObjectKind::any("PodTemplate"),
+    ObjectKind::any("Deployment"),
+    ObjectKind::any("StatefulSet"),
+    ObjectKind::any("DaemonSet"),
+    ObjectKind::any("ReplicaSet"),
+    ObjectKind::any("ReplicationController"),
+    ObjectKind::any("Job"),
+    ObjectKind::any("Rollout"),
+    ObjectKind::any("CronJob"),
+];
 
 /// The route of the pod spec of a workload kind, if it has one.
 ///

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use tollgate_core::{Document, Environments, Node, RepositoryModel, Route, SourceFile, Tier};
+use tollgate_core::{Document, DocumentContext, Environments, Node, RepositoryModel, Route, SourceFile, Tier};
 
 /// What an object reaches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,27 +72,18 @@ pub fn default_environments() -> &'static Environments {
     DEFAULTS.get_or_init(Environments::defaults)
 }
 
-/// Per-document scopes, computed at most once per run and shared by the rules.
-struct ScopeCache {
-    /// First slot of each file, keyed by the file's address in the model.
-    offsets: std::collections::HashMap<usize, usize>,
-    slots: Vec<OnceLock<Scope>>,
-}
+/// Per-object scopes, computed at most once per run and shared by the
+/// rules, indexed by [`tollgate_core::ObjectId`].
+struct ScopeCache(Vec<OnceLock<Scope>>);
 
-/// [`document_scope`], computed once per document and run.
-pub fn cached_document_scope(model: &RepositoryModel, file: &SourceFile, document: &Document) -> Scope {
-    let cache = model.shared(|m| {
-        let mut offsets = std::collections::HashMap::with_capacity(m.files.len());
-        let mut total = 0;
-        for f in &m.files {
-            offsets.insert(std::ptr::from_ref(f) as usize, total);
-            total += f.documents.len();
-        }
-        ScopeCache { offsets, slots: (0..total).map(|_| OnceLock::new()).collect() }
-    });
-    match cache.offsets.get(&(std::ptr::from_ref(file) as usize)).and_then(|o| cache.slots.get(o + document.index)) {
-        Some(slot) => slot.get_or_init(|| document_scope(model, file, document)).clone(),
-        None => document_scope(model, file, document),
+/// [`document_scope`] of the document a rule is checking, computed once per
+/// object and run.
+pub fn cached_document_scope(cx: &DocumentContext<'_>) -> Scope {
+    let Some(id) = cx.object() else { return document_scope(cx.model, cx.file, cx.document) };
+    let cache = cx.model.shared(|m| ScopeCache((0..m.object_count()).map(|_| OnceLock::new()).collect()));
+    match cache.0.get(id.index()) {
+        Some(slot) => slot.get_or_init(|| document_scope(cx.model, cx.file, cx.document)).clone(),
+        None => document_scope(cx.model, cx.file, cx.document),
     }
 }
 

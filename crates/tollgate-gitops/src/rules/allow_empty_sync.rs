@@ -1,6 +1,6 @@
 //! `allow-empty-sync`: a sync that may delete everything.
 
-use tollgate_core::{DocumentContext, Finding, Node, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, rule_page};
 
 use super::argo::{application_spec, what};
 
@@ -10,6 +10,10 @@ pub(crate) struct AllowEmptySync;
 impl Rule for AllowEmptySync {
     fn page(&self) -> &'static str {
         rule_page!("allow-empty-sync")
+    }
+
+    fn judges(&self) -> Judged {
+        Judged::Objects { kinds: &super::argo::APPLICATIONS, kustomizations: false }
     }
 
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {

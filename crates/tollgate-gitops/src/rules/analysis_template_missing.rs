@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use tollgate_core::{Finding, Node, RepositoryContext, Route, Rule, Segment, rule_page};
 
 use crate::image::is_placeholder;
-use crate::scope::api_group;
 
 /// Reports `templateName` references of Rollouts (and Experiments) that no
 /// `AnalysisTemplate` or `ClusterAnalysisTemplate` in the repository defines.
@@ -19,8 +18,8 @@ impl Rule for AnalysisTemplateMissing {
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
         let mut namespaced: Vec<(Option<&str>, &str)> = Vec::new();
         let mut cluster: HashSet<&str> = HashSet::new();
-        for (_, doc, r) in cx.model.objects() {
-            if api_group(&doc.root) != "argoproj.io" {
+        for (_, _, r) in cx.model.objects() {
+            if r.group() != "argoproj.io" {
                 continue;
             }
             match r.kind.as_str() {
@@ -34,7 +33,7 @@ impl Rule for AnalysisTemplateMissing {
             }
         }
         for (file, doc, r) in cx.model.objects() {
-            if !matches!(r.kind.as_str(), "Rollout" | "Experiment") || api_group(&doc.root) != "argoproj.io" {
+            if !matches!(r.kind.as_str(), "Rollout" | "Experiment") || r.group() != "argoproj.io" {
                 continue;
             }
             let mut references: Vec<(Route, String, bool)> = Vec::new();

@@ -2,11 +2,15 @@
 
 use tollgate_core::{DocumentContext, Route};
 
-use crate::scope::api_group;
+use tollgate_core::ObjectKind;
+
+/// The Argo CD objects that carry an Application spec.
+pub(crate) const APPLICATIONS: [ObjectKind; 2] =
+    [ObjectKind::of("argoproj.io", "Application"), ObjectKind::of("argoproj.io", "ApplicationSet")];
 
 /// The route of the Application spec (`/spec`, or `/spec/template/spec` of an ApplicationSet).
 pub(crate) fn application_spec(cx: &DocumentContext<'_>) -> Option<Route> {
-    if api_group(&cx.document.root) != "argoproj.io" {
+    if cx.group() != Some("argoproj.io") {
         return None;
     }
     match cx.kind()? {

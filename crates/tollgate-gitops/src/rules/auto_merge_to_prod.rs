@@ -4,10 +4,12 @@
 use std::sync::OnceLock;
 
 use regex::Regex;
-use tollgate_core::{DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, SourceFile, rule_page};
+use tollgate_core::{
+    DocumentContext, FileKind, Finding, Judged, Node, ObjectKind, RepositoryContext, Route, Rule, SourceFile, rule_page,
+};
 
 use crate::renovate::{self, PathPattern};
-use crate::scope::{Scope, api_group, cached_document_scope, path_scope, text_scope};
+use crate::scope::{Scope, cached_document_scope, path_scope, text_scope};
 use crate::workflows::{Job, Step, Workflow, Workflows};
 
 /// Reports workflow merge/approve/push steps, Renovate `automerge`, Flux
@@ -92,10 +94,18 @@ impl Rule for AutoMergeToProd {
         rule_page!("auto-merge-to-prod")
     }
 
+    fn judges(&self) -> Judged {
+        const KINDS: &[ObjectKind] = &[
+            ObjectKind::of("image.toolkit.fluxcd.io", "ImageUpdateAutomation"),
+            ObjectKind::of("argoproj.io", "Application"),
+            ObjectKind::of("kargo.akuity.io", "Project"),
+            ObjectKind::of("kargo.akuity.io", "ProjectConfig"),
+        ];
+        Judged::Objects { kinds: KINDS, kustomizations: false }
+    }
+
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
-        let root = &cx.document.root;
-        let group = api_group(root);
-        match (cx.kind(), group) {
+        match (cx.kind(), cx.group().unwrap_or("")) {
             (Some("ImageUpdateAutomation"), "image.toolkit.fluxcd.io") => image_update_automation(cx, out),
             (Some("Application"), "argoproj.io") => image_updater(cx, out),
             (Some("Project" | "ProjectConfig"), "kargo.akuity.io") => kargo(cx, out),
@@ -126,7 +136,7 @@ fn image_update_automation(cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
     }
     let update_path = root.get(&Route::parse("/spec/update/path")).and_then(Node::as_str).unwrap_or("./");
     let whole_repo = matches!(update_path.trim_start_matches("./").trim_end_matches('/'), "" | ".");
-    let scope = cached_document_scope(cx.model, cx.file, cx.document);
+    let scope = cached_document_scope(cx);
     let prod_file = if whole_repo { cx.model.first_protected_file() } else { None };
     if !(scope.is_prod() || prod_file.is_some()) {
         return;
@@ -169,7 +179,7 @@ fn image_updater(cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
     if branch.is_some_and(|b| !b.contains(':') && !default_branch(b)) {
         return;
     }
-    let scope = cached_document_scope(cx.model, cx.file, cx.document);
+    let scope = cached_document_scope(cx);
     if !scope.is_prod() {
         return;
     }

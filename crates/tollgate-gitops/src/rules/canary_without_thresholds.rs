@@ -1,8 +1,6 @@
 //! `canary-without-thresholds`: a Flagger Canary that cannot decide to roll back.
 
-use tollgate_core::{DocumentContext, Finding, Node, Route, Rule, rule_page};
-
-use crate::scope::api_group;
+use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
 
 /// Reports Flagger Canaries without metrics or without a failure threshold.
 pub(crate) struct CanaryWithoutThresholds;
@@ -12,8 +10,13 @@ impl Rule for CanaryWithoutThresholds {
         rule_page!("canary-without-thresholds")
     }
 
+    fn judges(&self) -> Judged {
+        const KINDS: &[ObjectKind] = &[ObjectKind::of("flagger.app", "Canary")];
+        Judged::Objects { kinds: KINDS, kustomizations: false }
+    }
+
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
-        if cx.kind() != Some("Canary") || api_group(&cx.document.root) != "flagger.app" {
+        if !cx.is("flagger.app", "Canary") {
             return;
         }
         let root = &cx.document.root;

@@ -1,6 +1,6 @@
 //! `lower-env-drift-uncorrected`: dev/staging apps that do not self-heal.
 
-use tollgate_core::{DocumentContext, Finding, Node, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, rule_page};
 
 use super::argo::{application_spec, what};
 use crate::scope::cached_document_scope;
@@ -13,9 +13,13 @@ impl Rule for LowerEnvDriftUncorrected {
         rule_page!("lower-env-drift-uncorrected")
     }
 
+    fn judges(&self) -> Judged {
+        Judged::Objects { kinds: &super::argo::APPLICATIONS, kustomizations: false }
+    }
+
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
         let Some(spec) = application_spec(cx) else { return };
-        let scope = cached_document_scope(cx.model, cx.file, cx.document);
+        let scope = cached_document_scope(cx);
         if !scope.only_lower() {
             return;
         }

@@ -1,6 +1,6 @@
 //! `mutable-image-ref`: images that a `git revert` cannot roll back.
 
-use tollgate_core::{DocumentContext, FileKind, Finding, Node, Route, Rule, Severity, rule_page};
+use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, Route, Rule, Severity, rule_page};
 
 use crate::image::{is_placeholder, is_valid_digest, moving_tag_reason, parse_image};
 use crate::kube::containers;
@@ -12,6 +12,10 @@ pub(crate) struct MutableImageRef;
 impl Rule for MutableImageRef {
     fn page(&self) -> &'static str {
         rule_page!("mutable-image-ref")
+    }
+
+    fn judges(&self) -> Judged {
+        Judged::Objects { kinds: &crate::kube::WORKLOADS, kustomizations: true }
     }
 
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {

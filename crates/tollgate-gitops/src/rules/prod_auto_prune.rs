@@ -1,6 +1,6 @@
 //! `prod-auto-prune`: automated pruning in prod without confirmation.
 
-use tollgate_core::{DocumentContext, Finding, Node, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, rule_page};
 
 use super::argo::{application_spec, what};
 use crate::scope::cached_document_scope;
@@ -11,6 +11,10 @@ pub(crate) struct ProdAutoPrune;
 impl Rule for ProdAutoPrune {
     fn page(&self) -> &'static str {
         rule_page!("prod-auto-prune")
+    }
+
+    fn judges(&self) -> Judged {
+        Judged::Objects { kinds: &super::argo::APPLICATIONS, kustomizations: false }
     }
 
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
@@ -30,7 +34,7 @@ impl Rule for ProdAutoPrune {
         if confirmed {
             return;
         }
-        let scope = cached_document_scope(cx.model, cx.file, cx.document);
+        let scope = cached_document_scope(cx);
         if scope.is_prod() {
             cx.report(
                 &prune,

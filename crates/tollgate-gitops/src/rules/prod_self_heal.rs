@@ -1,9 +1,9 @@
 //! `prod-self-heal`: prod reconcilers that revert drift automatically.
 
-use tollgate_core::{DocumentContext, Finding, Node, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
 
 use super::argo::{application_spec, what};
-use crate::scope::{api_group, cached_document_scope};
+use crate::scope::cached_document_scope;
 
 /// Reports Argo CD `automated.selfHeal: true` and Flux HelmRelease
 /// `driftDetection.mode: enabled` in prod.
@@ -12,6 +12,15 @@ pub(crate) struct ProdSelfHeal;
 impl Rule for ProdSelfHeal {
     fn page(&self) -> &'static str {
         rule_page!("prod-self-heal")
+    }
+
+    fn judges(&self) -> Judged {
+        const KINDS: &[ObjectKind] = &[
+            ObjectKind::of("argoproj.io", "Application"),
+            ObjectKind::of("argoproj.io", "ApplicationSet"),
+            ObjectKind::of("helm.toolkit.fluxcd.io", "HelmRelease"),
+        ];
+        Judged::Objects { kinds: KINDS, kustomizations: false }
     }
 
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
@@ -25,7 +34,7 @@ impl Rule for ProdSelfHeal {
                 route,
                 "sets `automated.selfHeal: true`, so Argo CD reverts any change made in the cluster within seconds, including a deliberate hotfix, before a human has looked. Set `selfHeal: false` in prod and alert on drift (OutOfSync notifications) instead.",
             )
-        } else if cx.kind() == Some("HelmRelease") && api_group(root) == "helm.toolkit.fluxcd.io" {
+        } else if cx.is("helm.toolkit.fluxcd.io", "HelmRelease") {
             let route = Route::parse("/spec/driftDetection/mode");
             if root.get(&route).and_then(Node::as_str) != Some("enabled") {
                 return;
@@ -37,7 +46,7 @@ impl Rule for ProdSelfHeal {
         } else {
             return;
         };
-        let scope = cached_document_scope(cx.model, cx.file, cx.document);
+        let scope = cached_document_scope(cx);
         if scope.is_prod() {
             cx.report(&route, format!("Prod {}{} {message}", what(cx), scope.via_phrase())).emit(out);
         }

@@ -1,8 +1,8 @@
 //! `rollout-without-analysis`: prod progressive delivery with no automated analysis.
 
-use tollgate_core::{DocumentContext, Finding, Node, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
 
-use crate::scope::{api_group, cached_document_scope};
+use crate::scope::cached_document_scope;
 
 /// Reports prod Argo Rollouts whose canary or blue-green strategy has no analysis.
 pub(crate) struct RolloutWithoutAnalysis;
@@ -12,8 +12,13 @@ impl Rule for RolloutWithoutAnalysis {
         rule_page!("rollout-without-analysis")
     }
 
+    fn judges(&self) -> Judged {
+        const KINDS: &[ObjectKind] = &[ObjectKind::of("argoproj.io", "Rollout")];
+        Judged::Objects { kinds: KINDS, kustomizations: false }
+    }
+
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
-        if cx.kind() != Some("Rollout") || api_group(&cx.document.root) != "argoproj.io" {
+        if !cx.is("argoproj.io", "Rollout") {
             return;
         }
         let root = &cx.document.root;
@@ -33,7 +38,7 @@ impl Rule for RolloutWithoutAnalysis {
         if analysed {
             return;
         }
-        let scope = cached_document_scope(cx.model, cx.file, cx.document);
+        let scope = cached_document_scope(cx);
         if scope.is_prod() {
             cx.report(
                 &route,

@@ -1,8 +1,6 @@
 //! `unpinned-chart`: Helm charts that float.
 
-use tollgate_core::{DocumentContext, FileKind, Finding, Node, Route, Rule, rule_page};
-
-use crate::scope::api_group;
+use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
 
 /// Reports Flux `HelmRelease`/`HelmChart` versions, Argo CD Helm sources'
 /// `targetRevision` and Kustomize `helmCharts` versions that are missing,
@@ -30,6 +28,16 @@ impl Rule for UnpinnedChart {
         rule_page!("unpinned-chart")
     }
 
+    fn judges(&self) -> Judged {
+        const KINDS: &[ObjectKind] = &[
+            ObjectKind::of("helm.toolkit.fluxcd.io", "HelmRelease"),
+            ObjectKind::of("source.toolkit.fluxcd.io", "HelmChart"),
+            ObjectKind::of("argoproj.io", "Application"),
+            ObjectKind::of("argoproj.io", "ApplicationSet"),
+        ];
+        Judged::Objects { kinds: KINDS, kustomizations: true }
+    }
+
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
         let root = &cx.document.root;
         let fix = "Pin an exact chart version (`1.4.2`), so that a `git revert` restores exactly what ran before.";
@@ -47,8 +55,7 @@ impl Rule for UnpinnedChart {
             }
             return;
         }
-        let group = api_group(root);
-        match (cx.kind(), group) {
+        match (cx.kind(), cx.group().unwrap_or("")) {
             (Some("HelmRelease"), "helm.toolkit.fluxcd.io") | (Some("HelmChart"), "source.toolkit.fluxcd.io") => {
                 let spec = if cx.kind() == Some("HelmRelease") {
                     Route::parse("/spec/chart/spec")

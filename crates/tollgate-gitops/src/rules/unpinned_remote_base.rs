@@ -1,6 +1,6 @@
 //! `unpinned-remote-base`: remote Kustomize resources that float.
 
-use tollgate_core::{DocumentContext, FileKind, Finding, Node, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, Route, Rule, rule_page};
 
 /// Reports remote `resources`, `bases` and `components` of a Kustomization
 /// without a `ref` (or `version`) pinned to a tag or commit.
@@ -43,6 +43,10 @@ fn problem(url: &str) -> Option<String> {
 impl Rule for UnpinnedRemoteBase {
     fn page(&self) -> &'static str {
         rule_page!("unpinned-remote-base")
+    }
+
+    fn judges(&self) -> Judged {
+        Judged::Objects { kinds: &[], kustomizations: true }
     }
 
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
