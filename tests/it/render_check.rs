@@ -331,3 +331,19 @@ spec:
     assert!(!all.iter().any(|f| f["rule_id"] == "parse-error"), "{text}");
     assert_eq!(all.iter().filter(|f| f["rule_id"] == "mutable-image-ref").count(), 1, "{text}");
 }
+
+#[test]
+fn a_secret_value_found_in_a_render_is_masked_where_it_was_written() {
+    let repo = TempRepo::new("render-masked");
+    repo.write(
+        "apps/db/base/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-very-secret\n",
+    );
+    repo.write("apps/db/base/kustomization.yaml", "resources: [secret.yaml]\n");
+    repo.write("apps/db/overlays/prod/kustomization.yaml", "resources: [../../base]\nnamePrefix: prod-\n");
+    let out = tollgate(&repo.path, &["check", "."]);
+    let text = stdout(&out);
+    assert!(text.contains("--> apps/db/base/secret.yaml:5:1"), "{text}");
+    assert!(text.contains("password: *******************"), "{text}");
+    assert!(!text.contains("hunter2"), "the secret value is shown: {text}");
+}

@@ -45,7 +45,7 @@ pub use finding::{Finding, Location, RelatedLocation, ResourceIdentity, Suppress
 pub use history::{CommitCheck, CommitRef, SignatureVerdict};
 pub use model::{FileKind, FileProblem, ObjectId, RepositoryModel, SourceFile, Syntax, classify};
 pub use registry::{RegisteredRule, Registry, is_kebab_case};
-pub use render::{Origin, OriginMap, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, translate};
+pub use render::{Origin, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, origin_position, translate};
 pub use rule::{
     DocumentContext, FindingBuilder, Judged, ObjectKind, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta,
     core_rules,

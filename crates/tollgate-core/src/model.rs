@@ -230,13 +230,17 @@ impl SourceFile {
     }
 
     /// A rendered stream (`render:<root>`) with the documents its writer
-    /// built beside the text: no parse, no comments, no suppressions.
-    pub fn rendered(path: String, text: String, documents: Vec<Document>) -> SourceFile {
+    /// built: no parse, no comments, no suppressions, and no text. Its
+    /// spans hold the offsets of the printed stream and the origin of each
+    /// value (see [`crate::origin_position`]); every finding on it is moved
+    /// to that origin, so the text itself is never shown (a repository's
+    /// renders would hold it all in memory).
+    pub fn rendered(path: String, documents: Vec<Document>) -> SourceFile {
         let resources = documents.iter().map(ResourceIdentity::of).collect();
         SourceFile {
             path,
             kind: FileKind::Yaml,
-            text,
+            text: String::new(),
             documents,
             resources,
             problem: None,
@@ -646,7 +650,8 @@ mod tests {
     fn objects_have_ids_in_judged_file_order() {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nplain: value\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n";
         let file = |path: &str| SourceFile::parse(path.to_owned(), FileKind::Yaml, text.to_owned(), &Limits::default());
-        let model = RepositoryModel::new(Path::new("."), vec![file("b.yaml"), file("a.yaml")], Environments::defaults());
+        let model =
+            RepositoryModel::new(Path::new("."), vec![file("b.yaml"), file("a.yaml")], Environments::defaults());
         assert_eq!(model.object_count(), 4);
         let names: Vec<String> = model.objects().map(|(f, _, r)| format!("{}:{}", f.path, r.name)).collect();
         assert_eq!(names, ["a.yaml:a", "a.yaml:b", "b.yaml:a", "b.yaml:b"]);

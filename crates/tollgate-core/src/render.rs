@@ -29,97 +29,70 @@ pub struct Origin {
     pub span: Span,
 }
 
-/// The origin of every node of a rendered text, by the byte offset the node
-/// starts at in that text. Entries are 16 bytes (offsets only: lines and
-/// columns are computed for the few nodes a finding lands on), because a
-/// repository's renders hold millions of nodes.
-#[derive(Debug, Clone, Default)]
-pub struct OriginMap {
-    files: Vec<String>,
-    /// `[offset in the rendered text, file index, start, end in that file]`, sorted.
-    starts: Vec<[u32; 4]>,
+/// A position of a node of a rendered document. A render keeps no text, and
+/// every node carries its own origin in its span: `offset` is where the
+/// node is in the printed stream (so spans nest and order as in a parsed
+/// file), `line` is one more than the index of the file that wrote the
+/// value in [`Rendered::files`] (0 when unknown), and `column` the byte
+/// offset in that file where the value starts (in a span's `start`) or
+/// ends (in its `end`). Keeping the origin in the node costs nothing more
+/// than the node; a separate table of every node's origin cost a fifth of
+/// a large repository's memory.
+///
+/// ```
+/// use tollgate_core::origin_position;
+/// let start = origin_position(Some(2), 40, 7);
+/// assert_eq!((start.line, start.column, start.offset), (3, 40, 7));
+/// assert_eq!(origin_position(None, 40, 7).line, 0);
+/// ```
+pub fn origin_position(file: Option<u32>, origin_offset: u32, rendered_offset: u32) -> Position {
+    Position { line: file.map_or(0, |f| f.saturating_add(1)), column: origin_offset, offset: rendered_offset }
 }
 
-impl OriginMap {
-    /// Records that the node starting at `offset` of the rendered text was
-    /// written at `span` of `path`.
-    ///
-    /// ```
-    /// use tollgate_core::{OriginMap, Position, Span};
-    /// let base = "kind: Deployment\nimage: nginx\n";
-    /// let at = |offset: u32| Position { line: 1 + base[..offset as usize].matches('\n').count() as u32, column: 1, offset };
-    /// let mut map = OriginMap::default();
-    /// map.insert(10, "base/deploy.yaml", Span { start: at(17), end: at(29) });
-    /// let origin = map.origin(Span { start: at(10), end: at(12) }, &|_, offset| at(offset)).unwrap();
-    /// assert_eq!((origin.path.as_str(), origin.span.start.line), ("base/deploy.yaml", 2));
-    /// ```
-    pub fn insert(&mut self, offset: u32, path: &str, span: Span) {
-        let file = self.files.iter().position(|f| f == path).unwrap_or_else(|| {
-            self.files.push(path.to_owned());
-            self.files.len() - 1
-        });
-        self.insert_indexed(offset, u32::try_from(file).unwrap_or(u32::MAX), span);
-    }
+/// One node's origin, read back from its span: `[offset in the stream, file
+/// index + 1, start, end in that file]`.
+type Entry = [u32; 4];
 
-    /// A map whose files are known up front, by index.
-    pub fn with_files(files: Vec<String>) -> OriginMap {
-        OriginMap { files, starts: Vec::new() }
-    }
-
-    /// [`OriginMap::insert`] with the index of a file given to
-    /// [`OriginMap::with_files`].
-    pub fn insert_indexed(&mut self, offset: u32, file: u32, span: Span) {
-        let entry = [offset, file, span.start.offset, span.end.offset.max(span.start.offset)];
-        match self.starts.last() {
-            Some(last) if last[0] > offset => {
-                let at = self.starts.partition_point(|e| e[0] <= offset);
-                self.starts.insert(at, entry);
+/// The origins of a rendered document's nodes, in the order they were
+/// written (keys before their values, containers before their items).
+fn entries(node: &tollgate_yaml::Node, out: &mut Vec<Entry>) {
+    let span = node.span;
+    out.push([span.start.offset, span.start.line, span.start.column, span.end.column.max(span.start.column)]);
+    match &node.value {
+        tollgate_yaml::Value::Scalar(_) => {}
+        tollgate_yaml::Value::Sequence(items) => items.iter().for_each(|n| entries(n, out)),
+        tollgate_yaml::Value::Mapping(m) => {
+            for (k, v) in &m.entries {
+                entries(k, out);
+                entries(v, out);
             }
-            _ => self.starts.push(entry),
         }
     }
+}
 
-    /// Where a span of the rendered text was written; `position(path,
-    /// offset)` gives the line and column of an offset of a file. A span
-    /// that starts at a key (`key: value`) is where its value was written
-    /// when the value came from another file (a patch, an overlay's
-    /// `images:`), else the key through the end of the value; any other span
-    /// is its node's.
-    pub fn origin(&self, span: Span, position: &dyn Fn(&str, u32) -> Position) -> Option<Origin> {
-        let after = self.starts.partition_point(|e| e[0] <= span.start.offset);
-        let index = after.checked_sub(1)?;
-        let start = self.starts.get(index)?;
-        let value = self.starts.get(index + 1).filter(|v| v[0] < span.end.offset && v[0] > start[0]);
-        let (file, from, to) = match value {
-            Some(v) if v[1] != start[1] => (v[1], v[2], v[3]),
-            Some(v) if v[3] > start[2] && v[2] >= start[2] => (start[1], start[2], v[3]),
-            _ => (start[1], start[2], start[3]),
-        };
-        let path = self.files.get(file as usize)?;
-        let span = Span { start: position(path, from), end: position(path, to) };
-        Some(Origin { path: path.clone(), span })
-    }
-
-    /// How many nodes have an origin.
-    pub fn len(&self) -> usize {
-        self.starts.len()
-    }
-
-    /// Frees the growth slack of a finished map.
-    pub fn shrink_to_fit(&mut self) {
-        self.starts.shrink_to_fit();
-        self.files.shrink_to_fit();
-    }
-
-    /// Whether no node has an origin.
-    pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
-    }
-
-    /// Every file named.
-    pub fn files(&self) -> &[String] {
-        &self.files
-    }
+/// Where a span of a rendered document was written; `position(path,
+/// offset)` gives the line and column of an offset of a file. A span that
+/// starts at a key (`key: value`) is where its value was written when the
+/// value came from another file (a patch, an overlay's `images:`), else the
+/// key through the end of the value; any other span is its node's (the
+/// first entry's, for a whole mapping).
+fn origin_in(
+    entries: &[Entry],
+    files: &[String],
+    span: Span,
+    position: &dyn Fn(&str, u32) -> Position,
+) -> Option<Origin> {
+    let after = entries.partition_point(|e| e[0] <= span.start.offset);
+    let start = entries.get(after.checked_sub(1)?)?;
+    let value = entries.get(after).filter(|v| v[0] < span.end.offset && v[0] > start[0]);
+    let (file, from, to) = match value {
+        Some(v) if v[1] != start[1] => (v[1], v[2], v[3]),
+        Some(v) if v[3] > start[2] && v[2] >= start[2] => (start[1], start[2], v[3]),
+        _ => (start[1], start[2], start[3]),
+    };
+    let path = files.get(file.checked_sub(1)? as usize)?;
+    let span = Span { start: position(path, from), end: position(path, to) };
+    Some(Origin { path: path.clone(), span })
 }
 
 /// One rendered root.
@@ -130,11 +103,13 @@ pub struct Rendered {
     /// The root's kustomization file.
     pub kustomization: String,
     /// The rendered stream as a file of the model: its path is
-    /// `render:<root>` (never a real path), its text the rendered YAML, its
-    /// environment the root's.
+    /// `render:<root>` (never a real path), its documents the rendered
+    /// objects (their spans hold their origins, see [`origin_position`]),
+    /// its environment the root's; it keeps no text.
     pub file: SourceFile,
-    /// Where each node of the text was written.
-    pub origins: OriginMap,
+    /// The files that wrote the render's values, by the index its spans
+    /// name.
+    pub files: Vec<String>,
 }
 
 /// What a renderer produced for a repository.
@@ -185,17 +160,26 @@ pub fn translate(findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Finding
         model.renders().rendered.iter().map(|r| (r.file.path.as_str(), r)).collect();
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
     let mut moved: Vec<Finding> = Vec::new();
+    let mut origins = Origins::default();
     for mut f in findings {
-        let Some(render) = by_path.get(f.location.path.as_str()) else {
+        let Some(&render) = by_path.get(f.location.path.as_str()) else {
             out.push(f);
             continue;
         };
         for related in &mut f.related {
-            if let Some(r) = by_path.get(related.location.path.as_str()) {
-                move_location(&mut related.location, r, model);
+            if let Some(&r) = by_path.get(related.location.path.as_str()) {
+                origins.move_location(&mut related.location, r, model);
             }
         }
-        move_location(&mut f.location, render, model);
+        // Masked values (a secret's) are masked where they were written.
+        let masked = std::mem::take(&mut f.masked);
+        origins.move_location(&mut f.location, render, model);
+        f.masked = masked
+            .into_iter()
+            .filter_map(|span| origins.origin(render, span, model))
+            .filter(|o| o.path == f.location.path)
+            .map(|o| o.span)
+            .collect();
         let file = model.file(&f.location.path);
         let content = file.map_or_else(String::new, |file| normalize_content(f.location.span.text(&file.text)));
         let identity = file
@@ -259,27 +243,48 @@ pub fn translate(findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Finding
     out
 }
 
-/// Moves a location on a rendered stream to its origin.
-fn move_location(location: &mut Location, render: &Rendered, model: &RepositoryModel) {
-    let position = |path: &str, offset: u32| {
-        model.file(path).map_or(Position { line: 1, column: 1, offset: 0 }, |f| f.position_at(offset))
-    };
-    let Some(origin) = render.origins.origin(location.span, &position) else {
-        // A node with no recorded origin: the root's kustomization.
-        location.path.clone_from(&render.kustomization);
-        let start = Position { line: 1, column: 1, offset: 0 };
-        location.span = Span { start, end: Position { column: 2, offset: 1, ..start } };
-        location.document = None;
-        return;
-    };
-    location.document = model.file(&origin.path).and_then(|file| {
-        file.documents
-            .iter()
-            .rev()
-            .find(|d| d.root.span.start.offset <= origin.span.start.offset)
-            .or_else(|| file.documents.first())
-            .map(|d| d.index)
-    });
-    location.path = origin.path;
-    location.span = origin.span;
+/// The origins of the documents of the renders findings land on, read once
+/// per document.
+#[derive(Default)]
+struct Origins<'m> {
+    by_document: HashMap<(&'m str, usize), Vec<Entry>>,
+}
+
+impl<'m> Origins<'m> {
+    /// Where a span of a rendered stream was written.
+    fn origin(&mut self, render: &'m Rendered, span: Span, model: &RepositoryModel) -> Option<Origin> {
+        let documents = &render.file.documents;
+        let index = documents.partition_point(|d| d.root.span.start.offset <= span.start.offset).checked_sub(1)?;
+        let entries = self.by_document.entry((render.file.path.as_str(), index)).or_insert_with(|| {
+            let mut out = Vec::with_capacity(documents[index].nodes);
+            entries(&documents[index].root, &mut out);
+            out
+        });
+        let position = |path: &str, offset: u32| {
+            model.file(path).map_or(Position { line: 1, column: 1, offset: 0 }, |f| f.position_at(offset))
+        };
+        origin_in(entries, &render.files, span, &position)
+    }
+
+    /// Moves a location on a rendered stream to its origin.
+    fn move_location(&mut self, location: &mut Location, render: &'m Rendered, model: &RepositoryModel) {
+        let Some(origin) = self.origin(render, location.span, model) else {
+            // A node with no recorded origin: the root's kustomization.
+            location.path.clone_from(&render.kustomization);
+            let start = Position { line: 1, column: 1, offset: 0 };
+            location.span = Span { start, end: Position { column: 2, offset: 1, ..start } };
+            location.document = None;
+            return;
+        };
+        location.document = model.file(&origin.path).and_then(|file| {
+            file.documents
+                .iter()
+                .rev()
+                .find(|d| d.root.span.start.offset <= origin.span.start.offset)
+                .or_else(|| file.documents.first())
+                .map(|d| d.index)
+        });
+        location.path = origin.path;
+        location.span = origin.span;
+    }
 }

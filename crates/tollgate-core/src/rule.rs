@@ -541,9 +541,13 @@ pub(crate) fn locate(file: &SourceFile, document: &Document, route: &Route, targ
     )
 }
 
-/// `span` cut at the end of its first line.
+/// `span` cut at the end of its first line (unchanged in a file that keeps
+/// no text, a render, whose findings move to the origin of the span).
 fn first_line_of(span: Span, text: &str) -> Span {
     let start = span.start;
+    if start.byte() >= text.len() {
+        return span;
+    }
     let from = start.byte().min(text.len());
     let line_end = text[from..].find('\n').map_or(text.len(), |i| from + i).min(span.end.byte().max(from + 1));
     let width = text.get(from..line_end).map_or(0, |t| t.chars().count()) as u32;

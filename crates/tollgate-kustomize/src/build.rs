@@ -55,10 +55,11 @@ impl Render {
     }
 
     /// The output as `kustomize build` prints it, with its documents as a
-    /// parser reads them back; `origin(offset, origin)` learns where the
-    /// node written at each offset of the text came from.
-    pub fn emit(&self, origin: &mut dyn FnMut(u32, Origin)) -> (String, Vec<tollgate_yaml::Document>) {
-        crate::emit::emit(&self.resources.iter().map(|r| &r.node).collect::<Vec<_>>(), origin)
+    /// parser reads them back, each node's span holding its origin (see
+    /// [`tollgate_core::origin_position`]; file indexes are into
+    /// [`Render::files`]).
+    pub fn emit(&self) -> (String, Vec<tollgate_yaml::Document>) {
+        crate::emit::emit(&self.resources.iter().map(|r| &r.node).collect::<Vec<_>>())
     }
 }
 

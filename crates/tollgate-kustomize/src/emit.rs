@@ -11,15 +11,15 @@ use crate::node::{Origin, RNode, RValue};
 
 /// The rendered stream: every node a document.
 pub fn to_yaml(nodes: &[&RNode]) -> String {
-    emit(nodes, &mut |_, _| {}).0
+    emit(nodes).0
 }
 
 /// The rendered stream, and its documents as a YAML parser would read them
-/// back (with the spans of the text), without parsing it: rules judge the
-/// documents, and `origin(offset, origin)` is told where every node written
-/// at `offset` (every key and value) came from.
-pub(crate) fn emit(nodes: &[&RNode], origin: &mut dyn FnMut(u32, Origin)) -> (String, Vec<Document>) {
-    let mut w = Writer { text: String::new(), line: 1, line_start: 0, count: 0, origin };
+/// back, without parsing it: rules judge the documents. Each node's span
+/// has the byte offsets of the node in the stream and, instead of lines and
+/// columns, the node's origin (see [`tollgate_core::origin_position`]).
+pub(crate) fn emit(nodes: &[&RNode]) -> (String, Vec<Document>) {
+    let mut w = Writer { text: String::new(), count: 0 };
     let mut documents = Vec::with_capacity(nodes.len());
     for (index, node) in nodes.iter().enumerate() {
         if index > 0 {
@@ -33,22 +33,13 @@ pub(crate) fn emit(nodes: &[&RNode], origin: &mut dyn FnMut(u32, Origin)) -> (St
 }
 
 /// Writes YAML and knows where it is.
-struct Writer<'o> {
+struct Writer {
     text: String,
-    line: u32,
-    line_start: usize,
     count: usize,
-    origin: &'o mut dyn FnMut(u32, Origin),
 }
 
-impl Writer<'_> {
+impl Writer {
     fn push(&mut self, s: &str) {
-        for (i, b) in s.bytes().enumerate() {
-            if b == b'\n' {
-                self.line += 1;
-                self.line_start = self.text.len() + i + 1;
-            }
-        }
         self.text.push_str(s);
     }
 
@@ -56,13 +47,19 @@ impl Writer<'_> {
         let _ = write!(self.text, "{:n$}", "");
     }
 
-    fn pos(&self) -> Position {
-        let column = self.text[self.line_start..].chars().count() + 1;
-        Position {
-            line: self.line,
-            column: u32::try_from(column).unwrap_or(u32::MAX),
-            offset: u32::try_from(self.text.len()).unwrap_or(u32::MAX),
-        }
+    /// Here, as the start of a node written at `origin`.
+    fn start(&self, origin: Origin) -> Position {
+        tollgate_core::origin_position(Some(origin.file.0), origin.span.start.offset, self.offset())
+    }
+
+    /// Here, as the end of a node written at `origin`.
+    fn end(&self, origin: Origin) -> Position {
+        let end = origin.span.end.offset.max(origin.span.start.offset);
+        tollgate_core::origin_position(Some(origin.file.0), end, self.offset())
+    }
+
+    fn offset(&self) -> u32 {
+        u32::try_from(self.text.len()).unwrap_or(u32::MAX)
     }
 
     fn document(&mut self, node: &RNode) -> Node {
@@ -83,8 +80,7 @@ impl Writer<'_> {
         let RValue::Map(entries) = &node.value else { return self.inline(node) };
         let mut sorted: Vec<_> = entries.iter().collect();
         sorted.sort_by(|a, b| a.0.text.cmp(&b.0.text));
-        let start = self.pos();
-        (self.origin)(start.offset, node.origin);
+        let start = self.start(node.origin);
         self.count += 1;
         let mut out = Vec::with_capacity(sorted.len());
         for (i, (key, value)) in sorted.into_iter().enumerate() {
@@ -97,7 +93,8 @@ impl Writer<'_> {
             let value_node = self.block_value(value, indent);
             out.push((key_node, value_node));
         }
-        let end = out.last().map_or(start, |(_, v)| v.span.end);
+        let end =
+            Position { offset: out.last().map_or(start.offset, |(_, v)| v.span.end.offset), ..self.end(node.origin) };
         Node { value: Value::Mapping(Mapping { entries: out.into_boxed_slice() }), span: Span { start, end } }
     }
 
@@ -110,9 +107,7 @@ impl Writer<'_> {
         // under a key, which it starts after its first `- `.
         let mut start = None;
         if first_inline || at_dash {
-            let at = self.pos();
-            (self.origin)(at.offset, node.origin);
-            start = Some(at);
+            start = Some(self.start(node.origin));
         }
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
@@ -121,9 +116,7 @@ impl Writer<'_> {
             }
             self.push("- ");
             if start.is_none() {
-                let at = self.pos();
-                (self.origin)(at.offset, node.origin);
-                start = Some(at);
+                start = Some(self.start(node.origin));
             }
             let child = match &item.value {
                 RValue::Map(entries) if !entries.is_empty() => self.map(item, indent + 2, true),
@@ -136,8 +129,8 @@ impl Writer<'_> {
             };
             out.push(child);
         }
-        let start = start.unwrap_or_else(|| self.pos());
-        let end = out.last().map_or(start, |n| n.span.end);
+        let start = start.unwrap_or_else(|| self.start(node.origin));
+        let end = Position { offset: out.last().map_or(start.offset, |n| n.span.end.offset), ..self.end(node.origin) };
         Node { value: Value::Sequence(out.into_boxed_slice()), span: Span { start, end } }
     }
 
@@ -166,12 +159,11 @@ impl Writer<'_> {
     fn inline(&mut self, node: &RNode) -> Node {
         match &node.value {
             RValue::Map(_) | RValue::Seq(_) => {
-                let start = self.pos();
-                (self.origin)(start.offset, node.origin);
+                let start = self.start(node.origin);
                 self.count += 1;
                 let is_map = matches!(node.value, RValue::Map(_));
                 self.push(if is_map { "{}" } else { "[]" });
-                let span = Span { start, end: self.pos() };
+                let span = Span { start, end: self.end(node.origin) };
                 let value = if is_map { Value::Mapping(Mapping::default()) } else { Value::Sequence(Box::new([])) };
                 Node { value, span }
             }
@@ -186,13 +178,12 @@ impl Writer<'_> {
     /// Writes a scalar as `written` (plain or double-quoted) and returns the
     /// node a parser reads back from it: `value`, in the style written.
     fn scalar_node(&mut self, value: &str, written: &str, origin: Origin) -> Node {
-        let start = self.pos();
-        (self.origin)(start.offset, origin);
+        let start = self.start(origin);
         self.count += 1;
         self.push(written);
         let style = if written.starts_with('"') { ScalarStyle::DoubleQuoted } else { ScalarStyle::Plain };
         let text = if style == ScalarStyle::Plain { written } else { value };
-        Node { value: Value::Scalar(Scalar { text: text.into(), style }), span: Span { start, end: self.pos() } }
+        Node { value: Value::Scalar(Scalar { text: text.into(), style }), span: Span { start, end: self.end(origin) } }
     }
 }
 
@@ -279,11 +270,11 @@ mod tests {
     }
 
     fn same(a: &tollgate_yaml::Node, b: &tollgate_yaml::Node, text: &str) {
-        assert_eq!(a.span.start, b.span.start, "{text}");
+        assert_eq!(a.span.start.offset, b.span.start.offset, "{text}");
         match (&a.value, &b.value) {
             (Value::Scalar(x), Value::Scalar(y)) => {
                 assert_eq!((&x.text, x.style), (&y.text, y.style), "{text}");
-                assert_eq!(a.span.end, b.span.end, "{text}");
+                assert_eq!(a.span.end.offset, b.span.end.offset, "{text}");
             }
             (Value::Sequence(x), Value::Sequence(y)) => {
                 assert_eq!(x.len(), y.len(), "{text}");
@@ -305,7 +296,7 @@ mod tests {
         let input = "kind: X\nb: [1, \"2\", yes, 'no', null, ~, \"a: b\", \"\", '-x', \"\\u00e9t\u{e9}\"]\na:\n  - {n: 1, m: [x]}\n  - - y\n    - z\n  - []\nc: {}\nd: \"line\\nbreak\"\ne: 1.50\n---\n- 1\n---\nplain\n";
         let docs = tollgate_yaml::parse_yaml(input, &tollgate_yaml::Limits::default()).expect("yaml");
         let nodes: Vec<RNode> = docs.iter().map(|d| RNode::from_node(&d.root, FileId(0))).collect();
-        let (text, built) = emit(&nodes.iter().collect::<Vec<_>>(), &mut |_, _| {});
+        let (text, built) = emit(&nodes.iter().collect::<Vec<_>>());
         let parsed = tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default()).expect(&text);
         assert_eq!(built.len(), parsed.len());
         for (a, b) in built.iter().zip(&parsed) {

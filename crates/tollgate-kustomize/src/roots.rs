@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use tollgate_core::{
-    Config, FileKind, OriginMap, Position, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, RepositoryModel,
-    Severity, SourceFile, Span,
+    Config, FileKind, Position, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, RepositoryModel, Severity,
+    SourceFile, Span,
 };
 use tollgate_yaml::Node;
 
@@ -374,17 +374,13 @@ fn more_protected(model: &RepositoryModel, a: Option<usize>, b: Option<usize>) -
 /// A successful render as a file of the model, with its origins: its text
 /// and documents are written together, never parsed back.
 fn rendered(model: &RepositoryModel, name: &str, kustomization: String, render: &crate::Render) -> Rendered {
-    let mut origins = OriginMap::with_files(render.files.clone());
-    let (mut text, documents) =
-        render.emit(&mut |offset, origin| origins.insert_indexed(offset, origin.file.0, origin.span));
-    // Every render of the run stays in memory until the findings are
-    // translated: no growth slack is kept (a third of their text and origins).
-    text.shrink_to_fit();
-    origins.shrink_to_fit();
+    // The text is dropped once written: each node's span holds its origin,
+    // and findings move there.
+    let (_, documents) = render.emit();
     let path = format!("{RENDER_PREFIX}{}", display(name));
-    let mut file = SourceFile::rendered(path, text, documents);
+    let mut file = SourceFile::rendered(path, documents);
     file.environment = model.file(&kustomization).and_then(|k| k.environment);
-    Rendered { root: display(name).to_owned(), kustomization, file, origins }
+    Rendered { root: display(name).to_owned(), kustomization, file, files: render.files.clone() }
 }
 
 /// The span of a line and column of a model file (offsets included).

@@ -270,7 +270,10 @@ impl Node {
         if let (Value::Mapping(m), Segment::Key(k)) = (&parent.value, &segs[depth - 1])
             && let Some((key, value)) = m.entry(k)
         {
-            return key.span.cover(value.span);
+            // A key is written before its value: the entry runs from one to
+            // the other (positions are not compared, so the documents of a
+            // render, whose lines and columns name origins, work too).
+            return Span { start: key.span.start, end: value.span.end };
         }
         found.span
     }
