@@ -347,3 +347,65 @@ fn a_secret_value_found_in_a_render_is_masked_where_it_was_written() {
     assert!(text.contains("password: *******************"), "{text}");
     assert!(!text.contains("hunter2"), "the secret value is shown: {text}");
 }
+
+const CONFIG_POLICY: &str = "package main
+
+import rego.v1
+
+deny contains result if {
+  input.kind == \"ConfigMap\"
+  input.data.LOG_LEVEL == \"debug\"
+  result := {\"msg\": \"debug logging in a deployed ConfigMap\", \"path\": [\"data\", \"LOG_LEVEL\"]}
+}
+";
+
+#[test]
+fn origins_of_a_strategic_merge_patch_file_a_json_6902_patch_file_and_a_generator_literal() {
+    let repo = TempRepo::new("render-origins");
+    governed(&repo);
+    repo.write("apps/web/base/kustomization.yaml", "resources: [deployment.yaml]\n");
+    repo.write("apps/web/base/deployment.yaml", BASE_DEPLOYMENT);
+    repo.write(
+        "apps/web/overlays/prod/kustomization.yaml",
+        "resources: [../../base]
+patches:
+- path: privileged.yaml
+- path: image.yaml
+  target: {kind: Deployment, name: web}
+configMapGenerator:
+- name: web-config
+  literals:
+  - MODE=prod
+  - LOG_LEVEL=debug
+",
+    );
+    // A strategic merge patch file: the container is merged by name.
+    repo.write(
+        "apps/web/overlays/prod/privileged.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        securityContext:
+          privileged: true
+",
+    );
+    // A JSON 6902 patch file.
+    repo.write(
+        "apps/web/overlays/prod/image.yaml",
+        "- op: replace\n  path: /spec/template/spec/containers/0/image\n  value: ghcr.io/acme/web:latest\n",
+    );
+    repo.write("kyverno/pod-baseline.yaml", KYVERNO_POLICY);
+    repo.write("policy/config.rego", CONFIG_POLICY);
+    let (all, text, _) = findings(&repo, &["--kyverno", "kyverno", "--policy", "policy"]);
+    let of = |rule: &str| -> Vec<(String, u64)> { all.iter().filter(|f| f["rule_id"] == rule).map(at).collect() };
+    let prod = "apps/web/overlays/prod";
+    assert_eq!(of("pod-baseline/no-privileged"), [(format!("{prod}/privileged.yaml"), 11)], "{text}");
+    assert_eq!(of("mutable-image-ref"), [(format!("{prod}/image.yaml"), 3)], "{text}");
+    assert_eq!(of("main.deny"), [(format!("{prod}/kustomization.yaml"), 10)], "{text}");
+}
