@@ -409,3 +409,69 @@ spec:
     assert_eq!(of("mutable-image-ref"), [(format!("{prod}/image.yaml"), 3)], "{text}");
     assert_eq!(of("main.deny"), [(format!("{prod}/kustomization.yaml"), 10)], "{text}");
 }
+
+#[test]
+fn directories_an_application_set_generates_for_prod_are_judged_as_prod() {
+    let repo = TempRepo::new("render-appset");
+    governed(&repo);
+    for app in ["api", "web"] {
+        repo.write(&format!("apps/{app}/kustomization.yaml"), "resources: [deployment.yaml]\n");
+        repo.write(&format!("apps/{app}/deployment.yaml"), BASE_DEPLOYMENT.replace("ghcr.io/acme/web:1.4.0", "nginx"));
+    }
+    let severities = |repo: &TempRepo| {
+        let (all, text, _) = findings(repo, &[]);
+        let mut found: Vec<(String, String)> = all
+            .iter()
+            .filter(|f| f["rule_id"] == "mutable-image-ref")
+            .map(|f| (at(f).0, f["severity"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        found.sort();
+        (found, all, text)
+    };
+    let (before, _, text) = severities(&repo);
+    assert!(before.iter().all(|(_, s)| s == "warning") && before.len() == 2, "{text}");
+    // A git directory generator deploys every app but `web` into a prod namespace.
+    repo.write(
+        "argocd/apps.yaml",
+        "apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: apps, namespace: argocd}
+spec:
+  goTemplate: true
+  generators:
+  - git:
+      repoURL: https://github.com/acme/deploy.git
+      revision: main
+      directories:
+      - path: apps/*
+      - path: apps/web
+        exclude: true
+  template:
+    metadata: {name: '{{.path.basename}}'}
+    spec:
+      project: default
+      source: {repoURL: https://github.com/acme/deploy.git, path: '{{.path.path}}'}
+      destination: {server: https://kubernetes.default.svc, namespace: '{{.path.basename}}-prod'}
+",
+    );
+    let (after, _, text) = severities(&repo);
+    assert_eq!(
+        after,
+        [
+            ("apps/api/deployment.yaml".to_owned(), "error".to_owned()),
+            ("apps/web/deployment.yaml".to_owned(), "warning".to_owned())
+        ],
+        "{text}"
+    );
+    // Generators that need a cluster cannot be expanded: a note says so.
+    let set = std::fs::read_to_string(repo.join("argocd/apps.yaml")).expect("appset");
+    repo.write("argocd/apps.yaml", set.replace("  - git:\n", "  - clusters: {}\n  - git:\n"));
+    let (after, all, text) = severities(&repo);
+    assert!(after.iter().all(|(_, s)| s == "warning"), "{text}");
+    let note = all
+        .iter()
+        .find(|f| f["rule_id"] == "parse-error" && f["location"]["path"] == "argocd/apps.yaml")
+        .unwrap_or_else(|| panic!("no note: {text}"));
+    assert_eq!(note["severity"], "note", "{text}");
+    assert_eq!(at(note).1, 7, "{text}");
+}

@@ -25,6 +25,7 @@
 //! assert_eq!(out.resources[0].name(), "prod-settings");
 //! ```
 
+mod appset;
 mod argo;
 mod build;
 mod emit;

@@ -36,9 +36,9 @@ impl Renderer for KustomizeRenderer {
         let mut roots = roots(model, &self.extra_roots);
         // Directories Argo CD Applications deploy are roots too, in the most
         // protected environment of their Applications.
-        let deployed = argo_roots(model);
-        let mut environments: HashMap<String, Option<usize>> = HashMap::new();
         let mut notes: Vec<RenderProblem> = Vec::new();
+        let deployed = argo_roots(model, &mut notes);
+        let mut environments: HashMap<String, Option<usize>> = HashMap::new();
         let mut overlays: Vec<(crate::argo::Overlay, String, Option<usize>)> = Vec::new();
         let mut deployed_plain: HashSet<&str> = HashSet::new();
         for d in &deployed {
@@ -322,46 +322,96 @@ struct Deployed {
 
 /// The directories of this repository that Argo CD Applications deploy
 /// (`spec.source.path`, `spec.sources[].path`) and that hold a
-/// kustomization; Helm chart sources are left out.
-fn argo_roots(model: &RepositoryModel) -> Vec<Deployed> {
+/// kustomization, with the Applications that ApplicationSets generate
+/// offline; Helm chart sources are left out. An ApplicationSet whose
+/// generators need a cluster is a note in `notes`.
+fn argo_roots(model: &RepositoryModel, notes: &mut Vec<RenderProblem>) -> Vec<Deployed> {
     let mut out = Vec::new();
+    let mut dirs: Option<Vec<String>> = None;
     for (file, doc, r) in model.objects() {
-        if r.kind != "Application" || !r.api_version.starts_with("argoproj.io/") {
+        if r.group() != "argoproj.io" {
             continue;
         }
-        let Some(spec) = doc.root.get_key("spec") else { continue };
-        let word_env = |text: Option<&str>| text.and_then(|t| model.environments.index_for(&format!("{t}/x")));
-        let destination = spec.get_key("destination");
-        let mut environment = file.environment;
-        for text in [
-            destination.and_then(|d| d.get_key("namespace")).and_then(Node::as_str),
-            destination.and_then(|d| d.get_key("name")).and_then(Node::as_str),
-            spec.get_key("project").and_then(Node::as_str),
-        ] {
-            environment = more_protected(model, environment, word_env(text));
-        }
-        let sources = spec
-            .get_key("source")
-            .into_iter()
-            .chain(spec.get_key("sources").and_then(Node::as_sequence).unwrap_or_default());
-        for source in sources {
-            if source.get_key("chart").is_some() {
-                continue;
+        match r.kind.as_str() {
+            "Application" => {
+                if let Some(spec) = doc.root.get_key("spec") {
+                    deployed_by(model, file, &r.name, spec, &mut out);
+                }
             }
-            let Some(path) = source.get_key("path").and_then(Node::as_str) else { continue };
-            let Some(dir) = crate::source::join("", path) else { continue };
-            let has_kustomization = crate::KUSTOMIZATION_FILE_NAMES
-                .iter()
-                .any(|n| model.file(&if dir.is_empty() { (*n).to_owned() } else { format!("{dir}/{n}") }).is_some());
-            if !has_kustomization {
-                continue;
+            "ApplicationSet" => {
+                let dirs = dirs.get_or_insert_with(|| directories(model));
+                let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+                match crate::appset::expand(&doc.root, &dirs) {
+                    crate::appset::Expansion::Applications(apps) => {
+                        for app in apps {
+                            deployed_by(model, file, &app.name, &app.spec, &mut out);
+                        }
+                    }
+                    crate::appset::Expansion::Live(generator, span) => notes.push(RenderProblem {
+                        path: file.path.clone(),
+                        span,
+                        message: format!(
+                            "ApplicationSet `{}`: its `{generator}` generator needs a cluster's data, so tollgate cannot tell which paths it deploys where; they are judged as plain roots, without its destinations' environments",
+                            r.name
+                        ),
+                        severity: Severity::Note,
+                    }),
+                }
             }
-            let overrides =
-                source.get_key("kustomize").filter(|k| k.as_mapping().is_some_and(|m| !m.entries.is_empty())).cloned();
-            out.push(Deployed { dir, environment, application: file.path.clone(), name: r.name.clone(), overrides });
+            _ => {}
         }
     }
     out
+}
+
+/// Every directory of the repository that holds a file, sorted.
+fn directories(model: &RepositoryModel) -> Vec<String> {
+    let mut dirs: BTreeSet<&str> = BTreeSet::new();
+    for path in model.all_paths() {
+        let mut at = path;
+        while let Some((dir, _)) = at.rsplit_once('/') {
+            if !dirs.insert(dir) {
+                break;
+            }
+            at = dir;
+        }
+    }
+    dirs.into_iter().map(str::to_owned).collect()
+}
+
+/// The directories an Application `spec` deploys, in the most protected of
+/// its file's, destination's and project's environments.
+fn deployed_by(model: &RepositoryModel, file: &SourceFile, name: &str, spec: &Node, out: &mut Vec<Deployed>) {
+    let word_env = |text: Option<&str>| text.and_then(|t| model.environments.index_for(&format!("{t}/x")));
+    let destination = spec.get_key("destination");
+    let mut environment = file.environment;
+    for text in [
+        destination.and_then(|d| d.get_key("namespace")).and_then(Node::as_str),
+        destination.and_then(|d| d.get_key("name")).and_then(Node::as_str),
+        spec.get_key("project").and_then(Node::as_str),
+    ] {
+        environment = more_protected(model, environment, word_env(text));
+    }
+    let sources = spec
+        .get_key("source")
+        .into_iter()
+        .chain(spec.get_key("sources").and_then(Node::as_sequence).unwrap_or_default());
+    for source in sources {
+        if source.get_key("chart").is_some() {
+            continue;
+        }
+        let Some(path) = source.get_key("path").and_then(Node::as_str) else { continue };
+        let Some(dir) = crate::source::join("", path) else { continue };
+        let has_kustomization = crate::KUSTOMIZATION_FILE_NAMES
+            .iter()
+            .any(|n| model.file(&if dir.is_empty() { (*n).to_owned() } else { format!("{dir}/{n}") }).is_some());
+        if !has_kustomization {
+            continue;
+        }
+        let overrides =
+            source.get_key("kustomize").filter(|k| k.as_mapping().is_some_and(|m| !m.entries.is_empty())).cloned();
+        out.push(Deployed { dir, environment, application: file.path.clone(), name: name.to_owned(), overrides });
+    }
 }
 
 /// The more protected of two environments (the first when equal).
