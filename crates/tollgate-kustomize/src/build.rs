@@ -492,30 +492,62 @@ const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhoo
 fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
     let order = match k.field("sortOptions") {
         None => "legacy",
+        Some(o) if o.is_null() => "legacy",
+        // kustomize requires the order once `sortOptions` is written.
         Some(o) => match o.str_at("order") {
             Some("fifo") => "fifo",
-            Some("legacy") | None => "legacy",
+            Some("legacy") => "legacy",
             Some(other) => {
                 return Err(k.error(o.origin, format!("`sortOptions.order` must be `legacy` or `fifo`, not `{other}`")));
             }
+            None => {
+                return Err(k.error(
+                    o.origin,
+                    "`sortOptions` needs `order: legacy` or `order: fifo` (kustomize refuses it without)".to_owned(),
+                ));
+            }
         },
     };
+    let legacy = k.field("sortOptions").and_then(|o| o.get("legacySortOptions"));
     if order == "fifo" {
+        if let Some(options) = legacy {
+            return Err(k.error(
+                options.origin,
+                "`sortOptions.legacySortOptions` is set but the sort order is `fifo`, not `legacy`".to_owned(),
+            ));
+        }
         return Ok(());
     }
-    if k.field("sortOptions").and_then(|o| o.get("legacySortOptions")).is_some() {
-        return Err(RenderError::unsupported(
-            &k.path,
-            Span::default(),
-            "`sortOptions.legacySortOptions` is not rendered by tollgate yet".to_owned(),
-        ));
-    }
-    let rank = |kind: &str| -> i64 {
-        if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-            return i as i64 - ORDER_FIRST.len() as i64;
+    // The kinds ranked first and last: kustomize's own lists, or the
+    // kustomization's (which replace them; a kind in both ranks last).
+    let list = |field: &str, default: &[&str]| -> Result<Vec<String>, RenderError> {
+        let Some(options) = legacy else { return Ok(default.iter().map(|s| (*s).to_owned()).collect()) };
+        match options.get(field) {
+            None => Ok(Vec::new()),
+            Some(node) => node
+                .as_seq()
+                .ok_or_else(|| {
+                    k.error(node.origin, format!("`sortOptions.legacySortOptions.{field}` must be a list of kinds"))
+                })?
+                .iter()
+                .map(|kind| {
+                    kind.as_str().map(str::to_owned).ok_or_else(|| {
+                        k.error(kind.origin, format!("`sortOptions.legacySortOptions.{field}` must be a list of kinds"))
+                    })
+                })
+                .collect(),
         }
-        ORDER_LAST.iter().position(|k| *k == kind).map_or(0, |i| i as i64 + 1)
     };
+    let first = list("orderFirst", &ORDER_FIRST)?;
+    let last = list("orderLast", &ORDER_LAST)?;
+    let mut ranks: HashMap<&str, i64> = HashMap::new();
+    for (i, kind) in first.iter().enumerate() {
+        ranks.insert(kind, i as i64 - first.len() as i64);
+    }
+    for (i, kind) in last.iter().enumerate() {
+        ranks.insert(kind, i as i64 + 1);
+    }
+    let rank = |kind: &str| -> i64 { ranks.get(kind).copied().unwrap_or(0) };
     let gvk = |id: &crate::resource::ResId| {
         let or = |s: &str, d: &str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
         format!("{}_{}_{}", or(&id.group, "~G"), or(&id.version, "~V"), or(&id.kind, "~K"))
