@@ -65,7 +65,32 @@ impl Render {
 
 /// Renders the kustomization in `dir` (repository-relative) as `kustomize
 /// build` would, reading files from `source`.
+///
+/// A bug of the renderer that panics on some input ends this render with an
+/// error naming the kustomization, never the run: the repository's files
+/// stay judged as written.
 pub fn render(source: &dyn FileSource, dir: &str) -> Result<Render, RenderError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render_unguarded(source, dir))).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let dir = crate::source::join("", dir).unwrap_or_default();
+        let file = KUSTOMIZATION_FILE_NAMES
+            .iter()
+            .filter_map(|n| join(&dir, n))
+            .find(|p| source.kind(p) == PathKind::File)
+            .unwrap_or(dir);
+        Err(RenderError::at(
+            &file,
+            Span::default(),
+            format!("tollgate failed on this kustomization ({what}); this is a bug of tollgate, please report it"),
+        ))
+    })
+}
+
+fn render_unguarded(source: &dyn FileSource, dir: &str) -> Result<Render, RenderError> {
     let mut b = Builder {
         source,
         files: Vec::new(),
@@ -573,4 +598,31 @@ fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError
         key(&ia).cmp(&key(&ib))
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source whose reads hit a bug.
+    struct Buggy;
+
+    impl FileSource for Buggy {
+        fn kind(&self, path: &str) -> PathKind {
+            if path == "app/kustomization.yaml" { PathKind::File } else { PathKind::Dir }
+        }
+        fn read(&self, _: &str) -> Result<String, String> {
+            panic!("a bug")
+        }
+        fn list(&self, _: &str) -> Result<Vec<String>, String> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_panic_ends_the_render_with_an_error_not_the_run() {
+        let e = render(&Buggy, "app").expect_err("a bug is an error");
+        assert_eq!(e.path, "app/kustomization.yaml");
+        assert!(e.message.contains("(a bug)") && e.message.contains("bug of tollgate"), "{}", e.message);
+    }
 }

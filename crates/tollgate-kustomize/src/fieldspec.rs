@@ -7,40 +7,98 @@
 //! kind, a `/`-separated path (`[]` after a segment walks every item of a
 //! list), and whether a missing field is created.
 
+use std::borrow::Cow;
+
 use crate::node::{Origin, RNode, RValue};
 use crate::resource::ResId;
 
-/// Where a transformer writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a transformer writes: kustomize's tables (static) or a
+/// kustomization's own field specs (`labels[].fields`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldSpec {
-    pub(crate) group: Option<&'static str>,
-    pub(crate) version: Option<&'static str>,
-    pub(crate) kind: Option<&'static str>,
-    pub(crate) path: &'static str,
+    pub(crate) group: Option<Cow<'static, str>>,
+    pub(crate) version: Option<Cow<'static, str>>,
+    pub(crate) kind: Option<Cow<'static, str>>,
+    pub(crate) path: Cow<'static, str>,
     pub(crate) create: bool,
 }
 
 impl FieldSpec {
     /// Whether the spec applies to a resource of this identity.
     pub(crate) fn selects(&self, id: &ResId) -> bool {
-        self.group.is_none_or(|g| g == id.group)
-            && self.version.is_none_or(|v| v == id.version)
-            && self.kind.is_none_or(|k| k == id.kind)
+        self.group.as_deref().is_none_or(|g| g == id.group)
+            && self.version.as_deref().is_none_or(|v| v == id.version)
+            && self.kind.as_deref().is_none_or(|k| k == id.kind)
     }
+
+    /// A kustomization's field spec (`{path, group, version, kind,
+    /// create}`); empty selectors select every object, as in kustomize.
+    pub(crate) fn from_node(node: &RNode) -> Option<FieldSpec> {
+        let text = |key: &str| {
+            node.get(key).and_then(RNode::as_str).filter(|s| !s.is_empty()).map(|s| Cow::Owned(s.to_owned()))
+        };
+        Some(FieldSpec {
+            group: text("group"),
+            version: text("version"),
+            kind: text("kind"),
+            path: text("path")?,
+            create: node.get("create").and_then(RNode::as_str) == Some("true"),
+        })
+    }
+}
+
+impl FieldSpec {
+    /// `path` in every object.
+    pub(crate) const fn everywhere(path: &'static str, create: bool) -> FieldSpec {
+        FieldSpec { group: None, version: None, kind: None, path: Cow::Borrowed(path), create }
+    }
+
+    /// Whether `selector`'s group, version and kind (empty ones match
+    /// anything) select this spec's own (kustomize's `Gvk.IsSelected`).
+    fn selected_by(&self, selector: &FieldSpec) -> bool {
+        let part = |mine: &Option<Cow<'static, str>>, theirs: &Option<Cow<'static, str>>| {
+            theirs.as_deref().is_none_or(|t| mine.as_deref().unwrap_or("") == t)
+        };
+        part(&self.group, &selector.group) && part(&self.version, &selector.version) && part(&self.kind, &selector.kind)
+    }
+}
+
+/// Adds specs to a list as kustomize's `FsSlice.MergeAll` does: a spec is
+/// left out when one already listed has its path and is selected by its
+/// group, version and kind (so `{path: metadata/labels}` after a
+/// kind-specific one with that path is dropped); when their `create`
+/// differ, kustomize refuses the build.
+pub(crate) fn merge_all(list: &mut Vec<FieldSpec>, incoming: Vec<FieldSpec>) -> Result<(), String> {
+    for x in incoming {
+        match list.iter().find(|e| e.path == x.path && e.selected_by(&x)) {
+            Some(e) if e.create != x.create => {
+                return Err(format!("conflicting field specs for `{}` (one creates it, one does not)", x.path));
+            }
+            Some(_) => {}
+            None => list.push(x),
+        }
+    }
+    Ok(())
 }
 
 const fn spec(group: &'static str, kind: &'static str, path: &'static str, create: bool) -> FieldSpec {
     FieldSpec {
-        group: if group.is_empty() { None } else { Some(group) },
+        group: if group.is_empty() { None } else { Some(Cow::Borrowed(group)) },
         version: None,
-        kind: if kind.is_empty() { None } else { Some(kind) },
-        path,
+        kind: if kind.is_empty() { None } else { Some(Cow::Borrowed(kind)) },
+        path: Cow::Borrowed(path),
         create,
     }
 }
 
 const fn spec_v1(kind: &'static str, path: &'static str, create: bool) -> FieldSpec {
-    FieldSpec { group: None, version: Some("v1"), kind: Some(kind), path, create }
+    FieldSpec {
+        group: None,
+        version: Some(Cow::Borrowed("v1")),
+        kind: Some(Cow::Borrowed(kind)),
+        path: Cow::Borrowed(path),
+        create,
+    }
 }
 
 /// Labels on metadata and pod templates (kustomize's `templateLabels`).

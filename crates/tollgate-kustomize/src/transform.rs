@@ -153,23 +153,31 @@ fn labels(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderErr
                 _ => Vec::new(),
             };
             let flag = |key: &str| item.get(key).and_then(RNode::as_str) == Some("true");
-            if item.get("fields").is_some_and(|f| !f.is_null()) {
-                return Err(RenderError::unsupported(
-                    &k.path,
-                    item.origin.span,
-                    "`labels[].fields` (custom field specs) are not rendered by tollgate yet".to_owned(),
-                ));
-            }
+            // The entry's own field specs first, then kustomize's, merged as
+            // kustomize merges them.
             let mut specs: Vec<FieldSpec> = Vec::new();
-            if flag("includeSelectors") {
-                specs = fieldspec::common_labels();
-            } else {
-                if flag("includeTemplates") {
-                    specs.extend_from_slice(fieldspec::TEMPLATE_LABELS);
+            if let Some(fields) = item.get("fields").filter(|f| !f.is_null()) {
+                let Some(list) = fields.as_seq() else {
+                    return Err(k.error(fields.origin, "`labels[].fields` must be a list of field specs".to_owned()));
+                };
+                for field in list {
+                    let spec = FieldSpec::from_node(field)
+                        .ok_or_else(|| k.error(field.origin, "a `labels[].fields` entry needs a `path`".to_owned()))?;
+                    specs.push(spec);
                 }
-                specs.push(FieldSpec { group: None, version: None, kind: None, path: "metadata/labels", create: true });
             }
-            add_pairs(resources, &specs, &pairs);
+            let merged = if flag("includeSelectors") {
+                fieldspec::merge_all(&mut specs, fieldspec::common_labels())
+            } else {
+                let templates = if flag("includeTemplates") { fieldspec::TEMPLATE_LABELS.to_vec() } else { Vec::new() };
+                fieldspec::merge_all(&mut specs, templates).and_then(|()| {
+                    fieldspec::merge_all(&mut specs, vec![FieldSpec::everywhere("metadata/labels", true)])
+                })
+            };
+            merged.map_err(|message| k.error(item.origin, message))?;
+            if !pairs.is_empty() {
+                add_pairs(resources, &specs, &pairs);
+            }
         }
     }
     let common = k.string_map("commonLabels")?;
@@ -187,17 +195,19 @@ fn annotations(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Rend
     Ok(())
 }
 
-/// Sets `pairs` in the mapping every spec reaches (once per mapping).
+/// Sets `pairs` in the mapping every spec reaches (once per mapping: a
+/// path already reached is skipped, unless this spec creates it and the
+/// one before did not).
 fn add_pairs(resources: &mut [Resource], specs: &[FieldSpec], pairs: &[(String, String, Origin)]) {
     let origin = pairs[0].2;
     for r in resources.iter_mut() {
         let id = r.original.clone();
-        let mut seen: Vec<&'static str> = Vec::new();
+        let mut seen: Vec<(&str, bool)> = Vec::new();
         for spec in specs.iter().filter(|s| s.selects(&id)) {
-            if seen.contains(&spec.path) {
+            if seen.iter().any(|(path, created)| *path == spec.path && (*created || !spec.create)) {
                 continue;
             }
-            seen.push(spec.path);
+            seen.push((&spec.path, spec.create));
             fieldspec::apply(&mut r.node, spec, origin, &RNode::map, &mut |map| {
                 if map.is_null() {
                     *map = RNode::map(origin);
