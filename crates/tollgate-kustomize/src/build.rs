@@ -118,6 +118,7 @@ fn render_unguarded(source: &dyn FileSource, dir: &str) -> Result<Render, Render
         RenderError::at(&path, a.origin.span, a.message)
     })?;
     crate::vars::resolve(&b.vars, &mut resources)?;
+    build_metadata(&b, &k, &mut resources);
     for r in &mut resources {
         stringify_annotations(&mut r.node);
     }
@@ -133,6 +134,62 @@ fn render_unguarded(source: &dyn FileSource, dir: &str) -> Result<Render, Render
     });
     sort(&k, &mut resources)?;
     Ok(Render { resources, files: b.files, warnings: b.warnings })
+}
+
+/// The label `managedByLabel` sets; kubectl's own kustomize (the reference
+/// renderer) reports its version so. A standalone `kustomize` binary
+/// writes its release (`kustomize-v5.5.0`).
+const MANAGED_BY: &str = "kustomize-(devel)";
+
+/// The top kustomization's `buildMetadata`: where each object comes from
+/// (`originAnnotations`), the built-in transformers that ran over it
+/// (`transformerAnnotations`), and the `managedByLabel`; paths are relative
+/// to the top kustomization's directory. The values point at the
+/// `buildMetadata` field. (kustomize reads the top kustomization's only.)
+fn build_metadata(b: &Builder<'_>, k: &Kustomization, resources: &mut [Resource]) {
+    let Some(field) = k.field("buildMetadata") else { return };
+    let options: Vec<&str> = field.as_seq().unwrap_or_default().iter().filter_map(RNode::as_str).collect();
+    let origin = field.origin;
+    let relative = |file: FileId| relative_to(&k.dir, &b.path_of(file));
+    for r in resources.iter_mut() {
+        if options.contains(&"originAnnotations") {
+            let text = match &r.made {
+                crate::resource::Made::File(file) => format!("path: {}\n", relative(*file)),
+                crate::resource::Made::Generator { file, kind, name } => format!(
+                    "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n{}",
+                    relative(*file),
+                    name.as_ref().map(|n| format!("  name: {n}\n")).unwrap_or_default()
+                ),
+            };
+            let annotations = r.node.entry_map("metadata", origin).entry_map("annotations", origin);
+            annotations.set("config.kubernetes.io/origin", RNode::string(text, origin));
+        }
+        if options.contains(&"transformerAnnotations") && !r.transformations.is_empty() {
+            let mut text = String::new();
+            for (file, kind) in &r.transformations {
+                text.push_str(&format!(
+                    "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n",
+                    relative(*file)
+                ));
+            }
+            let annotations = r.node.entry_map("metadata", origin).entry_map("annotations", origin);
+            annotations.set("alpha.config.kubernetes.io/transformations", RNode::string(text, origin));
+        }
+        if options.contains(&"managedByLabel") {
+            let labels = r.node.entry_map("metadata", origin).entry_map("labels", origin);
+            labels.set("app.kubernetes.io/managed-by", RNode::string(MANAGED_BY, origin));
+        }
+    }
+}
+
+/// `path` (repository-relative) as seen from the directory `dir`.
+fn relative_to(dir: &str, path: &str) -> String {
+    let from: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+    let to: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
 }
 
 /// kustomize rewrites every object's annotations as a map of strings (its
@@ -245,6 +302,31 @@ impl<'a> Builder<'a> {
         let docs = std::rc::Rc::new(docs);
         self.parsed.insert(path.to_owned(), std::rc::Rc::clone(&docs));
         Ok(Docs::Owned(docs))
+    }
+
+    /// Whether a repository path is a directory.
+    pub(crate) fn is_dir(&self, path: &str) -> bool {
+        self.source.kind(path) == PathKind::Dir
+    }
+
+    /// The id of a file a kustomization names.
+    pub(crate) fn file_of(&mut self, k: &Kustomization, rel: &str) -> FileId {
+        let path = join(&k.dir, rel).unwrap_or_default();
+        self.file_id(&path)
+    }
+
+    /// Builds the kustomization in `dir`, named by `k` at `origin` (a
+    /// `generators` entry), and gives its resources.
+    pub(crate) fn build_directory(
+        &mut self,
+        k: &Kustomization,
+        dir: &str,
+        origin: Origin,
+    ) -> Result<Vec<Resource>, RenderError> {
+        let sub = self.load(dir, Some((k, origin)))?;
+        let mut out = Vec::new();
+        self.accumulate(&sub, &mut out)?;
+        Ok(out)
     }
 
     /// Reads a file a kustomization names (a patch, a generator input):

@@ -23,6 +23,93 @@ pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Re
             absorb(k, resources, generated, item.origin)?;
         }
     }
+    plugins(b, k, resources)
+}
+
+/// The `generators` field: configurations of kustomize's built-in
+/// `ConfigMapGenerator` and `SecretGenerator` (`apiVersion: builtin`), in a
+/// file, inline, or as the output of a kustomization directory. Anything
+/// else there is a plugin, a program tollgate never runs.
+fn plugins(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
+    // kustomize reads every configuration into one set first: two with one
+    // id are refused.
+    let mut seen: Vec<crate::resource::ResId> = Vec::new();
+    // Inline configurations are read first, then files and directories,
+    // each in their order, as kustomize reads them.
+    let mut entries = k.strings("generators")?;
+    let inline = |entry: &str| {
+        tollgate_yaml::parse_yaml(entry, &tollgate_yaml::Limits::default()).is_ok_and(|docs| {
+            let docs: Vec<_> = docs.iter().filter(|d| !d.root.is_null()).collect();
+            !docs.is_empty() && docs.iter().all(|d| d.root.as_mapping().is_some())
+        })
+    };
+    entries.sort_by_key(|(entry, _)| !inline(entry));
+    for (entry, origin) in entries {
+        if crate::kustomization::is_remote(&entry) {
+            return Err(RenderError::unsupported(
+                &k.path,
+                origin.span,
+                format!("the generator `{entry}` is remote; tollgate fetches nothing"),
+            ));
+        }
+        let path = crate::source::join(&k.dir, &entry);
+        let is_dir = !entry.contains('\n') && path.as_ref().is_some_and(|p| b.is_dir(p));
+        let configs: Vec<(RNode, crate::node::FileId)> = if is_dir {
+            let dir = path.unwrap_or_default();
+            b.build_directory(k, &dir, origin)?.into_iter().map(|r| (r.node, r.file)).collect()
+        } else {
+            let docs = b.patch_documents(k, &entry, origin)?;
+            let file = if entry.contains('\n') { k.file } else { b.file_of(k, &entry) };
+            docs.into_iter().map(|d| (d, file)).collect()
+        };
+        for (config, file) in configs {
+            let id = crate::resource::ResId::of(&config);
+            if seen.iter().any(|s| s.same(&id)) {
+                return Err(
+                    k.error(origin, format!("may not add resource with an already registered id: {}", id.display()))
+                );
+            }
+            seen.push(id);
+            let api = config.str_at("apiVersion").unwrap_or_default();
+            let kind = config.str_at("kind").unwrap_or_default();
+            let generated_kind = match (api, kind) {
+                ("builtin", "ConfigMapGenerator") => "ConfigMap",
+                ("builtin", "SecretGenerator") => "Secret",
+                ("builtin", other) => {
+                    return Err(RenderError::unsupported(
+                        &k.path,
+                        origin.span,
+                        format!("the built-in generator `{other}` is not rendered by tollgate"),
+                    ));
+                }
+                _ => {
+                    return Err(RenderError::unsupported(
+                        &k.path,
+                        origin.span,
+                        format!("`{kind}` ({api}) is a generator plugin: it runs a program, which tollgate never does"),
+                    ));
+                }
+            };
+            // The configuration is the generator's arguments; its name and
+            // namespace default to its own metadata's.
+            let mut item = config.clone();
+            let config_name = config.at("metadata/name").and_then(RNode::as_str).map(str::to_owned);
+            for field in ["name", "namespace"] {
+                if item.get(field).and_then(RNode::as_str).is_none_or(str::is_empty)
+                    && let Some(value) = config.at(&format!("metadata/{field}")).cloned()
+                {
+                    item.set(field, value);
+                }
+            }
+            let mut generated = generate(b, k, &item, generated_kind, None)?;
+            generated.made = crate::resource::Made::Generator {
+                file,
+                kind: if generated_kind == "Secret" { "SecretGenerator" } else { "ConfigMapGenerator" },
+                name: config_name,
+            };
+            absorb(k, resources, generated, item.origin)?;
+        }
+    }
     Ok(())
 }
 
@@ -145,6 +232,11 @@ fn generate(
     }
     let mut r = Resource::new(node, k.file);
     r.generated = Some(Generated { behavior, hash });
+    r.made = crate::resource::Made::Generator {
+        file: k.file,
+        kind: if kind == "Secret" { "SecretGenerator" } else { "ConfigMapGenerator" },
+        name: None,
+    };
     Ok(r)
 }
 
@@ -242,6 +334,13 @@ fn absorb(
             new.prefixes = old.prefixes;
             new.suffixes = old.suffixes;
             new.file = old.file;
+            // kustomize keeps the origin of what a generator merges into,
+            // and reports the replacing generator as the origin of what
+            // it replaces.
+            if behavior == Behavior::Merge {
+                new.made = old.made;
+            }
+            new.transformations = old.transformations;
             resources.insert(i, new);
             Ok(())
         }

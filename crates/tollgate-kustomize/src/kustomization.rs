@@ -9,7 +9,7 @@ use crate::node::{FileId, Origin, RNode, RValue};
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Fields tollgate renders.
-const SUPPORTED: [&str; 24] = [
+const SUPPORTED: [&str; 25] = [
     "replacements",
     "vars",
     "apiVersion",
@@ -34,17 +34,14 @@ const SUPPORTED: [&str; 24] = [
     "generatorOptions",
     "sortOptions",
     "buildMetadata",
+    "generators",
 ];
 
 /// Fields kustomize knows that tollgate does not render, with why.
-const REFUSED: [(&str, &str); 12] = [
+const REFUSED: [(&str, &str); 11] = [
     ("helmCharts", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmGlobals", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmChartInflationGenerator", "Helm charts are rendered by running Helm, which tollgate never does"),
-    (
-        "generators",
-        "generator plugins run programs, which tollgate never does (builtin generator configurations are not rendered yet either)",
-    ),
     (
         "transformers",
         "transformer plugins run programs, which tollgate never does (builtin transformer configurations are not rendered yet either)",
@@ -126,12 +123,10 @@ impl Kustomization {
                 return Err(err(origin, format!("kind should be Kustomization or Component, not `{other}`")));
             }
         };
-        if let Some(b) = root.get("buildMetadata") {
-            return Err(RenderError::unsupported(
-                &path,
-                b.origin.span,
-                "`buildMetadata` adds build annotations, which tollgate does not render yet".to_owned(),
-            ));
+        if let Some(b) = root.get("buildMetadata").filter(|b| !b.is_null())
+            && b.as_seq().is_none_or(|items| items.iter().any(|i| i.as_str().is_none()))
+        {
+            return Err(err(b.origin, "`buildMetadata` must be a list of strings".to_owned()));
         }
         Ok(Kustomization { dir, file, path, component, root })
     }

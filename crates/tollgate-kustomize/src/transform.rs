@@ -22,7 +22,52 @@ pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Re
     crate::patch::json6902_patches(b, k, resources)?;
     replicas(k, resources)?;
     images(k, resources)?;
-    crate::replace::run(b, k, resources)
+    crate::replace::run(b, k, resources)?;
+    // Every built-in transformer the kustomization configures is recorded
+    // on every resource it ran over, as `transformerAnnotations` reports.
+    let configured = configured_transformers(k);
+    if !configured.is_empty() {
+        for r in resources.iter_mut() {
+            r.transformations.extend(configured.iter().map(|kind| (k.file, *kind)));
+        }
+    }
+    Ok(())
+}
+
+/// The built-in transformers a kustomization configures, one per instance,
+/// in the order kustomize runs them.
+fn configured_transformers(k: &Kustomization) -> Vec<&'static str> {
+    let count = |field: &str| k.field(field).and_then(RNode::as_seq).map_or(0, <[RNode]>::len);
+    let set = |field: &str| k.field(field).is_some_and(|n| n.as_str().is_none_or(|s| !s.is_empty()));
+    let non_empty_map = |field: &str| k.field(field).and_then(RNode::as_map).is_some_and(|m| !m.is_empty());
+    let mut out = Vec::new();
+    if count("patchesStrategicMerge") > 0 {
+        out.push("PatchStrategicMergeTransformer");
+    }
+    out.extend(std::iter::repeat_n("PatchTransformer", count("patches")));
+    if set("namespace") {
+        out.push("NamespaceTransformer");
+    }
+    if set("namePrefix") {
+        out.push("PrefixTransformer");
+    }
+    if set("nameSuffix") {
+        out.push("SuffixTransformer");
+    }
+    if count("labels") > 0 || non_empty_map("commonLabels") {
+        // One per `labels` entry, and one for `commonLabels` (even empty).
+        out.extend(std::iter::repeat_n("LabelTransformer", count("labels") + 1));
+    }
+    if non_empty_map("commonAnnotations") {
+        out.push("AnnotationsTransformer");
+    }
+    out.extend(std::iter::repeat_n("PatchJson6902Transformer", count("patchesJson6902")));
+    out.extend(std::iter::repeat_n("ReplicaCountTransformer", count("replicas")));
+    out.extend(std::iter::repeat_n("ImageTagTransformer", count("images")));
+    if count("replacements") > 0 {
+        out.push("ReplacementTransformer");
+    }
+    out
 }
 
 /// Built-in kinds whose objects have no namespace, by API group. Anything
