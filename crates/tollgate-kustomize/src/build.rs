@@ -166,10 +166,12 @@ fn build_metadata(b: &Builder<'_>, k: &Kustomization, resources: &mut [Resource]
         }
         if options.contains(&"transformerAnnotations") && !r.transformations.is_empty() {
             let mut text = String::new();
-            for (file, kind) in &r.transformations {
+            for t in &r.transformations {
                 text.push_str(&format!(
-                    "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n",
-                    relative(*file)
+                    "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {}\n{}",
+                    relative(t.file),
+                    t.kind,
+                    t.name.as_ref().map(|n| format!("    name: {n}\n")).unwrap_or_default()
                 ));
             }
             let annotations = r.node.entry_map("metadata", origin).entry_map("annotations", origin);

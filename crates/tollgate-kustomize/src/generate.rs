@@ -26,17 +26,17 @@ pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Re
     plugins(b, k, resources)
 }
 
-/// The `generators` field: configurations of kustomize's built-in
-/// `ConfigMapGenerator` and `SecretGenerator` (`apiVersion: builtin`), in a
-/// file, inline, or as the output of a kustomization directory. Anything
-/// else there is a plugin, a program tollgate never runs.
-fn plugins(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
-    // kustomize reads every configuration into one set first: two with one
-    // id are refused.
-    let mut seen: Vec<crate::resource::ResId> = Vec::new();
-    // Inline configurations are read first, then files and directories,
-    // each in their order, as kustomize reads them.
-    let mut entries = k.strings("generators")?;
+/// The plugin configurations a `generators` or `transformers` field names,
+/// with the file each was written in and the entry's origin: inline ones
+/// first, then files and directories (a kustomization whose output is
+/// configurations), each in their order, as kustomize reads them. Two with
+/// one id are refused, as kustomize reads them all into one set.
+pub(crate) fn plugin_configs(
+    b: &mut Builder<'_>,
+    k: &Kustomization,
+    field: &str,
+) -> Result<Vec<(RNode, crate::node::FileId, Origin)>, RenderError> {
+    let mut entries = k.strings(field)?;
     let inline = |entry: &str| {
         tollgate_yaml::parse_yaml(entry, &tollgate_yaml::Limits::default()).is_ok_and(|docs| {
             let docs: Vec<_> = docs.iter().filter(|d| !d.root.is_null()).collect();
@@ -44,12 +44,14 @@ fn plugins(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Resource>
         })
     };
     entries.sort_by_key(|(entry, _)| !inline(entry));
+    let mut seen: Vec<crate::resource::ResId> = Vec::new();
+    let mut out = Vec::new();
     for (entry, origin) in entries {
         if crate::kustomization::is_remote(&entry) {
             return Err(RenderError::unsupported(
                 &k.path,
                 origin.span,
-                format!("the generator `{entry}` is remote; tollgate fetches nothing"),
+                format!("`{entry}` in `{field}` is remote; tollgate fetches nothing"),
             ));
         }
         let path = crate::source::join(&k.dir, &entry);
@@ -70,45 +72,56 @@ fn plugins(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Resource>
                 );
             }
             seen.push(id);
-            let api = config.str_at("apiVersion").unwrap_or_default();
-            let kind = config.str_at("kind").unwrap_or_default();
-            let generated_kind = match (api, kind) {
-                ("builtin", "ConfigMapGenerator") => "ConfigMap",
-                ("builtin", "SecretGenerator") => "Secret",
-                ("builtin", other) => {
-                    return Err(RenderError::unsupported(
-                        &k.path,
-                        origin.span,
-                        format!("the built-in generator `{other}` is not rendered by tollgate"),
-                    ));
-                }
-                _ => {
-                    return Err(RenderError::unsupported(
-                        &k.path,
-                        origin.span,
-                        format!("`{kind}` ({api}) is a generator plugin: it runs a program, which tollgate never does"),
-                    ));
-                }
-            };
-            // The configuration is the generator's arguments; its name and
-            // namespace default to its own metadata's.
-            let mut item = config.clone();
-            let config_name = config.at("metadata/name").and_then(RNode::as_str).map(str::to_owned);
-            for field in ["name", "namespace"] {
-                if item.get(field).and_then(RNode::as_str).is_none_or(str::is_empty)
-                    && let Some(value) = config.at(&format!("metadata/{field}")).cloned()
-                {
-                    item.set(field, value);
-                }
-            }
-            let mut generated = generate(b, k, &item, generated_kind, None)?;
-            generated.made = crate::resource::Made::Generator {
-                file,
-                kind: if generated_kind == "Secret" { "SecretGenerator" } else { "ConfigMapGenerator" },
-                name: config_name,
-            };
-            absorb(k, resources, generated, item.origin)?;
+            out.push((config, file, origin));
         }
+    }
+    Ok(out)
+}
+
+/// The `generators` field: configurations of kustomize's built-in
+/// `ConfigMapGenerator` and `SecretGenerator` (`apiVersion: builtin`), in a
+/// file, inline, or as the output of a kustomization directory. Anything
+/// else there is a plugin, a program tollgate never runs.
+fn plugins(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
+    for (config, file, origin) in plugin_configs(b, k, "generators")? {
+        let api = config.str_at("apiVersion").unwrap_or_default();
+        let kind = config.str_at("kind").unwrap_or_default();
+        let generated_kind = match (api, kind) {
+            ("builtin", "ConfigMapGenerator") => "ConfigMap",
+            ("builtin", "SecretGenerator") => "Secret",
+            ("builtin", other) => {
+                return Err(RenderError::unsupported(
+                    &k.path,
+                    origin.span,
+                    format!("the built-in generator `{other}` is not rendered by tollgate"),
+                ));
+            }
+            _ => {
+                return Err(RenderError::unsupported(
+                    &k.path,
+                    origin.span,
+                    format!("`{kind}` ({api}) is a generator plugin: it runs a program, which tollgate never does"),
+                ));
+            }
+        };
+        // The configuration is the generator's arguments; its name and
+        // namespace default to its own metadata's.
+        let mut item = config.clone();
+        let config_name = config.at("metadata/name").and_then(RNode::as_str).map(str::to_owned);
+        for field in ["name", "namespace"] {
+            if item.get(field).and_then(RNode::as_str).is_none_or(str::is_empty)
+                && let Some(value) = config.at(&format!("metadata/{field}")).cloned()
+            {
+                item.set(field, value);
+            }
+        }
+        let mut generated = generate(b, k, &item, generated_kind, None)?;
+        generated.made = crate::resource::Made::Generator {
+            file,
+            kind: if generated_kind == "Secret" { "SecretGenerator" } else { "ConfigMapGenerator" },
+            name: config_name,
+        };
+        absorb(k, resources, generated, item.origin)?;
     }
     Ok(())
 }

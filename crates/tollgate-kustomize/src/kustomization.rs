@@ -9,7 +9,7 @@ use crate::node::{FileId, Origin, RNode, RValue};
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Fields tollgate renders.
-const SUPPORTED: [&str; 25] = [
+const SUPPORTED: [&str; 26] = [
     "replacements",
     "vars",
     "apiVersion",
@@ -35,17 +35,14 @@ const SUPPORTED: [&str; 25] = [
     "sortOptions",
     "buildMetadata",
     "generators",
+    "transformers",
 ];
 
 /// Fields kustomize knows that tollgate does not render, with why.
-const REFUSED: [(&str, &str); 11] = [
+const REFUSED: [(&str, &str); 10] = [
     ("helmCharts", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmGlobals", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmChartInflationGenerator", "Helm charts are rendered by running Helm, which tollgate never does"),
-    (
-        "transformers",
-        "transformer plugins run programs, which tollgate never does (builtin transformer configurations are not rendered yet either)",
-    ),
     ("validators", "validator plugins run programs, which tollgate never does"),
     ("configurations", "custom transformer configurations are not rendered by tollgate yet"),
     ("crds", "CRD field specs are not rendered by tollgate yet"),

@@ -110,9 +110,20 @@ pub struct Resource {
     pub ref_vars: Vec<String>,
     /// What made it, as `buildMetadata: [originAnnotations]` reports it.
     pub made: Made,
-    /// The built-in transformers run over it, in order, each with the
-    /// kustomization that configured it (`transformerAnnotations`).
-    pub transformations: Vec<(FileId, &'static str)>,
+    /// The built-in transformers run over it, in order
+    /// (`transformerAnnotations`).
+    pub transformations: Vec<Transformation>,
+}
+
+/// A built-in transformer that ran over a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transformation {
+    /// The kustomization (or transformer configuration) that configured it.
+    pub file: FileId,
+    /// Its kind (`PrefixTransformer`, ...).
+    pub kind: String,
+    /// The `metadata.name` of a transformer configuration.
+    pub name: Option<String>,
 }
 
 /// What made a resource: a file, or a built-in generator configured in a

@@ -9,6 +9,7 @@ use crate::fieldspec::{self, FieldSpec};
 use crate::kustomization::Kustomization;
 use crate::node::{Origin, RNode, RValue};
 use crate::resource::Resource;
+use crate::resource::Transformation;
 
 /// Runs every transformer of `k` on `resources`.
 pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
@@ -23,12 +24,18 @@ pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Re
     replicas(k, resources)?;
     images(k, resources)?;
     crate::replace::run(b, k, resources)?;
-    // Every built-in transformer the kustomization configures is recorded
-    // on every resource it ran over, as `transformerAnnotations` reports.
-    let configured = configured_transformers(k);
+    let plugins = transformer_configs(b, k, resources)?;
+    // Every built-in transformer the kustomization configures, then each
+    // configuration of `transformers`, is recorded on every resource it ran
+    // over, as `transformerAnnotations` reports.
+    let mut configured: Vec<Transformation> = configured_transformers(k)
+        .into_iter()
+        .map(|kind| Transformation { file: k.file, kind: kind.to_owned(), name: None })
+        .collect();
+    configured.extend(plugins);
     if !configured.is_empty() {
         for r in resources.iter_mut() {
-            r.transformations.extend(configured.iter().map(|kind| (k.file, *kind)));
+            r.transformations.extend(configured.iter().cloned());
         }
     }
     Ok(())
@@ -159,6 +166,126 @@ fn set_scalar(node: &mut RNode, spec: &FieldSpec, value: &str, origin: Origin) {
 /// Kinds a name prefix or suffix never applies to.
 const AFFIX_SKIPPED: [(&str, &str); 3] =
     [("", "CustomResourceDefinition"), ("apiregistration.k8s.io", "APIService"), ("", "Namespace")];
+
+/// The `transformers` field: configurations of kustomize's built-in
+/// transformers (`apiVersion: builtin`), run after the kustomization's own
+/// transformers, inline ones first. Their values point at the
+/// configuration. Other built-in transformers are refused by name, and a
+/// transformer plugin runs a program, which tollgate never does.
+fn transformer_configs(
+    b: &mut Builder<'_>,
+    k: &Kustomization,
+    resources: &mut [Resource],
+) -> Result<Vec<Transformation>, RenderError> {
+    let mut ran = Vec::new();
+    for (config, file, origin) in crate::generate::plugin_configs(b, k, "transformers")? {
+        let api = config.str_at("apiVersion").unwrap_or_default();
+        let kind = config.str_at("kind").unwrap_or_default();
+        if api != "builtin" {
+            return Err(RenderError::unsupported(
+                &k.path,
+                origin.span,
+                format!("`{kind}` ({api}) is a transformer plugin: it runs a program, which tollgate never does"),
+            ));
+        }
+        let specs = || -> Result<Vec<FieldSpec>, RenderError> {
+            let Some(list) = config.get("fieldSpecs").filter(|f| !f.is_null()) else {
+                return Err(k.error(origin, format!("the `{kind}` configuration needs `fieldSpecs`")));
+            };
+            list.as_seq()
+                .unwrap_or_default()
+                .iter()
+                .map(|f| {
+                    FieldSpec::from_node(f).ok_or_else(|| k.error(f.origin, "a field spec needs a `path`".to_owned()))
+                })
+                .collect()
+        };
+        let text = |key: &str| config.get(key).map(|n| (n.as_str().unwrap_or_default().to_owned(), n.origin));
+        match kind {
+            "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+                let specs = specs()?;
+                // The combined one runs kustomize's prefix, then suffix,
+                // transformer, both even when empty.
+                if kind != "SuffixTransformer" {
+                    let (prefix, at) = text("prefix").unwrap_or((String::new(), config.origin));
+                    affix_with(resources, &prefix, at, true, &specs);
+                }
+                if kind != "PrefixTransformer" {
+                    let (suffix, at) = text("suffix").unwrap_or((String::new(), config.origin));
+                    affix_with(resources, &suffix, at, false, &specs);
+                }
+            }
+            "LabelTransformer" | "AnnotationsTransformer" => {
+                let field = if kind == "LabelTransformer" { "labels" } else { "annotations" };
+                let specs = specs()?;
+                let pairs = match config.get(field).filter(|m| !m.is_null()) {
+                    Some(map) => crate::kustomization::string_map_of(map, field, &b.path_of(file))?,
+                    None => Vec::new(),
+                };
+                if !pairs.is_empty() {
+                    add_pairs(resources, &specs, &pairs);
+                }
+            }
+            "ReplacementTransformer" => {
+                // The configuration reads as a kustomization holding
+                // `replacements` (their `path`s relative to the kustomization).
+                let as_kustomization = Kustomization {
+                    dir: k.dir.clone(),
+                    file,
+                    path: b.path_of(file),
+                    component: false,
+                    root: config.clone(),
+                };
+                crate::replace::run(b, &as_kustomization, resources)?;
+            }
+            other => {
+                return Err(RenderError::unsupported(
+                    &k.path,
+                    origin.span,
+                    format!("the built-in transformer `{other}` under `transformers` is not rendered by tollgate yet"),
+                ));
+            }
+        }
+        let name = config.at("metadata/name").and_then(RNode::as_str).map(str::to_owned);
+        ran.push(Transformation { file, kind: kind.to_owned(), name });
+    }
+    Ok(ran)
+}
+
+/// kustomize's prefix (or suffix) transformer with its field specs: for
+/// each spec that selects an object (by its original identity), a
+/// `metadata/name` spec records the affix (even empty) for name references
+/// and stores the previous id, and the value at the spec's path gets the
+/// affix.
+fn affix_with(resources: &mut [Resource], affix: &str, origin: Origin, prefix: bool, specs: &[FieldSpec]) {
+    for r in resources.iter_mut() {
+        let id = r.original.clone();
+        if AFFIX_SKIPPED.iter().any(|(g, kind)| *kind == id.kind && (g.is_empty() || *g == id.group)) {
+            continue;
+        }
+        for spec in specs.iter().filter(|s| s.selects(&id)) {
+            if spec.path == "metadata/name" {
+                if prefix {
+                    r.prefixes.push(affix.to_owned());
+                } else {
+                    r.suffixes.push(affix.to_owned());
+                }
+                if !affix.is_empty() {
+                    r.store_previous_id();
+                }
+            }
+            if affix.is_empty() {
+                continue;
+            }
+            fieldspec::apply(&mut r.node, spec, origin, &|o| RNode::string("", o), &mut |n| {
+                if let Some(value) = n.as_str() {
+                    let renamed = if prefix { format!("{affix}{value}") } else { format!("{value}{affix}") };
+                    *n = RNode::string(renamed, origin);
+                }
+            });
+        }
+    }
+}
 
 fn name_affix(k: &Kustomization, resources: &mut [Resource], field: &str) -> Result<(), RenderError> {
     let Some((affix, origin)) = k.string(field)? else { return Ok(()) };
