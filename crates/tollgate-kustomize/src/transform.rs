@@ -289,26 +289,11 @@ fn affix_with(resources: &mut [Resource], affix: &str, origin: Origin, prefix: b
 
 fn name_affix(k: &Kustomization, resources: &mut [Resource], field: &str) -> Result<(), RenderError> {
     let Some((affix, origin)) = k.string(field)? else { return Ok(()) };
-    if affix.is_empty() {
-        return Ok(());
-    }
-    for r in resources.iter_mut() {
-        let id = &r.original;
-        if AFFIX_SKIPPED.iter().any(|(g, kind)| *kind == id.kind && (g.is_empty() || *g == id.group)) {
-            continue;
-        }
-        let Some(name) = r.node.str_at("metadata/name").map(str::to_owned) else { continue };
-        let prefix = field == "namePrefix";
-        if prefix {
-            r.prefixes.push(affix.clone());
-        } else {
-            r.suffixes.push(affix.clone());
-        }
-        r.store_previous_id();
-        let renamed = if prefix { format!("{affix}{name}") } else { format!("{name}{affix}") };
-        // The new name points at the kustomization's field: a reviewer
+    if !affix.is_empty() {
+        // The new names point at the kustomization's field: a reviewer
         // changes the prefix there.
-        r.node.entry_map("metadata", origin).set("name", RNode::string(renamed, origin));
+        let names = [FieldSpec::everywhere("metadata/name", false)];
+        affix_with(resources, &affix, origin, field == "namePrefix", &names);
     }
     Ok(())
 }
