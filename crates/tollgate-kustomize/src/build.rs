@@ -100,6 +100,8 @@ fn render_unguarded(source: &dyn FileSource, dir: &str) -> Result<Render, Render
         builds: 0,
         warnings: Vec::new(),
         vars: Vec::new(),
+        configs: Vec::new(),
+        final_config: crate::fieldspec::Custom::default(),
     };
     let dir = crate::source::join("", dir).unwrap_or_default();
     let k = b.load(&dir, None)?;
@@ -113,11 +115,12 @@ fn render_unguarded(source: &dyn FileSource, dir: &str) -> Result<Render, Render
     let mut resources = Vec::new();
     b.accumulate(&k, &mut resources)?;
     crate::generate::add_hashes(&mut resources);
-    crate::nameref::fix_back_references(&mut resources).map_err(|a| {
+    let custom = std::mem::take(&mut b.final_config);
+    crate::nameref::fix_back_references(&mut resources, &custom.name_reference).map_err(|a| {
         let path = b.path_of(a.origin.file);
         RenderError::at(&path, a.origin.span, a.message)
     })?;
-    crate::vars::resolve(&b.vars, &mut resources)?;
+    crate::vars::resolve(&b.vars, &mut resources, &custom.var_reference)?;
     build_metadata(&b, &k, &mut resources);
     for r in &mut resources {
         stringify_annotations(&mut r.node);
@@ -218,6 +221,11 @@ pub(crate) struct Builder<'a> {
     pub(crate) warnings: Vec<RenderError>,
     /// Legacy `vars` declared so far.
     vars: Vec<crate::vars::Var>,
+    /// The `configurations` of each kustomization being built, innermost
+    /// last (each merges into the one that includes it).
+    configs: Vec<crate::fieldspec::Custom>,
+    /// The top kustomization's, once built.
+    final_config: crate::fieldspec::Custom,
 }
 
 /// Parsed documents, borrowed from the source or parsed by the render.
@@ -446,9 +454,43 @@ impl<'a> Builder<'a> {
             ));
         }
         self.building.push(k.dir.clone());
+        self.configs.push(crate::fieldspec::Custom::default());
         let result = self.accumulate_inner(k, resources);
         self.building.pop();
-        result
+        let mine = self.configs.pop().unwrap_or_default();
+        result?;
+        if let Some(parent) = self.configs.last_mut() {
+            parent.merge(mine).map_err(|m| k.error(file_origin(k.file), m))
+        } else {
+            self.final_config = mine;
+            Ok(())
+        }
+    }
+
+    /// The `configurations` in force for the kustomization being built: its
+    /// own and those of everything it includes.
+    pub(crate) fn custom(&self) -> crate::fieldspec::Custom {
+        self.configs.last().cloned().unwrap_or_default()
+    }
+
+    /// Reads `k`'s `configurations` into the ones in force.
+    fn read_configurations(&mut self, k: &Kustomization) -> Result<(), RenderError> {
+        for (path, origin) in k.strings("configurations")? {
+            let (text, file) = self.read_in(k, &path, origin)?;
+            let docs = tollgate_yaml::parse_yaml(&text, &Limits::default()).map_err(|e| {
+                let p = e.position();
+                RenderError::at(&self.path_of(file), Span { start: p, end: p }, e.message().to_owned())
+            })?;
+            for doc in docs.iter().filter(|d| !d.root.is_null()) {
+                let root = RNode::from_node(&doc.root, file);
+                let custom = crate::fieldspec::Custom::read(&root)
+                    .map_err(|m| RenderError::unsupported(&self.path_of(file), doc.root.span, m))?;
+                if let Some(current) = self.configs.last_mut() {
+                    current.merge(custom).map_err(|m| k.error(origin, m))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn accumulate_inner(&mut self, k: &Kustomization, resources: &mut Vec<Resource>) -> Result<(), RenderError> {
@@ -457,6 +499,7 @@ impl<'a> Builder<'a> {
         for (path, origin) in paths {
             self.accumulate_resource(k, &path, origin, resources)?;
         }
+        self.read_configurations(k)?;
         crate::generate::run(self, k, resources)?;
         for (path, origin) in k.strings("components")? {
             if is_remote(&path) {
@@ -597,6 +640,15 @@ const ORDER_FIRST: [&str; 22] = [
     "PodDisruptionBudget",
 ];
 const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+
+/// A kind's place in kustomize's legacy order (negative first, positive
+/// last, 0 for every other kind).
+pub(crate) fn kind_rank(kind: &str) -> i64 {
+    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - ORDER_FIRST.len() as i64;
+    }
+    ORDER_LAST.iter().position(|k| *k == kind).map_or(0, |i| i as i64 + 1)
+}
 
 fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {
     let order = match k.field("sortOptions") {

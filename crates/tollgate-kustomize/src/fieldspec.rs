@@ -63,6 +63,127 @@ impl FieldSpec {
     }
 }
 
+/// What a kustomization's `configurations` add to kustomize's built-in
+/// transformer configuration, merged over a kustomization and everything
+/// it includes (as kustomize's accumulator merges them). Sections tollgate
+/// does not render yet are refused by name when read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Custom {
+    /// `namePrefix` field specs.
+    pub(crate) name_prefix: Vec<FieldSpec>,
+    /// `nameSuffix` field specs.
+    pub(crate) name_suffix: Vec<FieldSpec>,
+    /// `varReference` field specs.
+    pub(crate) var_reference: Vec<FieldSpec>,
+    /// `nameReference`: a referenced group/version/kind (in a spec whose
+    /// path is empty) and the fields that name it.
+    pub(crate) name_reference: Vec<(FieldSpec, Vec<FieldSpec>)>,
+}
+
+/// The sections of a transformer configuration tollgate renders.
+const CUSTOM_SECTIONS: [&str; 4] = ["namePrefix", "nameSuffix", "varReference", "nameReference"];
+
+impl Custom {
+    /// Reads one configuration file (its root mapping); `Err` names a
+    /// section tollgate does not render, or what is malformed.
+    pub(crate) fn read(root: &RNode) -> Result<Custom, String> {
+        let specs = |node: &RNode, what: &str| -> Result<Vec<FieldSpec>, String> {
+            node.as_seq()
+                .unwrap_or_default()
+                .iter()
+                .map(|f| FieldSpec::from_node(f).ok_or_else(|| format!("a `{what}` field spec needs a `path`")))
+                .collect()
+        };
+        let mut out = Custom::default();
+        for (key, value) in root.as_map().unwrap_or_default() {
+            if value.is_null() {
+                continue;
+            }
+            match key.text.as_str() {
+                "namePrefix" => out.name_prefix = specs(value, "namePrefix")?,
+                "nameSuffix" => out.name_suffix = specs(value, "nameSuffix")?,
+                "varReference" => out.var_reference = specs(value, "varReference")?,
+                "nameReference" => {
+                    for entry in value.as_seq().unwrap_or_default() {
+                        let text = |k: &str| {
+                            entry
+                                .get(k)
+                                .and_then(RNode::as_str)
+                                .filter(|s| !s.is_empty())
+                                .map(|s| Cow::Owned(s.to_owned()))
+                        };
+                        let target = FieldSpec {
+                            group: text("group"),
+                            version: text("version"),
+                            kind: text("kind"),
+                            path: Cow::Borrowed(""),
+                            create: false,
+                        };
+                        let fields = entry.get("fieldSpecs").map(|f| specs(f, "nameReference")).transpose()?;
+                        out.name_reference.push((target, fields.unwrap_or_default()));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "the `{other}` section of a `configurations` file is not rendered by tollgate yet (only {} are)",
+                        CUSTOM_SECTIONS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Merges another configuration into this one.
+    pub(crate) fn merge(&mut self, other: Custom) -> Result<(), String> {
+        merge_all(&mut self.name_prefix, other.name_prefix)?;
+        merge_all(&mut self.name_suffix, other.name_suffix)?;
+        merge_all(&mut self.var_reference, other.var_reference)?;
+        for (target, fields) in other.name_reference {
+            match self.name_reference.iter_mut().find(|(t, _)| *t == target) {
+                Some((_, existing)) => merge_all(existing, fields)?,
+                None => self.name_reference.push((target, fields)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The field specs a prefix (or suffix) transformer uses: kustomize's
+    /// `metadata/name` merged with the custom ones, sorted by kind as
+    /// kustomize sorts them, then merged into its (empty) accumulator, which
+    /// drops `metadata/name` once a kind-specific one with that path sorts
+    /// before it.
+    pub(crate) fn affix_specs(custom: &[FieldSpec]) -> Result<Vec<FieldSpec>, String> {
+        let mut level = vec![FieldSpec::everywhere("metadata/name", false)];
+        merge_all(&mut level, custom.to_vec())?;
+        sort_by_kind(&mut level);
+        let mut accumulated = Vec::new();
+        merge_all(&mut accumulated, level)?;
+        sort_by_kind(&mut accumulated);
+        Ok(accumulated)
+    }
+}
+
+/// Sorts field specs as kustomize sorts a configuration's (`Gvk.IsLessThan`:
+/// the legacy kind order, then group, version and kind with `~`
+/// placeholders for empty ones).
+fn sort_by_kind(specs: &mut [FieldSpec]) {
+    let key = |s: &FieldSpec| {
+        let kind = s.kind.as_deref().unwrap_or("");
+        let or = |v: Option<&str>, d: &'static str| v.filter(|x| !x.is_empty()).unwrap_or(d).to_owned();
+        (
+            crate::build::kind_rank(kind),
+            format!(
+                "{}_{}_{}",
+                or(s.group.as_deref(), "~G"),
+                or(s.version.as_deref(), "~V"),
+                or(s.kind.as_deref(), "~K")
+            ),
+        )
+    };
+    specs.sort_by_key(key);
+}
+
 /// Adds specs to a list as kustomize's `FsSlice.MergeAll` does: a spec is
 /// left out when one already listed has its path and is selected by its
 /// group, version and kind (so `{path: metadata/labels}` after a

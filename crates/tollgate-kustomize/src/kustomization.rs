@@ -9,7 +9,7 @@ use crate::node::{FileId, Origin, RNode, RValue};
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Fields tollgate renders.
-const SUPPORTED: [&str; 26] = [
+const SUPPORTED: [&str; 27] = [
     "replacements",
     "vars",
     "apiVersion",
@@ -36,15 +36,15 @@ const SUPPORTED: [&str; 26] = [
     "buildMetadata",
     "generators",
     "transformers",
+    "configurations",
 ];
 
 /// Fields kustomize knows that tollgate does not render, with why.
-const REFUSED: [(&str, &str); 10] = [
+const REFUSED: [(&str, &str); 9] = [
     ("helmCharts", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmGlobals", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmChartInflationGenerator", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("validators", "validator plugins run programs, which tollgate never does"),
-    ("configurations", "custom transformer configurations are not rendered by tollgate yet"),
     ("crds", "CRD field specs are not rendered by tollgate yet"),
     ("openapi", "custom OpenAPI schemas are not rendered by tollgate yet"),
     ("imageTags", "the legacy `imageTags` field is not rendered by tollgate yet"),

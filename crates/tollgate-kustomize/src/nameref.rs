@@ -16,13 +16,13 @@ use crate::transform::cluster_scoped;
 
 /// A kind a field can name: group (empty for any) and kind.
 #[derive(Clone, Copy)]
-struct Target {
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
+struct Target<'a> {
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
 }
 
-const fn target(group: &'static str, version: &'static str, kind: &'static str) -> Target {
+const fn target(group: &'static str, version: &'static str, kind: &'static str) -> Target<'static> {
     Target { group, version, kind }
 }
 
@@ -78,7 +78,7 @@ fn field(group: &'static str, kind: &'static str, path: &str) -> Field {
 }
 
 /// Every (referenced kind, field naming it).
-fn back_references() -> Vec<(Target, Vec<Field>)> {
+fn back_references() -> Vec<(Target<'static>, Vec<Field>)> {
     let in_pods = |holders: &[(&'static str, &'static str)], rels: &[&str]| -> Vec<Field> {
         holders
             .iter()
@@ -182,8 +182,13 @@ pub(crate) struct Ambiguous {
     pub message: String,
 }
 
-/// Rewrites every reference to a renamed object with its current name.
-pub(crate) fn fix_back_references(resources: &mut [Resource]) -> Result<(), Ambiguous> {
+/// Rewrites every reference to a renamed object with its current name:
+/// through kustomize's table, then the `configurations`' own
+/// `nameReference` fields (`custom`).
+pub(crate) fn fix_back_references(
+    resources: &mut [Resource],
+    custom: &[(crate::fieldspec::FieldSpec, Vec<crate::fieldspec::FieldSpec>)],
+) -> Result<(), Ambiguous> {
     if resources.iter().all(|r| r.previous.is_empty()) {
         return Ok(());
     }
@@ -193,7 +198,11 @@ pub(crate) fn fix_back_references(resources: &mut [Resource]) -> Result<(), Ambi
     let (table, by_kind) = compiled();
     for (index, r) in resources.iter_mut().enumerate() {
         let referrer = &snapshot[index];
-        let Some(entries) = by_kind.get(r.original.kind.as_str()) else { continue };
+        let entries = by_kind.get(r.original.kind.as_str()).map_or(&[][..], Vec::as_slice);
+        let mine = custom.iter().any(|(_, fields)| fields.iter().any(|f| f.selects(&r.original)));
+        if entries.is_empty() && !mine {
+            continue;
+        }
         let visible: Vec<&Candidate> = snapshot.iter().filter(|c| referrer.can_see(c)).collect();
         for &i in entries {
             let (target, f, segments) = &table[i];
@@ -203,6 +212,18 @@ pub(crate) fn fix_back_references(resources: &mut [Resource]) -> Result<(), Ambi
             let ctx = Context { target: *target, path: &f.path, referrer, visible: &visible };
             walk(&mut r.node, segments, &ctx)?;
         }
+        for (named, fields) in custom {
+            let target = Target {
+                group: named.group.as_deref().unwrap_or(""),
+                version: named.version.as_deref().unwrap_or(""),
+                kind: named.kind.as_deref().unwrap_or(""),
+            };
+            for f in fields.iter().filter(|f| f.selects(&r.original)) {
+                let segments = split_path(&f.path);
+                let ctx = Context { target, path: &f.path, referrer, visible: &visible };
+                walk(&mut r.node, &segments, &ctx)?;
+            }
+        }
     }
     Ok(())
 }
@@ -210,9 +231,10 @@ pub(crate) fn fix_back_references(resources: &mut [Resource]) -> Result<(), Ambi
 /// The back-reference table, its paths split, indexed by referrer kind: built
 /// once per process (every render of a repository uses it).
 #[allow(clippy::type_complexity)]
-fn compiled() -> &'static (Vec<(Target, Field, Vec<String>)>, std::collections::HashMap<&'static str, Vec<usize>>) {
+fn compiled()
+-> &'static (Vec<(Target<'static>, Field, Vec<String>)>, std::collections::HashMap<&'static str, Vec<usize>>) {
     static TABLE: std::sync::OnceLock<(
-        Vec<(Target, Field, Vec<String>)>,
+        Vec<(Target<'static>, Field, Vec<String>)>,
         std::collections::HashMap<&'static str, Vec<usize>>,
     )> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
@@ -289,7 +311,7 @@ impl Candidate {
 }
 
 struct Context<'a> {
-    target: Target,
+    target: Target<'a>,
     path: &'a str,
     referrer: &'a Candidate,
     visible: &'a [&'a Candidate],

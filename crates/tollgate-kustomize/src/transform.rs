@@ -16,8 +16,9 @@ pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Re
     crate::patch::strategic_merge_patches(b, k, resources)?;
     crate::patch::patches(b, k, resources)?;
     namespace(k, resources)?;
-    name_affix(k, resources, "namePrefix")?;
-    name_affix(k, resources, "nameSuffix")?;
+    let custom = b.custom();
+    name_affix(k, resources, "namePrefix", &custom.name_prefix)?;
+    name_affix(k, resources, "nameSuffix", &custom.name_suffix)?;
     labels(k, resources)?;
     annotations(k, resources)?;
     crate::patch::json6902_patches(b, k, resources)?;
@@ -287,13 +288,24 @@ fn affix_with(resources: &mut [Resource], affix: &str, origin: Origin, prefix: b
     }
 }
 
-fn name_affix(k: &Kustomization, resources: &mut [Resource], field: &str) -> Result<(), RenderError> {
+/// `namePrefix` or `nameSuffix`, through kustomize's field specs for it
+/// (`custom` adds the `configurations`' own).
+fn name_affix(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    field: &str,
+    custom: &[FieldSpec],
+) -> Result<(), RenderError> {
     let Some((affix, origin)) = k.string(field)? else { return Ok(()) };
     if !affix.is_empty() {
+        let specs = if custom.is_empty() {
+            vec![FieldSpec::everywhere("metadata/name", false)]
+        } else {
+            crate::fieldspec::Custom::affix_specs(custom).map_err(|m| k.error(origin, m))?
+        };
         // The new names point at the kustomization's field: a reviewer
         // changes the prefix there.
-        let names = [FieldSpec::everywhere("metadata/name", false)];
-        affix_with(resources, &affix, origin, field == "namePrefix", &names);
+        affix_with(resources, &affix, origin, field == "namePrefix", &specs);
     }
     Ok(())
 }

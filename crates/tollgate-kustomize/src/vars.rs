@@ -143,7 +143,11 @@ struct Value {
 }
 
 /// Resolves every var and replaces `$(NAME)` in the fields that take it.
-pub(crate) fn resolve(vars: &[Var], resources: &mut [Resource]) -> Result<(), RenderError> {
+pub(crate) fn resolve(
+    vars: &[Var],
+    resources: &mut [Resource],
+    custom: &[crate::fieldspec::FieldSpec],
+) -> Result<(), RenderError> {
     if vars.is_empty() {
         return Ok(());
     }
@@ -183,6 +187,11 @@ pub(crate) fn resolve(vars: &[Var], resources: &mut [Resource]) -> Result<(), Re
                 continue;
             }
             crate::fieldspec::apply_path(&mut r.node, path, &mut |n| replace_in(n, &values));
+        }
+        // The `configurations`' own `varReference` fields.
+        let id = r.original.clone();
+        for spec in custom.iter().filter(|s| s.selects(&id)) {
+            crate::fieldspec::apply_path(&mut r.node, &spec.path, &mut |n| replace_in(n, &values));
         }
     }
     Ok(())
