@@ -475,3 +475,34 @@ spec:
     assert_eq!(note["severity"], "note", "{text}");
     assert_eq!(at(note).1, 7, "{text}");
 }
+
+#[test]
+fn an_application_name_prefix_replaces_the_path_s_own_as_argo_cd_sets_it() {
+    let repo = TempRepo::new("render-argo-prefix");
+    governed(&repo);
+    repo.write("apps/api/kustomization.yaml", "resources: [deployment.yaml]\nnamePrefix: base-\n");
+    repo.write("apps/api/deployment.yaml", BASE_DEPLOYMENT.replace("ghcr.io/acme/web:1.4.0", "nginx:latest"));
+    repo.write(
+        "argocd/api.yaml",
+        "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: api, namespace: argocd}
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/acme/deploy.git
+    path: apps/api
+    kustomize:
+      namePrefix: prod-
+      nameSuffix: -v2
+  destination: {server: https://kubernetes.default.svc, namespace: api-prod}
+",
+    );
+    let (all, text, _) = findings(&repo, &[]);
+    let f = all.iter().find(|f| f["rule_id"] == "mutable-image-ref").unwrap_or_else(|| panic!("{text}"));
+    // Argo CD runs `kustomize edit set nameprefix`: its prefix replaces the
+    // path's own, it is not added to it.
+    assert_eq!(f["resource"]["name"], "prod-web-v2", "{text}");
+    assert_eq!(f["severity"], "error", "{text}");
+    assert_eq!(at(f), ("apps/api/deployment.yaml".to_owned(), 15), "{text}");
+}

@@ -9,8 +9,11 @@
 //! `latest`) is reported in the Application.
 //!
 //! The overlay runs the overrides after the path's own transformers, where
-//! Argo CD changes the path's own fields: a `namePrefix` set by both is
-//! applied twice here (Argo CD replaces the path's own).
+//! Argo CD changes the path's own fields; that gives the same objects,
+//! except for `namePrefix` and `nameSuffix`, which Argo CD sets in the
+//! path's kustomization (`kustomize edit set nameprefix`), replacing its
+//! own: those are edits of the path's kustomization, made before it is
+//! built.
 
 use tollgate_core::Span;
 use tollgate_yaml::Node;
@@ -29,6 +32,8 @@ pub(crate) struct Overlay {
     lines: Vec<Span>,
     /// The Application's file.
     pub(crate) application: String,
+    /// `namePrefix` and `nameSuffix`, set in the path's kustomization.
+    pub(crate) edits: Vec<crate::build::Edit>,
 }
 
 impl Overlay {
@@ -67,10 +72,20 @@ pub(crate) fn overlay(
     w.line("kind: Kustomization", whole);
     w.line("resources:", whole);
     w.line("- ../..", whole);
-    for key in ["namePrefix", "nameSuffix", "namespace"] {
-        if let Some(v) = kustomize.get_key(key).filter(|v| v.as_str().is_some()) {
-            w.line(&format!("{key}: {}", quote(v.as_str().unwrap_or_default())), v.span);
+    let mut edits = Vec::new();
+    for key in ["namePrefix", "nameSuffix"] {
+        if let Some(v) = kustomize.get_key(key).and_then(|v| v.as_str().map(|s| (s, v.span))) {
+            edits.push(crate::build::Edit {
+                dir: dir.to_owned(),
+                field: key,
+                value: v.0.to_owned(),
+                file: application.to_owned(),
+                span: v.1,
+            });
         }
+    }
+    if let Some(v) = kustomize.get_key("namespace").filter(|v| v.as_str().is_some()) {
+        w.line(&format!("namespace: {}", quote(v.as_str().unwrap_or_default())), v.span);
     }
     for key in ["commonLabels", "commonAnnotations"] {
         let Some(map) = kustomize.get_key(key).and_then(Node::as_mapping) else { continue };
@@ -144,6 +159,7 @@ pub(crate) fn overlay(
         text: w.text,
         lines: w.lines,
         application: application.to_owned(),
+        edits,
     }
 }
 

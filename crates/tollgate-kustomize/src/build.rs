@@ -70,29 +70,49 @@ impl Render {
 /// error naming the kustomization, never the run: the repository's files
 /// stay judged as written.
 pub fn render(source: &dyn FileSource, dir: &str) -> Result<Render, RenderError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render_unguarded(source, dir))).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        let dir = crate::source::join("", dir).unwrap_or_default();
-        let file = KUSTOMIZATION_FILE_NAMES
-            .iter()
-            .filter_map(|n| join(&dir, n))
-            .find(|p| source.kind(p) == PathKind::File)
-            .unwrap_or(dir);
-        Err(RenderError::at(
-            &file,
-            Span::default(),
-            format!("tollgate failed on this kustomization ({what}); this is a bug of tollgate, please report it"),
-        ))
-    })
+    render_edited(source, dir, &[])
 }
 
-fn render_unguarded(source: &dyn FileSource, dir: &str) -> Result<Render, RenderError> {
+/// An edit made to a kustomization before it is built, as `kustomize edit
+/// set nameprefix` makes it (Argo CD's overrides): `field` of the
+/// kustomization in `dir` becomes `value`, written at `span` of `file`.
+#[derive(Debug, Clone)]
+pub(crate) struct Edit {
+    pub(crate) dir: String,
+    pub(crate) field: &'static str,
+    pub(crate) value: String,
+    pub(crate) file: String,
+    pub(crate) span: Span,
+}
+
+/// [`render`] with kustomizations edited first.
+pub(crate) fn render_edited(source: &dyn FileSource, dir: &str, edits: &[Edit]) -> Result<Render, RenderError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render_unguarded(source, dir, edits))).unwrap_or_else(
+        |panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let dir = crate::source::join("", dir).unwrap_or_default();
+            let file = KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .filter_map(|n| join(&dir, n))
+                .find(|p| source.kind(p) == PathKind::File)
+                .unwrap_or(dir);
+            Err(RenderError::at(
+                &file,
+                Span::default(),
+                format!("tollgate failed on this kustomization ({what}); this is a bug of tollgate, please report it"),
+            ))
+        },
+    )
+}
+
+fn render_unguarded(source: &dyn FileSource, dir: &str, edits: &[Edit]) -> Result<Render, RenderError> {
     let mut b = Builder {
         source,
+        edits,
         files: Vec::new(),
         ids: HashMap::new(),
         parsed: HashMap::new(),
@@ -213,6 +233,7 @@ fn stringify_annotations(node: &mut RNode) {
 /// The state of one render.
 pub(crate) struct Builder<'a> {
     source: &'a dyn FileSource,
+    edits: &'a [Edit],
     files: Vec<String>,
     ids: HashMap<String, FileId>,
     parsed: HashMap<String, std::rc::Rc<Vec<Document>>>,
@@ -285,10 +306,17 @@ impl<'a> Builder<'a> {
         let path = join(dir, name).unwrap_or_default();
         let docs = self.documents(&path)?;
         let file = self.file_id(&path);
-        let root = docs
+        let mut root = docs
             .iter()
             .find(|d| !d.root.is_null())
             .map_or_else(|| RNode::plain("", file_origin(file)), |d| RNode::from_node(&d.root, file));
+        for e in self.edits.iter().filter(|e| e.dir == dir) {
+            if root.as_map().is_none() {
+                root = RNode::map(file_origin(file));
+            }
+            let at = Origin { file: self.file_id(&e.file), span: e.span };
+            root.set(e.field, RNode::string(e.value.clone(), at));
+        }
         Kustomization::new(dir.to_owned(), path, file, root)
     }
 

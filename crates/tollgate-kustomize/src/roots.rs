@@ -117,7 +117,8 @@ impl Renderer for KustomizeRenderer {
                 if spent.load(Ordering::Relaxed) > config.max_nodes {
                     return (dir, Err(Failure::OverBudget));
                 }
-                let result = crate::render(&source, &dir).map_err(|mut e| {
+                let edits = argo.map_or(&[][..], |(o, _)| o.edits.as_slice());
+                let result = crate::build::render_edited(&source, &dir, edits).map_err(|mut e| {
                     // An error in the overlay is an error in the Application.
                     if let Some((o, _)) = argo
                         && e.path == o.path
