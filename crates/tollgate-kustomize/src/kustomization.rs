@@ -9,7 +9,7 @@ use crate::node::{FileId, Origin, RNode, RValue};
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Fields tollgate renders.
-const SUPPORTED: [&str; 27] = [
+const SUPPORTED: [&str; 28] = [
     "replacements",
     "vars",
     "apiVersion",
@@ -37,16 +37,16 @@ const SUPPORTED: [&str; 27] = [
     "generators",
     "transformers",
     "configurations",
+    "openapi",
 ];
 
 /// Fields kustomize knows that tollgate does not render, with why.
-const REFUSED: [(&str, &str); 9] = [
+const REFUSED: [(&str, &str); 8] = [
     ("helmCharts", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmGlobals", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("helmChartInflationGenerator", "Helm charts are rendered by running Helm, which tollgate never does"),
     ("validators", "validator plugins run programs, which tollgate never does"),
     ("crds", "CRD field specs are not rendered by tollgate yet"),
-    ("openapi", "custom OpenAPI schemas are not rendered by tollgate yet"),
     ("imageTags", "the legacy `imageTags` field is not rendered by tollgate yet"),
     ("inventory", "`inventory` is not rendered by tollgate yet"),
     ("patchesJson6902Inline", "this field is not rendered by tollgate"),
@@ -120,6 +120,27 @@ impl Kustomization {
                 return Err(err(origin, format!("kind should be Kustomization or Component, not `{other}`")));
             }
         };
+        // `openapi`: kustomize's built-in Kubernetes schema (v1.21.2, whose
+        // merge keys tollgate's strategic merge follows) is the only version
+        // it has; a custom schema changes how custom resources merge.
+        if let Some(o) = root.get("openapi").filter(|o| !o.is_null()) {
+            if let Some(schema) = o.get("path").filter(|p| !p.is_null()) {
+                return Err(RenderError::unsupported(
+                    &path,
+                    schema.origin.span,
+                    "a custom OpenAPI schema (`openapi.path`) is not rendered by tollgate yet: it changes how strategic merge patches merge custom resources".to_owned(),
+                ));
+            }
+            if let Some(version) = o.get("version").and_then(RNode::as_str).filter(|v| !v.is_empty() && *v != "v1.21.2")
+            {
+                return Err(err(
+                    o.origin,
+                    format!(
+                        "the OpenAPI version `{version}` is not built into kustomize (only v1.21.2 is), so kustomize refuses this build"
+                    ),
+                ));
+            }
+        }
         if let Some(b) = root.get("buildMetadata").filter(|b| !b.is_null())
             && b.as_seq().is_none_or(|items| items.iter().any(|i| i.as_str().is_none()))
         {
