@@ -2,13 +2,14 @@
 //! the generators can be expanded offline from the repository itself.
 //!
 //! A `list` generator's elements, a `git` generator's `directories` (globs
-//! over the repository's directories, `exclude` entries removed) and a
-//! `matrix` of those give each generated Application its parameters; the
-//! template is filled in as Argo CD fills it in (`{{path.basename}}`, or
-//! with `goTemplate: true`, `{{.path.basename}}` and `{{index
-//! .path.segments 1}}`). Generators that need a cluster (`clusters`, pull
-//! requests, SCM providers, plugins) cannot be expanded: the caller is told,
-//! and the paths they would deploy are judged as plain roots.
+//! over the repository's directories, `exclude` entries removed) or `files`
+//! (the keys of each matching JSON or YAML file), and a `matrix` of those
+//! give each generated Application its parameters; the template is filled
+//! in as Argo CD fills it in (`{{path.basename}}`, or with `goTemplate:
+//! true`, `{{.path.basename}}` and `{{index .path.segments 1}}`).
+//! Generators that need a cluster (`clusters`, pull requests, SCM
+//! providers, plugins) cannot be expanded: the caller is told, and the paths
+//! they would deploy are judged as plain roots.
 
 use std::collections::BTreeMap;
 
@@ -36,15 +37,25 @@ pub(crate) enum Expansion {
 /// uses (`path`, `path.basename`, `path[1]`, an element's `env`).
 type Params = BTreeMap<String, String>;
 
+/// The repository as generators read it.
+pub(crate) struct Repo<'a> {
+    /// Every directory that holds a file.
+    pub(crate) dirs: &'a [&'a str],
+    /// Every file.
+    pub(crate) files: &'a [&'a str],
+    /// The parsed documents of a YAML or JSON file.
+    pub(crate) read: &'a dyn Fn(&str) -> Option<Vec<Node>>,
+}
+
 /// Expands an ApplicationSet (its document root); `dirs` are the
 /// repository's directories.
-pub(crate) fn expand(root: &Node, dirs: &[&str]) -> Expansion {
+pub(crate) fn expand(root: &Node, repo: &Repo<'_>) -> Expansion {
     let Some(spec) = root.get_key("spec") else { return Expansion::Applications(Vec::new()) };
     let go = spec.get_key("goTemplate").and_then(Node::as_bool) == Some(true);
     let Some(template) = spec.get_key("template") else { return Expansion::Applications(Vec::new()) };
     let mut all: Vec<Params> = Vec::new();
     for generator in spec.get_key("generators").and_then(Node::as_sequence).unwrap_or_default() {
-        match params_of(generator, dirs, go) {
+        match params_of(generator, repo, go) {
             Ok(params) => all.extend(params),
             Err(live) => return live,
         }
@@ -60,14 +71,14 @@ pub(crate) fn expand(root: &Node, dirs: &[&str]) -> Expansion {
 }
 
 /// The parameter sets of one generator.
-fn params_of(generator: &Node, dirs: &[&str], go: bool) -> Result<Vec<Params>, Expansion> {
+fn params_of(generator: &Node, repo: &Repo<'_>, go: bool) -> Result<Vec<Params>, Expansion> {
     let Some(map) = generator.as_mapping() else { return Ok(Vec::new()) };
     let Some((kind, body)) = map.iter().find(|(k, _)| *k != "selector" && *k != "values") else {
         return Ok(Vec::new());
     };
     match kind {
         "list" => Ok(list(body)),
-        "git" => git(body, dirs).ok_or_else(|| Expansion::Live("git files".to_owned(), generator.span)),
+        "git" => Ok(git(body, repo)),
         "matrix" => {
             let children = body.get_key("generators").and_then(Node::as_sequence).unwrap_or_default();
             let mut product: Vec<Params> = vec![Params::new()];
@@ -76,7 +87,7 @@ fn params_of(generator: &Node, dirs: &[&str], go: bool) -> Result<Vec<Params>, E
                 for left in &product {
                     // A child may use the parameters of the ones before it.
                     let child = fill(child, left, go).unwrap_or_else(|| child.clone());
-                    for right in params_of(&child, dirs, go)? {
+                    for right in params_of(&child, repo, go)? {
                         let mut merged = left.clone();
                         merged.extend(right);
                         next.push(merged);
@@ -116,33 +127,49 @@ fn flatten(prefix: &str, node: &Node, params: &mut Params) {
     }
 }
 
-/// A `git` generator's `directories` (`None` for its `files`, which are
-/// not expanded).
-fn git(body: &Node, dirs: &[&str]) -> Option<Vec<Params>> {
-    if body.get_key("files").is_some() {
-        return None;
-    }
-    let mut include = Vec::new();
-    let mut exclude = Vec::new();
-    for entry in body.get_key("directories").and_then(Node::as_sequence).unwrap_or_default() {
-        let Some(pattern) = entry.get_key("path").and_then(Node::as_str) else { continue };
-        let Ok(glob) = tollgate_core::compile_glob(pattern.trim_start_matches("./")) else { continue };
-        if entry.get_key("exclude").and_then(Node::as_bool) == Some(true) {
-            exclude.push(glob.compile_matcher());
-        } else {
-            include.push(glob.compile_matcher());
+/// A `git` generator: its `directories` (globs over the repository's
+/// directories, `exclude` entries removed), or its `files` (each matching
+/// JSON or YAML file gives its keys, flattened, with the `path` parameters
+/// of its directory; a file holding a list gives one set per item).
+fn git(body: &Node, repo: &Repo<'_>) -> Vec<Params> {
+    let globs = |field: &str| {
+        let mut include = Vec::new();
+        let mut exclude = Vec::new();
+        for entry in body.get_key(field).and_then(Node::as_sequence).unwrap_or_default() {
+            let Some(pattern) = entry.get_key("path").and_then(Node::as_str) else { continue };
+            let Ok(glob) = tollgate_core::compile_glob(pattern.trim_start_matches("./")) else { continue };
+            if entry.get_key("exclude").and_then(Node::as_bool) == Some(true) {
+                exclude.push(glob.compile_matcher());
+            } else {
+                include.push(glob.compile_matcher());
+            }
         }
-    }
+        move |path: &str| include.iter().any(|g| g.is_match(path)) && !exclude.iter().any(|g| g.is_match(path))
+    };
+    let visible = |path: &&&str| !path.is_empty() && !path.split('/').any(|s| s.starts_with('.'));
     let mut out = Vec::new();
-    for dir in dirs {
-        if dir.is_empty() || dir.split('/').any(|s| s.starts_with('.')) {
-            continue;
-        }
-        if include.iter().any(|g| g.is_match(dir)) && !exclude.iter().any(|g| g.is_match(dir)) {
-            out.push(directory_params(dir));
+    let dirs = globs("directories");
+    for dir in repo.dirs.iter().filter(visible).filter(|d| dirs(d)) {
+        out.push(directory_params(dir));
+    }
+    let files = globs("files");
+    for file in repo.files.iter().filter(visible).filter(|f| files(f)) {
+        let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+        let name = file.rsplit('/').next().unwrap_or(file);
+        for doc in (repo.read)(file).unwrap_or_default() {
+            let items = match doc.as_sequence() {
+                Some(items) => items.to_vec(),
+                None => vec![doc],
+            };
+            for item in items {
+                let mut params = directory_params(dir);
+                params.insert("path.filename".to_owned(), name.to_owned());
+                flatten("", &item, &mut params);
+                out.push(params);
+            }
         }
     }
-    Some(out)
+    out
 }
 
 /// Argo CD's parameters of a directory.
@@ -235,7 +262,18 @@ mod tests {
 
     fn appset(yaml: &str, dirs: &[&str]) -> Vec<(String, String, String)> {
         let docs = tollgate_yaml::parse_yaml(yaml, &tollgate_yaml::Limits::default()).expect("yaml");
-        match expand(&docs[0].root, dirs) {
+        let files = ["clusters/eu/config.json", "clusters/us/config.json", "clusters/us/README.md"];
+        let read = |path: &str| -> Option<Vec<Node>> {
+            let text = match path {
+                "clusters/eu/config.json" => r#"{"cluster": {"name": "prod-eu"}}"#,
+                "clusters/us/config.json" => r#"[{"cluster": {"name": "dev-us"}}]"#,
+                _ => return None,
+            };
+            let docs = tollgate_yaml::parse_yaml(text, &tollgate_yaml::Limits::default()).ok()?;
+            Some(docs.into_iter().map(|d| d.root).collect())
+        };
+        let repo = Repo { dirs, files: &files, read: &read };
+        match expand(&docs[0].root, &repo) {
             Expansion::Applications(apps) => apps
                 .into_iter()
                 .map(|a| {
@@ -301,6 +339,29 @@ spec:
         // A function tollgate does not evaluate: nothing is guessed.
         let piped = yaml.replace("'{{ .values.ns }}'", "'{{ .values.ns | upper }}'");
         assert!(appset(&piped, &["apps/web/prod"]).is_empty());
+    }
+
+    #[test]
+    fn git_files_give_their_keys() {
+        let yaml = "kind: ApplicationSet
+spec:
+  generators:
+  - git:
+      files:
+      - path: clusters/*/config.json
+  template:
+    metadata: {name: '{{cluster.name}}-{{path.basename}}'}
+    spec:
+      source: {path: 'apps/{{path.basename}}'}
+      destination: {namespace: '{{cluster.name}}'}
+";
+        assert_eq!(
+            appset(yaml, &[]),
+            [
+                ("prod-eu-eu".to_owned(), "apps/eu".to_owned(), "prod-eu".to_owned()),
+                ("dev-us-us".to_owned(), "apps/us".to_owned(), "dev-us".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -342,7 +342,13 @@ fn argo_roots(model: &RepositoryModel, notes: &mut Vec<RenderProblem>) -> Vec<De
             "ApplicationSet" => {
                 let dirs = dirs.get_or_insert_with(|| directories(model));
                 let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
-                match crate::appset::expand(&doc.root, &dirs) {
+                let files: Vec<&str> = model.files.iter().map(|f| f.path.as_str()).collect();
+                let read = |path: &str| -> Option<Vec<Node>> {
+                    let file = model.file(path)?;
+                    Some(file.documents.iter().filter(|d| !d.root.is_null()).map(|d| d.root.clone()).collect())
+                };
+                let repo = crate::appset::Repo { dirs: &dirs, files: &files, read: &read };
+                match crate::appset::expand(&doc.root, &repo) {
                     crate::appset::Expansion::Applications(apps) => {
                         for app in apps {
                             deployed_by(model, file, &app.name, &app.spec, &mut out);
