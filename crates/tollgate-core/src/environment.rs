@@ -108,16 +108,24 @@ impl Environments {
     /// Index of the environment a repository-relative path belongs to. When
     /// several match, a protected one wins: tollgate fails closed.
     ///
-    /// With the defaults, every directory segment counts (see
-    /// [`Environments::segment_index`]); the file name counts only when its
-    /// whole stem is an environment word (`clusters/prod.yaml`), so that
-    /// `letsencrypt-prod.yaml`, a cert-manager issuer every environment
-    /// holds, is not a prod path.
+    /// With the defaults, every directory segment and the file name without
+    /// its extension count (see [`Environments::segment_index`]):
+    /// `values-production.yaml` is prod.
     pub fn index_for(&self, path: &str) -> Option<usize> {
+        self.index_for_file(path, &[])
+    }
+
+    /// [`Environments::index_for`] for a file holding objects named
+    /// `object_names`: a file named after an object it holds takes no
+    /// environment from its name, since the word is the object's
+    /// (`letsencrypt-prod.yaml` holding the ClusterIssuer `letsencrypt-prod`,
+    /// which every environment has).
+    pub fn index_for_file(&self, path: &str, object_names: &[&str]) -> Option<usize> {
         if self.defaults {
             let (dirs, file) = path.rsplit_once('/').unwrap_or(("", path));
             let stem = file.split('.').next().unwrap_or("");
-            let from_file = if file.is_empty() { None } else { word_index(stem) };
+            let named_after_object = object_names.iter().any(|n| n.eq_ignore_ascii_case(stem));
+            let from_file = if stem.is_empty() || named_after_object { None } else { default_segment_index(stem) };
             return dirs.split('/').filter(|s| !s.is_empty()).filter_map(default_segment_index).chain(from_file).min();
         }
         let matches = self.list.iter().enumerate().filter(|(_, e)| e.globs.as_ref().is_some_and(|g| g.is_match(path)));
@@ -240,13 +248,17 @@ mod tests {
     }
 
     #[test]
-    fn only_whole_words_of_directories_and_whole_file_stems() {
+    fn words_of_directories_and_file_names_not_of_object_names() {
         let e = Environments::defaults();
         let name = |p: &str| e.for_path(p).map(|e| e.name.clone());
-        // A word in a file name is not an environment; a whole stem is.
-        assert_eq!(name("infrastructure/cert-manager/letsencrypt-prod.yaml"), None);
-        assert_eq!(name("apps/web/values-prod.yaml"), None);
+        // A file name is read like a directory segment...
+        assert_eq!(name("apps/web/values-prod.yaml").as_deref(), Some("prod"));
+        assert_eq!(name("helm-guestbook/values-production.yaml").as_deref(), Some("prod"));
         assert_eq!(name("clusters/production.yaml").as_deref(), Some("prod"));
+        // ...unless the file is named after an object it holds.
+        let issuer = "infrastructure/cert-manager/letsencrypt-prod.yaml";
+        assert_eq!(e.index_for_file(issuer, &["letsencrypt-prod"]), None);
+        assert_eq!(e.index_for_file(issuer, &["other"]), Some(0));
         assert_eq!(name("clusters/prod.kustomization.yaml").as_deref(), Some("prod"));
         // Negated prod is not prod.
         assert_eq!(name("clusters/non-prod/x.yaml"), None);

@@ -391,7 +391,8 @@ impl RepositoryModel {
     pub fn new(root: &Path, mut files: Vec<SourceFile>, environments: Environments) -> RepositoryModel {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         for f in &mut files {
-            f.environment = environments.index_for(&f.path);
+            let names: Vec<&str> = f.resources.iter().flatten().map(|r| r.name.as_str()).collect();
+            f.environment = environments.index_for_file(&f.path, &names);
         }
         let by_path = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
         RepositoryModel {
@@ -661,5 +662,23 @@ mod tests {
         assert_eq!(id.index(), 3);
         let (file, document, identity) = model.object(id).expect("by id");
         assert_eq!((file.path.as_str(), document.index, identity.kind.as_str()), ("b.yaml", 2, "Secret"));
+    }
+
+    #[test]
+    fn a_file_is_not_of_the_environment_its_object_is_named_after() {
+        let file = |path: &str, text: &str| {
+            SourceFile::parse(path.to_owned(), FileKind::Yaml, text.to_owned(), &Limits::default())
+        };
+        let issuer = "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: letsencrypt-prod}\n";
+        let model = RepositoryModel::new(
+            Path::new("."),
+            vec![
+                file("certs/letsencrypt-prod.yaml", issuer),
+                file("charts/web/values-production.yaml", "service: {type: LoadBalancer}\n"),
+            ],
+            Environments::defaults(),
+        );
+        assert!(!model.is_protected("certs/letsencrypt-prod.yaml"));
+        assert!(model.is_protected("charts/web/values-production.yaml"));
     }
 }
