@@ -122,9 +122,16 @@ fn render_unguarded(source: &dyn FileSource, dir: &str, edits: &[Edit]) -> Resul
         vars: Vec::new(),
         configs: Vec::new(),
         final_config: crate::fieldspec::Custom::default(),
+        record_transformations: false,
     };
     let dir = crate::source::join("", dir).unwrap_or_default();
     let k = b.load(&dir, None)?;
+    // Which transformers ran over each object is only kept when the top
+    // kustomization reports it.
+    b.record_transformations = k
+        .field("buildMetadata")
+        .and_then(RNode::as_seq)
+        .is_some_and(|o| o.iter().any(|v| v.as_str() == Some("transformerAnnotations")));
     if k.component {
         return Err(RenderError::at(
             &k.path,
@@ -247,6 +254,9 @@ pub(crate) struct Builder<'a> {
     configs: Vec<crate::fieldspec::Custom>,
     /// The top kustomization's, once built.
     final_config: crate::fieldspec::Custom,
+    /// Whether the built-in transformers that run are recorded on each
+    /// object (`buildMetadata: [transformerAnnotations]`).
+    pub(crate) record_transformations: bool,
 }
 
 /// Parsed documents, borrowed from the source or parsed by the render.
@@ -353,15 +363,20 @@ impl<'a> Builder<'a> {
         self.file_id(&path)
     }
 
-    /// Builds the kustomization in `dir`, named by `k` at `origin` (a
-    /// `generators` entry), and gives its resources.
+    /// Builds the kustomization in `dir`, named `entry` in `k`'s `field` at
+    /// `origin` (a `resources` or `generators` entry), and gives its
+    /// resources.
     pub(crate) fn build_directory(
         &mut self,
         k: &Kustomization,
         dir: &str,
+        (entry, field): (&str, &str),
         origin: Origin,
     ) -> Result<Vec<Resource>, RenderError> {
         let sub = self.load(dir, Some((k, origin)))?;
+        if sub.component {
+            return Err(k.error(origin, format!("`{entry}` is a Component: list it under `components`, not `{field}`")));
+        }
         let mut out = Vec::new();
         self.accumulate(&sub, &mut out)?;
         Ok(out)
@@ -568,16 +583,7 @@ impl<'a> Builder<'a> {
         let full = join(&k.dir, path).ok_or_else(|| k.error(origin, format!("`{path}` leaves the repository")))?;
         match self.source.kind(&full) {
             PathKind::Dir => {
-                let sub = self.load(&full, Some((k, origin)))?;
-                if sub.component {
-                    return Err(k.error(
-                        origin,
-                        format!("`{path}` is a Component: list it under `components`, not `resources`"),
-                    ));
-                }
-                let mut sub_resources = Vec::new();
-                self.accumulate(&sub, &mut sub_resources)?;
-                for r in sub_resources {
+                for r in self.build_directory(k, &full, (path, "resources"), origin)? {
                     append(k, resources, r, origin)?;
                 }
             }

@@ -58,7 +58,7 @@ pub(crate) fn plugin_configs(
         let is_dir = !entry.contains('\n') && path.as_ref().is_some_and(|p| b.is_dir(p));
         let configs: Vec<(RNode, crate::node::FileId)> = if is_dir {
             let dir = path.unwrap_or_default();
-            b.build_directory(k, &dir, origin)?.into_iter().map(|r| (r.node, r.file)).collect()
+            b.build_directory(k, &dir, (&entry, field), origin)?.into_iter().map(|r| (r.node, r.file)).collect()
         } else {
             let docs = b.patch_documents(k, &entry, origin)?;
             let file = if entry.contains('\n') { k.file } else { b.file_of(k, &entry) };

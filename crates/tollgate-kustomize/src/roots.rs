@@ -328,7 +328,12 @@ struct Deployed {
 /// generators need a cluster is a note in `notes`.
 fn argo_roots(model: &RepositoryModel, notes: &mut Vec<RenderProblem>) -> Vec<Deployed> {
     let mut out = Vec::new();
-    let mut dirs: Option<Vec<String>> = None;
+    // The repository as ApplicationSet generators read it, listed once.
+    let mut listed: Option<(Vec<&str>, Vec<&str>)> = None;
+    let read = |path: &str| -> Option<Vec<Node>> {
+        let file = model.file(path)?;
+        Some(file.documents.iter().filter(|d| !d.root.is_null()).map(|d| d.root.clone()).collect())
+    };
     for (file, doc, r) in model.objects() {
         if r.group() != "argoproj.io" {
             continue;
@@ -340,14 +345,12 @@ fn argo_roots(model: &RepositoryModel, notes: &mut Vec<RenderProblem>) -> Vec<De
                 }
             }
             "ApplicationSet" => {
-                let dirs = dirs.get_or_insert_with(|| directories(model));
-                let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
-                let files: Vec<&str> = model.files.iter().map(|f| f.path.as_str()).collect();
-                let read = |path: &str| -> Option<Vec<Node>> {
-                    let file = model.file(path)?;
-                    Some(file.documents.iter().filter(|d| !d.root.is_null()).map(|d| d.root.clone()).collect())
-                };
-                let repo = crate::appset::Repo { dirs: &dirs, files: &files, read: &read };
+                let (dirs, files) = listed.get_or_insert_with(|| {
+                    let files: Vec<&str> = model.files.iter().map(|f| f.path.as_str()).collect();
+                    let all = files.iter().copied().chain(model.other_paths.iter().map(String::as_str));
+                    (parent_dirs(all).into_iter().collect(), files)
+                });
+                let repo = crate::appset::Repo { dirs, files, read: &read };
                 match crate::appset::expand(&doc.root, &repo) {
                     crate::appset::Expansion::Applications(apps) => {
                         for app in apps {
@@ -371,10 +374,10 @@ fn argo_roots(model: &RepositoryModel, notes: &mut Vec<RenderProblem>) -> Vec<De
     out
 }
 
-/// Every directory of the repository that holds a file, sorted.
-fn directories(model: &RepositoryModel) -> Vec<String> {
-    let mut dirs: BTreeSet<&str> = BTreeSet::new();
-    for path in model.all_paths() {
+/// Every directory that holds one of `paths` (the root left out), sorted.
+fn parent_dirs<'p>(paths: impl IntoIterator<Item = &'p str>) -> BTreeSet<&'p str> {
+    let mut dirs = BTreeSet::new();
+    for path in paths {
         let mut at = path;
         while let Some((dir, _)) = at.rsplit_once('/') {
             if !dirs.insert(dir) {
@@ -383,7 +386,7 @@ fn directories(model: &RepositoryModel) -> Vec<String> {
             at = dir;
         }
     }
-    dirs.into_iter().map(str::to_owned).collect()
+    dirs
 }
 
 /// The directories an Application `spec` deploys, in the most protected of
@@ -409,10 +412,7 @@ fn deployed_by(model: &RepositoryModel, file: &SourceFile, name: &str, spec: &No
         }
         let Some(path) = source.get_key("path").and_then(Node::as_str) else { continue };
         let Some(dir) = crate::source::join("", path) else { continue };
-        let has_kustomization = crate::KUSTOMIZATION_FILE_NAMES
-            .iter()
-            .any(|n| model.file(&if dir.is_empty() { (*n).to_owned() } else { format!("{dir}/{n}") }).is_some());
-        if !has_kustomization {
+        if model.file(&kustomization_of(model, &dir)).is_none() {
             continue;
         }
         let overrides =
@@ -467,25 +467,10 @@ impl<'a> ModelSource<'a> {
     fn new(model: &'a RepositoryModel, max_file_size: u64, virtual_files: HashMap<String, String>) -> ModelSource<'a> {
         let files: HashMap<&str, &SourceFile> = model.files.iter().map(|f| (f.path.as_str(), f)).collect();
         let others: HashSet<&str> = model.other_paths.iter().map(String::as_str).collect();
-        let mut dirs = HashSet::new();
+        // The directories of the files, the in-memory kustomizations' too.
+        let paths = files.keys().copied().chain(others.iter().copied()).chain(virtual_files.keys().map(String::as_str));
+        let mut dirs: HashSet<String> = parent_dirs(paths).into_iter().map(str::to_owned).collect();
         dirs.insert(String::new());
-        for path in files.keys().copied().chain(others.iter().copied()) {
-            let mut p = path;
-            while let Some((d, _)) = p.rsplit_once('/') {
-                if !dirs.insert(d.to_owned()) {
-                    break;
-                }
-                p = d;
-            }
-        }
-        // The in-memory kustomizations' directories exist too.
-        for path in virtual_files.keys() {
-            let mut p = path.as_str();
-            while let Some((d, _)) = p.rsplit_once('/') {
-                dirs.insert(d.to_owned());
-                p = d;
-            }
-        }
         let disk = DiskSource::new(Path::new(&model.root), max_file_size).ok();
         ModelSource { model, files, dirs, others, disk, virtual_files }
     }

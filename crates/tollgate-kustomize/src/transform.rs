@@ -26,6 +26,9 @@ pub(crate) fn run(b: &mut Builder<'_>, k: &Kustomization, resources: &mut Vec<Re
     images(k, resources)?;
     crate::replace::run(b, k, resources)?;
     let plugins = transformer_configs(b, k, resources)?;
+    if !b.record_transformations {
+        return Ok(());
+    }
     // Every built-in transformer the kustomization configures, then each
     // configuration of `transformers`, is recorded on every resource it ran
     // over, as `transformerAnnotations` reports.
