@@ -43,14 +43,28 @@ pub(crate) fn run_only(dir: &Path, only: Option<&str>) -> Result<(String, Vec<Ta
         tallies.push(conftest(&dir.join("conftest"), &expectations)?);
     }
     let mut scopes = String::new();
-    for (corpus, index, label, ci_only) in [
-        ("kyverno-policies", "expectations/kyverno-policies-index.json", "kyverno-policies in-scope:validate", false),
-        ("kyverno-cli", "expectations/kyverno-cli-index.json", "kyverno-cli in-scope:validate (CI-run suites)", true),
+    for (corpus, index, labels, ci_only) in [
+        (
+            "kyverno-policies",
+            "expectations/kyverno-policies-index.json",
+            ["kyverno-policies in-scope:validate", "kyverno-policies CEL tier (ValidatingPolicy + validate.cel)"],
+            false,
+        ),
+        (
+            "kyverno-cli",
+            "expectations/kyverno-cli-index.json",
+            [
+                "kyverno-cli in-scope:validate (CI-run suites)",
+                "kyverno-cli CEL tier (ValidatingPolicy, ValidatingAdmissionPolicy, validate.cel; CI-run suites)",
+            ],
+            true,
+        ),
     ] {
         let index = dir.join(index);
         if index.is_file() && dir.join(corpus).is_dir() && wanted(corpus) {
-            let (t, report) = kyverno(&dir.join(corpus), &index, label, ci_only)?;
-            tallies.push(t);
+            let (classic, cel, report) = kyverno(&dir.join(corpus), &index, labels, ci_only)?;
+            tallies.push(classic);
+            tallies.push(cel);
             scopes.push_str(&report);
         }
     }
@@ -357,12 +371,16 @@ fn compare_counts(expected: &Json, label: &str, counts: &[(&str, usize)], proble
 }
 
 /// Kyverno: every `results[]` entry of the corpus index, decided by running
-/// its `kyverno-test.yaml`. The headline counts the `in-scope:validate`
-/// cases; every scope label gets its own agree/disagree/not-run line.
-/// `ci_only`: only the suites upstream's CI runs and expects to pass.
-fn kyverno(corpus: &Path, index: &Path, label: &'static str, ci_only: bool) -> Result<(Tally, String)> {
+/// its `kyverno-test.yaml`. The headlines count the `in-scope:validate`
+/// cases and the CEL tier (`cel:validate` and
+/// `cel:validate.cel-in-ClusterPolicy`); every scope label gets its own
+/// agree/disagree/not-run line. `ci_only`: only the suites upstream's CI
+/// runs and expects to pass.
+fn kyverno(corpus: &Path, index: &Path, labels: [&'static str; 2], ci_only: bool) -> Result<(Tally, Tally, String)> {
     use std::collections::{BTreeMap, HashMap};
     use tollgate_kyverno::CaseOutcome;
+    let label = labels[0];
+    let mut cel_tally = Tally { name: labels[1], agree: 0, total: 0, disagreements: Vec::new() };
     let text = std::fs::read_to_string(index).with_context(|| index.display().to_string())?;
     let json: Json = serde_json::from_str(&text).with_context(|| index.display().to_string())?;
     let entries = json["entries"].as_array().cloned().unwrap_or_default();
@@ -412,7 +430,12 @@ fn kyverno(corpus: &Path, index: &Path, label: &'static str, ci_only: bool) -> R
                 CaseOutcome::Error(_) => 4,
             };
             counts[slot] += 1;
-            if scope == "in-scope:validate" {
+            let tally = match scope.as_str() {
+                "in-scope:validate" => Some(&mut t),
+                "cel:validate" | "cel:validate.cel-in-ClusterPolicy" => Some(&mut cel_tally),
+                _ => None,
+            };
+            if let Some(t) = tally {
                 t.total += 1;
                 match c {
                     CaseOutcome::Agree => t.agree += 1,
@@ -431,5 +454,5 @@ fn kyverno(corpus: &Path, index: &Path, label: &'static str, ci_only: bool) -> R
     for (scope, c) in &per_scope {
         let _ = writeln!(report, "  {scope}: {} / {} / {} / {} / {}", c[0], c[1], c[2], c[3], c[4]);
     }
-    Ok((t, report))
+    Ok((t, cel_tally, report))
 }

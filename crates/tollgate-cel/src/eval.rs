@@ -73,8 +73,9 @@ pub trait LiveData: Sync {
     fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<Value>;
 }
 
-/// The variables an expression sees.
-#[derive(Default)]
+/// The variables an expression sees. Cloning one is cheap: its values are
+/// shared.
+#[derive(Default, Clone)]
 pub struct Activation {
     values: HashMap<Arc<str>, Value>,
     /// `time.now()` for every expression of a run.
@@ -322,6 +323,24 @@ impl<'a> Session<'a> {
                     return Ok((v, p));
                 }
                 let (v, p) = self.with_path(operand)?;
+                // Selecting on an optional keeps it optional: `a.?b.c` is
+                // none when `b` or `c` is absent.
+                if let Value::Optional(o) = &v {
+                    return Ok(match o {
+                        None => (if *test { Value::Bool(false) } else { Value::Optional(None) }, None),
+                        Some(inner) => match (&**inner, test) {
+                            (Value::Map(m), true) => (Value::Bool(m.contains_key(&Key::String(field.clone()))), None),
+                            (Value::Map(m), false) => self.optional_field(m, field, p),
+                            (Value::Null, _) => (if *test { Value::Bool(false) } else { Value::Optional(None) }, None),
+                            (other, _) => {
+                                return Err(runtime(format!(
+                                    "no such overload: field selection `.{field}` on {}",
+                                    other.type_name()
+                                )));
+                            }
+                        },
+                    });
+                }
                 let child = p.as_ref().map(|p| extend(p, PathSeg::Key(field.clone())));
                 match &v {
                     Value::Map(m) => match m.get(&Key::String(field.clone())) {
@@ -362,20 +381,31 @@ impl<'a> Session<'a> {
                     Value::Optional(Some(inner)) => (*inner).clone(),
                     v => v,
                 };
+                if matches!(v, Value::Null) {
+                    return Ok((Value::Optional(None), None));
+                }
                 let Value::Map(m) = &v else {
                     return Err(runtime(format!("no such overload: field selection `.?{field}` on {}", v.type_name())));
                 };
-                if let Some(x) = m.get(&Key::String(field.clone())) {
-                    let child = p.as_ref().map(|p| extend(p, PathSeg::Key(field.clone())));
-                    self.read(child.clone());
-                    (Value::Optional(Some(Arc::new(x.clone()))), child)
-                } else {
-                    self.read(p);
-                    (Value::Optional(None), None)
-                }
+                self.optional_field(m, field, p)
             }
             Kind::Index { operand, index } => {
                 let (v, p) = self.with_path(operand)?;
+                if let Value::Optional(o) = v {
+                    let Some(inner) = o else { return Ok((Value::Optional(None), None)) };
+                    let i = self.node(index)?;
+                    return Ok(match index_value(&inner, &i) {
+                        Ok((x, seg)) => {
+                            let child = p.as_ref().and_then(|p| seg.map(|s| extend(p, s)));
+                            self.read(child.clone());
+                            (Value::Optional(Some(Arc::new(x))), child)
+                        }
+                        Err(_) if matches!(&*inner, Value::Map(_) | Value::List(_) | Value::Null) => {
+                            (Value::Optional(None), None)
+                        }
+                        Err(e) => return Err(e),
+                    });
+                }
                 let i = self.node(index)?;
                 let (x, seg) = index_value(&v, &i)?;
                 let child = p.as_ref().and_then(|p| seg.map(|s| extend(p, s)));
@@ -396,7 +426,9 @@ impl<'a> Session<'a> {
                         self.read(child.clone());
                         (Value::Optional(Some(Arc::new(x))), child)
                     }
-                    Err(_) if matches!(v, Value::Map(_) | Value::List(_)) => (Value::Optional(None), None),
+                    Err(_) if matches!(v, Value::Map(_) | Value::List(_) | Value::Null) => {
+                        (Value::Optional(None), None)
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -510,6 +542,19 @@ impl<'a> Session<'a> {
                 (self.looped(*kind, range, var, var2.as_ref(), filter.as_deref(), body)?, None)
             }
         })
+    }
+
+    /// `m.?field`: an optional of the field, the path of what was read
+    /// recorded.
+    fn optional_field(&mut self, m: &Map, field: &Arc<str>, p: Option<Path>) -> (Value, Option<Path>) {
+        if let Some(x) = m.get(&Key::String(field.clone())) {
+            let child = p.as_ref().map(|p| extend(p, PathSeg::Key(field.clone())));
+            self.read(child.clone());
+            (Value::Optional(Some(Arc::new(x.clone()))), child)
+        } else {
+            self.read(p);
+            (Value::Optional(None), None)
+        }
     }
 
     /// `a && b` (`or` false) or `a || b` (`or` true), as CEL defines them:

@@ -963,11 +963,15 @@ fn opt_value(_: &mut Session<'_>, a: &[Value]) -> Result<Value> {
     }
 }
 
+/// `opt.orValue(default)`. On a value that is not an optional (a field
+/// reached without `.?`, `container.volumeMounts.orValue([])`), Kyverno's
+/// engine gives the value itself: its policy library relies on that, and
+/// its tests expect it.
 fn or_value(_: &mut Session<'_>, a: &[Value]) -> Result<Value> {
     match &a[0] {
         Value::Optional(Some(v)) => Ok((**v).clone()),
         Value::Optional(None) => Ok(a[1].clone()),
-        _ => Err(no_overload("orValue", a)),
+        other => Ok(other.clone()),
     }
 }
 

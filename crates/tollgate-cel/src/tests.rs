@@ -97,6 +97,9 @@ fn optionals_and_bind() {
         "[?optional.none(), ?optional.of(1)] == [1]",
         "{?'a': optional.none(), 'b': 2} == {'b': 2}",
         "cel.bind(n, object.spec.containers.size(), n * n == 4)",
+        "object.spec.containers[0].?resources.limits.memory.orValue('') == '512Mi'",
+        "object.spec.containers[1].?securityContext.privileged.orValue(false) == false",
+        "object.metadata.?labels['app'].orValue('') == 'web'",
     ] {
         yes(e);
     }

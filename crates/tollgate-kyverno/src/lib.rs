@@ -27,6 +27,7 @@
 #![allow(clippy::float_cmp, clippy::many_single_char_names)]
 
 mod builtin;
+pub mod cel;
 mod conditions;
 mod engine;
 mod eval;
@@ -62,6 +63,8 @@ pub struct EvalInput {
     pub rule_values: HashMap<String, Map<String, Value>>,
     /// PolicyExceptions.
     pub exceptions: Vec<Exception>,
+    /// What CEL expressions see besides the resource.
+    pub cel: cel::CelInput,
 }
 
 impl Default for EvalInput {
@@ -71,6 +74,7 @@ impl Default for EvalInput {
             variables: Vec::new(),
             rule_values: HashMap::new(),
             exceptions: Vec::new(),
+            cel: cel::CelInput::default(),
         }
     }
 }
@@ -147,14 +151,15 @@ impl Exception {
 /// give an `Error` response saying so when they select the resource, so a
 /// caller never mistakes them for a pass.
 pub fn evaluate_policy(policy: &Policy, resource: &Value, input: &EvalInput) -> Vec<Response> {
-    evaluate_in(policy, resource, input, &base_context(resource, input))
+    evaluate_in(policy, resource, input, &base_context(resource, input), &std::cell::OnceCell::new())
 }
 
 /// [`evaluate_policy`] for several policies on one resource, the context
 /// built once: one response list per policy.
 pub fn evaluate_policies(policies: &[Policy], resource: &Value, input: &EvalInput) -> Vec<Vec<Response>> {
     let base = base_context(resource, input);
-    policies.iter().map(|p| evaluate_in(p, resource, input, &base)).collect()
+    let cel = std::cell::OnceCell::new();
+    policies.iter().map(|p| evaluate_in(p, resource, input, &base, &cel)).collect()
 }
 
 fn base_context(resource: &Value, input: &EvalInput) -> Context {
@@ -165,7 +170,15 @@ fn base_context(resource: &Value, input: &EvalInput) -> Context {
     base
 }
 
-fn evaluate_in(policy: &Policy, resource: &Value, input: &EvalInput, base: &Context) -> Vec<Response> {
+/// `cel`: the resource converted for CEL, made by the first `validate.cel`
+/// rule that needs it and shared by the others.
+fn evaluate_in<'r>(
+    policy: &Policy,
+    resource: &'r Value,
+    input: &EvalInput,
+    base: &Context,
+    cel: &std::cell::OnceCell<cel::CelResource<'r>>,
+) -> Vec<Response> {
     let mut out = Vec::new();
     for rule in &policy.rules {
         if !rule_selects(rule, policy, resource, &input.request) {
@@ -183,6 +196,32 @@ fn evaluate_in(policy: &Policy, resource: &Value, input: &EvalInput, base: &Cont
                 continue;
             }
             RuleKind::NotValidate(_) => continue,
+        }
+        if let Some(compiled) = &rule.cel {
+            if let Some(e) =
+                input.exceptions.iter().find(|e| e.applies(policy, &rule.name, resource, &input.request, base))
+            {
+                out.push(Response {
+                    rule: rule.name.clone(),
+                    status: Status::Skip,
+                    message: format!("rule is skipped due to policy exception {}", e.name),
+                    path: None,
+                });
+                continue;
+            }
+            out.push(match compiled {
+                Ok(c) => {
+                    let r = cel.get_or_init(|| cel::CelResource::new(resource, &input.cel));
+                    c.evaluate(&rule.name, r, &input.cel)
+                }
+                Err(e) => Response {
+                    rule: rule.name.clone(),
+                    status: Status::Error,
+                    message: format!("a CEL expression does not compile: {e}"),
+                    path: None,
+                },
+            });
+            continue;
         }
         let mut ctx = base.clone();
         ctx.start_budget();

@@ -10,9 +10,9 @@ use crate::pattern::wildcard;
 /// How a rule can be evaluated offline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleKind {
-    /// `validate` with `pattern`, `anyPattern`, `deny` or `foreach`.
+    /// `validate` with `pattern`, `anyPattern`, `deny`, `foreach` or `cel`.
     Validate,
-    /// A `validate` tollgate does not evaluate (`cel`, `podSecurity`,
+    /// A `validate` tollgate does not evaluate (`podSecurity`,
     /// `manifests`, `assert`), named.
     UnsupportedValidate(&'static str),
     /// `mutate`, `generate`, `verifyImages`: not a validation.
@@ -33,13 +33,20 @@ pub struct Rule {
     /// The kinds `match` can select (`None`: any kind), to skip rules
     /// cheaply before the full match.
     kinds: Option<Vec<String>>,
+    /// A `validate.cel` rule, compiled once (or why it does not compile;
+    /// the error's pointer is relative to the rule).
+    pub cel: Option<Result<std::sync::Arc<crate::cel::CelRule>, crate::cel::CelCompileError>>,
 }
 
 impl Rule {
     /// A rule from its JSON form.
     pub fn new(name: String, raw: Value, autogen_of: Option<String>) -> Rule {
         let kinds = match_kinds(raw.get("match"));
-        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds }
+        let cel = raw
+            .pointer("/validate/cel")
+            .filter(|c| c.is_object())
+            .map(|_| crate::cel::CelRule::compile(&raw, "").map(std::sync::Arc::new));
+        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds, cel }
     }
 
     /// Whether the rule may select objects of `kind` (a cheap pre-check).
@@ -119,8 +126,8 @@ pub fn is_kyverno_policy(doc: &Value) -> bool {
 
 fn rule_kind(rule: &Value) -> RuleKind {
     if let Some(v) = rule.get("validate").filter(|v| v.is_object()) {
-        if v.get("cel").is_some() {
-            return RuleKind::UnsupportedValidate("validate.cel (CEL expressions)");
+        if v.get("cel").is_some_and(Value::is_object) {
+            return RuleKind::Validate;
         }
         if v.get("podSecurity").is_some() {
             return RuleKind::UnsupportedValidate("validate.podSecurity (Pod Security Standards)");
@@ -390,7 +397,22 @@ fn generate(rule: &Rule, controllers: &[&str], cronjob: bool) -> Option<Rule> {
     raw["validate"] = new_validate;
     // Kyverno rewrites the serialised rule text (patterns, conditions,
     // foreach lists, messages alike).
-    let replacements: &[(&str, &str)] = if cronjob {
+    let cel = rule.raw.pointer("/validate/cel").is_some();
+    let replacements: &[(&str, &str)] = if cel && cronjob {
+        &[
+            ("object.spec", "object.spec.jobTemplate.spec.template.spec"),
+            ("oldObject.spec", "oldObject.spec.jobTemplate.spec.template.spec"),
+            ("object.metadata", "object.spec.jobTemplate.spec.template.metadata"),
+            ("oldObject.metadata", "oldObject.spec.jobTemplate.spec.template.metadata"),
+        ]
+    } else if cel {
+        &[
+            ("object.spec", "object.spec.template.spec"),
+            ("oldObject.spec", "oldObject.spec.template.spec"),
+            ("object.metadata", "object.spec.template.metadata"),
+            ("oldObject.metadata", "oldObject.spec.template.metadata"),
+        ]
+    } else if cronjob {
         &[
             ("request.object.spec", "request.object.spec.jobTemplate.spec.template.spec"),
             ("request.oldObject.spec", "request.oldObject.spec.jobTemplate.spec.template.spec"),

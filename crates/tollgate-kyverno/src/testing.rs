@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::cel::{Binding, CelException, CelInput, CelPolicy, CelResource, ResourceNames, is_cel_policy};
 use crate::eval::Status;
 use crate::policy::{Policy, RequestInfo, RuleKind};
 use crate::{EvalInput, Exception, evaluate_policy};
+use std::sync::Arc;
 
 /// The outcome of one expected (row × resource) case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +132,9 @@ struct Values {
     resources: HashMap<(String, String), Vec<(String, Value)>>,
     rules: HashMap<(String, String), Map<String, Value>>,
     namespace_labels: HashMap<String, BTreeMap<String, String>>,
+    /// `namespaces` objects, then `namespaceSelector` names with their
+    /// labels, as the CLI resolves `namespaceObject`.
+    namespace_objects: HashMap<String, Value>,
 }
 
 fn pairs(v: Option<&Value>) -> Vec<(String, Value)> {
@@ -150,8 +155,17 @@ fn parse_values(v: &Value) -> Values {
             out.rules.entry((pname.clone(), rname)).or_default().extend(m);
         }
     }
+    for ns in v.get("namespaces").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(name) = ns.pointer("/metadata/name").and_then(Value::as_str) {
+            out.namespace_objects.entry(name.to_string()).or_insert_with(|| ns.clone());
+        }
+    }
     for ns in v.get("namespaceSelector").and_then(Value::as_array).into_iter().flatten() {
         let name = ns.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        out.namespace_objects.entry(name.clone()).or_insert_with(|| {
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": ns.get("labels").cloned().unwrap_or(Value::Null)}})
+        });
         let labels = ns
             .get("labels")
             .and_then(Value::as_object)
@@ -197,6 +211,8 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
     let base = path.parent().unwrap_or(Path::new("."));
     // Policies.
     let mut policies: Vec<Policy> = Vec::new();
+    let mut cel_policies: Vec<CelPolicy> = Vec::new();
+    let mut bindings: Vec<Binding> = Vec::new();
     let mut unsupported_policies: HashMap<String, String> = HashMap::new();
     for f in files_of(base, test.get("policies")) {
         let docs = match read_docs(&f) {
@@ -209,6 +225,26 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
                     Ok(p) => policies.push(p),
                     Err(e) => return fail(outcome, format!("{}: {e}", f.display())),
                 }
+            } else if is_cel_policy(d) {
+                if let Some(mode) = d
+                    .pointer("/spec/evaluation/mode")
+                    .and_then(Value::as_str)
+                    .filter(|m| !m.eq_ignore_ascii_case("Kubernetes"))
+                {
+                    if let Some(name) = d.pointer("/metadata/name").and_then(Value::as_str) {
+                        unsupported_policies.insert(
+                            name.to_string(),
+                            format!("a ValidatingPolicy in {mode} evaluation mode judges payloads, not Kubernetes objects: tollgate does not run it"),
+                        );
+                    }
+                    continue;
+                }
+                match CelPolicy::from_json(d, &f.display().to_string(), i) {
+                    Ok(p) => cel_policies.push(p),
+                    Err(e) => return fail(outcome, format!("{}: {e}", f.display())),
+                }
+            } else if let Some(b) = Binding::from_json(d) {
+                bindings.push(b);
             } else if let (Some(kind), Some(name)) =
                 (d.get("kind").and_then(Value::as_str), d.pointer("/metadata/name").and_then(Value::as_str))
             {
@@ -284,12 +320,35 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
         }
     }
     let mut exceptions = Vec::new();
+    let mut cel_exceptions = Vec::new();
     for f in files_of(base, test.get("exceptions")) {
         match read_docs(&f) {
-            Ok(d) => exceptions.extend(d.iter().filter_map(Exception::from_json)),
+            Ok(d) => {
+                for doc in &d {
+                    match CelException::from_json(doc) {
+                        Some(Ok(e)) => cel_exceptions.push(e),
+                        Some(Err(e)) => return fail(outcome, format!("{}: {e}", f.display())),
+                        None => exceptions.extend(Exception::from_json(doc)),
+                    }
+                }
+            }
             Err(e) => return fail(outcome, e),
         }
     }
+    for b in bindings {
+        if let Some(p) = cel_policies.iter_mut().find(|p| p.name == b.policy) {
+            p.bind(b);
+        }
+    }
+    let mut names = ResourceNames::default();
+    names.learn(&resources.iter().collect::<Vec<_>>());
+    let cel_shared = CelInput {
+        names: Arc::new(names),
+        params: Arc::new(resources.clone()),
+        exceptions: Arc::new(cel_exceptions),
+        evaluate_unbound: true,
+        ..CelInput::default()
+    };
     // Evaluate every policy on every resource once per operation the rows
     // ask for (`operation:`, default CREATE or the values' operation).
     let mut operations: Vec<String> = vec![String::new()];
@@ -327,13 +386,48 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
                     variables.retain(|(k, _)| k != "request.operation");
                 }
                 req.namespace_labels = values.namespace_labels.get(ns).cloned().unwrap_or_default();
+                let cel = CelInput {
+                    request: req.clone(),
+                    namespace_object: values.namespace_objects.get(ns).cloned(),
+                    ..cel_shared.clone()
+                };
                 let input = EvalInput {
                     request: req,
                     variables,
                     rule_values: rule_values.clone(),
                     exceptions: exceptions.clone(),
+                    cel,
                 };
                 responses.insert((pi, ri, op.clone()), evaluate_policy(p, r, &input));
+            }
+        }
+    }
+    let mut cel_responses: HashMap<(usize, usize, String), Vec<crate::eval::Response>> = HashMap::new();
+    for (ri, r) in resources.iter().enumerate() {
+        let ns = r.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        for op in &operations {
+            let mut req = req.clone();
+            req.operation = if op.is_empty() {
+                values
+                    .global
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == "request.operation")
+                    .and_then(|(_, v)| v.as_str())
+                    .unwrap_or("CREATE")
+                    .to_string()
+            } else {
+                op.clone()
+            };
+            req.namespace_labels = values.namespace_labels.get(ns).cloned().unwrap_or_default();
+            let input = CelInput {
+                request: req,
+                namespace_object: values.namespace_objects.get(ns).cloned(),
+                ..cel_shared.clone()
+            };
+            let converted = CelResource::new(r, &input);
+            for (pi, p) in cel_policies.iter().enumerate() {
+                cel_responses.insert((pi, ri, op.clone()), p.evaluate(&converted, &input));
             }
         }
     }
@@ -363,9 +457,26 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
             cases: Vec::new(),
         };
         let pi = policies.iter().position(|p| p.name == policy);
+        let cel_row = row.get("isValidatingPolicy").and_then(Value::as_bool) == Some(true)
+            || row.get("isValidatingAdmissionPolicy").and_then(Value::as_bool) == Some(true)
+            || (pi.is_none() && cel_policies.iter().any(|p| p.name == policy));
         let case_names: Vec<String> =
             if names.is_empty() && specs.is_empty() { vec![String::new()] } else { names.clone() };
         for name in case_names {
+            if cel_row {
+                let outcome = match cel_policies.iter().position(|p| p.name == policy) {
+                    Some(ci) => {
+                        let responses = |ri: usize| cel_responses.get(&(ci, ri, operation.clone()));
+                        decide_cel(&name, &specs, &expected, &resources, &responses)
+                    }
+                    None => match unsupported_policies.get(&policy) {
+                        Some(why) => CaseOutcome::NotRun(why.clone()),
+                        None => CaseOutcome::Error(format!("policy `{policy}` is not in the test's policy files")),
+                    },
+                };
+                out.cases.push((name, outcome));
+                continue;
+            }
             let outcome = match pi {
                 None => match unsupported_policies.get(&policy) {
                     Some(why) => CaseOutcome::NotRun(why.clone()),
@@ -381,6 +492,69 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
         outcome.rows.push(out);
     }
     outcome
+}
+
+/// Decides a row of a CEL policy (`isValidatingPolicy`): every response
+/// for the selected resources must give the expected result; a case whose
+/// expression needs live data no mock gave is not run.
+fn decide_cel<'r>(
+    name: &str,
+    specs: &[&Value],
+    expected: &str,
+    resources: &[Value],
+    responses: &dyn Fn(usize) -> Option<&'r Vec<crate::eval::Response>>,
+) -> CaseOutcome {
+    let selected = selected_resources(name, specs, resources);
+    let mut any = false;
+    for ri in selected {
+        for r in responses(ri).into_iter().flatten() {
+            any = true;
+            if r.status == Status::Error && r.message.starts_with("needs live data") {
+                return CaseOutcome::NotRun(r.message.clone());
+            }
+            let got = r.status.as_str();
+            if got != expected {
+                return CaseOutcome::Disagree(format!(
+                    "expected {expected}, tollgate says {got} ({}: {})",
+                    r.rule, r.message
+                ));
+            }
+        }
+    }
+    if !any {
+        return if expected == "skip" { CaseOutcome::Agree } else { CaseOutcome::NotApplicable };
+    }
+    CaseOutcome::Agree
+}
+
+/// The resources a row names (by name, `namespace/name`, or
+/// `resourceSpecs`); all of them when it names none that exist.
+fn selected_resources(name: &str, specs: &[&Value], resources: &[Value]) -> Vec<usize> {
+    let selected: Vec<usize> = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            let rname = r.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let ns = r.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+            if !name.is_empty() {
+                return rname == name || format!("{ns}/{rname}") == name;
+            }
+            specs.iter().any(|s| {
+                let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
+                let api = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                let gv = if field("group").is_empty() {
+                    field("version").to_string()
+                } else {
+                    format!("{}/{}", field("group"), field("version"))
+                };
+                (gv == api || gv.is_empty())
+                    && field("name") == rname
+                    && (field("namespace").is_empty() || field("namespace") == ns)
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if selected.is_empty() { (0..resources.len()).collect() } else { selected }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -415,31 +589,7 @@ fn decide<'r>(
             policy.name, r.name
         ));
     }
-    let selected: Vec<usize> = resources
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| {
-            let rname = r.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-            let ns = r.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-            if !name.is_empty() {
-                return rname == name || format!("{ns}/{rname}") == name;
-            }
-            specs.iter().any(|s| {
-                let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
-                let api = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-                let gv = if field("group").is_empty() {
-                    field("version").to_string()
-                } else {
-                    format!("{}/{}", field("group"), field("version"))
-                };
-                (gv == api || gv.is_empty())
-                    && field("name") == rname
-                    && (field("namespace").is_empty() || field("namespace") == ns)
-            })
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let selected = if selected.is_empty() { (0..resources.len()).collect() } else { selected };
+    let selected = selected_resources(name, specs, resources);
     let mut any_response = false;
     for ri in selected {
         let Some(rs) = responses(ri) else { continue };
