@@ -170,8 +170,8 @@ fn policy_exceptions_apply_and_cel_policies_are_not_skipped_silently() {
         "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: web-may-run-privileged\nspec:\n  exceptions:\n  - policyName: pod-baseline\n    ruleNames: [no-privileged, autogen-no-privileged]\n  match:\n    any:\n    - resources:\n        kinds: [Deployment]\n        names: [web]\n",
     );
     repo.write(
-        "kyverno/vpol.yaml",
-        "apiVersion: policies.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata:\n  name: cel-only\nspec:\n  validations:\n  - expression: \"true\"\n",
+        "kyverno/mpol.yaml",
+        "apiVersion: policies.kyverno.io/v1alpha1\nkind: MutatingPolicy\nmetadata:\n  name: cel-only\nspec:\n  mutations: []\n",
     );
     let out = tollgate(&repo.path, &["check", "--kyverno", "kyverno", "--format", "json", "."]);
     let text = stdout(&out);
@@ -181,9 +181,9 @@ fn policy_exceptions_apply_and_cel_policies_are_not_skipped_silently() {
     assert!(findings.iter().any(|f| f["rule_id"] == "pod-baseline/tagged-images"), "{text}");
     let cel = findings
         .iter()
-        .find(|f| f["rule_id"] == "policy-error" && f["location"]["path"] == "kyverno/vpol.yaml")
-        .unwrap_or_else(|| panic!("no policy-error for the ValidatingPolicy: {text}"));
-    assert!(cel["message"].as_str().unwrap_or("").contains("ValidatingPolicy `cel-only` is not evaluated"), "{cel}");
+        .find(|f| f["rule_id"] == "policy-error" && f["location"]["path"] == "kyverno/mpol.yaml")
+        .unwrap_or_else(|| panic!("no policy-error for the MutatingPolicy: {text}"));
+    assert!(cel["message"].as_str().unwrap_or("").contains("MutatingPolicy `cel-only` is not evaluated"), "{cel}");
 }
 
 #[test]

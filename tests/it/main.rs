@@ -6,6 +6,7 @@ mod action;
 mod attacks;
 mod bad_input;
 mod budgets;
+mod cel;
 mod cli;
 mod conformance;
 mod fixtures;

@@ -716,9 +716,27 @@ impl CelPolicy {
         })
     }
 
-    /// Whether the policy denies (an `Enforce` in Kyverno's older words).
+    /// Whether the policy denies (an `Enforce` in Kyverno's older words):
+    /// for a `ValidatingAdmissionPolicy`, whether a binding does.
     pub fn denies(&self) -> bool {
-        self.actions.iter().any(|a| a == "Deny")
+        match &self.bindings {
+            Some(b) => b.iter().any(|b| b.actions.iter().any(|a| a == "Deny")),
+            None => self.actions.iter().any(|a| a == "Deny"),
+        }
+    }
+
+    /// Whether the response named `rule` denies: for a
+    /// `ValidatingAdmissionPolicy`, the actions of the binding it names.
+    pub fn denies_for(&self, rule: &str) -> bool {
+        match &self.bindings {
+            Some(b) => b.iter().filter(|b| b.name == rule).any(|b| b.actions.iter().any(|a| a == "Deny")),
+            None => self.denies(),
+        }
+    }
+
+    /// Whether the policy takes params (`paramKind`).
+    pub fn uses_params(&self) -> bool {
+        self.param_kind.is_some()
     }
 
     /// A `ValidatingAdmissionPolicy` with no binding enforces nothing.
@@ -1013,6 +1031,11 @@ impl CelRule {
             }),
             param_ref: cel.get("paramRef").cloned(),
         })
+    }
+
+    /// Whether the rule takes params (`paramKind`).
+    pub fn uses_params(&self) -> bool {
+        self.param_kind.is_some()
     }
 
     /// Judges one resource as Kyverno's `validate.cel` handler does:

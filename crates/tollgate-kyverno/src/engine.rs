@@ -11,6 +11,7 @@ use tollgate_core::{
     Config, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleMeta, Segment, Severity, SourceFile,
 };
 
+use crate::cel::{Binding, CelException, CelInput, CelPolicy, CelResource, PolicyError, ResourceNames, is_cel_policy};
 use crate::eval::Status;
 use crate::policy::{Policy, RequestInfo, is_kyverno_policy};
 use crate::testing::is_namespaced;
@@ -52,9 +53,13 @@ pub struct Problem {
 pub struct KyvernoEngine {
     root: PathBuf,
     policies: Vec<Policy>,
+    cel_policies: Vec<CelPolicy>,
     problems: Vec<Problem>,
+    /// Notes: a `ValidatingAdmissionPolicy` no binding puts in force.
+    notes: Vec<Problem>,
     metas: BTreeMap<String, RuleMeta>,
     exceptions: Vec<crate::Exception>,
+    cel_exceptions: Vec<CelException>,
 }
 
 fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
@@ -97,10 +102,15 @@ impl KyvernoEngine {
         let mut engine = KyvernoEngine {
             root: root.to_path_buf(),
             policies: Vec::new(),
+            cel_policies: Vec::new(),
             problems: Vec::new(),
+            notes: Vec::new(),
             metas: BTreeMap::new(),
             exceptions: Vec::new(),
+            cel_exceptions: Vec::new(),
         };
+        let mut bindings: Vec<(Binding, Problem)> = Vec::new();
+        let mut cel_positions: Vec<(u32, u32)> = Vec::new();
         let mut texts: Vec<(String, String)> = Vec::new();
         for p in &options.policy {
             let mut files = Vec::new();
@@ -137,15 +147,68 @@ impl KyvernoEngine {
             };
             for (i, d) in docs.iter().enumerate() {
                 let json = d.root.to_json();
+                let at =
+                    |line: u32, column: u32, message: String| Problem { path: path.clone(), line, column, message };
+                let doc_at = |message: String| at(d.root.span.start.line, d.root.span.start.column, message);
+                match CelException::from_json(&json) {
+                    Some(Ok(e)) => {
+                        engine.cel_exceptions.push(e);
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        let (line, column) = locate(&d.root, &e.pointer, &e.error);
+                        engine.problems.push(at(
+                            line,
+                            column,
+                            format!("the PolicyException's expression does not compile: {}", e.error.message),
+                        ));
+                        continue;
+                    }
+                    None => {}
+                }
                 if let Some(e) = crate::Exception::from_json(&json) {
                     engine.exceptions.push(e);
+                    continue;
+                }
+                if let Some(b) = Binding::from_json(&json) {
+                    bindings.push((b, doc_at(String::new())));
+                    continue;
+                }
+                if is_cel_policy(&json) {
+                    let name = json.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_string();
+                    let kind = json.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+                    if let Some(mode) = json
+                        .pointer("/spec/evaluation/mode")
+                        .and_then(Value::as_str)
+                        .filter(|m| !m.eq_ignore_ascii_case("Kubernetes"))
+                    {
+                        engine.problems.push(doc_at(format!(
+                            "{kind} `{name}` evaluates {mode} payloads, not Kubernetes objects: tollgate has no such payloads to judge; move it out of the Kyverno policy paths"
+                        )));
+                        continue;
+                    }
+                    match CelPolicy::from_json(&json, &path, i) {
+                        Ok(p) => {
+                            cel_positions.push((d.root.span.start.line, d.root.span.start.column));
+                            engine.cel_policies.push(p);
+                        }
+                        Err(PolicyError::Compile(e)) => {
+                            let (line, column) = locate(&d.root, &e.pointer, &e.error);
+                            engine.problems.push(at(
+                                line,
+                                column,
+                                format!("{kind} `{name}`: the expression does not compile: {}", e.error.message),
+                            ));
+                        }
+                        Err(PolicyError::Invalid(m)) => engine.problems.push(doc_at(m)),
+                    }
                     continue;
                 }
                 if !is_kyverno_policy(&json) {
                     let api = json.get("apiVersion").and_then(Value::as_str).unwrap_or("");
                     let kind = json.get("kind").and_then(Value::as_str).unwrap_or("");
                     let unsupported = api.starts_with("policies.kyverno.io/")
-                        || matches!(kind, "ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy")
+                        || kind == "MutatingAdmissionPolicy"
                         || (api.starts_with("kyverno.io/") && kind.ends_with("CleanupPolicy"));
                     if unsupported {
                         let name = json.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
@@ -154,14 +217,35 @@ impl KyvernoEngine {
                             line: d.root.span.start.line,
                             column: d.root.span.start.column,
                             message: format!(
-                                "{kind} `{name}` is not evaluated by tollgate (only ClusterPolicy/Policy validate rules are); move it out of the Kyverno policy paths or check it with Kyverno"
+                                "{kind} `{name}` is not evaluated by tollgate (it validates nothing: tollgate evaluates ClusterPolicy/Policy validate rules, ValidatingPolicy and ValidatingAdmissionPolicy); move it out of the Kyverno policy paths or check it with Kyverno"
                             ),
                         });
                     }
                     continue;
                 }
                 match Policy::from_json(&json, &path, i) {
-                    Ok(p) => engine.policies.push(p),
+                    Ok(mut p) => {
+                        // A `validate.cel` rule that does not compile is one
+                        // problem at its expression, not an error per object.
+                        let mut broken: Vec<String> = Vec::new();
+                        for (ri, rule) in p.rules.iter().enumerate().filter(|(_, r)| r.autogen_of.is_none()) {
+                            if let Some(Err(e)) = &rule.cel {
+                                let pointer = format!("/spec/rules/{ri}{}", e.pointer);
+                                let (line, column) = locate(&d.root, &pointer, &e.error);
+                                engine.problems.push(at(
+                                    line,
+                                    column,
+                                    format!(
+                                        "policy `{}` rule `{}`: the expression does not compile: {}",
+                                        p.name, rule.name, e.error.message
+                                    ),
+                                ));
+                                broken.push(rule.name.clone());
+                            }
+                        }
+                        p.rules.retain(|r| !broken.contains(r.autogen_of.as_ref().unwrap_or(&r.name)));
+                        engine.policies.push(p);
+                    }
                     Err(message) => engine.problems.push(Problem {
                         path: path.clone(),
                         line: d.root.span.start.line,
@@ -171,13 +255,46 @@ impl KyvernoEngine {
                 }
             }
         }
+        for (b, at) in bindings {
+            match engine.cel_policies.iter_mut().find(|p| p.kind == "ValidatingAdmissionPolicy" && p.name == b.policy) {
+                Some(p) => p.bind(b),
+                None => engine.problems.push(Problem {
+                    message: format!(
+                        "ValidatingAdmissionPolicyBinding `{}` names policy `{}`, which is not among the policies: it puts nothing in force. Fix `spec.policyName` or add the policy",
+                        b.name, b.policy
+                    ),
+                    ..at
+                }),
+            }
+        }
+        for (p, (line, column)) in engine.cel_policies.iter().zip(cel_positions) {
+            if p.is_unbound() {
+                engine.notes.push(Problem {
+                    path: p.path.clone(),
+                    line,
+                    column,
+                    message: format!(
+                        "ValidatingAdmissionPolicy `{}` has no ValidatingAdmissionPolicyBinding, so a cluster enforces nothing of it; tollgate does not judge objects with it. Add a binding to put it in force",
+                        p.name
+                    ),
+                });
+            }
+        }
         for p in &engine.policies {
             for r in p.rules.iter().filter(|r| r.autogen_of.is_none()) {
                 let id = format!("{}/{}", p.name, r.name);
                 engine.metas.insert(id.clone(), rule_meta(&id, p, r));
             }
         }
+        for p in engine.cel_policies.iter().filter(|p| !p.is_unbound()) {
+            engine.metas.insert(p.name.clone(), cel_meta(p));
+        }
         engine
+    }
+
+    /// The loaded CEL policies (`ValidatingPolicy`, `ValidatingAdmissionPolicy`).
+    pub fn cel_policies(&self) -> &[CelPolicy] {
+        &self.cel_policies
     }
 
     /// The loaded policies.
@@ -207,6 +324,20 @@ impl KyvernoEngine {
     }
 }
 
+/// The one clock of a run (`time.now()` in CEL): `SOURCE_DATE_EPOCH` when
+/// set, so a run is reproducible, else the wall clock at the first call.
+fn run_clock() -> i128 {
+    static CLOCK: std::sync::OnceLock<i128> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(|| {
+        if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+            return i128::from(secs) * 1_000_000_000;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0))
+    })
+}
+
 /// A Kyverno failure path (`/spec/containers/0/(name)/image/`) as a route,
 /// anchors stripped.
 pub(crate) fn route_of_path(path: &str) -> Route {
@@ -218,6 +349,51 @@ pub(crate) fn route_of_path(path: &str) -> Route {
                 key.parse::<usize>().map_or_else(|_| Segment::Key(key.to_string()), Segment::Index)
             })
             .collect(),
+    )
+}
+
+/// Where an expression that does not compile is written: the line and
+/// column of its error inside the YAML scalar at `pointer`.
+fn locate(root: &tollgate_core::Node, pointer: &str, error: &tollgate_cel::CompileError) -> (u32, u32) {
+    let route = tollgate_yaml::Route::parse(pointer);
+    let Some(node) = root.get(&route) else { return (root.span.start.line, root.span.start.column) };
+    let start = node.span.start;
+    let style = node.as_scalar().map(|s| s.style);
+    if matches!(style, Some(tollgate_yaml::ScalarStyle::Literal | tollgate_yaml::ScalarStyle::Folded)) {
+        // A block scalar's span starts at its first content character; its
+        // lines keep that indentation.
+        return (start.line + error.line - 1, start.column - 1 + error.column);
+    }
+    let quoted =
+        matches!(style, Some(tollgate_yaml::ScalarStyle::SingleQuoted | tollgate_yaml::ScalarStyle::DoubleQuoted));
+    if error.line <= 1 {
+        return (start.line, start.column + error.column - 1 + u32::from(quoted));
+    }
+    (start.line + error.line - 1, error.column)
+}
+
+fn cel_meta(policy: &CelPolicy) -> RuleMeta {
+    let severity = if policy.denies() { Severity::Error } else { Severity::Warning };
+    let ann = |k: &str| policy.annotations.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let title = ann("policies.kyverno.io/title").unwrap_or(&policy.name);
+    let mut docs = String::new();
+    if let Some(d) = ann("policies.kyverno.io/description") {
+        docs.push_str(d);
+        docs.push('\n');
+    }
+    docs.push_str(&format!(
+        "\n{} `{}` ({}), from `{}`.\n",
+        policy.kind,
+        policy.name,
+        policy.actions.join(", "),
+        policy.path
+    ));
+    RuleMeta::policy(
+        &policy.name,
+        severity,
+        title,
+        vec!["kyverno".to_owned(), "policy".to_owned(), "cel".to_owned()],
+        &docs,
     )
 }
 
@@ -246,7 +422,19 @@ impl PolicyEngine for KyvernoEngine {
 
     fn check(&self, model: &RepositoryModel, _config: &Config) -> Vec<Finding> {
         let mut out: Vec<Finding> = self.problems.iter().filter_map(|p| self.problem_finding(model, p)).collect();
-        if self.policies.is_empty() {
+        for n in &self.notes {
+            let Some(path) =
+                Finding::path_in_root(&self.root, &n.path).or_else(|| model.files.first().map(|f| f.path.clone()))
+            else {
+                continue;
+            };
+            let mut f =
+                Finding::policy_error_at(path, n.line, n.column, format!("{}.", n.message), &[&n.path, &n.message]);
+            f.severity = Severity::Note;
+            out.push(f);
+        }
+        let judging = self.cel_policies.iter().filter(|p| !p.is_unbound()).count();
+        if self.policies.is_empty() && judging == 0 {
             return out;
         }
         // The judged documents (renders instead of Kustomize bases and
@@ -261,7 +449,7 @@ impl PolicyEngine for KyvernoEngine {
             .collect();
         let as_object = |d: &tollgate_core::Document| -> Option<Value> {
             let mut j = d.root.to_json();
-            if !(j["kind"].is_string() && j["apiVersion"].is_string()) || is_kyverno_policy(&j) {
+            if !(j["kind"].is_string() && j["apiVersion"].is_string()) || is_kyverno_policy(&j) || is_cel_policy(&j) {
                 return None;
             }
             let kind = j["kind"].as_str().unwrap_or("").to_string();
@@ -285,6 +473,35 @@ impl PolicyEngine for KyvernoEngine {
                 Some((o["metadata"]["name"].as_str()?.to_string(), labels))
             })
             .collect();
+        // What CEL expressions see of the repository: the kinds its CRDs
+        // define, its Namespaces, and (only when a policy takes params)
+        // every object a `paramRef` may name.
+        let objects: Vec<Value> = documents
+            .iter()
+            .filter_map(|(_, d)| as_object(d))
+            .filter(|o| {
+                let kind = o["kind"].as_str().unwrap_or("");
+                kind == "Namespace" || kind == "CustomResourceDefinition"
+            })
+            .collect();
+        let mut names = ResourceNames::default();
+        names.learn(&objects.iter().collect::<Vec<_>>());
+        let namespaces: HashMap<String, Value> = objects
+            .iter()
+            .filter(|o| o["kind"] == "Namespace")
+            .filter_map(|o| Some((o["metadata"]["name"].as_str()?.to_string(), o.clone())))
+            .collect();
+        let uses_params = self.cel_policies.iter().any(CelPolicy::uses_params)
+            || self.policies.iter().flat_map(|p| &p.rules).any(|r| matches!(&r.cel, Some(Ok(c)) if c.uses_params()));
+        let params: Vec<Value> =
+            if uses_params { documents.iter().filter_map(|(_, d)| as_object(d)).collect() } else { Vec::new() };
+        let cel_shared = CelInput {
+            names: std::sync::Arc::new(names),
+            params: std::sync::Arc::new(params),
+            exceptions: std::sync::Arc::new(self.cel_exceptions.clone()),
+            now: run_clock(),
+            ..CelInput::default()
+        };
         let policy_error = RuleMeta::policy_error();
         let found: Vec<Finding> = documents
             .par_iter()
@@ -292,16 +509,55 @@ impl PolicyEngine for KyvernoEngine {
                 let Some(object) = as_object(doc) else { return Vec::new() };
                 let object = &object;
                 let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+                let request = RequestInfo {
+                    operation: "CREATE".into(),
+                    namespace_labels: namespace_labels.get(ns).cloned().unwrap_or_default(),
+                    ..RequestInfo::default()
+                };
+                // A namespace the repository does not define still exists in
+                // the cluster: a Namespace with its name stands for it.
+                let namespace_object = namespaces.get(ns).cloned().or_else(|| {
+                    (!ns.is_empty()).then(|| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+                });
                 let input = EvalInput {
-                    request: RequestInfo {
-                        operation: "CREATE".into(),
-                        namespace_labels: namespace_labels.get(ns).cloned().unwrap_or_default(),
-                        ..RequestInfo::default()
-                    },
+                    request: request.clone(),
                     exceptions: self.exceptions.clone(),
+                    cel: CelInput { request, namespace_object, ..cel_shared.clone() },
                     ..EvalInput::default()
                 };
                 let mut found = Vec::new();
+                if judging > 0 {
+                    let converted = CelResource::new(object, &input.cel);
+                    for p in self.cel_policies.iter().filter(|p| !p.is_unbound()) {
+                        for r in p.evaluate(&converted, &input.cel) {
+                            match r.status {
+                                Status::Pass | Status::Skip => {}
+                                Status::Fail => {
+                                    let Some(meta) = self.metas.get(&p.name) else { continue };
+                                    let route = r.path.as_deref().map_or_else(Route::root, route_of_path);
+                                    let message = format!("{} ({} {}).", r.message.trim_end_matches('.'), p.kind, p.name);
+                                    let builder = FindingBuilder::new(meta, file, doc, &route, message);
+                                    let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
+                                    f.fingerprint =
+                                        Finding::fingerprint_of(&[&p.name, &r.rule, &file.path, &doc.index.to_string(), &route.to_string()]);
+                                    f.severity = if p.denies_for(&r.rule) { Severity::Error } else { Severity::Warning };
+                                    found.push(f);
+                                }
+                                Status::Error => {
+                                    let message = format!(
+                                        "{} `{}` could not be evaluated on this object: {}. What it guards is unchecked here.",
+                                        p.kind, p.name, r.message
+                                    );
+                                    let mut f =
+                                        FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
+                                    f.fingerprint =
+                                        Finding::fingerprint_of(&["policy-error", &p.name, &r.rule, &file.path, &doc.index.to_string()]);
+                                    found.push(f);
+                                }
+                            }
+                        }
+                    }
+                }
                 let all = evaluate_policies(&self.policies, object, &input);
                 for (p, responses) in self.policies.iter().zip(all) {
                     for r in responses {
