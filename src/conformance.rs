@@ -26,11 +26,21 @@ pub(crate) fn run_only(dir: &Path, only: Option<&str>) -> Result<(String, Vec<Ta
     let library = dir.join("gatekeeper-library/library");
     if library.is_dir() && wanted("gatekeeper") {
         let mut t = Tally { name: "gatekeeper-library gator suites", agree: 0, total: 0, disagreements: Vec::new() };
+        let mut cel = Tally {
+            name: "gatekeeper-library gator suites with the CEL engine (templates that ship K8sNativeValidation)",
+            agree: 0,
+            total: 0,
+            disagreements: Vec::new(),
+        };
         for suite in tollgate_rego::find_suites(&library).map_err(|e| anyhow::anyhow!("{e}"))? {
             let outcomes = tollgate_rego::run_gator_suite(&suite).map_err(|e| anyhow::anyhow!("{e}"))?;
             tally(&mut t, &outcomes);
+            if let Some(outcomes) = tollgate_rego::run_gator_suite_cel(&suite).map_err(|e| anyhow::anyhow!("{e}"))? {
+                tally(&mut cel, &outcomes);
+            }
         }
         tallies.push(t);
+        tallies.push(cel);
     }
     let src = dir.join("gatekeeper-library/src");
     if src.is_dir() && wanted("gatekeeper") {

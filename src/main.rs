@@ -83,6 +83,11 @@ enum Command {
         /// Print passing tests too.
         #[arg(long, short)]
         verbose: bool,
+        /// Run gator suites with the CEL (`K8sNativeValidation`) code of
+        /// templates that ship both engines, as `gator verify
+        /// --enable-k8s-native-validation`.
+        #[arg(long)]
+        enable_k8s_native_validation: bool,
     },
     /// List every suppression (inline comments and config `ignore` entries).
     Suppressions {
@@ -140,6 +145,11 @@ struct CheckArgs {
     /// Give all documents to the Rego policies as one input (an array of `{path, contents}`), as conftest's `--combine`.
     #[arg(long)]
     combine: bool,
+    /// Judge Gatekeeper templates that ship both Rego and CEL
+    /// (`K8sNativeValidation`) with their CEL, as gator's flag of the same
+    /// name. CEL-only templates are always judged with CEL.
+    #[arg(long)]
+    enable_k8s_native_validation: bool,
     /// Trust policy kept outside the repository (`signers.yaml` format; key
     /// files relative to it), used instead of the base commit's policy.
     #[arg(long, value_name = "FILE", conflicts_with = "allowed_signers")]
@@ -251,7 +261,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Render { path, root } => run_render(&path, root.as_deref()),
         Command::Suppressions { path, config } => run_suppressions(&path, config.as_deref(), &registry),
-        Command::Test { dir, verbose } => run_tests(&dir, verbose),
+        Command::Test { dir, verbose, enable_k8s_native_validation } => {
+            run_tests(&dir, verbose, enable_k8s_native_validation)
+        }
         Command::Conformance { dir, only } => {
             let dir = dir
                 .or_else(|| std::env::var_os("TOLLGATE_CONFORMANCE").map(PathBuf::from))
@@ -370,6 +382,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
             all: args.all_namespaces,
         },
         combine: args.combine,
+        k8s_native_validation: args.enable_k8s_native_validation,
         ..tollgate_rego::RegoOptions::default()
     };
     for path in rego.policy.iter().chain(&rego.data).chain(&args.kyverno) {
@@ -634,7 +647,7 @@ fn github_range() -> Option<(String, String)> {
     range
 }
 
-fn run_tests(dir: &Path, verbose: bool) -> Result<ExitCode> {
+fn run_tests(dir: &Path, verbose: bool, cel: bool) -> Result<ExitCode> {
     if !dir.is_dir() {
         bail!("cannot test `{}`: not a directory", dir.display());
     }
@@ -659,7 +672,13 @@ fn run_tests(dir: &Path, verbose: bool) -> Result<ExitCode> {
     let (mut passed, mut total) = report("rego unit tests", &rego, &mut out);
     let mut cases = Vec::new();
     for suite in tollgate_rego::find_suites(dir).map_err(|e| anyhow::anyhow!("{e}"))? {
-        match tollgate_rego::run_gator_suite(&suite) {
+        let run = if cel {
+            tollgate_rego::run_gator_suite_cel(&suite)
+                .and_then(|o| o.map_or_else(|| tollgate_rego::run_gator_suite(&suite), Ok))
+        } else {
+            tollgate_rego::run_gator_suite(&suite)
+        };
+        match run {
             Ok(c) => cases.extend(c),
             Err(e) => cases.push(tollgate_rego::TestOutcome {
                 name: suite.display().to_string(),

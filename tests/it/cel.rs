@@ -291,3 +291,89 @@ fn a_compile_error_in_a_block_scalar_points_into_the_block() {
     // The broken rule is not also an error on every object.
     assert!(of(&findings, "p/r").is_empty(), "{text}");
 }
+
+const GK_TEMPLATE: &str = r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8smaxreplicas
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sMaxReplicas
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            max: {type: integer}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    code:
+    - engine: K8sNativeValidation
+      source:
+        validations:
+        - expression: "variables.anyObject.spec.replicas <= variables.params.max"
+          messageExpression: "'cel: ' + string(variables.anyObject.spec.replicas) + ' replicas, at most ' + string(variables.params.max)"
+    - engine: Rego
+      source:
+        rego: |
+          package k8smaxreplicas
+          violation[{"msg": msg}] {
+            input.review.object.spec.replicas > input.parameters.max
+            msg := sprintf("rego: %v replicas", [input.review.object.spec.replicas])
+          }
+"#;
+
+#[test]
+fn gatekeeper_templates_run_their_cel_when_asked_or_when_they_have_only_cel() {
+    let repo = TempRepo::new("cel-gatekeeper");
+    governed(&repo);
+    repo.write("apps/a.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  replicas: 5\n");
+    repo.write("policy/template.yaml", GK_TEMPLATE);
+    repo.write(
+        "policy/constraint.yaml",
+        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sMaxReplicas\nmetadata:\n  name: three\nspec:\n  match:\n    kinds: [{apiGroups: [apps], kinds: [Deployment]}]\n  parameters:\n    max: 3\n",
+    );
+    let message = |findings: &[serde_json::Value]| -> String {
+        of(findings, "K8sMaxReplicas/three").first().and_then(|f| f["message"].as_str()).unwrap_or("").to_owned()
+    };
+    // Both engines: Rego by default, CEL when asked.
+    let (findings, text) = check(&repo, &["--policy", "policy"]);
+    assert!(message(&findings).contains("rego: 5 replicas"), "{text}");
+    let (findings, text) = check(&repo, &["--policy", "policy", "--enable-k8s-native-validation"]);
+    assert!(message(&findings).contains("cel: 5 replicas, at most 3"), "{text}");
+    // CEL only: always CEL.
+    let cel_only = GK_TEMPLATE.split("    - engine: Rego").next().unwrap_or_default().to_owned();
+    repo.write("policy/template.yaml", &cel_only);
+    let (findings, text) = check(&repo, &["--policy", "policy"]);
+    assert!(message(&findings).contains("cel: 5 replicas, at most 3"), "{text}");
+    // A CEL expression that does not compile makes the template a policy-error.
+    repo.write("policy/template.yaml", cel_only.replace("<= variables.params.max", "<= variables.params.max +"));
+    let (findings, text) = check(&repo, &["--policy", "policy"]);
+    assert!(
+        of(&findings, "policy-error").iter().any(|f| f["message"].as_str().unwrap_or("").contains("does not compile")),
+        "{text}"
+    );
+}
+
+#[test]
+fn tollgate_test_runs_gator_suites_with_the_cel_engine() {
+    let repo = TempRepo::new("cel-gator");
+    repo.write("gk/template.yaml", GK_TEMPLATE.replace("'cel: '", "'cel-engine: '"));
+    repo.write(
+        "gk/constraint.yaml",
+        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sMaxReplicas\nmetadata:\n  name: three\nspec:\n  parameters:\n    max: 3\n",
+    );
+    repo.write("gk/bad.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  replicas: 5\n");
+    repo.write("gk/good.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: b\nspec:\n  replicas: 1\n");
+    repo.write(
+        "gk/suite.yaml",
+        "kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\ntests:\n- name: max\n  template: template.yaml\n  constraint: constraint.yaml\n  cases:\n  - name: bad\n    object: bad.yaml\n    assertions:\n    - violations: 1\n      message: cel-engine\n  - name: good\n    object: good.yaml\n    assertions:\n    - violations: no\n",
+    );
+    // Rego judges by default: the `cel-engine` message assertion fails.
+    let out = tollgate(&repo.path, &["test", "gk"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let out = tollgate(&repo.path, &["test", "gk", "--enable-k8s-native-validation"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("gator suite cases: 2/2 passed"), "{}", stdout(&out));
+}

@@ -36,6 +36,10 @@ pub struct RegoOptions {
     pub documents: Vec<(String, String)>,
     /// Data held in memory, `(path, text)` (YAML or JSON, under `data.`).
     pub data_documents: Vec<(String, String)>,
+    /// Judge Gatekeeper templates that ship both engines with their CEL
+    /// (`K8sNativeValidation`) code, as gator's
+    /// `--enable-k8s-native-validation`; CEL-only templates always are.
+    pub k8s_native_validation: bool,
 }
 
 /// OPA/Rego policies compiled once, evaluated on every document.
@@ -77,6 +81,9 @@ impl RegoEngine {
         });
         let mut engine = RegoEngine::from_sources(root, &files, data, options);
         engine.gatekeeper = Gatekeeper::load(&options.policy, &options.documents);
+        if options.k8s_native_validation {
+            engine.gatekeeper.prefer_cel();
+        }
         engine.problems.extend(problems);
         engine.problems.append(&mut engine.gatekeeper.problems);
         let mut valid = Vec::new();

@@ -24,8 +24,14 @@ pub struct Template {
     pub path: String,
     /// `metadata.gatekeeper.sh/title` or `description`.
     pub title: Option<String>,
-    engine: regorus::Engine,
+    /// The compiled Rego (`None` for a CEL-only template).
+    engine: Option<regorus::Engine>,
     package: String,
+    /// The compiled `K8sNativeValidation` code, when the template ships CEL.
+    cel: Option<std::sync::Arc<crate::k8scel::CelCode>>,
+    /// Whether CEL judges: a CEL-only template, or one with both engines
+    /// when the run asks for CEL (gator's `--enable-k8s-native-validation`).
+    uses_cel: bool,
     /// `spec.crd.spec.validation.openAPIV3Schema`, compiled once.
     schema: Option<std::sync::Arc<jsonschema::Validator>>,
 }
@@ -45,6 +51,8 @@ pub struct Constraint {
     pub parameters: Json,
     /// `enforcementAction`: `deny` (default), `warn`, `dryrun`.
     pub action: String,
+    /// The whole Constraint (CEL's `params`).
+    pub object: Json,
 }
 
 /// One violation a constraint reports.
@@ -73,6 +81,14 @@ pub(crate) fn group_version(api_version: &str) -> (&str, &str) {
 }
 
 impl Gatekeeper {
+    /// Judges with CEL every template that ships it (gator's
+    /// `--enable-k8s-native-validation`); templates with only Rego keep it.
+    pub fn prefer_cel(&mut self) {
+        for t in self.templates.values_mut() {
+            t.prefer_cel();
+        }
+    }
+
     /// Takes a document if it is a ConstraintTemplate or a Constraint; returns
     /// whether it was one.
     pub fn add_document(&mut self, path: &str, node: &Node) -> bool {
@@ -147,7 +163,8 @@ impl Template {
             .as_array()
             .and_then(|t| t.iter().find(|t| t["target"] == "admission.k8s.gatekeeper.sh").or_else(|| t.first()))
             .ok_or_else(|| PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has no `spec.targets`")))?;
-        // `rego`/`libs` on the target, or in `code[]` with `engine: Rego`.
+        // `rego`/`libs` on the target, or in `code[]` with `engine: Rego`;
+        // CEL in `code[]` with `engine: K8sNativeValidation`.
         let source = if target["rego"].is_string() {
             target.clone()
         } else {
@@ -157,9 +174,43 @@ impl Template {
                 .map(|c| c["source"].clone())
                 .unwrap_or_default()
         };
-        let rego = source["rego"].as_str().map(str::to_owned).ok_or_else(|| {
-            PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has no Rego (only CEL is not supported)"))
-        })?;
+        let cel = match target["code"].as_array().and_then(|c| c.iter().find(|c| c["engine"] == "K8sNativeValidation"))
+        {
+            Some(code) => Some(crate::k8scel::CelCode::compile(path, &name, &code["source"])?),
+            None => None,
+        };
+        let annotations = &json["metadata"]["annotations"];
+        let title = annotations["metadata.gatekeeper.sh/title"]
+            .as_str()
+            .or_else(|| annotations["description"].as_str())
+            .map(str::to_owned);
+        let schema = match &json["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"] {
+            Json::Null => None,
+            schema => {
+                Some(std::sync::Arc::new(jsonschema::validator_for(&openapi_to_json_schema(schema)).map_err(|e| {
+                    PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has an invalid parameter schema: {e}"))
+                })?))
+            }
+        };
+        let Some(rego) = source["rego"].as_str().map(str::to_owned) else {
+            return match cel {
+                Some(cel) => Ok(Template {
+                    name,
+                    kind,
+                    path: path.to_owned(),
+                    title,
+                    engine: None,
+                    package: String::new(),
+                    cel: Some(cel),
+                    uses_cel: true,
+                    schema,
+                }),
+                None => Err(PolicyProblem::at(
+                    path,
+                    format!("ConstraintTemplate `{name}` has neither Rego nor K8sNativeValidation (CEL) code"),
+                )),
+            };
+        };
         let mut engine = regorus::Engine::new();
         crate::builtins::register(&mut engine);
         // As OPA by default: a builtin error makes its expression undefined.
@@ -180,20 +231,33 @@ impl Template {
         for lib in &modules[1..] {
             add_module(&mut engine, lib, true)?;
         }
-        let annotations = &json["metadata"]["annotations"];
-        let title = annotations["metadata.gatekeeper.sh/title"]
-            .as_str()
-            .or_else(|| annotations["description"].as_str())
-            .map(str::to_owned);
-        let schema = match &json["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"] {
-            Json::Null => None,
-            schema => {
-                Some(std::sync::Arc::new(jsonschema::validator_for(&openapi_to_json_schema(schema)).map_err(|e| {
-                    PolicyProblem::at(path, format!("ConstraintTemplate `{name}` has an invalid parameter schema: {e}"))
-                })?))
-            }
-        };
-        Ok(Template { name, kind, path: path.to_owned(), title, engine, package, schema })
+        Ok(Template {
+            name,
+            kind,
+            path: path.to_owned(),
+            title,
+            engine: Some(engine),
+            package,
+            cel,
+            uses_cel: false,
+            schema,
+        })
+    }
+
+    /// Whether the template ships `K8sNativeValidation` (CEL) code.
+    pub fn ships_cel(&self) -> bool {
+        self.cel.is_some()
+    }
+
+    /// Whether CEL judges with this template.
+    pub fn uses_cel(&self) -> bool {
+        self.uses_cel
+    }
+
+    /// Judges with the CEL code when the template has it (gator's
+    /// `--enable-k8s-native-validation`); Rego stays for the others.
+    pub fn prefer_cel(&mut self) {
+        self.uses_cel = self.cel.is_some();
     }
 
     /// Checks a constraint's `spec.parameters` against the template's schema,
@@ -225,7 +289,15 @@ impl Template {
     /// `data.inventory` (`null` for none). Clones share the compiled policy
     /// and the data.
     pub fn evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, String> {
-        let mut engine = self.engine.clone();
+        if self.uses_cel
+            && let Some(cel) = &self.cel
+        {
+            return Ok(TemplateEvaluator { engine: None, rule: String::new(), cel: Some(cel.clone()) });
+        }
+        let Some(engine) = &self.engine else {
+            return Err(format!("ConstraintTemplate `{}` has no Rego", self.name));
+        };
+        let mut engine = engine.clone();
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
             limit: std::time::Duration::from_secs(5),
             check_interval: std::num::NonZeroU32::MIN,
@@ -233,24 +305,33 @@ impl Template {
         if !inventory.is_null() {
             engine.add_data(Value::from(serde_json::json!({ "inventory": inventory }))).map_err(|e| e.to_string())?;
         }
-        Ok(TemplateEvaluator { engine, rule: format!("{}.violation", data_ref(&self.package)) })
+        Ok(TemplateEvaluator {
+            engine: Some(engine),
+            rule: format!("{}.violation", data_ref(&self.package)),
+            cel: None,
+        })
     }
 }
 
 /// A [`Template`] with its data loaded, evaluating one review after another.
 #[derive(Debug, Clone)]
 pub struct TemplateEvaluator {
-    engine: regorus::Engine,
+    engine: Option<regorus::Engine>,
     rule: String,
+    cel: Option<std::sync::Arc<crate::k8scel::CelCode>>,
 }
 
 impl TemplateEvaluator {
     /// The violations of `review` under `constraint`.
     pub fn violations(&mut self, constraint: &Constraint, review: &Json) -> Result<Vec<Violation>, String> {
+        if let Some(cel) = &self.cel {
+            return cel.violations(constraint, review);
+        }
+        let Some(engine) = &mut self.engine else { return Ok(Vec::new()) };
         let parameters =
             if constraint.parameters.is_null() { Json::Object(Map::new()) } else { constraint.parameters.clone() };
-        self.engine.set_input(Value::from(serde_json::json!({ "review": review, "parameters": parameters })));
-        let value = self.engine.eval_rule(self.rule.clone()).map_err(|e| e.to_string())?;
+        engine.set_input(Value::from(serde_json::json!({ "review": review, "parameters": parameters })));
+        let value = engine.eval_rule(self.rule.clone()).map_err(|e| e.to_string())?;
         let items: Vec<Value> = match value {
             Value::Set(s) => s.iter().cloned().collect(),
             Value::Array(a) => a.iter().cloned().collect(),
@@ -279,6 +360,7 @@ impl Constraint {
             matcher: json["spec"]["match"].clone(),
             parameters: json["spec"]["parameters"].clone(),
             action: json["spec"]["enforcementAction"].as_str().unwrap_or("deny").to_owned(),
+            object: json.clone(),
         }
     }
 

@@ -9,6 +9,7 @@ mod conftest;
 mod engine;
 mod gatekeeper;
 mod guard;
+mod k8scel;
 pub mod memory;
 mod policy;
 mod sprintf;
@@ -19,4 +20,4 @@ pub use conftest::{Conftest, Evaluation, Evaluator, Namespaces, Outcome, RuleRes
 pub use engine::{RegoEngine, RegoOptions};
 pub use gatekeeper::{Constraint, Gatekeeper, Template, TemplateEvaluator, Violation, inventory_of, review_of};
 pub use policy::{Annotation, PackageRules, PolicyProblem, RegoFile, load_data, rego_files, rule_kind};
-pub use testing::{TestOutcome, find_suites, run_gator_suite, run_rego_tests};
+pub use testing::{TestOutcome, find_suites, run_gator_suite, run_gator_suite_cel, run_rego_tests};

@@ -151,8 +151,21 @@ fn is_test_file(p: &Path) -> bool {
 }
 
 /// Runs one gator suite: every case's assertions on the violations of its
-/// object under the test's constraint.
+/// object under the test's constraint. A template with both engines is
+/// judged by its Rego, as gator does by default.
 pub fn run_gator_suite(suite_path: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
+    run_suite(suite_path, false).map(|(out, _)| out)
+}
+
+/// Runs one gator suite with the CEL engine, as `gator verify
+/// --enable-k8s-native-validation` does: every template that ships
+/// `K8sNativeValidation` code is judged by it. `None` when no template of
+/// the suite ships CEL.
+pub fn run_gator_suite_cel(suite_path: &Path) -> Result<Option<Vec<TestOutcome>>, PolicyProblem> {
+    run_suite(suite_path, true).map(|(out, cel)| cel.then_some(out))
+}
+
+fn run_suite(suite_path: &Path, prefer_cel: bool) -> Result<(Vec<TestOutcome>, bool), PolicyProblem> {
     let shown = suite_path.display().to_string();
     let text =
         std::fs::read_to_string(suite_path).map_err(|e| PolicyProblem::at(&shown, format!("cannot read: {e}")))?;
@@ -164,9 +177,17 @@ pub fn run_gator_suite(suite_path: &Path) -> Result<Vec<TestOutcome>, PolicyProb
     let dir = suite_path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     if suite["skip"] == true {
-        return Ok(out);
+        return Ok((out, false));
     }
     let mut templates: HashMap<PathBuf, Result<Template, PolicyProblem>> = HashMap::new();
+    let load = |path: &Path| {
+        load_template(path).map(|mut t| {
+            if prefer_cel {
+                t.prefer_cel();
+            }
+            t
+        })
+    };
     for test in suite["tests"].as_array().into_iter().flatten() {
         let test_name = test["name"].as_str().unwrap_or("?");
         let label = |case: &str| format!("{shown}: {test_name} / {case}");
@@ -177,7 +198,7 @@ pub fn run_gator_suite(suite_path: &Path) -> Result<Vec<TestOutcome>, PolicyProb
             let template_path = dir.join(test["template"].as_str().ok_or("the test has no `template`")?);
             let template = templates
                 .entry(template_path.clone())
-                .or_insert_with(|| load_template(&template_path))
+                .or_insert_with(|| load(&template_path))
                 .clone()
                 .map_err(|p| p.to_string())?;
             let constraint_path = dir.join(test["constraint"].as_str().ok_or("the test has no `constraint`")?);
@@ -228,7 +249,8 @@ pub fn run_gator_suite(suite_path: &Path) -> Result<Vec<TestOutcome>, PolicyProb
             });
         }
     }
-    Ok(out)
+    let cel = templates.values().any(|t| t.as_ref().is_ok_and(Template::uses_cel));
+    Ok((out, cel))
 }
 
 fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Json) -> Result<(), String> {
