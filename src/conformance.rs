@@ -57,7 +57,11 @@ pub(crate) fn run_only(dir: &Path, only: Option<&str>) -> Result<(String, Vec<Ta
         (
             "kyverno-policies",
             "expectations/kyverno-policies-index.json",
-            ["kyverno-policies in-scope:validate", "kyverno-policies CEL tier (ValidatingPolicy + validate.cel)"],
+            [
+                "kyverno-policies in-scope:validate",
+                "kyverno-policies CEL tier (ValidatingPolicy + validate.cel)",
+                "kyverno-policies CEL policies that need cluster data, with the tests' mocks",
+            ],
             false,
         ),
         (
@@ -66,15 +70,17 @@ pub(crate) fn run_only(dir: &Path, only: Option<&str>) -> Result<(String, Vec<Ta
             [
                 "kyverno-cli in-scope:validate (CI-run suites)",
                 "kyverno-cli CEL tier (ValidatingPolicy, ValidatingAdmissionPolicy, validate.cel; CI-run suites)",
+                "kyverno-cli CEL policies that need cluster data, with the tests' mocks (CI-run suites)",
             ],
             true,
         ),
     ] {
         let index = dir.join(index);
         if index.is_file() && dir.join(corpus).is_dir() && wanted(corpus) {
-            let (classic, cel, report) = kyverno(&dir.join(corpus), &index, labels, ci_only)?;
+            let (classic, cel, mocked, report) = kyverno(&dir.join(corpus), &index, labels, ci_only)?;
             tallies.push(classic);
             tallies.push(cel);
+            tallies.push(mocked);
             scopes.push_str(&report);
         }
     }
@@ -386,11 +392,17 @@ fn compare_counts(expected: &Json, label: &str, counts: &[(&str, usize)], proble
 /// `cel:validate.cel-in-ClusterPolicy`); every scope label gets its own
 /// agree/disagree/not-run line. `ci_only`: only the suites upstream's CI
 /// runs and expects to pass.
-fn kyverno(corpus: &Path, index: &Path, labels: [&'static str; 2], ci_only: bool) -> Result<(Tally, Tally, String)> {
+fn kyverno(
+    corpus: &Path,
+    index: &Path,
+    labels: [&'static str; 3],
+    ci_only: bool,
+) -> Result<(Tally, Tally, Tally, String)> {
     use std::collections::{BTreeMap, HashMap};
     use tollgate_kyverno::CaseOutcome;
     let label = labels[0];
     let mut cel_tally = Tally { name: labels[1], agree: 0, total: 0, disagreements: Vec::new() };
+    let mut mocked = Tally { name: labels[2], agree: 0, total: 0, disagreements: Vec::new() };
     let text = std::fs::read_to_string(index).with_context(|| index.display().to_string())?;
     let json: Json = serde_json::from_str(&text).with_context(|| index.display().to_string())?;
     let entries = json["entries"].as_array().cloned().unwrap_or_default();
@@ -443,6 +455,7 @@ fn kyverno(corpus: &Path, index: &Path, labels: [&'static str; 2], ci_only: bool
             let tally = match scope.as_str() {
                 "in-scope:validate" => Some(&mut t),
                 "cel:validate" | "cel:validate.cel-in-ClusterPolicy" => Some(&mut cel_tally),
+                "cel:needs-cluster-data" => Some(&mut mocked),
                 _ => None,
             };
             if let Some(t) = tally {
@@ -464,5 +477,5 @@ fn kyverno(corpus: &Path, index: &Path, labels: [&'static str; 2], ci_only: bool
     for (scope, c) in &per_scope {
         let _ = writeln!(report, "  {scope}: {} / {} / {} / {} / {}", c[0], c[1], c[2], c[3], c[4]);
     }
-    Ok((t, cel_tally, report))
+    Ok((t, cel_tally, mocked, report))
 }

@@ -68,9 +68,10 @@ pub type Path = Vec<PathSeg>;
 /// Answers the functions that need a live cluster from test mocks.
 pub trait LiveData: Sync {
     /// The answer to `library.function(args)` (`resource.Get`,
-    /// `http.Get`, `globalContext.Get`, `image.GetMetadata`), or `None`
-    /// when no mock answers it.
-    fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<Value>;
+    /// `http.Get`, `globalContext.Get`, `image.GetMetadata`): `None` when
+    /// nothing mocks that library, `Some(Err)` when the mocks do not hold
+    /// what was asked (as a cluster answers "not found").
+    fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<std::result::Result<Value, String>>;
 }
 
 /// The variables an expression sees. Cloning one is cheap: its values are

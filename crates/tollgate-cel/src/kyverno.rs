@@ -228,9 +228,9 @@ fn random(_: &mut Session<'_>, _: &[Value]) -> Result<Value> {
 fn live(s: &mut Session<'_>, name: &'static str, a: &[Value]) -> Result<Value> {
     let lib = library(name, a)?;
     if let Some(mock) = s.live()
-        && let Some(v) = mock.call(lib, name, &a[1..])
+        && let Some(answer) = mock.call(lib, name, &a[1..])
     {
-        return Ok(v);
+        return answer.map_err(|e| runtime(format!("{lib}.{name}(): {e}")));
     }
     Err(Error::LiveData(format!("{lib}.{name}() needs a live cluster or network, and no mock answers it")))
 }

@@ -197,9 +197,9 @@ fn live_data_needs_a_mock() {
 fn a_mock_answers_live_data() {
     struct Mock;
     impl crate::LiveData for Mock {
-        fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<Value> {
+        fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<Result<Value, String>> {
             (library == "resource" && function == "Get" && args.len() == 4)
-                .then(|| Value::from_json(&json!({"data": {"x": "y"}})))
+                .then(|| Ok(Value::from_json(&json!({"data": {"x": "y"}}))))
         }
     }
     let program = compile("resource.Get('v1', 'configmaps', 'ns', 'cm').data.x == 'y'", DECLARED).expect("compiles");

@@ -264,7 +264,8 @@ pub struct CelInput {
     /// `namespaceObject`, when the namespace is known; otherwise a
     /// Namespace with only its name, as the Kyverno CLI gives offline.
     pub namespace_object: Option<Value>,
-    /// The run's clock, nanoseconds since the epoch (`time.now()`).
+    /// The run's clock, nanoseconds since the epoch (`time.now()`);
+    /// [`run_clock`] by default.
     pub now: i128,
     /// Plural names of kinds.
     pub names: Arc<ResourceNames>,
@@ -275,6 +276,8 @@ pub struct CelInput {
     /// Judge a `ValidatingAdmissionPolicy` without bindings by its own
     /// match, as `kyverno test` does (a cluster would enforce nothing).
     pub evaluate_unbound: bool,
+    /// Test mocks for the functions that need a live cluster.
+    pub mocks: Option<Arc<Mocks>>,
 }
 
 impl Default for CelInput {
@@ -282,13 +285,28 @@ impl Default for CelInput {
         CelInput {
             request: RequestInfo { operation: "CREATE".into(), ..RequestInfo::default() },
             namespace_object: None,
-            now: 0,
+            now: run_clock(),
             names: Arc::default(),
             params: Arc::default(),
             exceptions: Arc::default(),
             evaluate_unbound: false,
+            mocks: None,
         }
     }
+}
+
+/// The one clock of a run (`time.now()` in CEL): `SOURCE_DATE_EPOCH` when
+/// set, so a run is reproducible, else the wall clock at the first call.
+pub fn run_clock() -> i128 {
+    static CLOCK: std::sync::OnceLock<i128> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(|| {
+        if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+            return i128::from(secs) * 1_000_000_000;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0))
+    })
 }
 
 /// One resource, converted once for every CEL policy that judges it.
@@ -340,6 +358,9 @@ impl<'a> CelResource<'a> {
             "dryRun": false,
         });
         let mut activation = Activation::new(input.now);
+        if let Some(m) = &input.mocks {
+            activation.set_live_data(m.clone());
+        }
         activation.set("object", obj);
         activation.set("oldObject", old);
         let mut request = tollgate_cel::Value::from_json(&request);
@@ -380,6 +401,125 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
         .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
         .unwrap_or_default()
+}
+
+// --- test mocks --------------------------------------------------------------------
+
+/// What a `kyverno test` supplies instead of a live cluster: the objects of
+/// its `context` file and `clusterResources` (for `resource.Get`/`List`),
+/// the image data of its `context` file (`image.GetMetadata`), its
+/// `apiCallResponses` (`http.Get`/`Post`) and `globalContextEntries`
+/// (`globalContext.Get`).
+#[derive(Debug, Clone, Default)]
+pub struct Mocks {
+    /// Objects the cluster holds.
+    pub resources: Option<Vec<Value>>,
+    /// `context` `spec.images` entries.
+    pub images: Option<Vec<Value>>,
+    /// `apiCallResponses`: method, URL, response.
+    pub http: Option<Vec<(String, String, Value)>>,
+    /// `globalContextEntries` by name, resolved as the Kyverno CLI does
+    /// (`fieldPath`, then projections into a map of their names).
+    pub global: Option<HashMap<String, Value>>,
+    /// Plural names of the kinds of `resources`.
+    pub names: ResourceNames,
+}
+
+impl Mocks {
+    /// Whether the test supplies any mock.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_none() && self.images.is_none() && self.http.is_none() && self.global.is_none()
+    }
+
+    fn find_resources(&self, args: &[tollgate_cel::Value]) -> Option<Vec<Value>> {
+        let resources = self.resources.as_ref()?;
+        let arg = |i: usize| args.get(i).and_then(tollgate_cel::Value::as_str).unwrap_or("");
+        let (api, plural, ns) = (arg(0), arg(1), arg(2));
+        Some(
+            resources
+                .iter()
+                .filter(|o| {
+                    let (g, v, k) = gvk(o);
+                    let gv = if g.is_empty() { v } else { format!("{g}/{v}") };
+                    gv == api
+                        && self.names.resource(&g, &k) == plural
+                        && (ns.is_empty()
+                            || o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("") == ns)
+                })
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+fn cel_value(v: &Value) -> tollgate_cel::Value {
+    tollgate_cel::Value::from_json(v)
+}
+
+impl tollgate_cel::LiveData for Mocks {
+    fn call(
+        &self,
+        library: &str,
+        function: &str,
+        args: &[tollgate_cel::Value],
+    ) -> Option<Result<tollgate_cel::Value, String>> {
+        let arg = |i: usize| args.get(i).and_then(tollgate_cel::Value::as_str).unwrap_or("").to_string();
+        match (library, function.to_ascii_lowercase().as_str()) {
+            ("resource", "get") => {
+                let found = self.find_resources(args)?;
+                let name = arg(3);
+                Some(
+                    found
+                        .iter()
+                        .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str()))
+                        .map(cel_value)
+                        .ok_or_else(|| format!("{} {:?} not found in the test's resources", arg(1), name)),
+                )
+            }
+            ("resource", "list") => {
+                let found = self.find_resources(args)?;
+                Some(Ok(cel_value(&serde_json::json!({"items": found}))))
+            }
+            ("image", "getmetadata") => {
+                let images = self.images.as_ref()?;
+                let wanted = arg(0);
+                Some(
+                    images
+                        .iter()
+                        .find(|i| {
+                            i.get("image").and_then(Value::as_str) == Some(wanted.as_str())
+                                || i.get("resolvedImage").and_then(Value::as_str) == Some(wanted.as_str())
+                        })
+                        .map(cel_value)
+                        .ok_or_else(|| format!("no image data for {wanted:?} in the test's context")),
+                )
+            }
+            ("http", method @ ("get" | "post")) => {
+                let calls = self.http.as_ref()?;
+                let url = arg(0);
+                Some(
+                    calls
+                        .iter()
+                        .find(|(m, u, _)| m.eq_ignore_ascii_case(method) && *u == url)
+                        .map(|(_, _, r)| cel_value(r))
+                        .ok_or_else(|| format!("no apiCallResponses entry for {} {url}", method.to_ascii_uppercase())),
+                )
+            }
+            // The CLI's mock entry answers the same data whatever the
+            // projection asked.
+            ("globalContext", "get") => {
+                let global = self.global.as_ref()?;
+                let name = arg(0);
+                Some(
+                    global
+                        .get(&name)
+                        .map(cel_value)
+                        .ok_or_else(|| format!("no globalContextEntries entry named {name:?}")),
+                )
+            }
+            _ => None,
+        }
+    }
 }
 
 // --- matching --------------------------------------------------------------------

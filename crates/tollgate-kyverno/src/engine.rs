@@ -324,20 +324,6 @@ impl KyvernoEngine {
     }
 }
 
-/// The one clock of a run (`time.now()` in CEL): `SOURCE_DATE_EPOCH` when
-/// set, so a run is reproducible, else the wall clock at the first call.
-fn run_clock() -> i128 {
-    static CLOCK: std::sync::OnceLock<i128> = std::sync::OnceLock::new();
-    *CLOCK.get_or_init(|| {
-        if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok()) {
-            return i128::from(secs) * 1_000_000_000;
-        }
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0))
-    })
-}
-
 /// A Kyverno failure path (`/spec/containers/0/(name)/image/`) as a route,
 /// anchors stripped.
 pub(crate) fn route_of_path(path: &str) -> Route {
@@ -499,7 +485,6 @@ impl PolicyEngine for KyvernoEngine {
             names: std::sync::Arc::new(names),
             params: std::sync::Arc::new(params),
             exceptions: std::sync::Arc::new(self.cel_exceptions.clone()),
-            now: run_clock(),
             ..CelInput::default()
         };
         let policy_error = RuleMeta::policy_error();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::cel::{Binding, CelException, CelInput, CelPolicy, CelResource, ResourceNames, is_cel_policy};
+use crate::cel::{Binding, CelException, CelInput, CelPolicy, CelResource, Mocks, ResourceNames, is_cel_policy};
 use crate::eval::Status;
 use crate::policy::{Policy, RequestInfo, RuleKind};
 use crate::{EvalInput, Exception, evaluate_policy};
@@ -340,13 +340,26 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
             p.bind(b);
         }
     }
+    let mocks = match read_mocks(base, &test) {
+        Ok(m) => m,
+        Err(e) => return fail(outcome, e),
+    };
     let mut names = ResourceNames::default();
     names.learn(&resources.iter().collect::<Vec<_>>());
+    // `paramRef`s name objects among the resources and `paramResources`.
+    let mut params = resources.clone();
+    for f in files_of(base, test.get("paramResources")) {
+        match read_docs(&f) {
+            Ok(d) => params.extend(d),
+            Err(e) => return fail(outcome, e),
+        }
+    }
     let cel_shared = CelInput {
         names: Arc::new(names),
-        params: Arc::new(resources.clone()),
+        params: Arc::new(params),
         exceptions: Arc::new(cel_exceptions),
         evaluate_unbound: true,
+        mocks: (!mocks.is_empty()).then(|| Arc::new(mocks)),
         ..CelInput::default()
     };
     // Evaluate every policy on every resource once per operation the rows
@@ -492,6 +505,85 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
         outcome.rows.push(out);
     }
     outcome
+}
+
+/// The test's mocks of a live cluster: its `context` file, its
+/// `clusterResources`, `apiCallResponses` and `globalContextEntries`.
+fn read_mocks(base: &Path, test: &Value) -> Result<Mocks, String> {
+    let mut mocks = Mocks::default();
+    let mut objects: Vec<Value> = Vec::new();
+    let mut any_objects = false;
+    if let Some(ctx) = test.get("context").and_then(Value::as_str) {
+        for doc in read_docs(&base.join(ctx))? {
+            any_objects = true;
+            objects.extend(doc.pointer("/spec/resources").and_then(Value::as_array).into_iter().flatten().cloned());
+            if let Some(images) = doc.pointer("/spec/images").and_then(Value::as_array) {
+                mocks.images.get_or_insert_with(Vec::new).extend(images.iter().cloned());
+            }
+        }
+    }
+    for f in files_of(base, test.get("clusterResources")) {
+        for doc in read_docs(&f)? {
+            any_objects = true;
+            if doc.get("kind").and_then(Value::as_str) == Some("ClusterResource") {
+                objects.extend(doc.pointer("/spec/resources").and_then(Value::as_array).into_iter().flatten().cloned());
+            } else {
+                objects.push(doc);
+            }
+        }
+    }
+    if any_objects {
+        mocks.names.learn(&objects.iter().collect::<Vec<_>>());
+        mocks.resources = Some(objects);
+    }
+    if let Some(calls) = test.get("apiCallResponses").and_then(Value::as_array) {
+        let list = calls
+            .iter()
+            .map(|c| {
+                let req = c.get("request").unwrap_or(c);
+                let method = req.get("method").and_then(Value::as_str).unwrap_or("GET").to_string();
+                let url =
+                    req.get("url").or_else(|| req.get("urlPath")).and_then(Value::as_str).unwrap_or("").to_string();
+                (method, url, c.get("response").cloned().unwrap_or(Value::Null))
+            })
+            .collect();
+        mocks.http = Some(list);
+    }
+    if let Some(entries) = test.get("globalContextEntries").and_then(Value::as_array) {
+        let mut global = HashMap::new();
+        for e in entries {
+            let name = e.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            let mut root = e.get("data").cloned().unwrap_or(Value::Null);
+            if let Some(rs) = e.get("resources").and_then(Value::as_array) {
+                root = Value::Array(rs.clone());
+            }
+            if let Some(files) = e.get("resourceFiles").and_then(Value::as_array) {
+                let mut list = Vec::new();
+                for f in files.iter().filter_map(Value::as_str) {
+                    list.extend(read_docs(&base.join(f))?);
+                }
+                root = Value::Array(list);
+            }
+            let search = |path: &str, data: &Value| {
+                crate::jmespath::query(path, data)
+                    .map_err(|err| format!("globalContextEntries {name:?}: path {path:?}: {err}"))
+            };
+            if let Some(fp) = e.get("fieldPath").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+                root = search(fp, &root)?;
+            }
+            if let Some(ps) = e.get("projections").and_then(Value::as_array).filter(|p| !p.is_empty()) {
+                let mut out = Map::new();
+                for p in ps {
+                    let pname = p.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+                    out.insert(pname, search(p.get("path").and_then(Value::as_str).unwrap_or("@"), &root)?);
+                }
+                root = Value::Object(out);
+            }
+            global.insert(name, root);
+        }
+        mocks.global = Some(global);
+    }
+    Ok(mocks)
 }
 
 /// Decides a row of a CEL policy (`isValidatingPolicy`): every response
