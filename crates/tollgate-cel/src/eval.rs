@@ -149,7 +149,6 @@ pub struct Session<'a> {
     total_cost: u64,
     started: Instant,
     last_read: Option<Path>,
-    pub(crate) regex_cache: HashMap<Arc<str>, Arc<regex::Regex>>,
 }
 
 /// The variable whose paths findings point at.
@@ -171,7 +170,6 @@ impl<'a> Session<'a> {
             total_cost: 0,
             started: Instant::now(),
             last_read: None,
-            regex_cache: HashMap::new(),
         }
     }
 

@@ -334,12 +334,22 @@ fn ends_with(_: &mut Session<'_>, a: &[Value]) -> Result<Value> {
     Ok(Value::Bool(string_arg("endsWith", a, 0)?.ends_with(string_arg("endsWith", a, 1)?)))
 }
 
-/// A compiled regular expression, cached per session. RE2 syntax, as CEL's:
-/// the `regex` crate runs in time linear in the input, so no pattern can be
-/// catastrophic, and its size limit bounds what a pattern may compile to.
+thread_local! {
+    /// Compiled regular expressions, per thread: a policy's patterns are
+    /// compiled once per thread, not once per object.
+    static REGEXES: std::cell::RefCell<std::collections::HashMap<Box<str>, Arc<regex::Regex>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The most patterns a thread keeps compiled; past it the cache restarts.
+const REGEX_CACHE: usize = 1024;
+
+/// A compiled regular expression. RE2 syntax, as CEL's: the `regex` crate
+/// runs in time linear in the input, so no pattern can be catastrophic, and
+/// its size limit bounds what a pattern may compile to.
 pub(crate) fn regex(s: &mut Session<'_>, pattern: &str) -> Result<Arc<regex::Regex>> {
-    if let Some(r) = s.regex_cache.get(pattern) {
-        return Ok(r.clone());
+    if let Some(r) = REGEXES.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(r);
     }
     s.charge(pattern.len() as u64)?;
     let r = regex::RegexBuilder::new(pattern)
@@ -348,7 +358,13 @@ pub(crate) fn regex(s: &mut Session<'_>, pattern: &str) -> Result<Arc<regex::Reg
         .build()
         .map_err(|e| runtime(format!("invalid regular expression {pattern:?}: {e}")))?;
     let r = Arc::new(r);
-    s.regex_cache.insert(Arc::from(pattern), r.clone());
+    REGEXES.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= REGEX_CACHE {
+            c.clear();
+        }
+        c.insert(Box::from(pattern), r.clone());
+    });
     Ok(r)
 }
 
