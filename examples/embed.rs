@@ -1,6 +1,6 @@
 //! Embedding tollgate: the built-in rules plus a rule of your own, a Rego
-//! policy set and a Kyverno policy set, run on files held in memory, rendered
-//! as SARIF.
+//! policy set and a Kyverno policy set (a ClusterPolicy and a CEL
+//! ValidatingPolicy), run on files held in memory, rendered as SARIF.
 //!
 //! `cargo run -p tollgate --example embed`
 
@@ -72,13 +72,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // A Kyverno policy set, loaded once (autogen rules included).
     let kyverno_policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: no-latest\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: tag\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        spec:\n          containers:\n          - image: '!*:latest'\n";
+    // A CEL policy set in the same engine: a Kyverno ValidatingPolicy (its
+    // pod-controller autogen makes it judge the Deployment's template).
+    let validating_policy = "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata:\n  name: require-limits\nspec:\n  validationActions: [Deny]\n  matchConstraints:\n    resourceRules:\n    - apiGroups: ['']\n      apiVersions: [v1]\n      operations: [CREATE, UPDATE]\n      resources: [pods]\n  validations:\n  - expression: \"object.spec.containers.all(c, has(c.resources) && has(c.resources.limits))\"\n    messageExpression: \"'every container needs resource limits'\"\n";
     let kyverno = tollgate_kyverno::KyvernoEngine::load(
         "memory".as_ref(),
         &tollgate_kyverno::KyvernoOptions {
-            sources: vec![("policy/no-latest.yaml".to_owned(), kyverno_policy.to_owned())],
+            sources: vec![
+                ("policy/no-latest.yaml".to_owned(), kyverno_policy.to_owned()),
+                ("policy/require-limits.yaml".to_owned(), validating_policy.to_owned()),
+            ],
             ..Default::default()
         },
     );
+    assert!(kyverno.problems().is_empty(), "{:?}", kyverno.problems());
     let options = CheckOptions {
         engines: vec![std::sync::Arc::new(rego), std::sync::Arc::new(kyverno)],
         ..CheckOptions::default()
@@ -88,6 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert!(ids.contains(&"on-call-label") && ids.contains(&"mutable-image-ref"), "{ids:?}");
     assert!(ids.contains(&"main.deny"), "{ids:?}");
     assert!(ids.contains(&"no-latest/tag"), "{ids:?}");
+    assert!(ids.contains(&"require-limits"), "{ids:?}");
     let sarif = render(Format::Sarif, &report, &ReportOptions::default());
     std::io::Write::write_all(&mut std::io::stdout(), sarif.as_bytes())?;
     Ok(())
