@@ -280,7 +280,7 @@ fn agreement_with_the_kyverno_library_and_cli_tests() {
     let (n, m) = agree("kyverno-policies in-scope:validate");
     assert!(m == 1685 && n >= 1685, "{n}/{m}");
     let (n, m) = agree("kyverno-cli in-scope:validate");
-    assert!(m == 151 && n >= 148, "{n}/{m}");
+    assert!(m == 151 && n >= 149, "{n}/{m}");
     // The CEL tier (ValidatingPolicy, validate.cel, ValidatingAdmissionPolicy).
     let (n, m) = agree("kyverno-policies CEL tier");
     assert!(m == 2864 && n >= 2864, "{n}/{m}");

@@ -219,6 +219,14 @@ fn list_obj_to_map(s: &mut Session<'_>, a: &[Value]) -> Result<Value> {
     Ok(Value::Map(Arc::new(out)))
 }
 
+/// `x509.decode(pem)`: an RSA certificate or certificate request as Go
+/// marshals it.
+fn x509_decode(s: &mut Session<'_>, a: &[Value]) -> Result<Value> {
+    let text = string_arg("x509.decode", a, 0)?;
+    s.charge((text.len() / 10) as u64)?;
+    crate::x509::decode_pem(text).map(|j| Value::from_json(&j)).map_err(|e| runtime(format!("x509.decode: {e}")))
+}
+
 fn random(_: &mut Session<'_>, _: &[Value]) -> Result<Value> {
     Err(runtime("random() is not evaluated: a verdict must not depend on chance"))
 }
@@ -278,6 +286,7 @@ pub(crate) static FUNCTIONS: &[Function] = &[
     g("hash.md5", 1, 1, md5),
     g("listObjToMap", 4, 4, list_obj_to_map),
     g("transform.listObjToMap", 4, 4, list_obj_to_map),
+    g("x509.decode", 1, 1, x509_decode),
     g("random", 0, 1, random),
     g("random.random", 0, 1, random),
     m("Get", 2, 6, live_get),

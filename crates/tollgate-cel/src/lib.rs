@@ -15,7 +15,7 @@
 //!   comprehensions; Kubernetes' lists, regex, URL, IP/CIDR, quantity,
 //!   semver, format and authorizer (which answers only in a live cluster);
 //!   Kyverno's image, `parseServiceAccount`, `json`, `yaml`, hash,
-//!   `listObjToMap`, `math.round` and `time` libraries. Functions that need
+//!   `listObjToMap`, `math.round`, `time` and `x509` libraries. Functions that need
 //!   a live cluster or network fail with [`Error::LiveData`] unless the
 //!   [`Activation`] has [`LiveData`] mocks.
 //!
@@ -45,6 +45,7 @@ mod functions;
 pub mod kyverno;
 mod time;
 mod value;
+pub mod x509;
 
 pub use compile::{CompileError, Program, compile};
 pub use eval::{Activation, Budget, Error, LiveData, Path, PathSeg, Result, Session, Variables};

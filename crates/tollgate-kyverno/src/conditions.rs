@@ -143,6 +143,11 @@ fn equals(key: &Value, value: &Value) -> bool {
             if let Some((a, b)) = both_durations(key, value) {
                 return a == b;
             }
+            if let Value::String(v) = value
+                && let Some(eq) = decimal_eq(k, v)
+            {
+                return eq;
+            }
             if let Some(kq) = parse_quantity(k)
                 && let Value::String(v) = value
             {
@@ -154,6 +159,30 @@ fn equals(key: &Value, value: &Value) -> bool {
         Value::Array(_) => value.is_array() && json_eq(key, value),
         _ => false,
     }
+}
+
+/// Two plain decimal numbers compared exactly: Kubernetes quantities are
+/// arbitrary-precision, so two 600-digit RSA moduli differ even where a
+/// float sees the same infinity. `None` unless both are plain decimals.
+fn decimal_eq(a: &str, b: &str) -> Option<bool> {
+    fn normal(s: &str) -> Option<(bool, &str, &str)> {
+        let (negative, s) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit() || c == b'.') || s.matches('.').count() > 1 {
+            return None;
+        }
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let (int, frac) = (int.trim_start_matches('0'), frac.trim_end_matches('0'));
+        Some((negative && !(int.is_empty() && frac.is_empty()), int, frac))
+    }
+    // Only where floats lose digits: shorter numbers keep the quantity
+    // comparison Kyverno makes.
+    if a.len() < 16 && b.len() < 16 {
+        return None;
+    }
+    Some(normal(a)? == normal(b)?)
 }
 
 fn not_equals(key: &Value, value: &Value) -> bool {
@@ -178,6 +207,11 @@ fn not_equals(key: &Value, value: &Value) -> bool {
         Value::String(k) => {
             if let Some((a, b)) = both_durations(key, value) {
                 return a != b;
+            }
+            if let Value::String(v) = value
+                && let Some(eq) = decimal_eq(k, v)
+            {
+                return !eq;
             }
             if let Some(kq) = parse_quantity(k)
                 && let Value::String(v) = value
@@ -433,6 +467,11 @@ mod tests {
         assert!(evaluate(Operator::NotEquals, &json!("a"), &json!("b")));
         assert!(evaluate(Operator::NotEquals, &json!(true), &json!("true")));
         assert!(evaluate(Operator::Equals, &json!({"a": 1}), &json!({"a": 1.0})));
+        // Numbers past a float's digits (RSA moduli) compare exactly.
+        let a = "9".repeat(400);
+        let b = format!("{}8", "9".repeat(399));
+        assert!(evaluate(Operator::NotEquals, &json!(a), &json!(b)));
+        assert!(evaluate(Operator::Equals, &json!(a), &json!(format!("000{a}.000"))));
     }
 
     #[test]
