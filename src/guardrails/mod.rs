@@ -421,7 +421,7 @@ fn codeowners_changes(cmp: &Compare<'_>, base_config: &Config, out: &mut Vec<Cha
             || CONFIG_FILE_NAMES.contains(&path)
             || path == signers
             || path.starts_with(".tollgate/")
-            || path.starts_with(".github/workflows/")
+            || tollgate_core::classify(path) == Some(tollgate_core::FileKind::Workflow)
             || path.starts_with(".github/rulesets/");
         if !guarded {
             continue;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::support::{TempRepo, stdout, tollgate};
+use super::support::{TempRepo, stderr, stdout, tollgate};
 
 /// Runs `check --format json` and returns (exit code, findings, elapsed).
 fn run(repo: &TempRepo) -> (Option<i32>, Vec<serde_json::Value>, Duration) {
@@ -126,4 +126,17 @@ fn unreadable_files_are_findings() {
         super::support::skip("mkfifo unavailable; FIFO case not exercised");
     }
     std::fs::set_permissions(repo.join("locked.yaml"), std::fs::Permissions::from_mode(0o644)).expect("chmod back");
+}
+
+#[test]
+fn an_unreadable_config_says_its_cause_once() {
+    let repo = TempRepo::new("missing-config");
+    repo.write("a.yaml", "a: 1\n");
+    let missing = repo.join("nowhere/config.yaml");
+    let out = tollgate(&repo.path, &["check", "--config", &missing.display().to_string(), "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("cannot read"), "{err}");
+    // The operating system's words for the cause, once.
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }

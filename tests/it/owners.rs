@@ -125,3 +125,15 @@ resource "github_repository_ruleset" "signed" {
     );
     assert!(m.iter().any(|x| x.contains("signed commits are not required")), "{m:#?}");
 }
+
+#[test]
+fn only_workflow_files_are_guarded_as_workflows() {
+    let repo = TempRepo::new("workflow-kinds");
+    repo.write(".github/CODEOWNERS", "/apps/ @acme/dev\n");
+    repo.write(".github/workflows/deploy.yml", "on: push\njobs: {}\n");
+    repo.write(".github/workflows/README.md", "How our workflows deploy.\n");
+    repo.write(".github/workflows/scripts/helper.yml", "a: 1\n");
+    let paths: Vec<String> = findings(&repo, "guardrails-unowned", "").into_iter().map(|f| f.location.path).collect();
+    // GitHub runs only the YAML files directly in the folder.
+    assert_eq!(paths, vec![".github/CODEOWNERS", ".github/workflows/deploy.yml"]);
+}

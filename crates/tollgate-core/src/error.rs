@@ -10,7 +10,9 @@ use crate::config::ConfigDiagnostic;
 #[non_exhaustive]
 pub enum CoreError {
     /// The scanned root cannot be read.
-    #[error("cannot read the scanned root {}: {source}", path.display())]
+    // The cause is the error's source, printed once by whoever prints the
+    // chain (`error: cannot read x: No such file or directory`).
+    #[error("cannot read the scanned root {}", path.display())]
     Root {
         /// The root given.
         path: PathBuf,
@@ -18,7 +20,7 @@ pub enum CoreError {
         source: std::io::Error,
     },
     /// A file tollgate needs (configuration, baseline) cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,

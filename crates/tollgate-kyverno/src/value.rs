@@ -266,44 +266,92 @@ pub(crate) fn clean_path(p: &str) -> String {
     }
 }
 
-/// Kyverno's `semver_compare(version, range)`: ranges such as `>=1.2.0`,
-/// `<2.0.0 >=1.0.0` (all must hold) and `a || b`.
+/// Kyverno's `semver_compare(version, range)`, with blang/semver's ranges:
+/// comparators `>`, `>=`, `<`, `<=`, `=`, `==`, `!=` (none means `=`), all
+/// of a space-separated group must hold, groups are joined by `||`, and
+/// `x` wildcards (`1.2.x`). Versions are ordered as semver orders them
+/// (`1.2.3-rc.1 < 1.2.3`), parsed by the `semver` crate. As in Kyverno, a
+/// version that does not parse is `0.0.0`; a range that does not is an error.
 pub(crate) fn semver_compare(version: &str, range: &str) -> Result<bool, String> {
-    let v = semver(version).ok_or_else(|| format!("`{version}` is not a semantic version"))?;
-    for alt in range.split("||") {
-        let mut all = true;
-        for c in alt.split_whitespace() {
-            let (op, ver) = c
-                .find(|ch: char| ch.is_ascii_digit())
-                .map(|i| c.split_at(i))
-                .ok_or_else(|| format!("`{c}` is not a version constraint"))?;
-            let w = semver(ver).ok_or_else(|| format!("`{ver}` is not a semantic version"))?;
-            let ok = match op {
-                "" | "=" | "==" => v == w,
-                "!=" | "!" => v != w,
-                ">" => v > w,
-                ">=" => v >= w,
-                "<" => v < w,
-                "<=" => v <= w,
-                other => return Err(format!("unknown operator `{other}`")),
-            };
-            all &= ok;
+    let v = semver::Version::parse(version.trim()).unwrap_or(semver::Version::new(0, 0, 0));
+    let mut any = false;
+    for group in range.split("||") {
+        let comparators =
+            group.split_whitespace().map(comparators).collect::<Result<Vec<Vec<(Op, semver::Version)>>, String>>()?;
+        if comparators.is_empty() {
+            return Err(format!("`{range}` has an empty range"));
         }
-        if all {
-            return Ok(true);
-        }
+        any |= comparators.iter().flatten().all(|(op, w)| op.holds(&v, w));
     }
-    Ok(false)
+    Ok(any)
 }
 
-fn semver(s: &str) -> Option<(u64, u64, u64)> {
-    let s = s.trim().trim_start_matches('v');
-    let core = s.split(['-', '+']).next()?;
-    let mut it = core.split('.');
-    let a = it.next()?.parse().ok()?;
-    let b = it.next().map_or(Some(0), |x| x.parse().ok())?;
-    let c = it.next().map_or(Some(0), |x| x.parse().ok())?;
-    Some((a, b, c))
+#[derive(Clone, Copy)]
+enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Op {
+    fn holds(self, v: &semver::Version, w: &semver::Version) -> bool {
+        // Build metadata does not order versions.
+        let o = v.cmp_precedence(w);
+        match self {
+            Op::Eq => o.is_eq(),
+            Op::Ne => o.is_ne(),
+            Op::Gt => o.is_gt(),
+            Op::Ge => o.is_ge(),
+            Op::Lt => o.is_lt(),
+            Op::Le => o.is_le(),
+        }
+    }
+}
+
+/// One comparator, a wildcard one expanded as blang/semver expands it.
+fn comparators(text: &str) -> Result<Vec<(Op, semver::Version)>, String> {
+    let (op, rest) = [
+        (">=", Op::Ge),
+        ("<=", Op::Le),
+        ("!=", Op::Ne),
+        ("==", Op::Eq),
+        (">", Op::Gt),
+        ("<", Op::Lt),
+        ("=", Op::Eq),
+        ("!", Op::Ne),
+    ]
+    .iter()
+    .find_map(|(p, op)| text.strip_prefix(p).map(|r| (*op, r)))
+    .unwrap_or((Op::Eq, text));
+    let parts: Vec<&str> = rest.split('.').collect();
+    let wild = |p: &str| matches!(p, "x" | "X" | "*");
+    let Some(at) = parts.iter().position(|p| wild(p)) else {
+        let w = semver::Version::parse(rest).map_err(|e| format!("`{rest}` is not a semantic version: {e}"))?;
+        return Ok(vec![(op, w)]);
+    };
+    let num = |i: usize| -> Result<u64, String> {
+        parts.get(i).filter(|p| !wild(p)).map_or(Ok(0), |p| p.parse().map_err(|_| format!("`{rest}` is not a version")))
+    };
+    if at == 0 || parts.len() > 3 || parts[at..].iter().any(|p| !wild(p)) {
+        return Err(format!("`{rest}` is not a version range blang/semver accepts"));
+    }
+    let low = semver::Version::new(num(0)?, num(1)?, 0);
+    let high = if at == 1 {
+        semver::Version::new(low.major + 1, 0, 0)
+    } else {
+        semver::Version::new(low.major, low.minor + 1, 0)
+    };
+    Ok(match op {
+        Op::Eq => vec![(Op::Ge, low), (Op::Lt, high)],
+        Op::Gt => vec![(Op::Ge, high)],
+        Op::Ge => vec![(Op::Ge, low)],
+        Op::Lt => vec![(Op::Lt, low)],
+        Op::Le => vec![(Op::Lt, high)],
+        Op::Ne => return Err(format!("`{text}`: a wildcard with `!=` is not supported")),
+    })
 }
 
 #[cfg(test)]
@@ -319,6 +367,21 @@ mod tests {
         assert_eq!(go_sprint(&json!(["a", 1])), "[a 1]");
         assert_eq!(go_json(&crate::jmespath::num(3.0)), "3");
         assert_eq!(go_json(&json!({"b": 1, "a": [true]})), r#"{"a":[true],"b":1}"#);
+    }
+
+    #[test]
+    fn semver_ranges_as_kyverno() {
+        assert_eq!(semver_compare("1.2.3-rc.1", "<1.2.3"), Ok(true));
+        assert_eq!(semver_compare("1.2.3", ">=1.2.3-rc.1"), Ok(true));
+        assert_eq!(semver_compare("1.2.3", ">1.0.0 <2.0.0"), Ok(true));
+        assert_eq!(semver_compare("2.1.0", "<2.0.0 || >=2.1.0"), Ok(true));
+        assert_eq!(semver_compare("1.2.9", "1.2.x"), Ok(true));
+        assert_eq!(semver_compare("1.3.0", "1.2.x"), Ok(false));
+        assert_eq!(semver_compare("1.3.0", ">1.2.x"), Ok(true));
+        assert_eq!(semver_compare("1.2.3+build", "=1.2.3"), Ok(true));
+        // An unparsable version is 0.0.0; an unparsable range is an error.
+        assert_eq!(semver_compare("latest", "<0.0.1"), Ok(true));
+        assert!(semver_compare("1.2.3", ">=banana").is_err());
     }
 
     #[test]

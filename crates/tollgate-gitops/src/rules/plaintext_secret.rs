@@ -30,9 +30,20 @@ impl Rule for PlaintextSecret {
             return;
         }
         let name = cx.resource().map_or("", |r| r.name.as_str());
+        // argocd-vault-plugin fills `<key>` placeholders from the path its
+        // annotation names.
+        let avp = root
+            .get(&Route::parse("/metadata/annotations"))
+            .and_then(Node::as_mapping)
+            .is_some_and(|a| a.iter().any(|(k, _)| k.starts_with("avp.kubernetes.io/")));
         for field in ["data", "stringData"] {
             let Some(map) = root.get_key(field).and_then(Node::as_mapping) else { continue };
-            let keys: Vec<&str> = map.iter().filter(|(_, v)| has_value(v)).map(|(k, _)| k).collect();
+            let keys: Vec<&str> = map
+                .iter()
+                .filter(|(_, v)| has_value(v))
+                .filter(|(_, v)| !v.as_str().is_some_and(|t| is_store_reference(t, field == "data", avp)))
+                .map(|(k, _)| k)
+                .collect();
             if keys.is_empty() {
                 continue;
             }
@@ -141,6 +152,56 @@ fn creation_rules(file: Option<&SourceFile>) -> Vec<(Regex, String)> {
         .filter_map(|r| r.get_key("path_regex").and_then(Node::as_str))
         .filter_map(|re| Regex::new(re).ok().map(|c| (c, re.to_owned())))
         .collect()
+}
+
+/// Whether a Secret value only names where the secret lives, for a tool
+/// that fills it in at deploy time: the 1Password operator's
+/// `op://vault/item/field`, argocd-vault-plugin's `<path:…#key>` (and its
+/// `<key>` placeholders when the Secret has an `avp.kubernetes.io/`
+/// annotation), bank-vaults' `vault:…`, vals' `ref+…://`, and Flux
+/// `postBuild` substitutions such as `${DB_PASSWORD}` that make up the whole
+/// value. `data` values are base64: they are decoded first. A weak literal
+/// such as `changeme` is a value, and stays reported.
+fn is_store_reference(text: &str, base64: bool, avp: bool) -> bool {
+    let decoded;
+    let text = if base64 {
+        match tollgate_yaml::decode_base64(text.trim()).and_then(|b| String::from_utf8(b).ok()) {
+            Some(t) => {
+                decoded = t;
+                decoded.as_str()
+            }
+            None => return false,
+        }
+    } else {
+        text
+    };
+    let t = text.trim();
+    if t.is_empty() || t.contains(char::is_whitespace) && !t.starts_with("<path:") {
+        return false;
+    }
+    if t.starts_with("op://") || t.starts_with("vault:") || (t.starts_with("ref+") && t.contains("://")) {
+        return true;
+    }
+    if let Some(inner) = t.strip_prefix('<').and_then(|r| r.strip_suffix('>')) {
+        // `<path:secret/data/db#url | base64encode>` may pipe modifiers.
+        let path = inner.starts_with("path:");
+        let placeholder = !inner.is_empty()
+            && inner.chars().all(|c| c.is_ascii_alphanumeric() || "_-./:#|".contains(c) || (path && c == ' '));
+        return placeholder && (path || avp);
+    }
+    // Only substitutions: `${A}`, `${A}${B}`, `${A:=default}` is a value.
+    let mut rest = t;
+    let mut any = false;
+    while let Some(r) = rest.strip_prefix("${") {
+        let Some(end) = r.find('}') else { return false };
+        let var = &r[..end];
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return false;
+        }
+        rest = &r[end + 1..];
+        any = true;
+    }
+    any && rest.is_empty()
 }
 
 /// True when a node holds something other than null or empty strings.

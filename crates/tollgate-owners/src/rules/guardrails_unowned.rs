@@ -18,7 +18,9 @@ fn guarded(path: &str, signers: &str) -> Option<&'static str> {
     if path == signers || path.starts_with(".tollgate/") {
         return Some("the signers policy");
     }
-    if path.starts_with(".github/workflows/") {
+    // Only what GitHub runs as a workflow: YAML directly in the folder (a
+    // README there is documentation).
+    if tollgate_core::classify(path) == Some(tollgate_core::FileKind::Workflow) {
         return Some("a CI workflow");
     }
     if path.starts_with(".github/rulesets/") || matches!(path, ".github/settings.yml" | ".github/settings.yaml") {
