@@ -4,7 +4,9 @@ use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, ObjectKind
 
 /// Reports Flux `HelmRelease`/`HelmChart` versions, Argo CD Helm sources'
 /// `targetRevision` and Kustomize `helmCharts` versions that are missing,
-/// ranges, wildcards or `HEAD`.
+/// ranges, wildcards or `HEAD`, and the Flux `OCIRepository`/`GitRepository`
+/// chart sources of HelmReleases that float (`latest`, a semver range, a
+/// branch).
 pub(crate) struct UnpinnedChart;
 
 /// Why a chart version is not pinned, if it is not.
@@ -34,6 +36,8 @@ impl Rule for UnpinnedChart {
             ObjectKind::of("source.toolkit.fluxcd.io", "HelmChart"),
             ObjectKind::of("argoproj.io", "Application"),
             ObjectKind::of("argoproj.io", "ApplicationSet"),
+            ObjectKind::of("source.toolkit.fluxcd.io", "OCIRepository"),
+            ObjectKind::of("source.toolkit.fluxcd.io", "GitRepository"),
         ];
         Judged::Objects { kinds: KINDS, kustomizations: true }
     }
@@ -92,6 +96,29 @@ impl Rule for UnpinnedChart {
                     .emit(out);
                 }
             }
+            (Some(kind @ ("OCIRepository" | "GitRepository")), "source.toolkit.fluxcd.io") => {
+                let Some(r) = cx.resource() else { return };
+                let users = chart_sources(cx);
+                let Some((_, _, _, release)) = users.0.iter().find(|(k, ns, n, _)| {
+                    k == kind && *n == r.name && (ns.is_none() || r.namespace.is_none() || *ns == r.namespace)
+                }) else {
+                    return;
+                };
+                let Some((route, why)) = source_problem(kind, root) else { return };
+                cx.report(
+                    &route,
+                    format!(
+                        "{kind} `{}` is the chart source of HelmRelease `{release}` and is not pinned: {why}. Pin it ({}), so that a `git revert` restores exactly what ran before.",
+                        r.name,
+                        if kind == "OCIRepository" {
+                            "`ref.tag: 1.4.2`, or `ref.digest`"
+                        } else {
+                            "`ref.tag`, or `ref.commit`"
+                        }
+                    ),
+                )
+                .emit(out);
+            }
             (Some("Application" | "ApplicationSet"), "argoproj.io") => {
                 let spec = if cx.kind() == Some("Application") {
                     Route::parse("/spec")
@@ -120,6 +147,88 @@ impl Rule for UnpinnedChart {
             }
             _ => {}
         }
+    }
+}
+
+/// Flux sources HelmReleases install charts from: (kind, namespace, name,
+/// the first HelmRelease that uses it).
+struct ChartSources(Vec<(String, Option<String>, String, String)>);
+
+fn chart_sources(cx: &DocumentContext<'_>) -> std::sync::Arc<ChartSources> {
+    cx.model.shared(|model| {
+        let mut out = Vec::new();
+        for (_, doc, r) in model.objects() {
+            if r.kind != "HelmRelease" {
+                continue;
+            }
+            // `spec.chartRef` (an OCIRepository or HelmChart), or a chart
+            // template built from a Git or OCI source.
+            for at in ["/spec/chartRef", "/spec/chart/spec/sourceRef"] {
+                let Some(reference) = doc.root.get(&Route::parse(at)) else { continue };
+                let kind = reference.get_key("kind").and_then(Node::as_str).unwrap_or("");
+                let Some(name) = reference.get_key("name").and_then(Node::as_str) else { continue };
+                if !matches!(kind, "OCIRepository" | "GitRepository") {
+                    continue;
+                }
+                let namespace = reference
+                    .get_key("namespace")
+                    .and_then(Node::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| r.namespace.clone());
+                out.push((kind.to_owned(), namespace, name.to_owned(), r.name.clone()));
+            }
+        }
+        ChartSources(out)
+    })
+}
+
+/// Where and why a Flux chart source floats: an OCIRepository without a
+/// ref (Flux pulls `latest`), on `latest`, or on a semver range; a
+/// GitRepository on a branch (or on the default branch, without a ref).
+fn source_problem(kind: &str, root: &Node) -> Option<(Route, String)> {
+    let spec = Route::parse("/spec");
+    let Some(reference) = root.get(&Route::parse("/spec/ref")) else {
+        return Some((
+            spec,
+            if kind == "OCIRepository" {
+                "it has no `ref`, so Flux pulls the `latest` tag".to_owned()
+            } else {
+                "it has no `ref`, so it follows the default branch".to_owned()
+            },
+        ));
+    };
+    let at = |k: &str| Route::parse("/spec/ref").key(k);
+    let field = |k: &str| reference.get_key(k).and_then(Node::as_str).map(str::trim).filter(|v| !v.is_empty());
+    if kind == "OCIRepository" {
+        if field("digest").is_some() {
+            return None;
+        }
+        if let Some(range) = field("semver") {
+            // An exact version in `semver` pins as a tag does.
+            return problem(Some(range)).map(|why| (at("semver"), why));
+        }
+        return match field("tag") {
+            Some(t) if t.eq_ignore_ascii_case("latest") => Some((at("tag"), "its tag `latest` moves".to_owned())),
+            Some(_) => None,
+            None => Some((
+                Route::parse("/spec/ref"),
+                "its `ref` names no tag, semver or digest, so Flux pulls `latest`".to_owned(),
+            )),
+        };
+    }
+    if field("commit").is_some() || field("tag").is_some() || field("name").is_some_and(|n| n.starts_with("refs/tags/"))
+    {
+        return None;
+    }
+    if let Some(range) = field("semver") {
+        return problem(Some(range)).map(|why| (at("semver"), why));
+    }
+    match field("branch") {
+        Some(b) => Some((at("branch"), format!("it follows the branch `{b}`"))),
+        None => Some((
+            Route::parse("/spec/ref"),
+            "its `ref` names no tag, semver or commit, so it follows a branch".to_owned(),
+        )),
     }
 }
 
