@@ -86,8 +86,8 @@ pub struct Step {
     pub run: String,
     /// `uses`.
     pub uses: String,
-    /// `with` values, joined.
-    pub with: String,
+    /// `with` inputs, key → value (a non-scalar value as its scalars, joined).
+    pub with: Vec<(String, String)>,
     /// `if`.
     pub condition: String,
 }
@@ -133,6 +133,16 @@ const DEPLOY_ACTIONS: [&str; 12] = [
 ];
 
 impl Step {
+    /// The `with` input `key`.
+    pub fn input(&self, key: &str) -> Option<&str> {
+        self.with.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every `with` value, joined (the words a step's inputs contain).
+    pub fn inputs_text(&self) -> String {
+        self.with.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
     /// True when the step deploys (a known deploy command or action).
     pub fn deploys(&self) -> bool {
         let run = self.run.to_ascii_lowercase();
@@ -235,7 +245,11 @@ fn parse(model: &RepositoryModel, index: usize, root: &Node) -> Option<Workflow>
                 name: text(step.get_key("name")),
                 run: text(step.get_key("run")),
                 uses: text(step.get_key("uses")),
-                with: text(step.get_key("with")),
+                with: step
+                    .get_key("with")
+                    .and_then(Node::as_mapping)
+                    .map(|m| m.iter().map(|(k, v)| (k.to_owned(), text(Some(v)))).collect())
+                    .unwrap_or_default(),
                 condition: text(step.get_key("if")),
             });
         }
@@ -245,7 +259,7 @@ fn parse(model: &RepositoryModel, index: usize, root: &Node) -> Option<Workflow>
         let mut evidence = format!("{id} {name} {} {condition}", environment.clone().unwrap_or_default());
         for &i in &deploy_steps {
             let s = &steps[i];
-            evidence.push_str(&format!(" {} {} {} {}", s.name, s.run, s.with, s.condition));
+            evidence.push_str(&format!(" {} {} {} {}", s.name, s.run, s.inputs_text(), s.condition));
         }
         jobs.push(Job {
             id: id.to_owned(),

@@ -31,12 +31,68 @@ const AUTO_MERGE_ACTIONS: [&str; 11] = [
     "EndBug/add-and-commit",
 ];
 
-fn push_to_default_branch() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"git\s+push\b[^\n;&|]*\b(?:HEAD:)?(?:refs/heads/)?(?:main|master)\b")
-            .unwrap_or_else(|_| unreachable!())
-    })
+/// Where a `git push` pushes a branch to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Push {
+    /// The checked-out branch (`git push`, `git push origin`, `git push
+    /// origin HEAD`).
+    CheckedOut,
+    /// A named branch.
+    Branch(String),
+}
+
+/// Where a step's `git push` commands push to, if any pushes a branch.
+fn pushed_branch(run: &str) -> Option<Push> {
+    let mut found: Option<Push> = None;
+    for command in run.split(['\n', ';', '&', '|']) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let Some(at) = words.windows(2).position(|w| w == ["git", "push"]) else { continue };
+        let args = &words[at + 2..];
+        if args.iter().any(|a| matches!(*a, "--tags" | "--delete" | "-d" | "--dry-run" | "-n")) {
+            continue;
+        }
+        let positional: Vec<&str> = args.iter().copied().filter(|a| !a.starts_with('-')).collect();
+        let target = match positional.get(1) {
+            None => Push::CheckedOut,
+            Some(refspec) => {
+                let dst = refspec.rsplit(':').next().unwrap_or(refspec).trim_start_matches('+');
+                let dst = dst.strip_prefix("refs/heads/").unwrap_or(dst);
+                if dst == "HEAD" { Push::CheckedOut } else { Push::Branch(dst.to_owned()) }
+            }
+        };
+        // A push to the default branch wins over one elsewhere.
+        let default = match &target {
+            Push::CheckedOut => true,
+            Push::Branch(b) => is_default_branch(b),
+        };
+        if default || found.is_none() {
+            found = Some(target);
+        }
+    }
+    found
+}
+
+/// A branch name that is the default branch.
+fn is_default_branch(branch: &str) -> bool {
+    matches!(branch, "main" | "master")
+        || branch.contains("github.event.repository.default_branch")
+        || branch.contains("github.ref_name")
+}
+
+/// Whether the job works on the default branch: it checks out no other
+/// ref, and the workflow runs on the default branch (a push to it, a
+/// schedule, a manual or repository dispatch), not only on pull requests.
+fn on_default_branch(workflow: &Workflow, job: &Job) -> bool {
+    let checkout_elsewhere = job.steps.iter().any(|s| {
+        s.uses.starts_with("actions/checkout") && s.input("ref").is_some_and(|r| !is_default_branch(r.trim()))
+    });
+    if checkout_elsewhere {
+        return false;
+    }
+    let default_triggers = ["schedule", "workflow_dispatch", "repository_dispatch", "workflow_run", "release"];
+    workflow.triggers.iter().any(|t| default_triggers.contains(&t.as_str()))
+        || (workflow.triggers.contains("push")
+            && (workflow.push_branches.is_empty() || workflow.push_branches.iter().any(|b| is_default_branch(b))))
 }
 
 fn merge_api() -> &'static Regex {
@@ -45,7 +101,7 @@ fn merge_api() -> &'static Regex {
 }
 
 /// What a step does that bypasses a human merge, if anything.
-fn merge_action(step: &Step) -> Option<String> {
+fn merge_action(workflow: &Workflow, job: &Job, step: &Step) -> Option<String> {
     let run = step.run.split_whitespace().collect::<Vec<_>>().join(" ");
     let lower = run.to_ascii_lowercase();
     if lower.contains("gh pr merge") {
@@ -65,20 +121,34 @@ fn merge_action(step: &Step) -> Option<String> {
     if lower.contains("enablepullrequestautomerge") {
         return Some("enables auto-merge through the GraphQL API".to_owned());
     }
-    if push_to_default_branch().is_match(&lower) {
-        return Some("pushes straight to the default branch".to_owned());
+    match pushed_branch(&run) {
+        Some(Push::Branch(branch)) if is_default_branch(&branch) => {
+            return Some(format!("pushes straight to the default branch (`{branch}`)"));
+        }
+        Some(Push::CheckedOut) if on_default_branch(workflow, job) => {
+            return Some("pushes straight to the default branch it checked out".to_owned());
+        }
+        _ => {}
     }
     let uses = step.uses.to_ascii_lowercase();
     if let Some(action) = AUTO_MERGE_ACTIONS.iter().find(|a| uses.starts_with(&a.to_ascii_lowercase())) {
-        let branch_elsewhere = step.with.split_whitespace().any(|w| !matches!(w, "main" | "master"))
-            && (action.contains("git-auto-commit") || action.contains("add-and-commit"))
-            && step.with.contains("branch");
-        if !branch_elsewhere {
-            return Some(format!("uses `{action}`"));
+        // Commit actions push to their `branch` input, else to the branch
+        // the job checked out.
+        if action.contains("git-auto-commit") || action.contains("add-and-commit") {
+            let branch = step.input("branch").or_else(|| step.input("new_branch")).map(str::trim);
+            return match branch {
+                Some(b) if is_default_branch(b) => Some(format!("uses `{action}` to push to `{b}`")),
+                Some(_) => None,
+                None if on_default_branch(workflow, job) => {
+                    Some(format!("uses `{action}`, which pushes to the default branch it checked out"))
+                }
+                None => None,
+            };
         }
+        return Some(format!("uses `{action}`"));
     }
     if uses.starts_with("actions/github-script") {
-        let script = step.with.to_ascii_lowercase();
+        let script = step.input("script").unwrap_or_default().to_ascii_lowercase();
         if script.contains("pulls.merge") || script.contains("enablepullrequestautomerge") {
             return Some("merges through `actions/github-script`".to_owned());
         }
@@ -239,6 +309,16 @@ fn merge_scope(cx: &RepositoryContext<'_>, workflow: &Workflow, job: &Job, step:
     let words = format!("{} {} {} {} {}", job.id, job.name, job.condition, step.name, step.condition);
     absorb(text_scope(envs, &words), "its job or step condition names");
     absorb(text_scope(envs, &step.run), "its command names");
+    // What the job's earlier steps change is what a push or commit step
+    // publishes: `sed -i … environments/prod/…`, then `git push`.
+    let pushes =
+        step.run.contains("git push") || step.uses.contains("git-auto-commit") || step.uses.contains("add-and-commit");
+    if pushes {
+        let earlier: Vec<&str> =
+            job.steps.iter().take_while(|s| !std::ptr::eq(*s, step)).map(|s| s.run.as_str()).collect();
+        absorb(text_scope(envs, &earlier.join("\n")), "its job's commands name");
+        absorb(text_scope(envs, step.input("file_pattern").unwrap_or_default()), "its `file_pattern` names");
+    }
     for pattern in &workflow.pr_paths {
         let literal: String = pattern.split(['*', '?', '[', '{']).next().unwrap_or("").to_owned();
         absorb(path_scope(envs, &literal), "its `paths` filter");
@@ -285,7 +365,7 @@ fn workflows(cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
         let Some(document) = file.documents.first() else { continue };
         for job in &workflow.jobs {
             for step in &job.steps {
-                let Some(action) = merge_action(step) else { continue };
+                let Some(action) = merge_action(workflow, job, step) else { continue };
                 let (scope, evidence) = merge_scope(cx, workflow, job, step);
                 let reach = if scope.is_prod() {
                     format!("it reaches prod ({})", scope.via.clone().unwrap_or_else(|| "prod".into()))
@@ -438,5 +518,24 @@ fn renovate_automerge(cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
             )
             .emit(out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Push, pushed_branch};
+
+    #[test]
+    fn where_git_push_pushes() {
+        let branch = |b: &str| Some(Push::Branch(b.to_owned()));
+        assert_eq!(pushed_branch("git push"), Some(Push::CheckedOut));
+        assert_eq!(pushed_branch("git commit -am x && git push origin HEAD"), Some(Push::CheckedOut));
+        assert_eq!(pushed_branch("git push origin HEAD:main"), branch("main"));
+        assert_eq!(pushed_branch("git push --force origin HEAD:refs/heads/master"), branch("master"));
+        assert_eq!(pushed_branch("git push -u origin bump"), branch("bump"));
+        assert_eq!(pushed_branch("git push --tags"), None);
+        assert_eq!(pushed_branch("echo git pusher"), None);
+        // A push to the default branch wins over one elsewhere.
+        assert_eq!(pushed_branch("git push origin x\ngit push origin main"), branch("main"));
     }
 }
