@@ -71,6 +71,12 @@ fn a_validating_policy_finds_the_field_and_its_autogen_covers_controllers() {
     assert_eq!(line(f), 13, "{text}");
     assert_eq!(f["severity"], "error", "{text}");
     assert!(f["message"].as_str().unwrap_or("").contains("image envoy:latest uses the latest tag"), "{text}");
+    // Policy findings name their object, as built-in rules' do.
+    assert_eq!(
+        (f["resource"]["kind"].as_str(), f["resource"]["name"].as_str()),
+        (Some("Deployment"), Some("web")),
+        "{text}"
+    );
     // Audit makes it a warning.
     repo.write("kyverno/vpol.yaml", VPOL.replace("[Deny]", "[Audit]"));
     let (findings, text) = check(&repo, &["--kyverno", "kyverno"]);

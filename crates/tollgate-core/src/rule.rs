@@ -428,7 +428,8 @@ impl<'a> FindingBuilder<'a> {
             message,
             severity: meta.severity,
             target: Target::Entry,
-            resource: None,
+            // The object the finding is about, as built-in rules name it.
+            resource: file.resources.get(document.index).cloned().flatten().or_else(|| ResourceIdentity::of(document)),
             related: Vec::new(),
             masked: Vec::new(),
         }
