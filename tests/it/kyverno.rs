@@ -256,7 +256,8 @@ fn builtin_policy_set_passes_its_tests_and_runs_from_config() {
             .collect()
     };
     assert_eq!(at("workload-baseline/no-privileged"), [13], "{text}");
-    assert_eq!(at("workload-baseline/pinned-image").len(), 1, "{text}");
+    // At the `image` of the container without a tag.
+    assert_eq!(at("workload-baseline/pinned-image"), [15], "{text}");
     assert_eq!(at("workload-baseline/memory-limit").len(), 1, "{text}");
     // Unknown names are refused.
     repo.write(".tollgate.yaml", "policies:\n  builtin: [no-such-pack]\n");

@@ -814,9 +814,14 @@ impl Validator<'_> {
                 Status::Pass => applied += 1,
                 Status::Error if r.message.contains("failed to evaluate preconditions") => {}
                 _ => {
-                    let path = r.path.clone();
+                    // A `deny` has no failure path: point at the element's
+                    // field its conditions test, when they test one.
+                    let inner = r.path.clone().or_else(|| {
+                        (r.status == Status::Fail && fe.get("deny").is_some())
+                            .then(|| denied_field(fe.get("deny").unwrap_or(&Value::Null)))
+                    });
                     let mut resp = self.response(r.status, format!("validation failure: {}", r.message), None);
-                    resp.path = path.map(|p| element_path(fe, index, &p));
+                    resp.path = inner.and_then(|p| element_path(fe, index, &p));
                     return (resp, applied);
                 }
             }
@@ -825,10 +830,28 @@ impl Validator<'_> {
     }
 }
 
-/// The resource path of a pattern failure inside a foreach element: the
-/// list's `request.object.a.b` path, the element index, then the pattern
-/// path (`/spec/containers/1/image/`).
-fn element_path(fe: &Value, index: usize, inner: &str) -> String {
+/// The one field of `element` a `deny` block's conditions test
+/// (`/image/` for `element.image`), or the element itself (`/`).
+fn denied_field(deny: &Value) -> String {
+    static FIELD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = FIELD.get_or_init(|| {
+        regex::Regex::new(r"\belement\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+            .unwrap_or_else(|_| unreachable!())
+    });
+    let text = deny.to_string();
+    let fields: std::collections::BTreeSet<&str> =
+        re.captures_iter(&text).filter_map(|c| c.get(1)).map(|m| m.as_str()).collect();
+    match fields.iter().next() {
+        Some(f) if fields.len() == 1 => format!("/{}/", f.replace('.', "/")),
+        _ => "/".to_owned(),
+    }
+}
+
+/// The resource path of a failure inside a foreach element: the list's
+/// `request.object.a.b` path, the element index, then the path inside the
+/// element (`/spec/containers/1/image/`); `None` when the list is not such
+/// a plain path (a multi-select, a filter).
+fn element_path(fe: &Value, index: usize, inner: &str) -> Option<String> {
     let list = fe.get("list").and_then(Value::as_str).unwrap_or("").trim();
     let list = list.trim_start_matches("{{").trim_end_matches("}}").trim();
     if let Some(rest) = list.strip_prefix("request.object.")
@@ -841,15 +864,27 @@ fn element_path(fe: &Value, index: usize, inner: &str) -> String {
         }
         p.push_str(&index.to_string());
         p.push_str(inner);
-        return p;
+        return Some(p);
     }
-    inner.to_string()
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_denied_foreach_element_points_at_the_field_it_tests() {
+        let deny = json!({"conditions": {"any": [{"key": "{{ ends_with(element.image, ':latest') }}", "operator": "Equals", "value": true}]}});
+        assert_eq!(denied_field(&deny), "/image/");
+        let two = json!({"conditions": {"any": [{"key": "{{ element.name }}{{ element.image }}"}]}});
+        assert_eq!(denied_field(&two), "/");
+        let fe = json!({"list": "request.object.spec.template.spec.containers"});
+        assert_eq!(element_path(&fe, 1, "/image/").as_deref(), Some("/spec/template/spec/containers/1/image/"));
+        let multi = json!({"list": "request.object.spec.[containers, initContainers][]"});
+        assert_eq!(element_path(&multi, 1, "/image/"), None);
+    }
 
     #[test]
     fn substitution_whole_and_embedded() {
