@@ -16,6 +16,8 @@ pub struct Scope {
     /// Why it counts as prod, when it does not live under a prod path
     /// (`spec.source.path` `apps/web/overlays/prod`).
     pub via: Option<String>,
+    /// Why it counts as a lower (dev or staging) environment.
+    pub lower_via: Option<String>,
 }
 
 impl Scope {
@@ -32,6 +34,9 @@ impl Scope {
     /// Adds one tier.
     pub fn add(&mut self, tier: Tier, protected: bool, via: Option<String>) {
         self.tiers.insert(tier);
+        if matches!(tier, Tier::Dev | Tier::Staging) && self.lower_via.is_none() {
+            self.lower_via.clone_from(&via);
+        }
         if protected && !self.protected {
             self.protected = true;
             self.via = via;
@@ -103,6 +108,11 @@ fn merge(into: &mut Scope, other: Scope, label: &str) {
     for t in &other.tiers {
         into.tiers.insert(*t);
     }
+    if into.lower_via.is_none()
+        && let Some(v) = &other.lower_via
+    {
+        into.lower_via = Some(format!("{label} {v}"));
+    }
     if other.protected && !into.protected {
         into.protected = true;
         into.via = other.via.map(|v| format!("{label} {v}"));
@@ -118,6 +128,9 @@ pub fn document_scope(model: &RepositoryModel, file: &SourceFile, document: &Doc
     let mut scope = Scope::default();
     if let Some(env) = model.manifest_environment(file) {
         scope.add(env.tier, env.protected, None);
+        if scope.lower_via.is_none() && matches!(env.tier, Tier::Dev | Tier::Staging) {
+            scope.lower_via = Some(format!("file `{}`", file.path));
+        }
     }
     let root = &document.root;
     let get = |p: &str| root.get(&Route::parse(p));

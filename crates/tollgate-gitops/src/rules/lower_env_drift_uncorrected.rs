@@ -35,8 +35,9 @@ impl Rule for LowerEnvDriftUncorrected {
         cx.report(
             &route,
             format!(
-                "{} in a lower environment {problem}, so manual changes in the cluster linger and the environment drifts from Git (and from prod). Set `syncPolicy.automated.selfHeal: true` outside prod.",
-                what(cx)
+                "{} in a lower environment{} {problem}, so manual changes in the cluster linger and the environment drifts from Git (and from prod). Set `syncPolicy.automated.selfHeal: true` outside prod.",
+                what(cx),
+                scope.lower_via.as_ref().map(|v| format!(" (by its {v})")).unwrap_or_default()
             ),
         )
         .key_only()
