@@ -132,6 +132,21 @@ const DEPLOY_ACTIONS: [&str; 12] = [
     "steebchen/kubectl",
 ];
 
+/// A step that runs a deploy script or task: `./scripts/deploy.sh prod`,
+/// `make deploy-prod`, `npm run deploy`, `task deploy`, `just deploy`.
+/// Where it deploys comes from its arguments and its job, as for any
+/// deploy step.
+fn runs_deploy_script(run: &str) -> bool {
+    static SCRIPT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = SCRIPT.get_or_init(|| {
+        regex::Regex::new(
+            r"(?m)(?:^|[\s;&|(])(?:(?:bash|sh|zsh|source|\.)\s+)?[\w./-]*deploy[\w.-]*\.(?:sh|bash|py|rb)\b|(?:^|[\s;&|(])(?:make|task|just|mage)(?:\s+[^\s;&|]+)*?\s+[\w:./-]*deploy[\w:.-]*|(?:^|[\s;&|(])(?:npm|yarn|pnpm|bun)\s+(?:run\s+)?[\w:.-]*deploy[\w:.-]*|(?:^|[\s;&|(])\./[\w./-]*deploy[\w.-]*(?:\s|$)",
+        )
+        .unwrap_or_else(|_| unreachable!())
+    });
+    re.is_match(&run.to_ascii_lowercase())
+}
+
 impl Step {
     /// The `with` input `key`.
     pub fn input(&self, key: &str) -> Option<&str> {
@@ -143,12 +158,14 @@ impl Step {
         self.with.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" ")
     }
 
-    /// True when the step deploys (a known deploy command or action).
+    /// True when the step deploys (a known deploy command or action, or a
+    /// deploy script or task).
     pub fn deploys(&self) -> bool {
         let run = self.run.to_ascii_lowercase();
         let run = run.split_whitespace().collect::<Vec<_>>().join(" ");
         DEPLOY_COMMANDS.iter().any(|c| run.contains(c))
             || DEPLOY_ACTIONS.iter().any(|a| self.uses.to_ascii_lowercase().starts_with(a))
+            || runs_deploy_script(&self.run)
     }
 }
 
@@ -309,5 +326,30 @@ impl Workflow {
     /// The job with this id.
     pub fn job(&self, id: &str) -> Option<&Job> {
         self.jobs.iter().find(|j| j.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_deploy_script;
+
+    #[test]
+    fn deploy_scripts_and_tasks() {
+        for deploy in [
+            "./scripts/deploy.sh prod",
+            "bash hack/deploy-prod.sh",
+            "make deploy-prod",
+            "make -C infra deploy ENV=production",
+            "npm run deploy -- --env production",
+            "yarn deploy:prod",
+            "task deploy",
+            "just deploy prod",
+            "./deploy prod",
+        ] {
+            assert!(runs_deploy_script(deploy), "{deploy}");
+        }
+        for other in ["make test", "npm run build", "echo deploy", "./scripts/lint.sh", "git log --grep deploy"] {
+            assert!(!runs_deploy_script(other), "{other}");
+        }
     }
 }
