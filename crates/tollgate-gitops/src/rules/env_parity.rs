@@ -3,26 +3,50 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tollgate_core::{
-    Environments, FileKind, Finding, Node, RepositoryContext, RepositoryModel, Route, Rule, SourceFile, rule_page,
+    Environments, FileKind, Finding, Node, RepositoryContext, RepositoryModel, Route, Rule, SourceFile, Tier, rule_page,
 };
 
 /// Reports Kustomize overlays of one app (paths that differ only in the
-/// environment segment) whose local bases differ.
+/// environment segment) of different environments (dev, staging, prod)
+/// that have no base in common.
 pub(crate) struct EnvParity;
 
 /// `apps/shop/overlays/*/kustomization.yaml` for `apps/shop/overlays/prod/kustomization.yaml`,
-/// with the environment segment that was replaced.
-fn app_key(environments: &Environments, path: &str) -> Option<(String, String)> {
-    let defaults = crate::scope::default_environments();
+/// with the environment segment that was replaced and its index.
+fn app_key(environments: &Environments, path: &str) -> Option<(String, String, usize)> {
     let segments: Vec<&str> = path.split('/').collect();
     let dirs = segments.len().checked_sub(1)?;
-    let i = (0..dirs).rev().find(|&i| {
-        let s = segments[i];
-        defaults.segment_index(s).is_some() || environments.all().iter().any(|e| e.name.eq_ignore_ascii_case(s))
-    })?;
+    let i = (0..dirs).rev().find(|&i| tier(environments, segments[i]).is_some())?;
     let mut key: Vec<&str> = segments.clone();
     key[i] = "*";
-    Some((key.join("/"), segments[i].to_owned()))
+    Some((key.join("/"), segments[i].to_owned(), i))
+}
+
+/// The tier an environment segment names (`prod-eu` is prod).
+fn tier(environments: &Environments, segment: &str) -> Option<Tier> {
+    let defaults = crate::scope::default_environments();
+    environments
+        .all()
+        .iter()
+        .find(|e| e.name.eq_ignore_ascii_case(segment))
+        .map(|e| e.tier)
+        .or_else(|| defaults.segment_index(segment).and_then(|i| defaults.get(i)).map(|e| e.tier))
+}
+
+/// The directory of the application an overlay belongs to: the path before
+/// its environment segment, without a trailing `overlays`/`envs` folder
+/// (`apps/shop` for `apps/shop/overlays/prod`).
+fn app_dir(path: &str, env_index: usize) -> String {
+    let segments: Vec<&str> = path.split('/').take(env_index).collect();
+    let trimmed = match segments.split_last() {
+        Some((last, rest))
+            if matches!(*last, "overlays" | "overlay" | "envs" | "env" | "environments" | "variants") =>
+        {
+            rest
+        }
+        _ => &segments[..],
+    };
+    trimmed.join("/")
 }
 
 /// Normalizes `dir/../x` paths; `None` when it climbs out of the root.
@@ -86,49 +110,70 @@ impl Rule for EnvParity {
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
         let model = cx.model;
-        let mut groups: BTreeMap<String, Vec<(&SourceFile, String)>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<Member<'_>>> = BTreeMap::new();
         for file in model.files.iter().filter(|f| f.kind == FileKind::Kustomization && f.environment.is_some()) {
-            if let Some((key, env)) = app_key(&model.environments, &file.path) {
-                groups.entry(key).or_default().push((file, env));
+            if let Some((key, env, index)) = app_key(&model.environments, &file.path) {
+                let Some(tier) = tier(&model.environments, &env) else { continue };
+                groups.entry(key).or_default().push(Member { file, env, tier, app: app_dir(&file.path, index) });
             }
         }
         for (key, members) in groups {
-            if members.len() < 2 {
+            // Parity is between environments: regional or per-cluster
+            // variants of one environment (`prod-us`, `prod-eu`) may differ.
+            let tiers: BTreeSet<Tier> = members.iter().map(|m| m.tier).collect();
+            if tiers.len() < 2 {
                 continue;
             }
-            let sets: Vec<BTreeSet<String>> = members.iter().map(|(f, _)| bases(model, f)).collect();
-            if sets.iter().all(|s| s == &sets[0]) || sets.iter().any(BTreeSet::is_empty) {
+            let sets: Vec<BTreeSet<String>> = members.iter().map(|m| bases(model, m.file)).collect();
+            if sets.iter().any(BTreeSet::is_empty) {
                 continue;
             }
-            // The most common set is the reference; the others are reported.
+            // Overlays of one application build from its own bases. Overlays
+            // that aggregate other applications (`clusters/prod` listing
+            // `apps/…`) are not variants of one declaration.
+            let own = |m: &Member<'_>, set: &BTreeSet<String>| {
+                set.iter().all(|b| {
+                    b.contains("://")
+                        || b.starts_with("github.com/")
+                        || b.starts_with("git@")
+                        || m.app.is_empty()
+                        || b == &m.app
+                        || b.starts_with(&format!("{}/", m.app))
+                })
+            };
+            // The most common set is the reference.
             let mut counts: BTreeMap<&BTreeSet<String>, usize> = BTreeMap::new();
             for s in &sets {
                 *counts.entry(s).or_default() += 1;
             }
             let reference = counts.iter().max_by_key(|(_, n)| **n).map(|(s, _)| (*s).clone()).unwrap_or_default();
-            let reference_env = members
-                .iter()
-                .zip(&sets)
-                .find(|(_, s)| **s == reference)
-                .map(|((_, e), _)| e.clone())
-                .unwrap_or_default();
-            for ((file, env), set) in members.iter().zip(&sets) {
-                if *set == reference {
+            let Some((reference_member, _)) = members.iter().zip(&sets).find(|(_, s)| **s == reference) else {
+                continue;
+            };
+            if !own(reference_member, &reference) {
+                continue;
+            }
+            for (member, set) in members.iter().zip(&sets) {
+                // Sharing a base is parity: an overlay may add components
+                // (HA, a region) on top of it.
+                if member.tier == reference_member.tier || !set.is_disjoint(&reference) || !own(member, set) {
                     continue;
                 }
-                let Some(doc) = file.documents.first() else { continue };
+                let Some(doc) = member.file.documents.first() else { continue };
                 let field = ["resources", "bases", "components"]
                     .into_iter()
                     .find(|f| doc.root.get_key(f).is_some())
                     .unwrap_or("resources");
                 let list = |s: &BTreeSet<String>| s.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ");
                 cx.report(
-                    file,
+                    member.file,
                     doc,
                     &Route::root().key(field),
                     format!(
-                        "The `{env}` overlay of `{key}` is built from {} while `{reference_env}` is built from {}. Environments that are not the same declaration drift apart, and what was tested in one is not what runs in the other. Build every overlay from the same base and vary only inputs (patches, images, replicas).",
+                        "The `{}` overlay of `{key}` is built from {} while `{}` is built from {}: no base in common. Environments that are not the same declaration drift apart, and what was tested in one is not what runs in the other. Build every overlay from the same base and vary only inputs (patches, images, replicas).",
+                        member.env,
                         list(set),
+                        reference_member.env,
                         list(&reference)
                     ),
                 )
@@ -137,4 +182,12 @@ impl Rule for EnvParity {
             }
         }
     }
+}
+
+/// One environment overlay of an application.
+struct Member<'m> {
+    file: &'m SourceFile,
+    env: String,
+    tier: Tier,
+    app: String,
 }
