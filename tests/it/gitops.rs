@@ -189,3 +189,49 @@ fn workflow_deploy_detection() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!((f[0].location.path.as_str(), f[0].location.span.start.line), (".github/workflows/cd.yml", 3));
 }
+
+/// Package rules narrowed by what they match: the files the managers they
+/// name (or the managers of their datasources and dependency types) edit,
+/// and the files that mention the packages they name.
+#[test]
+fn renovate_package_rules_are_narrowed_by_their_match_fields() {
+    let repo_with = |config: &str| {
+        let repo = renovate_repo(config);
+        repo.write(".github/workflows/ci.yml", "on: push\njobs: {}\n");
+        repo.write(
+            "environments/prod/app/deploy.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nginx-config}\n",
+        );
+        repo
+    };
+    for config in [
+        // GitHub Actions updates edit workflows only.
+        r#"{"packageRules": [{"matchManagers": ["github-actions"], "automerge": true}]}"#,
+        r#"{"packageRules": [{"matchManagers": ["pre-commit", "renovate-config"], "automerge": true}]}"#,
+        r#"{"packageRules": [{"matchDepTypes": ["action"], "automerge": true}]}"#,
+        r#"{"packageRules": [{"matchDatasources": ["npm"], "automerge": true}]}"#,
+        // The kubernetes manager edits nothing until it is given patterns.
+        r#"{"packageRules": [{"matchManagers": ["kubernetes"], "automerge": true}]}"#,
+        // A package no prod file mentions.
+        r#"{"packageRules": [{"matchPackageNames": ["postgres"], "automerge": true}]}"#,
+    ] {
+        let repo = repo_with(config);
+        let f = findings(&repo, "auto-merge-to-prod");
+        assert!(f.is_empty(), "{config}: {f:#?}");
+    }
+    for config in [
+        // Kustomize edits every kustomization.yaml, prod's included.
+        r#"{"packageRules": [{"matchManagers": ["kustomize"], "automerge": true}]}"#,
+        r#"{"packageRules": [{"matchDatasources": ["docker"], "matchManagers": ["kustomize"], "automerge": true}]}"#,
+        // Configured patterns reach prod.
+        r#"{"kubernetes": {"managerFilePatterns": ["/environments/.+\\.yaml$/"]}, "packageRules": [{"matchManagers": ["kubernetes"], "automerge": true}]}"#,
+        // A package a prod file mentions.
+        r#"{"packageRules": [{"matchPackageNames": ["nginx-config"], "automerge": true}]}"#,
+        // A datasource tollgate does not know narrows nothing.
+        r#"{"packageRules": [{"matchDatasources": ["some-new-datasource"], "automerge": true}]}"#,
+    ] {
+        let repo = repo_with(config);
+        let f = findings(&repo, "auto-merge-to-prod");
+        assert_eq!(f.len(), 1, "{config}: {f:#?}");
+    }
+}

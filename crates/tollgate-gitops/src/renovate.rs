@@ -32,6 +32,7 @@ pub fn configs(model: &RepositoryModel) -> Vec<RenovateConfig<'_>> {
 
 /// A file pattern as Renovate reads it: `/regex/` or a glob (minimatch); a
 /// plain string with no glob characters also matches as a path prefix.
+#[derive(Clone)]
 pub enum PathPattern {
     /// `/.../` (with optional `i` flag).
     Regex(Regex),
@@ -90,4 +91,89 @@ pub fn patterns(node: Option<&Node>) -> Vec<PathPattern> {
         .filter_map(Node::as_str)
         .filter_map(PathPattern::new)
         .collect()
+}
+
+/// The files a built-in Renovate manager edits when the configuration does
+/// not set its `managerFilePatterns` (Renovate's defaults). A manager that
+/// has no default (`kubernetes`, `argocd`, `regex`) edits nothing until
+/// configured. `None` for a manager tollgate does not know: it may edit
+/// anything.
+pub fn default_manager_patterns(manager: &str) -> Option<&'static [&'static str]> {
+    Some(match manager {
+        "github-actions" => &[
+            r"(^|/)(workflow-templates|\.(?:github|gitea|forgejo)/(?:workflows|actions))/.+\.ya?ml$",
+            r"(^|/)action\.ya?ml$",
+        ],
+        "renovate-config" | "renovate-config-presets" => &[
+            r"(^|/)(renovate|default)\.json5?$",
+            r"(^|/)\.github/renovate\.json5?$",
+            r"(^|/)\.gitlab/renovate\.json5?$",
+            r"(^|/)\.renovaterc(\.json5?)?$",
+        ],
+        "pre-commit" => &[r"(^|/)\.pre-commit-config\.ya?ml$"],
+        "dockerfile" => &[r"(^|/|\.)([Dd]ocker|[Cc]ontainer)file$", r"(^|/)([Dd]ocker|[Cc]ontainer)file[^/]*$"],
+        "docker-compose" => &[r"(^|/)(?:docker-)?compose[^/]*\.ya?ml$"],
+        "helm-values" => &[r"(^|/)values\.ya?ml$"],
+        "helmv3" => &[r"(^|/)Chart\.ya?ml$"],
+        "helm-requirements" => &[r"(^|/)requirements\.ya?ml$"],
+        "helmfile" => &[r"(^|/)helmfile\.ya?ml(\.gotmpl)?$"],
+        "kustomize" => &[r"(^|/)kustomization\.ya?ml$"],
+        "flux" => &[r"(^|/)gotk-components\.ya?ml$"],
+        "npm" => &[r"(^|/)package\.json$"],
+        "gomod" => &[r"(^|/)go\.mod$"],
+        "cargo" => &[r"(^|/)Cargo\.toml$"],
+        "pip_requirements" => &[r"(^|/)[\w-]*requirements([-.]\w+)?\.(txt|pip)$"],
+        "poetry" | "pep621" => &[r"(^|/)pyproject\.toml$"],
+        "terraform" => &[r"\.tf$"],
+        "gitlabci" => &[r"\.gitlab-ci\.ya?ml$"],
+        "kubernetes" | "argocd" | "regex" | "custom.regex" | "tekton" => &[],
+        _ => return None,
+    })
+}
+
+/// The managers that look up a datasource (`matchDatasources`); `None` for a
+/// datasource tollgate does not know.
+pub fn datasource_managers(datasource: &str) -> Option<&'static [&'static str]> {
+    Some(match datasource {
+        "docker" => &[
+            "dockerfile",
+            "docker-compose",
+            "kubernetes",
+            "helm-values",
+            "kustomize",
+            "argocd",
+            "flux",
+            "helmv3",
+            "gitlabci",
+            "tekton",
+        ],
+        "helm" => &["helmv3", "helmfile", "helm-requirements", "argocd", "flux", "kustomize"],
+        "github-tags" | "github-releases" | "github-digest" => {
+            &["github-actions", "regex", "custom.regex", "pre-commit", "flux"]
+        }
+        "github-runners" => &["github-actions"],
+        "npm" => &["npm"],
+        "go" => &["gomod"],
+        "pypi" => &["pip_requirements", "poetry", "pep621"],
+        "crate" => &["cargo"],
+        "terraform-provider" | "terraform-module" => &["terraform"],
+        _ => return None,
+    })
+}
+
+/// The managers a dependency type belongs to (`matchDepTypes`).
+pub fn dep_type_managers(dep_type: &str) -> Option<&'static [&'static str]> {
+    Some(match dep_type {
+        "action" | "uses-with" | "github-runner" => &["github-actions"],
+        "dependencies"
+        | "devDependencies"
+        | "peerDependencies"
+        | "optionalDependencies"
+        | "engines"
+        | "packageManager" => &["npm"],
+        "require" | "indirect" | "toolchain" | "golang" => &["gomod"],
+        "build-dependencies" | "dev-dependencies" => &["cargo"],
+        "provider" | "module" | "required_provider" => &["terraform"],
+        _ => return None,
+    })
 }

@@ -417,21 +417,67 @@ fn renovate_automerge(cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
             .unwrap_or_default();
         let rules: Vec<&Node> =
             root.get_key("packageRules").and_then(Node::as_sequence).map(|s| s.iter().collect()).unwrap_or_default();
-        // Files a package rule's file conditions select (None: every file).
+        // The files the managers a rule names edit: the configuration's
+        // patterns for a manager, else Renovate's defaults; `None` when a
+        // manager is unknown (it may edit anything).
+        let manager_files = |names: &[&str]| -> Option<Vec<PathPattern>> {
+            let mut pats = Vec::new();
+            for name in names {
+                if let Some((_, configured)) = managers.iter().find(|(n, _)| n == name) {
+                    pats.extend(configured.iter().cloned());
+                } else {
+                    pats.extend(
+                        renovate::default_manager_patterns(name)?
+                            .iter()
+                            .filter_map(|re| regex::Regex::new(re).ok().map(PathPattern::Regex)),
+                    );
+                }
+            }
+            Some(pats)
+        };
+        // Files a package rule's conditions select (None: every file).
         let rule_files = |rule: &Node| -> Option<Vec<&SourceFile>> {
             let include: Vec<PathPattern> =
                 ["matchFileNames", "matchPaths"].iter().flat_map(|k| renovate::patterns(rule.get_key(k))).collect();
             let exclude: Vec<PathPattern> =
                 ["excludePaths", "ignorePaths"].iter().flat_map(|k| renovate::patterns(rule.get_key(k))).collect();
-            let manager_pats: Vec<&PathPattern> = rule
-                .get_key("matchManagers")
-                .and_then(Node::as_sequence)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(Node::as_str)
-                .flat_map(|m| managers.iter().filter(move |(name, _)| *name == m).flat_map(|(_, p)| p.iter()))
+            let list = |k: &str| -> Vec<&str> {
+                rule.get_key(k)
+                    .and_then(Node::as_sequence)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .collect()
+            };
+            // Managers: named, or those of the datasources or dependency
+            // types the rule is for.
+            let named = list("matchManagers");
+            let derived = |values: Vec<&str>, map: fn(&str) -> Option<&'static [&'static str]>| -> Option<Vec<&str>> {
+                if values.is_empty() {
+                    return None;
+                }
+                let mut out: Vec<&str> = Vec::new();
+                for v in values {
+                    out.extend(map(v)?.iter().copied());
+                }
+                Some(out)
+            };
+            let manager_names: Option<Vec<&str>> = if named.is_empty() {
+                derived(list("matchDatasources"), renovate::datasource_managers)
+                    .or_else(|| derived(list("matchDepTypes"), renovate::dep_type_managers))
+            } else {
+                Some(named)
+            };
+            let manager_pats = manager_names.as_deref().and_then(&manager_files);
+            // Packages named plainly: only the files that mention one.
+            let packages: Vec<&str> = list("matchPackageNames")
+                .into_iter()
+                .chain(list("matchDepNames"))
+                .filter(|p| !p.starts_with('/') && !p.starts_with('!') && !p.contains(['*', '?', '{']))
                 .collect();
-            if include.is_empty() && exclude.is_empty() && manager_pats.is_empty() {
+            let named_packages = !packages.is_empty()
+                && list("matchPackageNames").iter().chain(list("matchDepNames").iter()).all(|p| packages.contains(p));
+            if include.is_empty() && exclude.is_empty() && manager_pats.is_none() && !named_packages {
                 return None;
             }
             Some(
@@ -440,7 +486,8 @@ fn renovate_automerge(cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
                     .copied()
                     .filter(|f| include.is_empty() || include.iter().any(|p| p.matches(&f.path)))
                     .filter(|f| !exclude.iter().any(|p| p.matches(&f.path)))
-                    .filter(|f| manager_pats.is_empty() || manager_pats.iter().any(|p| p.matches(&f.path)))
+                    .filter(|f| manager_pats.as_ref().is_none_or(|pats| pats.iter().any(|p| p.matches(&f.path))))
+                    .filter(|f| !named_packages || packages.iter().any(|p| f.text.contains(p)))
                     .collect(),
             )
         };
