@@ -235,3 +235,31 @@ fn renovate_package_rules_are_narrowed_by_their_match_fields() {
         assert_eq!(f.len(), 1, "{config}: {f:#?}");
     }
 }
+
+/// Names of apps and charts in ApplicationSet generator elements do not make
+/// it a dev one; a `clusters` generator without a selector reaches prod.
+#[test]
+fn applicationset_generators_name_places_not_apps() {
+    let appset = |generators: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: tools}}\nspec:\n  generators:\n{generators}  template:\n    metadata: {{name: '{{{{name}}}}'}}\n    spec:\n      project: default\n      source: {{repoURL: https://github.com/acme/charts, chart: '{{{{chart}}}}', targetRevision: 1.2.3}}\n      destination: {{server: https://kubernetes.default.svc, namespace: tools}}\n"
+        )
+    };
+    let lower = |generators: &str| {
+        let repo = TempRepo::new("appset-scope");
+        repo.write("argocd/tools.yaml", appset(generators));
+        findings(&repo, "lower-env-drift-uncorrected").len()
+    };
+    // An app called test-runner and a chart called dev-tools say nothing of
+    // where they deploy.
+    assert_eq!(lower("  - list:\n      elements:\n      - {name: test-runner, chart: dev-tools}\n"), 0);
+    // Every cluster, prod's included.
+    assert_eq!(
+        lower(
+            "  - matrix:\n      generators:\n      - clusters: {}\n      - list:\n          elements:\n          - {env: dev}\n"
+        ),
+        0
+    );
+    // An element that names its environment does.
+    assert_eq!(lower("  - list:\n      elements:\n      - {env: dev, name: tools, chart: tools}\n"), 1);
+}

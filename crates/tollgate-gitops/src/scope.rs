@@ -163,11 +163,20 @@ pub fn document_scope(model: &RepositoryModel, file: &SourceFile, document: &Doc
         }
     }
     if kind == "ApplicationSet" {
-        // Generators: list elements and git directories/files name the environments.
+        // Generators: the fields of list elements and git directories/files
+        // that name environments, clusters, namespaces and paths. Other
+        // fields (an app called `test-runner`, a chart called `dev-tools`)
+        // say nothing about where it deploys.
         for generator in get("/spec/generators").and_then(Node::as_sequence).unwrap_or_default() {
+            every_cluster(generator, &mut scope);
             generator.walk(&mut |route, node| {
-                if let Some(text) = node.as_string() {
-                    let label = format!("generator {route}");
+                let Some(text) = node.as_string() else { return };
+                let key = route.to_string();
+                let key = key.rsplit('/').find(|s| s.parse::<usize>().is_err()).unwrap_or("");
+                let label = format!("generator {route}");
+                if matches!(key, "path" | "directory" | "directories") || (text.contains('/') && key == "values") {
+                    paths.push((label, text));
+                } else if PLACE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
                     if text.contains('/') {
                         paths.push((label, text));
                     } else {
@@ -200,6 +209,50 @@ pub fn document_scope(model: &RepositoryModel, file: &SourceFile, document: &Doc
         merge(&mut scope, text_scope(envs, name), &label);
     }
     scope
+}
+
+/// Generator fields that say where an ApplicationSet deploys.
+const PLACE_KEYS: &[&str] = &[
+    "env",
+    "environment",
+    "stage",
+    "tier",
+    "cluster",
+    "clusterName",
+    "cluster_name",
+    "server",
+    "url",
+    "namespace",
+    "region",
+];
+
+/// A `clusters` generator with no selector targets every cluster the
+/// Argo CD instance knows, prod's included: tollgate fails closed.
+fn every_cluster(generator: &Node, scope: &mut Scope) {
+    if let Some(clusters) = generator.get_key("clusters") {
+        let selects_all = clusters.get_key("selector").is_none_or(|s| {
+            s.as_mapping().is_none_or(|m| {
+                m.iter().all(|(_, v)| {
+                    v.as_mapping().is_none_or(tollgate_yaml::Mapping::is_empty)
+                        && v.as_sequence().is_none_or(<[Node]>::is_empty)
+                })
+            })
+        });
+        if selects_all {
+            scope.add(Tier::Prod, true, Some("a `clusters` generator that selects every cluster".to_owned()));
+        }
+        return;
+    }
+    // The generators nested in a matrix or a merge.
+    for nested in ["matrix", "merge"] {
+        for g in generator
+            .get(&Route::parse(&format!("/{nested}/generators")))
+            .and_then(Node::as_sequence)
+            .unwrap_or_default()
+        {
+            every_cluster(g, scope);
+        }
+    }
 }
 
 fn push_names<'n>(names: &mut Vec<(String, &'n str)>, label: &str, node: Option<&'n Node>) {
