@@ -278,11 +278,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Fails unless `path` is a directory, saying which of the two it is not:
+/// missing, or a file.
+fn require_dir(path: &Path, verb: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!("cannot {verb} `{}`: it is a file, not a directory; give the repository's root directory", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("cannot {verb} `{}`: no such directory", path.display())
+        }
+        Err(e) => bail!("cannot {verb} `{}`: {e}", path.display()),
+    }
+}
+
 fn run_render(path: &Path, root: Option<&Path>) -> Result<ExitCode> {
     let dir = std::fs::canonicalize(path).with_context(|| format!("cannot render `{}`", path.display()))?;
-    if !dir.is_dir() {
-        bail!("cannot render `{}`: not a directory", path.display());
-    }
+    require_dir(path, "render")?;
     let root = if let Some(r) = root {
         std::fs::canonicalize(r).with_context(|| format!("cannot read the root `{}`", r.display()))?
     } else {
@@ -366,9 +377,7 @@ fn load_config(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Res
 
 fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     let root = &args.path;
-    if !root.is_dir() {
-        bail!("cannot check `{}`: not a directory", root.display());
-    }
+    require_dir(root, "check")?;
     let mut options = CheckOptions::default();
     if let Some(baseline) = &args.baseline {
         let fingerprints = load_baseline(baseline)?;
@@ -648,9 +657,7 @@ fn github_range() -> Option<(String, String)> {
 }
 
 fn run_tests(dir: &Path, verbose: bool, cel: bool) -> Result<ExitCode> {
-    if !dir.is_dir() {
-        bail!("cannot test `{}`: not a directory", dir.display());
-    }
+    require_dir(dir, "test")?;
     let mut out = String::new();
     let report = |kind: &str, outcomes: &[tollgate_rego::TestOutcome], out: &mut String| -> (usize, usize) {
         let passed = outcomes.iter().filter(|o| o.passed).count();
@@ -735,9 +742,7 @@ fn run_tests(dir: &Path, verbose: bool, cel: bool) -> Result<ExitCode> {
 }
 
 fn run_suppressions(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<ExitCode> {
-    if !root.is_dir() {
-        bail!("cannot read `{}`: not a directory", root.display());
-    }
+    require_dir(root, "read")?;
     let config = load_config(root, explicit, registry)?;
     let (model, _) = load_repository(root, &config, &Limits::default())?;
     let today = Date::today();

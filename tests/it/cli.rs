@@ -34,7 +34,12 @@ fn bad_arguments_and_missing_root_exit_two() {
     assert_eq!(out.status.code(), Some(2));
     let out = tollgate(&repo.path, &["check", "does-not-exist"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not a directory"));
+    // A missing path is called missing, a file a file.
+    assert!(stderr(&out).contains("`does-not-exist`: no such directory"), "{}", stderr(&out));
+    repo.write("a.yaml", "a: 1\n");
+    let out = tollgate(&repo.path, &["check", "a.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("it is a file, not a directory"), "{}", stderr(&out));
     let out = tollgate(&repo.path, &["explain", "prod-self-heel"]);
     assert_eq!(out.status.code(), Some(2));
     let out = tollgate(&repo.path, &["explain", "plaintext-secrets"]);
