@@ -283,7 +283,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn require_dir(path: &Path, verb: &str) -> Result<()> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => bail!("cannot {verb} `{}`: it is a file, not a directory; give the repository's root directory", path.display()),
+        Ok(_) => bail!(
+            "cannot {verb} `{}`: it is a file, not a directory; give the repository's root directory",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             bail!("cannot {verb} `{}`: no such directory", path.display())
         }

@@ -300,3 +300,24 @@ fn agreement_with_the_kyverno_library_and_cli_tests() {
     };
     assert!(line("out:cel-nonvalidate:").trim_start().starts_with("out:cel-nonvalidate: 0 / 0 / 0 /"), "{text}");
 }
+
+#[test]
+fn a_misspelt_validate_body_is_one_error_at_the_key() {
+    let repo = TempRepo::new("kyverno-typo");
+    governed(&repo);
+    repo.write("apps/web.yaml", MANIFESTS);
+    repo.write(
+        "kyverno/typo.yaml",
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: typo\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      message: m\n      patern:\n        spec: {hostNetwork: false}\n",
+    );
+    let out = tollgate(&repo.path, &["check", "--kyverno", "kyverno", "--format", "json", "."]);
+    let text = stdout(&out);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let errors: Vec<&serde_json::Value> =
+        json["findings"].as_array().expect("findings").iter().filter(|f| f["rule_id"] == "policy-error").collect();
+    // One error, at the misspelt key, with the key it meant; not one per object.
+    assert_eq!(errors.len(), 1, "{text}");
+    assert_eq!(errors[0]["location"]["path"], "kyverno/typo.yaml", "{text}");
+    assert_eq!(errors[0]["location"]["span"]["start_line"], 14, "{text}");
+    assert!(errors[0]["message"].as_str().unwrap_or("").contains("did you mean `pattern`"), "{text}");
+}

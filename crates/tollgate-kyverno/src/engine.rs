@@ -228,6 +228,44 @@ impl KyvernoEngine {
                         // A `validate.cel` rule that does not compile is one
                         // problem at its expression, not an error per object.
                         let mut broken: Vec<String> = Vec::new();
+                        // A validate block with no body Kyverno knows (a
+                        // typo such as `patern:`) is one problem at its key.
+                        for (ri, rule) in p.rules.iter().enumerate().filter(|(_, r)| r.autogen_of.is_none()) {
+                            if rule.kind
+                                != crate::policy::RuleKind::UnsupportedValidate(crate::policy::NO_VALIDATE_BODY)
+                            {
+                                continue;
+                            }
+                            let pointer = format!("/spec/rules/{ri}/validate");
+                            let node = d.root.get(&tollgate_yaml::Route::parse(&pointer));
+                            let mapping = node.and_then(tollgate_core::Node::as_mapping);
+                            let keys: Vec<String> =
+                                mapping.map(|m| m.iter().map(|(k, _)| k.to_owned()).collect()).unwrap_or_default();
+                            let hints: Vec<String> = keys
+                                .iter()
+                                .filter_map(|k| {
+                                    crate::policy::did_you_mean(k).map(|s| format!("`{k}` (did you mean `{s}`?)"))
+                                })
+                                .collect();
+                            // At the misspelt key, else at the block.
+                            let typo = keys.iter().find(|k| crate::policy::did_you_mean(k).is_some());
+                            let at_node = typo.and_then(|k| mapping.and_then(|m| m.entry(k))).map(|(k, _)| k).or(node);
+                            let (line, column) = at_node
+                                .map_or((d.root.span.start.line, d.root.span.start.column), |n| {
+                                    (n.span.start.line, n.span.start.column)
+                                });
+                            engine.problems.push(at(
+                                line,
+                                column,
+                                format!(
+                                    "policy `{}` rule `{}`: `validate` has no `pattern`, `anyPattern`, `deny`, `foreach`, `cel` or `podSecurity`{}; Kyverno would reject the policy",
+                                    p.name,
+                                    rule.name,
+                                    if hints.is_empty() { String::new() } else { format!(": {}", hints.join(", ")) }
+                                ),
+                            ));
+                            broken.push(rule.name.clone());
+                        }
                         for (ri, rule) in p.rules.iter().enumerate().filter(|(_, r)| r.autogen_of.is_none()) {
                             if let Some(Err(e)) = &rule.cel {
                                 let pointer = format!("/spec/rules/{ri}{}", e.pointer);

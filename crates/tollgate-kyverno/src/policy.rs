@@ -124,6 +124,48 @@ pub fn is_kyverno_policy(doc: &Value) -> bool {
     api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy")
 }
 
+/// The kind of a `validate` block with none of the bodies Kyverno knows.
+pub(crate) const NO_VALIDATE_BODY: &str = "validate without pattern, anyPattern, deny or foreach";
+
+/// The `validate` key a misspelt one was meant to be, if one is close.
+pub(crate) fn did_you_mean(key: &str) -> Option<&'static str> {
+    const KEYS: &[&str] = &[
+        "pattern",
+        "anyPattern",
+        "deny",
+        "foreach",
+        "cel",
+        "podSecurity",
+        "manifests",
+        "assert",
+        "message",
+        "failureAction",
+        "failureActionOverrides",
+        "allowExistingViolations",
+    ];
+    if KEYS.contains(&key) {
+        return None;
+    }
+    KEYS.iter()
+        .map(|k| (edit_distance(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 fn rule_kind(rule: &Value) -> RuleKind {
     if let Some(v) = rule.get("validate").filter(|v| v.is_object()) {
         if v.get("cel").is_some_and(Value::is_object) {
@@ -141,7 +183,7 @@ fn rule_kind(rule: &Value) -> RuleKind {
         if ["pattern", "anyPattern", "deny", "foreach"].iter().any(|k| v.get(*k).is_some()) {
             return RuleKind::Validate;
         }
-        return RuleKind::UnsupportedValidate("validate without pattern, anyPattern, deny or foreach");
+        return RuleKind::UnsupportedValidate(NO_VALIDATE_BODY);
     }
     if rule.get("mutate").is_some() {
         RuleKind::NotValidate("mutate")
