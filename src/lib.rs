@@ -142,8 +142,22 @@ pub(crate) fn engines_of(
                 .map(|p| p.name)
                 .chain(tollgate_kyverno::BUILTIN_POLICY_SETS.iter().map(|p| p.name))
                 .collect();
+            // Where the name is written, as other configuration errors say.
+            let place = config
+                .source
+                .as_deref()
+                .and_then(|source| {
+                    let text = std::fs::read_to_string(root.join(source)).ok()?;
+                    text.lines().enumerate().find_map(|(i, line)| {
+                        line.find(name.as_str()).map(|c| format!("{source}:{}:{}: ", i + 1, c + 1))
+                    })
+                })
+                .unwrap_or_default();
+            let hint = tollgate_core::closest(name, known.iter().copied())
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
             return Err(format!(
-                "unknown built-in policy pack `{name}` in `policies.builtin`; known: {}",
+                "{place}unknown built-in policy pack `{name}` in `policies.builtin`; {hint}known: {}",
                 known.join(", ")
             ));
         }

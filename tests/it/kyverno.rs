@@ -264,6 +264,12 @@ fn builtin_policy_set_passes_its_tests_and_runs_from_config() {
     let out = tollgate(&repo.path, &["check", "."]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("kyverno-workload-baseline"), "{}", stderr(&out));
+    // At the name, with the one it was meant to be.
+    repo.write(".tollgate.yaml", "policies:\n  builtin: [kyverno-workload-baselin]\n");
+    let out = tollgate(&repo.path, &["check", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(".tollgate.yaml:2:13: unknown built-in policy pack"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean `kyverno-workload-baseline`?"), "{}", stderr(&out));
 }
 
 #[test]

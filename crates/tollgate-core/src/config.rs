@@ -451,8 +451,14 @@ fn allowed_keys(pointer: &str) -> Vec<String> {
     node.get("properties").and_then(|p| p.as_object()).map(|o| o.keys().cloned().collect()).unwrap_or_default()
 }
 
-/// The candidate closest to `word` by edit distance, if close enough.
-pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// The candidate closest to `word` by edit distance, if close enough: how
+/// tollgate says "did you mean".
+///
+/// ```
+/// assert_eq!(tollgate_core::closest("patern", ["pattern", "deny"].into_iter()), Some("pattern"));
+/// assert_eq!(tollgate_core::closest("xyz", ["pattern"].into_iter()), None);
+/// ```
+pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|c| (levenshtein(word, c), c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
