@@ -1,6 +1,6 @@
 //! Integration tests of the `tollgate` crate: rule fixtures, the registry,
 //! the command line, output formats and hostile input.
-#![expect(clippy::print_stdout, reason = "tests print a notice when an optional tool is absent")]
+#![expect(clippy::print_stdout, reason = "tests print the figures they measured")]
 
 mod action;
 mod attacks;
