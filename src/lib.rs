@@ -66,10 +66,16 @@ pub fn rule_docs(registry: &Registry) -> Vec<(String, String)> {
 
 /// `root/path` for a path of the configuration, refused when it leaves the
 /// root, lexically or through a symbolic link.
-fn inside_root(root: &std::path::Path, path: &str) -> Result<std::path::PathBuf, String> {
+fn inside_root(
+    root: &std::path::Path,
+    config: &tollgate_core::Config,
+    path: &str,
+    key: &str,
+) -> Result<std::path::PathBuf, String> {
+    let place = config_place(root, config, path);
     let leaves = || {
         format!(
-            "the configured policy path `{path}` leaves the repository root; tollgate reads nothing outside the checked root (give organisation-wide policies with `--policy` or `--kyverno`)"
+            "{place}the configured policy path `{path}` leaves the repository root; tollgate reads nothing outside the checked root (give organisation-wide policies with `--policy` or `--kyverno`)"
         )
     };
     let relative = tollgate_core::relative_inside_root(path).ok_or_else(leaves)?;
@@ -79,7 +85,27 @@ fn inside_root(root: &std::path::Path, path: &str) -> Result<std::path::PathBuf,
     {
         return Err(leaves());
     }
+    // As a missing `--policy` path is a bad argument, a missing configured
+    // one is a bad configuration: the run stops and says where.
+    if std::fs::symlink_metadata(&joined).is_err() {
+        return Err(format!("{place}`{path}` in `{key}` does not exist; fix the path or remove the entry"));
+    }
     Ok(joined)
+}
+
+/// `file:line:column: ` of the first place the configuration file writes
+/// `needle`, or nothing when it cannot be found.
+fn config_place(root: &std::path::Path, config: &tollgate_core::Config, needle: &str) -> String {
+    config
+        .source
+        .as_deref()
+        .and_then(|source| {
+            let text = std::fs::read_to_string(root.join(source)).ok()?;
+            text.lines()
+                .enumerate()
+                .find_map(|(i, line)| line.find(needle).map(|c| format!("{source}:{}:{}: ", i + 1, c + 1)))
+        })
+        .unwrap_or_default()
 }
 
 /// The policy engines a configuration asks for: `policies.rego` paths
@@ -107,12 +133,12 @@ pub fn policy_engines(
 ) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, String> {
     let mut options = rego.clone();
     let configured: Vec<std::path::PathBuf> =
-        config.rego.iter().map(|p| inside_root(root, p)).collect::<Result<_, _>>()?;
+        config.rego.iter().map(|p| inside_root(root, config, p, "policies.rego")).collect::<Result<_, _>>()?;
     options.policy.splice(0..0, configured);
     let kyverno_paths: Vec<std::path::PathBuf> = config
         .kyverno
         .iter()
-        .map(|p| inside_root(root, p))
+        .map(|p| inside_root(root, config, p, "policies.kyverno"))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .chain(kyverno.iter().cloned())
@@ -143,16 +169,7 @@ pub(crate) fn engines_of(
                 .chain(tollgate_kyverno::BUILTIN_POLICY_SETS.iter().map(|p| p.name))
                 .collect();
             // Where the name is written, as other configuration errors say.
-            let place = config
-                .source
-                .as_deref()
-                .and_then(|source| {
-                    let text = std::fs::read_to_string(root.join(source)).ok()?;
-                    text.lines().enumerate().find_map(|(i, line)| {
-                        line.find(name.as_str()).map(|c| format!("{source}:{}:{}: ", i + 1, c + 1))
-                    })
-                })
-                .unwrap_or_default();
+            let place = config_place(root, config, name);
             let hint = tollgate_core::closest(name, known.iter().copied())
                 .map(|k| format!("did you mean `{k}`? "))
                 .unwrap_or_default();

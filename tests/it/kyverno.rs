@@ -200,6 +200,15 @@ fn bad_policies_and_missing_paths_fail_closed() {
     let out = tollgate(&repo.path, &["check", "--kyverno", "nowhere", "."]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stderr(&out).contains("nowhere"), "{}", stderr(&out));
+    // The same path in the configuration: the same exit, at the entry.
+    repo.write(".tollgate.yaml", "policies:\n  kyverno: [kyverno, nowhere]\n");
+    let out = tollgate(&repo.path, &["check", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(".tollgate.yaml:2:22: `nowhere` in `policies.kyverno` does not exist"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
