@@ -31,6 +31,12 @@ fn sarif_output() {
     let driver = &mut v["runs"][0]["tool"]["driver"];
     driver["semanticVersion"] = "[version]".into();
     driver["version"] = "[version]".into();
+    // Every description is whole sentences within GitHub's limit: a page's
+    // paragraph that introduces a list carries the list's items.
+    for rule in driver["rules"].as_array().expect("rules") {
+        let full = rule["fullDescription"]["text"].as_str().unwrap_or("");
+        assert!(full.chars().count() <= 1024 && full.ends_with(['.', ')']), "{}: {full}", rule["id"]);
+    }
     // The rule pages are pinned by the registry test; keep the snapshot readable.
     for rule in driver["rules"].as_array_mut().expect("rules") {
         rule["help"]["text"] = "[page]".into();

@@ -49,12 +49,43 @@ fn truncate(text: &str, max: usize) -> String {
     s
 }
 
-/// The first paragraph of the page's "What it finds" section.
+/// The first paragraph of the page's "What it finds" section; when it
+/// introduces a list (it ends with `:`), the list's items follow it, as
+/// many whole items as fit, so the description is never a clipped sentence.
 fn full_description(meta: &RuleMeta) -> String {
-    let after = meta.docs.split("## What it finds").nth(1).unwrap_or(&meta.summary);
-    let paragraph = after.trim_start().split("\n\n").next().unwrap_or(&meta.summary);
-    let text = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate(if text.is_empty() { &meta.summary } else { &text }, MAX_DESCRIPTION_CHARS)
+    let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let section = meta.docs.split("## What it finds").nth(1).unwrap_or(&meta.summary);
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let mut paragraphs = section.trim_start().split("\n\n");
+    let text = flat(paragraphs.next().unwrap_or(&meta.summary));
+    if text.is_empty() {
+        return truncate(&meta.summary, MAX_DESCRIPTION_CHARS);
+    }
+    let Some(intro) = text.strip_suffix(':') else { return truncate(&text, MAX_DESCRIPTION_CHARS) };
+    let list = paragraphs.next().unwrap_or("");
+    let items: Vec<String> = list
+        .split("\n- ")
+        .map(|i| flat(i.trim_start_matches("- ")).trim_end_matches([';', '.', ',']).trim_end_matches(" and").to_owned())
+        .filter(|i| !i.is_empty())
+        .collect();
+    let mut out = format!("{intro}: ");
+    let mut shown = 0;
+    for item in &items {
+        let more = if shown + 1 < items.len() { " (and more)." } else { "." };
+        if out.chars().count() + item.chars().count() + 2 + more.len() > MAX_DESCRIPTION_CHARS {
+            break;
+        }
+        if shown > 0 {
+            out.push_str("; ");
+        }
+        out.push_str(item);
+        shown += 1;
+    }
+    if shown == 0 {
+        return truncate(&meta.summary, MAX_DESCRIPTION_CHARS);
+    }
+    out.push_str(if shown < items.len() { " (and more)." } else { "." });
+    out
 }
 
 fn descriptor(meta: &RuleMeta) -> ReportingDescriptor {
