@@ -63,6 +63,15 @@ fn config_typo_is_exit_two_with_position() {
     );
     assert!(err.contains(".tollgate.yaml:4:34: `rules.mutable-image-ref.severity`"), "{err}");
     assert!(err.contains("2 problems"), "{err}");
+    // Schema problems and unknown rule ids come in one wave.
+    repo.write(".tollgate.yaml", "revieww: {}\nrules:\n  prod-self-heel: {enabled: false}\n");
+    let err = stderr(&tollgate(&repo.path, &["check", "."]));
+    assert!(err.contains("2 problems"), "{err}");
+    assert!(
+        err.contains(".tollgate.yaml:1:1: unknown key `revieww`")
+            && err.contains(".tollgate.yaml:3:3: unknown rule `prod-self-heel`"),
+        "{err}"
+    );
 }
 
 #[test]

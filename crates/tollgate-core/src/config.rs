@@ -252,12 +252,17 @@ impl Config {
                 _ => problems.push(diag(node.span, format!("{}: {error}", describe(&pointer)))),
             }
         }
-        if !problems.is_empty() {
-            problems.sort_by_key(|d| (d.line, d.column));
-            return Err(CoreError::Config(problems));
-        }
+        // Every problem at once: what the schema finds and what only the
+        // meaning shows (an unknown rule id, a bad glob), never in waves.
+        // The semantic pass reads defensively, so a value of the wrong type
+        // is the schema's problem only.
         let config = Config::from_validated(root, file, known_rules, &mut problems);
-        if problems.is_empty() { Ok(config) } else { Err(CoreError::Config(problems)) }
+        if problems.is_empty() {
+            return Ok(config);
+        }
+        problems.sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));
+        problems.dedup();
+        Err(CoreError::Config(problems))
     }
 
     fn from_validated(root: &Node, file: &str, known_rules: &[&str], problems: &mut Vec<ConfigDiagnostic>) -> Config {
@@ -534,10 +539,12 @@ ignore:
     fn every_mistake_reported_with_position() {
         let errs =
             errors("enviroments: {}\nreview:\n  min_approvals: two\nrules:\n  plaintext-secrets: {enabled: false}\n");
-        assert_eq!(errs.len(), 2, "{errs:?}");
+        // Schema problems and unknown rule ids at once, not in waves.
+        assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs[0].starts_with("c.yaml:1:1: unknown key `enviroments`"), "{errs:?}");
         assert!(errs[0].contains("did you mean `environments`?"), "{errs:?}");
         assert!(errs[1].starts_with("c.yaml:3:18: `review.min_approvals`"), "{errs:?}");
+        assert!(errs[2].starts_with("c.yaml:5:3: unknown rule `plaintext-secrets`"), "{errs:?}");
         let errs = errors("rules:\n  plaintext-secrets: {enabled: false}\n");
         assert_eq!(
             errs,
