@@ -321,3 +321,18 @@ fn builtin_packs_pass_their_unit_tests_and_run_from_config() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown built-in policy pack `k8s-nope`"), "{}", stderr(&out));
 }
+
+#[test]
+fn regorus_errors_are_one_line_with_their_place() {
+    let repo = TempRepo::new("rego-frames");
+    repo.write("apps/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n");
+    repo.write(
+        "policy/bad.rego",
+        "package main\n\ndeny[msg] {\n  input.kind == \"ConfigMap\"\n  msg := nosuchfn(1)\n}\n",
+    );
+    let out = tollgate(&repo.path, &["check", "--policy", "policy", "--format", "github", "."]);
+    let text = stdout(&out);
+    // No nested code frame, no escaped newlines in the annotation.
+    assert!(text.contains("could not find function nosuchfn (at policy/bad.rego:5:18)"), "{text}");
+    assert!(!text.contains("%0A") && !text.contains("-->"), "{text}");
+}

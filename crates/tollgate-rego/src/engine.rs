@@ -206,7 +206,8 @@ impl RegoEngine {
         }
         for error in &evaluation.errors {
             let message = format!(
-                "A Rego policy could not be evaluated on this document: {error}. What it guards is unchecked here."
+                "A Rego policy could not be evaluated on this document: {}. What it guards is unchecked here.",
+                crate::policy::tidy_regorus(error)
             );
             let key = ["policy-error", &file.path, &doc.index.to_string(), error];
             out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));

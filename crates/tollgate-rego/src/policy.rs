@@ -44,6 +44,20 @@ impl PolicyProblem {
     }
 }
 
+/// A regorus error as one line: its code frame (`--> file:line:col`, the
+/// source line, `^`) folded into `message (at file:line:col)`, so that it
+/// never nests inside tollgate's own frame or spills escaped newlines into
+/// a GitHub annotation.
+pub(crate) fn tidy_regorus(error: &str) -> String {
+    let Some(arrow) = error.lines().find_map(|l| l.trim().strip_prefix("--> ")) else {
+        return error.split_whitespace().collect::<Vec<_>>().join(" ");
+    };
+    let prefix = error.split("-->").next().unwrap_or("").trim().trim_end_matches("error:").trim();
+    let message = error.lines().rev().find_map(|l| l.trim().strip_prefix("error: ")).unwrap_or("error").trim();
+    let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix} ") };
+    format!("{prefix}{message} (at {})", arrow.trim())
+}
+
 /// One `.rego` file.
 #[derive(Debug, Clone)]
 pub struct RegoFile {
@@ -792,6 +806,13 @@ fn parse_annotation(block: &str) -> Annotation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regorus_frames_fold_into_one_line() {
+        let raw = "data.main.deny: \n--> policy/bad.rego:5:18\n  |\n5 |   msg := nosuchfn(1)\n  |                  ^\nerror: could not find function nosuchfn";
+        assert_eq!(tidy_regorus(raw), "data.main.deny: could not find function nosuchfn (at policy/bad.rego:5:18)");
+        assert_eq!(tidy_regorus("plain\nerror"), "plain error");
+    }
 
     #[test]
     fn multi_body_rules_are_restated_per_body() {

@@ -109,7 +109,11 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
                         passed: false,
                         reason: Some(format!("evaluated to {}", other.to_json_str().unwrap_or_default())),
                     },
-                    Err(e) => TestOutcome { name, passed: false, reason: Some(format!("error: {e}")) },
+                    Err(e) => TestOutcome {
+                        name,
+                        passed: false,
+                        reason: Some(format!("error: {}", crate::policy::tidy_regorus(&e.to_string()))),
+                    },
                 };
                 out.push(outcome);
             }
