@@ -70,6 +70,8 @@ fn base_codeowners_decide_and_changed_prod_files_are_listed() {
         "{text}"
     );
     assert!(text.contains("  prod/app.yaml  needs review by @acme/sre"), "{text}");
+    // A table is headed by what it is, not by a rule id.
+    assert!(!text.contains("prod-path-unowned: 1 changed"), "{text}");
 }
 
 #[test]

@@ -35,7 +35,8 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
     }
     by_directory(&mut out, report, &style);
     for summary in &report.summaries {
-        let _ = writeln!(out, "{} {}", style.paint("1", &format!("{}:", summary.rule_id)), printable(&summary.title));
+        // The title says what the table is; a rule id is not a heading.
+        let _ = writeln!(out, "{}", style.paint("1", &printable(&summary.title)));
         for (item, detail) in &summary.items {
             let _ = writeln!(out, "  {}  {}", printable(item), printable(detail));
         }
