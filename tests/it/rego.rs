@@ -336,3 +336,23 @@ fn regorus_errors_are_one_line_with_their_place() {
     assert!(text.contains("could not find function nosuchfn (at policy/bad.rego:5:18)"), "{text}");
     assert!(!text.contains("%0A") && !text.contains("-->"), "{text}");
 }
+
+#[test]
+fn a_policy_outside_the_repository_is_named_at_its_own_place() {
+    let repo = TempRepo::new("outside-policy");
+    repo.write("apps/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n");
+    let policies = TempRepo::new("outside-policy-pack");
+    policies.write("broken.rego", "package main\ndeny[msg] {\n  input.kind ==\n}\n");
+    let broken = policies.join("broken.rego").display().to_string();
+    // Text names the policy file, line and column; it quotes nothing of it.
+    let text = stdout(&tollgate(&repo.path, &["check", "--policy", &broken, "."]));
+    assert!(text.contains(&format!("--> {broken}:2:11")), "{text}");
+    assert!(!text.contains("apps/a.yaml:1:1"), "{text}");
+    // SARIF anchors the result in the repository; the message names the file.
+    let sarif: serde_json::Value =
+        serde_json::from_str(&stdout(&tollgate(&repo.path, &["check", "--policy", &broken, "--format", "sarif", "."])))
+            .expect("sarif");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "apps/a.yaml", "{result}");
+    assert!(result["message"]["text"].as_str().unwrap_or("").contains(&broken), "{result}");
+}

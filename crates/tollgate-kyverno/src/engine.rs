@@ -354,11 +354,15 @@ impl KyvernoEngine {
             );
             return Some(Finding::policy_error_at(r, p.line, p.column, message, &key));
         }
+        // A policy outside the repository is located at its own file: text
+        // output names it (quoting nothing of it), SARIF anchors it in the
+        // repository.
+        model.files.first()?;
         let message = format!(
             "The Kyverno policy `{}` cannot be used: {}:{}: {}. What it guards is unchecked.",
             p.path, p.line, p.column, p.message
         );
-        Some(Finding::policy_error_at(model.files.first()?.path.clone(), 1, 1, message, &key))
+        Some(Finding::policy_error_at(p.path.clone(), p.line, p.column, message, &key))
     }
 }
 
@@ -447,9 +451,7 @@ impl PolicyEngine for KyvernoEngine {
     fn check(&self, model: &RepositoryModel, _config: &Config) -> Vec<Finding> {
         let mut out: Vec<Finding> = self.problems.iter().filter_map(|p| self.problem_finding(model, p)).collect();
         for n in &self.notes {
-            let Some(path) =
-                Finding::path_in_root(&self.root, &n.path).or_else(|| model.files.first().map(|f| f.path.clone()))
-            else {
+            let Some(path) = Finding::path_in_root(&self.root, &n.path).or_else(|| Some(n.path.clone())) else {
                 continue;
             };
             let mut f =

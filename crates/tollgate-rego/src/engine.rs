@@ -171,11 +171,13 @@ impl RegoEngine {
         // A template's Rego is named `file#template`: the file is the place.
         let file = problem.path.split('#').next().unwrap_or(&problem.path);
         let key = [problem.path.as_str(), problem.message.as_str()];
-        let Some(path) = Finding::path_in_root(&self.root, file) else {
-            let first = model.files.first()?.path.clone();
-            let message = format!("The policy `{problem}` cannot be used; what it guards is unchecked.");
-            return Some(Finding::policy_error_at(first, 1, 1, message, &key));
-        };
+        // A policy outside the repository (`--policy ../policies`) is
+        // located at its own file, line and column: text output names it
+        // (quoting nothing of it), SARIF anchors it in the repository.
+        let path = Finding::path_in_root(&self.root, file).unwrap_or_else(|| file.to_owned());
+        if model.files.is_empty() {
+            return None;
+        }
         let message = format!(
             "The policy `{path}` cannot be used: {}:{}: {}. Fix it: until then what it guards is unchecked.",
             problem.line, problem.column, problem.message

@@ -159,7 +159,14 @@ fn physical(location: &Location, message: Option<&str>, id: Option<i64>) -> Sari
     }
 }
 
-fn result(f: &Finding, rule_index: i64) -> SarifResult {
+/// Whether a location lies outside the repository (a policy given with
+/// `--policy ../policies`): SARIF must anchor such a result in a file of the
+/// repository; its message names the real file.
+fn outside(path: &str) -> bool {
+    path.starts_with('/') || path.starts_with("../") || path == ".." || path.get(1..3) == Some(":\\")
+}
+
+fn result(f: &Finding, rule_index: i64, anchor: Option<&str>) -> SarifResult {
     let mut fingerprints = BTreeMap::new();
     fingerprints.insert("tollgateFingerprint/v1".to_owned(), f.fingerprint.clone());
     let mut props = BTreeMap::new();
@@ -188,7 +195,14 @@ fn result(f: &Finding, rule_index: i64) -> SarifResult {
         .rule_index(rule_index)
         .level(level(f.severity))
         .message(Message { text: Some(f.message.clone()), ..Message::default() })
-        .locations(vec![physical(&f.location, None, None)])
+        .locations(vec![match anchor.filter(|_| outside(&f.location.path)) {
+            Some(first) => physical(
+                &Location { path: first.to_owned(), span: tollgate_core::Span::default(), document: None, route: None },
+                None,
+                None,
+            ),
+            None => physical(&f.location, None, None),
+        }])
         .partial_fingerprints(fingerprints)
         .build();
     if !related.is_empty() {
@@ -243,7 +257,8 @@ pub fn to_sarif(report: &CheckReport, options: &ReportOptions) -> Sarif {
                 .build(),
         );
     }
-    let results: Vec<SarifResult> = active.iter().map(|f| result(f, index[&f.rule_id] as i64)).collect();
+    let anchor = report.model.files.first().map(|f| f.path.as_str());
+    let results: Vec<SarifResult> = active.iter().map(|f| result(f, index[&f.rule_id] as i64, anchor)).collect();
     let driver = ToolComponent::builder()
         .name("tollgate")
         .semantic_version(VERSION)
