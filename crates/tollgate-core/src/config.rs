@@ -146,10 +146,12 @@ fn schema_validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
         let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).unwrap_or_default();
-        // The schema is a constant checked by a unit test, so this cannot fail.
-        jsonschema::validator_for(&schema).unwrap_or_else(|_| {
-            jsonschema::validator_for(&serde_json::Value::Bool(true)).unwrap_or_else(|_| unreachable!())
-        })
+        // The schema is a constant checked by a unit test. Were it ever
+        // broken, the `false` schema rejects every configuration: a broken
+        // validator must fail closed, never accept everything.
+        jsonschema::validator_for(&schema)
+            .or_else(|_| jsonschema::validator_for(&serde_json::Value::Bool(false)))
+            .expect("the `false` JSON Schema always compiles")
     })
 }
 

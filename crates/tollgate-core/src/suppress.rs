@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use regex::Regex;
 use tollgate_yaml::{Limits, Position, Span};
@@ -33,11 +33,12 @@ pub struct InlineSuppression {
 }
 
 fn comment_pattern() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        // A comment start (`#`, or `//` in JSONC) at the line start or after white space.
-        Regex::new(r"(?:^|\s)(?:#|//)\s*tollgate:\s*ignore\[([^\]]*)\][ \t]*(.*)$").unwrap_or_else(|_| unreachable!())
-    })
+    // A comment start (`#`, or `//` in JSONC) at the line start or after white space.
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?:^|\s)(?:#|//)\s*tollgate:\s*ignore\[([^\]]*)\][ \t]*(.*)$")
+            .expect("a constant pattern, compiled by every suppression test")
+    });
+    &RE
 }
 
 /// Finds every `tollgate: ignore[...]` text of a file that looks like a

@@ -137,14 +137,13 @@ const DEPLOY_ACTIONS: [&str; 12] = [
 /// Where it deploys comes from its arguments and its job, as for any
 /// deploy step.
 fn runs_deploy_script(run: &str) -> bool {
-    static SCRIPT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = SCRIPT.get_or_init(|| {
+    static SCRIPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
             r"(?m)(?:^|[\s;&|(])(?:(?:bash|sh|zsh|source|\.)\s+)?[\w./-]*deploy[\w.-]*\.(?:sh|bash|py|rb)\b|(?:^|[\s;&|(])(?:make|task|just|mage)(?:\s+[^\s;&|]+)*?\s+[\w:./-]*deploy[\w:.-]*|(?:^|[\s;&|(])(?:npm|yarn|pnpm|bun)\s+(?:run\s+)?[\w:.-]*deploy[\w:.-]*|(?:^|[\s;&|(])\./[\w./-]*deploy[\w.-]*(?:\s|$)",
         )
-        .unwrap_or_else(|_| unreachable!())
+        .expect("a constant pattern, compiled by the deploy-script unit test")
     });
-    re.is_match(&run.to_ascii_lowercase())
+    SCRIPT.is_match(&run.to_ascii_lowercase())
 }
 
 impl Step {

@@ -833,11 +833,11 @@ impl Validator<'_> {
 /// The one field of `element` a `deny` block's conditions test
 /// (`/image/` for `element.image`), or the element itself (`/`).
 fn denied_field(deny: &Value) -> String {
-    static FIELD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = FIELD.get_or_init(|| {
+    static FIELD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\belement\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
-            .unwrap_or_else(|_| unreachable!())
+            .expect("a constant pattern, compiled by the denied-field unit test")
     });
+    let re = &*FIELD;
     let text = deny.to_string();
     let fields: std::collections::BTreeSet<&str> =
         re.captures_iter(&text).filter_map(|c| c.get(1)).map(|m| m.as_str()).collect();
