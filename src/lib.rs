@@ -72,7 +72,7 @@ fn inside_root(
     path: &str,
     key: &str,
 ) -> Result<std::path::PathBuf, String> {
-    let place = config_place(root, config, path);
+    let place = config.place_of(key, path);
     let leaves = || {
         format!(
             "{place}the configured policy path `{path}` leaves the repository root; tollgate reads nothing outside the checked root (give organisation-wide policies with `--policy` or `--kyverno`)"
@@ -91,21 +91,6 @@ fn inside_root(
         return Err(format!("{place}`{path}` in `{key}` does not exist; fix the path or remove the entry"));
     }
     Ok(joined)
-}
-
-/// `file:line:column: ` of the first place the configuration file writes
-/// `needle`, or nothing when it cannot be found.
-fn config_place(root: &std::path::Path, config: &tollgate_core::Config, needle: &str) -> String {
-    config
-        .source
-        .as_deref()
-        .and_then(|source| {
-            let text = std::fs::read_to_string(root.join(source)).ok()?;
-            text.lines()
-                .enumerate()
-                .find_map(|(i, line)| line.find(needle).map(|c| format!("{source}:{}:{}: ", i + 1, c + 1)))
-        })
-        .unwrap_or_default()
 }
 
 /// The policy engines a configuration asks for: `policies.rego` paths
@@ -169,7 +154,7 @@ pub(crate) fn engines_of(
                 .chain(tollgate_kyverno::BUILTIN_POLICY_SETS.iter().map(|p| p.name))
                 .collect();
             // Where the name is written, as other configuration errors say.
-            let place = config_place(root, config, name);
+            let place = config.place_of("policies.builtin", name);
             let hint = tollgate_core::closest(name, known.iter().copied())
                 .map(|k| format!("did you mean `{k}`? "))
                 .unwrap_or_default();

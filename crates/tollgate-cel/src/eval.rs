@@ -243,10 +243,11 @@ impl<'a> Session<'a> {
             return v.clone().map(|v| (v, p.clone()));
         }
         if name == VARIABLES && self.variables.is_some() {
-            let vars = self.variables.map(|v| v.entries.clone()).unwrap_or_default();
+            let names: Vec<Arc<str>> =
+                self.variables.map(|v| v.entries.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
             let mut map = Map::new();
-            for (i, (n, _)) in vars.iter().enumerate() {
-                map.insert(Key::String(n.clone()), self.variable(i)?.0);
+            for (i, name) in names.into_iter().enumerate() {
+                map.insert(Key::String(name), self.variable(i)?.0);
             }
             return Ok((Value::Map(Arc::new(map)), None));
         }

@@ -119,6 +119,10 @@ pub struct Config {
     pub render_kustomize: bool,
     /// Directories rendered besides the roots found.
     pub render_roots: Vec<String>,
+    /// Where each entry of `policies.rego`, `policies.kyverno` and
+    /// `policies.builtin` is written: what the run reports a problem of an
+    /// entry at (`policies.builtin`, name) → span.
+    pub entry_spans: BTreeMap<(String, String), Span>,
 }
 
 impl Default for Config {
@@ -138,6 +142,7 @@ impl Default for Config {
             max_nodes: DEFAULT_MAX_NODES,
             render_kustomize: true,
             render_roots: Vec::new(),
+            entry_spans: BTreeMap::new(),
         }
     }
 }
@@ -156,6 +161,21 @@ fn schema_validator() -> &'static jsonschema::Validator {
 }
 
 impl Config {
+    /// `file:line:column: ` of the `policies.<key>` entry `value`, for a
+    /// message about it; empty when the configuration does not write it.
+    ///
+    /// ```
+    /// let c = tollgate_core::Config::from_text("policies:\n  builtin: [x]\n", ".tollgate.yaml", &[]).unwrap();
+    /// assert_eq!(c.place_of("policies.builtin", "x"), ".tollgate.yaml:2:13: ");
+    /// assert_eq!(c.place_of("policies.rego", "x"), "");
+    /// ```
+    pub fn place_of(&self, key: &str, value: &str) -> String {
+        match (&self.source, self.entry_spans.get(&(key.to_owned(), value.to_owned()))) {
+            (Some(file), Some(span)) => format!("{file}:{}:{}: ", span.start.line, span.start.column),
+            _ => String::new(),
+        }
+    }
+
     /// Finds and loads the configuration: `explicit` if given, else
     /// `.tollgate.yaml`/`.tollgate.yml` at `root`, else the defaults.
     /// `known_rules` are the registered ids, used to catch typos.
@@ -326,6 +346,15 @@ impl Config {
             }
         }
         config.builtin_policies = strings(root.get(&Route::parse("/policies/builtin")));
+        for key in ["rego", "kyverno", "builtin"] {
+            for item in
+                root.get(&Route::parse(&format!("/policies/{key}"))).and_then(Node::as_sequence).unwrap_or_default()
+            {
+                if let Some(value) = item.as_str() {
+                    config.entry_spans.entry((format!("policies.{key}"), value.to_owned())).or_insert(item.span);
+                }
+            }
+        }
         if let Some(on) = root.get(&Route::parse("/render/kustomize")).and_then(Node::as_bool) {
             config.render_kustomize = on;
         }

@@ -502,13 +502,17 @@ impl PolicyEngine for KyvernoEngine {
         // What CEL expressions see of the repository: the kinds its CRDs
         // define, its Namespaces, and (only when a policy takes params)
         // every object a `paramRef` may name.
+        // Only these kinds are converted here: every object is converted
+        // once more, while it is judged.
         let objects: Vec<Value> = documents
             .iter()
-            .filter_map(|(_, d)| as_object(d))
-            .filter(|o| {
-                let kind = o["kind"].as_str().unwrap_or("");
-                kind == "Namespace" || kind == "CustomResourceDefinition"
+            .filter(|(_, d)| {
+                matches!(
+                    d.root.get_key("kind").and_then(tollgate_core::Node::as_str),
+                    Some("Namespace" | "CustomResourceDefinition")
+                )
             })
+            .filter_map(|(_, d)| as_object(d))
             .collect();
         let mut names = ResourceNames::default();
         names.learn(&objects.iter().collect::<Vec<_>>());

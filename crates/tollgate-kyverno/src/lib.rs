@@ -127,6 +127,16 @@ impl Exception {
         })
     }
 
+    /// The response of a rule this exception exempts.
+    fn skip(&self, rule: &str) -> Response {
+        Response {
+            rule: rule.to_owned(),
+            status: Status::Skip,
+            message: format!("rule is skipped due to policy exception {}", self.name),
+            path: None,
+        }
+    }
+
     fn applies(&self, policy: &Policy, rule: &str, resource: &Value, req: &RequestInfo, ctx: &Context) -> bool {
         let named = self
             .entries
@@ -201,12 +211,7 @@ fn evaluate_in<'r>(
             if let Some(e) =
                 input.exceptions.iter().find(|e| e.applies(policy, &rule.name, resource, &input.request, base))
             {
-                out.push(Response {
-                    rule: rule.name.clone(),
-                    status: Status::Skip,
-                    message: format!("rule is skipped due to policy exception {}", e.name),
-                    path: None,
-                });
+                out.push(e.skip(&rule.name));
                 continue;
             }
             out.push(match compiled {
@@ -234,12 +239,7 @@ fn evaluate_in<'r>(
         }
         if let Some(e) = input.exceptions.iter().find(|e| e.applies(policy, &rule.name, resource, &input.request, &ctx))
         {
-            out.push(Response {
-                rule: rule.name.clone(),
-                status: Status::Skip,
-                message: format!("rule is skipped due to policy exception {}", e.name),
-                path: None,
-            });
+            out.push(e.skip(&rule.name));
             continue;
         }
         if let Some(r) = eval::validate_rule(rule, &mut ctx, provided) {
