@@ -15,7 +15,7 @@ use tollgate_cel::{Activation, Budget, CompileError, Program, Session, Variables
 
 use crate::eval::{Response, Status};
 use crate::pattern::wildcard;
-use crate::policy::{RequestInfo, selector_matches};
+use crate::policy::{RequestInfo, gvk, selector_matches, string_map};
 
 /// The variables a Kyverno or Kubernetes CEL expression may use.
 const DECLARED: &[&str] = &[
@@ -249,13 +249,6 @@ impl ResourceNames {
     }
 }
 
-/// Group, version and kind of a resource.
-fn gvk(resource: &Value) -> (String, String, String) {
-    let api = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
-    (group.to_string(), version.to_string(), resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string())
-}
-
 /// Everything a CEL evaluation of one resource knows besides the policy.
 #[derive(Debug, Clone)]
 pub struct CelInput {
@@ -395,12 +388,6 @@ impl<'a> CelResource<'a> {
         }
         CelResource { json: resource, group, version, kind, resource: plural, namespace, name, labels, activation }
     }
-}
-
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
-        .unwrap_or_default()
 }
 
 // --- test mocks --------------------------------------------------------------------

@@ -484,7 +484,7 @@ impl RequestInfo {
 }
 
 /// Group, version and kind of a resource.
-fn gvk(resource: &Value) -> (String, String, String) {
+pub(crate) fn gvk(resource: &Value) -> (String, String, String) {
     let api = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let (group, version) = api.rsplit_once('/').map_or(("", api), |(g, v)| (g, v));
     (group.to_string(), version.to_string(), resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string())
@@ -547,7 +547,7 @@ fn check_kinds(kinds: &[&str], resource: &Value, kind_only: bool) -> bool {
     })
 }
 
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
         .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
         .unwrap_or_default()
