@@ -94,7 +94,7 @@ pub fn read_base_guardrails(
     root: &Path,
     base: &str,
     config_file: Option<&str>,
-    known_rules: &[&str],
+    rules: &tollgate_core::Registry,
     cli: (&[String], &[String], &[String]),
 ) -> Result<BaseGuardrails, BaseError> {
     let (cli_rego, cli_data, cli_kyverno) = cli;
@@ -130,7 +130,7 @@ pub fn read_base_guardrails(
     };
     let config = match config_path.as_deref().and_then(|p| files.get(p).map(|t| (p, t))) {
         None => Config::default(),
-        Some((path, text)) => match Config::from_text(text, path, known_rules) {
+        Some((path, text)) => match Config::from_text(text, path, rules) {
             Ok(c) => c,
             Err(CoreError::Config(diags)) => {
                 return Err(BaseError::InvalidConfig { base: base.to_owned(), problems: diags });

@@ -6,6 +6,12 @@
 //! ```
 
 pub mod base;
+
+/// The README's Rust examples, compiled and run as doctests so that they
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 mod guardrails;
 
 use tollgate_core::{CoreError, Registry, Rule};

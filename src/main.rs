@@ -75,8 +75,9 @@ enum Command {
         only: Option<String>,
     },
     /// Run policy tests under DIR: Rego unit tests (`test_*` rules in
-    /// directories with `*_test.rego`, like `opa test`) and gator `suite.yaml`
-    /// files. Exit 0 when every test passes, 1 otherwise.
+    /// directories with `*_test.rego`, like `opa test`), gator `suite.yaml`
+    /// files and `kyverno-test.yaml` files (like `kyverno test`). Exit 0 when
+    /// every test passes, 1 otherwise.
     Test {
         /// The directory to search.
         dir: PathBuf,
@@ -363,8 +364,7 @@ fn print(text: &str) -> Result<()> {
 }
 
 fn load_config(root: &Path, explicit: Option<&Path>, registry: &Registry) -> Result<Config> {
-    let ids: Vec<&str> = registry.rules().iter().map(|r| r.meta.id.as_str()).collect();
-    match Config::discover(root, explicit, &ids) {
+    match Config::discover(root, explicit, registry) {
         Ok(c) => Ok(c),
         Err(CoreError::Config(diags)) => {
             let list = diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
@@ -489,7 +489,6 @@ fn judge_range(
 ) -> Result<Config> {
     use tollgate::base::{BaseError, path_in_root, read_base_guardrails};
     let root = &args.path;
-    let ids: Vec<&str> = registry.rules().iter().map(|r| r.meta.id.as_str()).collect();
     // Command-line paths inside the repository are part of the change: they
     // are read from the base too. Paths outside it (an organisation's
     // policies checked out by CI) are used as given.
@@ -511,10 +510,11 @@ fn judge_range(
     let mut outside = rego.clone();
     outside.policy = rego_out;
     outside.data = data_out;
-    let guardrails = read_base_guardrails(root, base, config_in.as_deref(), &ids, (&rego_in, &data_in, &kyverno_in));
+    let guardrails =
+        read_base_guardrails(root, base, config_in.as_deref(), registry, (&rego_in, &data_in, &kyverno_in));
     // The change's own configuration: parsed, reported when broken, never obeyed.
     let (head_config, head_problems) =
-        match Config::discover(root, args.config.as_deref().filter(|_| config_in.is_some()), &ids) {
+        match Config::discover(root, args.config.as_deref().filter(|_| config_in.is_some()), registry) {
             Ok(c) if c.source.is_some() => (Some(c), Vec::new()),
             Ok(_) => (None, Vec::new()),
             Err(CoreError::Config(diags)) => (None, diags),

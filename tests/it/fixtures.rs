@@ -13,8 +13,7 @@ use tollgate_core::{CheckOptions, CheckReport, Config, RuleSettings, check};
 fn report_for(rule_dir: &Path, rule: &str) -> CheckReport {
     let registry = tollgate::registry().expect("registry");
     // A fixture directory may configure policies (`policies.rego`).
-    let ids: Vec<&str> = registry.rules().iter().map(|r| r.meta.id.as_str()).collect();
-    let mut config = Config::discover(rule_dir, None, &ids).expect("fixture config");
+    let mut config = Config::discover(rule_dir, None, &registry).expect("fixture config");
     for r in registry.rules() {
         let on = r.meta.id == rule || r.meta.id == "parse-error";
         config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });

@@ -8,7 +8,9 @@ use super::support::TempRepo;
 fn findings(repo: &TempRepo, rule: &str) -> Vec<Finding> {
     let registry = tollgate::registry().expect("registry");
     let mut config = match std::fs::read_to_string(repo.join(".tollgate.yaml")) {
-        Ok(text) => Config::from_text(&text, ".tollgate.yaml", &[]).expect("config"),
+        Ok(text) => {
+            Config::from_text(&text, ".tollgate.yaml", &tollgate::registry().expect("registry")).expect("config")
+        }
         Err(_) => Config::default(),
     };
     for r in registry.rules() {

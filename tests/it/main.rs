@@ -18,6 +18,7 @@ mod outputs;
 mod owners;
 mod precommit;
 mod range;
+mod readme;
 mod registry;
 mod rego;
 mod render_check;

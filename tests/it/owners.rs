@@ -6,7 +6,8 @@ use super::support::TempRepo;
 
 fn findings(repo: &TempRepo, rule: &str, config_text: &str) -> Vec<Finding> {
     let registry = tollgate::registry().expect("registry");
-    let mut config = Config::from_text(config_text, ".tollgate.yaml", &[]).expect("config");
+    let mut config =
+        Config::from_text(config_text, ".tollgate.yaml", &tollgate::registry().expect("registry")).expect("config");
     for r in registry.rules() {
         let on = r.meta.id == rule;
         config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });

@@ -1,32 +1,16 @@
 //! The pre-commit hook, run by the real `pre-commit` (`pre-commit try-repo`)
 //! against a temporary repository: a bad commit is refused with tollgate's
-//! message, a good one passes. Installs pre-commit with pip when missing;
-//! prints a notice and skips when it cannot.
+//! message, a good one passes. pre-commit is the one on `PATH`, else installed
+//! into `target/test-tools/venv`; without either the test prints a notice and
+//! skips outside CI, and fails in CI.
 
 use std::process::Command;
 
 use super::support::{TempRepo, git, governed, workspace};
 
-fn pre_commit() -> Option<Vec<String>> {
-    let works =
-        |cmd: &[&str]| Command::new(cmd[0]).args(&cmd[1..]).arg("--version").output().is_ok_and(|o| o.status.success());
-    if works(&["pre-commit"]) {
-        return Some(vec!["pre-commit".into()]);
-    }
-    if works(&["python3", "-m", "pre_commit"]) {
-        return Some(vec!["python3".into(), "-m".into(), "pre_commit".into()]);
-    }
-    let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "pre-commit"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    (installed && works(&["python3", "-m", "pre_commit"]))
-        .then(|| vec!["python3".into(), "-m".into(), "pre_commit".into()])
-}
-
 #[test]
 fn pre_commit_refuses_a_bad_commit_and_accepts_a_good_one() {
-    let Some(pre_commit) = pre_commit() else {
+    let Some(pre_commit) = super::support::python_tool("pre-commit", "pre-commit") else {
         super::support::skip("pre-commit is not installed and could not be installed; hook test skipped");
         return;
     };
@@ -44,8 +28,7 @@ fn pre_commit_refuses_a_bad_commit_and_accepts_a_good_one() {
     // pre-commit builds the hook with `cargo install`; keep that build quick and cached.
     let target = workspace().join("target/pre-commit");
     let run = || {
-        Command::new(&pre_commit[0])
-            .args(&pre_commit[1..])
+        Command::new(&pre_commit)
             .args(["try-repo"])
             .arg(workspace())
             .args(["tollgate", "--verbose"])

@@ -260,6 +260,17 @@ fn tollgate_test_runs_rego_unit_tests_and_gator_suites() {
     let text = stdout(&out);
     assert!(text.contains("rego unit tests: 1/2 passed"), "{text}");
     assert!(text.contains("FAIL ") && text.contains("test_wrong"), "{text}");
+    assert!(stderr(&out).is_empty(), "nothing but the results: {}", stderr(&out));
+    // A policy that does not compile: one line naming file, line and column,
+    // no regorus code frame and nothing printed after the results.
+    dir.write("broken/p.rego", "package main\nimport rego.v1\ndeny contains msg if {\n  input.kind == \n}\n");
+    dir.write("broken/p_test.rego", "package main\nimport rego.v1\ntest_x if { deny }\n");
+    let out = tollgate(&dir.path, &["test", "broken"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("does not compile: broken/p.rego:5:1: expecting expression\n"), "{text}");
+    assert!(!text.contains("-->") && stderr(&out).is_empty(), "{text}{}", stderr(&out));
+    assert!(text.ends_with("0/1 tests passed\n"), "{text}");
     let out = tollgate(&dir.path, &["test", "nowhere"]);
     assert_eq!(out.status.code(), Some(2));
     let empty = TempRepo::new("rego-test-empty");

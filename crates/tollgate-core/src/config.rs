@@ -11,6 +11,7 @@ use tollgate_yaml::{Limits, Node, Route, Span, parse_yaml};
 use crate::date::Date;
 use crate::environment::Environments;
 use crate::error::CoreError;
+use crate::registry::Registry;
 use crate::severity::Severity;
 
 /// The JSON Schema of `.tollgate.yaml` (`tollgate schema` prints it).
@@ -165,7 +166,8 @@ impl Config {
     /// message about it; empty when the configuration does not write it.
     ///
     /// ```
-    /// let c = tollgate_core::Config::from_text("policies:\n  builtin: [x]\n", ".tollgate.yaml", &[]).unwrap();
+    /// let rules = tollgate_core::Registry::new(tollgate_core::core_rules()).unwrap();
+    /// let c = tollgate_core::Config::from_text("policies:\n  builtin: [x]\n", ".tollgate.yaml", &rules).unwrap();
     /// assert_eq!(c.place_of("policies.builtin", "x"), ".tollgate.yaml:2:13: ");
     /// assert_eq!(c.place_of("policies.rego", "x"), "");
     /// ```
@@ -178,8 +180,17 @@ impl Config {
 
     /// Finds and loads the configuration: `explicit` if given, else
     /// `.tollgate.yaml`/`.tollgate.yml` at `root`, else the defaults.
-    /// `known_rules` are the registered ids, used to catch typos.
-    pub fn discover(root: &Path, explicit: Option<&Path>, known_rules: &[&str]) -> Result<Config, CoreError> {
+    /// `rules` is the run's registry: the ids a `rules:` or `ignore:` entry
+    /// may name (policy-engine ids such as `<package>.<rule>` are always
+    /// accepted), and the list a typo's "did you mean" comes from.
+    ///
+    /// ```no_run
+    /// use tollgate_core::{Config, Registry, core_rules};
+    /// let registry = Registry::new(core_rules())?;
+    /// let config = Config::discover("repo".as_ref(), None, &registry)?;
+    /// # Ok::<(), tollgate_core::CoreError>(())
+    /// ```
+    pub fn discover(root: &Path, explicit: Option<&Path>, rules: &Registry) -> Result<Config, CoreError> {
         let path: Option<PathBuf> = match explicit {
             Some(p) => Some(p.to_path_buf()),
             None => CONFIG_FILE_NAMES
@@ -214,18 +225,20 @@ impl Config {
         let shown = path
             .strip_prefix(root)
             .map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/"));
-        Config::from_text(&text, &shown, known_rules)
+        Config::from_text(&text, &shown, rules)
     }
 
     /// Parses and validates configuration text. Every problem is reported at
     /// once, each with its line and column.
     ///
     /// ```
-    /// use tollgate_core::Config;
-    /// let err = Config::from_text("enviroments: {}\n", ".tollgate.yaml", &[]).unwrap_err();
+    /// use tollgate_core::{Config, Registry, core_rules};
+    /// let rules = Registry::new(core_rules()).unwrap();
+    /// let err = Config::from_text("enviroments: {}\n", ".tollgate.yaml", &rules).unwrap_err();
     /// assert!(err.to_string().contains(".tollgate.yaml:1:1: unknown key `enviroments`"));
     /// ```
-    pub fn from_text(text: &str, file: &str, known_rules: &[&str]) -> Result<Config, CoreError> {
+    pub fn from_text(text: &str, file: &str, rules: &Registry) -> Result<Config, CoreError> {
+        let known_rules: Vec<&str> = rules.rules().iter().map(|r| r.meta.id.as_str()).collect();
         let diag = |span: Span, message: String| ConfigDiagnostic {
             file: file.to_owned(),
             line: span.start.line.max(1),
@@ -278,7 +291,7 @@ impl Config {
         // meaning shows (an unknown rule id, a bad glob), never in waves.
         // The semantic pass reads defensively, so a value of the wrong type
         // is the schema's problem only.
-        let config = Config::from_validated(root, file, known_rules, &mut problems);
+        let config = Config::from_validated(root, file, &known_rules, &mut problems);
         if problems.is_empty() {
             return Ok(config);
         }
@@ -521,7 +534,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    const RULES: [&str; 2] = ["plaintext-secret", "mutable-image-ref"];
+    /// The core crate's own rules: the ids a `rules:` entry may name here.
+    static RULES: std::sync::LazyLock<crate::Registry> =
+        std::sync::LazyLock::new(|| crate::Registry::new(crate::core_rules()).expect("core rules register"));
 
     fn errors(text: &str) -> Vec<String> {
         match Config::from_text(text, "c.yaml", &RULES) {
@@ -551,36 +566,37 @@ policies:
   rego: ["policy/"]
   kyverno: ["kyverno/"]
 rules:
-  mutable-image-ref:  { severity: error }
-  plaintext-secret: { enabled: false }
+  suppression-added: { severity: error }
+  suppression-invalid: { enabled: false }
 ignore:
-  - { rule: plaintext-secret, paths: ["testdata/**"], reason: "fixtures", expires: "2030-01-31" }
+  - { rule: suppression-invalid, paths: ["testdata/**"], reason: "fixtures", expires: "2030-01-31" }
 "#;
         let c = Config::from_text(text, "c.yaml", &RULES).expect("valid");
         assert_eq!(c.review.min_approvals, 2);
         assert!(c.environments.for_path("clusters/production/a.yaml").is_some_and(|e| e.protected));
         assert!(c.environments.for_path("apps/prod/a.yaml").is_none());
-        assert_eq!(c.severity_override("mutable-image-ref"), Some(Severity::Error));
-        assert!(!c.rule_enabled("plaintext-secret", true));
+        assert_eq!(c.severity_override("suppression-added"), Some(Severity::Error));
+        assert!(!c.rule_enabled("suppression-invalid", true));
         assert_eq!(c.ignore[0].expires.map(|d| d.to_string()).as_deref(), Some("2030-01-31"));
         assert_eq!(c.signing_policy.as_deref(), Some(".tollgate/signers.yaml"));
     }
 
     #[test]
     fn every_mistake_reported_with_position() {
-        let errs =
-            errors("enviroments: {}\nreview:\n  min_approvals: two\nrules:\n  plaintext-secrets: {enabled: false}\n");
+        let errs = errors(
+            "enviroments: {}\nreview:\n  min_approvals: two\nrules:\n  suppression-invalids: {enabled: false}\n",
+        );
         // Schema problems and unknown rule ids at once, not in waves.
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs[0].starts_with("c.yaml:1:1: unknown key `enviroments`"), "{errs:?}");
         assert!(errs[0].contains("did you mean `environments`?"), "{errs:?}");
         assert!(errs[1].starts_with("c.yaml:3:18: `review.min_approvals`"), "{errs:?}");
-        assert!(errs[2].starts_with("c.yaml:5:3: unknown rule `plaintext-secrets`"), "{errs:?}");
-        let errs = errors("rules:\n  plaintext-secrets: {enabled: false}\n");
+        assert!(errs[2].starts_with("c.yaml:5:3: unknown rule `suppression-invalids`"), "{errs:?}");
+        let errs = errors("rules:\n  suppression-invalids: {enabled: false}\n");
         assert_eq!(
             errs,
             vec![
-                "c.yaml:2:3: unknown rule `plaintext-secrets` (see `tollgate rules`); did you mean `plaintext-secret`?"
+                "c.yaml:2:3: unknown rule `suppression-invalids` (see `tollgate rules`); did you mean `suppression-invalid`?"
             ]
         );
     }
