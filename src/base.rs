@@ -319,3 +319,32 @@ impl PolicyEngine for PolicyProblems {
             .collect()
     }
 }
+
+/// A check of the base commit `revision`: the repository's files as they
+/// are there (read from git objects, never checked out), judged by the same
+/// configuration, rules, policy engines and renderer as the change
+/// (`options` without its range). A finding of the change whose fingerprint
+/// the base's active findings have already existed before it, and the two
+/// models' renders give the change's rendered diff.
+pub fn base_check(
+    root: &Path,
+    revision: &str,
+    config: &Config,
+    registry: &tollgate_core::Registry,
+    options: &tollgate_core::CheckOptions,
+) -> Result<tollgate_core::CheckReport, String> {
+    let exclude = tollgate_core::glob_set(&config.exclude).unwrap_or_default();
+    let want = |p: &str| tollgate_core::classify(p).is_some() && !exclude.is_match(p);
+    let tree = tollgate_git::read_tree(root, revision, &want, config.max_file_size)?;
+    let files: Vec<(String, String)> =
+        tree.files.into_iter().map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned())).collect();
+    let options =
+        tollgate_core::CheckOptions { range: None, baseline: None, tracked: None, gitignores: None, ..options.clone() };
+    // The model's root is a path that does not exist: the work tree holds the
+    // change, so nothing of the base may be read from it (a renderer falls
+    // back to the disk for files that are not manifests, such as a
+    // generator's `.env`; at the base such a read fails, and the findings of
+    // that render count as new, never as existing).
+    let nowhere = root.join(".tollgate-base-commit-is-read-from-git-objects");
+    Ok(tollgate_core::check_sources(&nowhere, files, config, registry, &options))
+}

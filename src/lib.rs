@@ -6,6 +6,7 @@
 //! ```
 
 pub mod base;
+pub mod diff;
 
 /// The README's Rust examples, compiled and run as doctests so that they
 /// cannot drift from the API.

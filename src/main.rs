@@ -62,6 +62,21 @@ enum Command {
         #[arg(long)]
         root: Option<PathBuf>,
     },
+    /// Print what a change does to the renders: for every rendered root
+    /// (Kustomize overlay, Argo CD or Flux path) whose inputs it touches, the
+    /// objects added, removed or changed, with a unified diff of each, prod
+    /// first. Both sides are read from git objects; Secret values are shown
+    /// as `***` and a hash. Exit 0, or 2 when the range cannot be read.
+    Diff {
+        /// `BASE..HEAD` (or `BASE`, meaning `BASE..HEAD`).
+        range: String,
+        /// The repository root.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
     /// Measure agreement with the peers' own test suites (the `shared/conformance`
     /// corpora): gator suites and Rego unit tests of the Gatekeeper library,
     /// conftest outcomes. Prints `N/M agree` and every disagreement.
@@ -115,6 +130,11 @@ struct CheckArgs {
     /// Lowest severity that makes the exit code 1.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+    /// In a range check, only findings the change brings fail the run:
+    /// findings whose fingerprint a check of the base commit also produces
+    /// are marked `existing` and listed, but do not count for --fail-on.
+    #[arg(long)]
+    new_only: bool,
     /// Configuration file (default: `.tollgate.yaml` at the root).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -261,6 +281,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render { path, root } => run_render(&path, root.as_deref()),
+        Command::Diff { range, path, format } => run_diff(&range, &path, format, &registry),
         Command::Suppressions { path, config } => run_suppressions(&path, config.as_deref(), &registry),
         Command::Test { dir, verbose, enable_k8s_native_validation } => {
             run_tests(&dir, verbose, enable_k8s_native_validation)
@@ -403,6 +424,14 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         }
     }
     let range = range_of(args)?;
+    if range.is_none() && args.new_only {
+        // Not an error, so that a workflow can pass it on every event: without
+        // a base nothing is existing, and every finding counts (fail closed).
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: --new-only compares a change with its base, and this is not a range check (no --range or --base, no pull request): every finding counts"
+        );
+    }
     let config = match &range {
         None => {
             if args.signers.is_some() || args.allowed_signers.is_some() {
@@ -426,7 +455,34 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         }));
     }
     let started = std::time::Instant::now();
-    let report = check(root, &config, registry, &options)?;
+    let mut report = check(root, &config, registry, &options)?;
+    // A range: each finding is new with the change, or existing at the base.
+    let mut base_time = None;
+    // When the range cannot be read (`history-unavailable`), nothing is
+    // marked and every finding counts.
+    match &range {
+        Some((base, range_head)) if options.range.as_ref().is_some_and(|r| r.problem.is_none()) => {
+            let at = std::time::Instant::now();
+            // Unreadable here although the range was read: every finding is new.
+            let base_report = tollgate::base::base_check(root, base, &config, registry, &options).ok();
+            let fingerprints: std::collections::HashSet<String> =
+                base_report.iter().flat_map(|r| r.active().map(|f| f.fingerprint.clone())).collect();
+            report.mark_against_base(&fingerprints);
+            if let (Some(base_report), Some(info)) = (&base_report, &options.range) {
+                report.rendered_diff = Some(tollgate::diff::rendered_diff(
+                    &base_report.model,
+                    &report.model,
+                    &info.changed_paths,
+                    base,
+                    range_head,
+                ));
+            }
+            // Dropped with the process's other large trees (see below).
+            std::mem::forget(base_report);
+            base_time = Some(at.elapsed());
+        }
+        _ => {}
+    }
     let format = match args.format {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,
@@ -438,8 +494,12 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         && matches!(format, Format::Text)
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let report_options =
-        ReportOptions { show_suppressed: args.show_suppressed, color, sarif_category: args.sarif_category.clone() };
+    let report_options = ReportOptions {
+        show_suppressed: args.show_suppressed,
+        color,
+        sarif_category: args.sarif_category.clone(),
+        new_only: args.new_only,
+    };
     let rendered = render(format, &report, &report_options);
     match &args.output {
         Some(path) => std::fs::write(path, &rendered).with_context(|| format!("cannot write {}", path.display()))?,
@@ -451,7 +511,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
-            "stats: {} files, {} documents, {:.1} MiB; discover {:.0} ms, read+parse {:.0} ms ({:.1} ms/MiB), render {:.0} ms ({} roots), rules {:.0} ms, total {:.0} ms",
+            "stats: {} files, {} documents, {:.1} MiB; discover {:.0} ms, read+parse {:.0} ms ({:.1} ms/MiB), render {:.0} ms ({} roots), rules {:.0} ms{}, total {:.0} ms",
             s.files,
             s.documents,
             mb,
@@ -461,6 +521,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
             s.render.as_secs_f64() * 1e3,
             s.renders,
             s.rules.as_secs_f64() * 1e3,
+            base_time.map_or_else(String::new, |t| format!(", base commit's findings {:.0} ms", t.as_secs_f64() * 1e3)),
             started.elapsed().as_secs_f64() * 1e3,
         );
     }
@@ -469,7 +530,10 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         FailOn::Warning => Severity::Warning,
         FailOn::Note => Severity::Note,
     };
-    let failing = report.active().any(|f| f.severity >= threshold);
+    let failing = report
+        .active()
+        .filter(|f| !(args.new_only && f.state == Some(tollgate_core::ChangeState::Existing)))
+        .any(|f| f.severity >= threshold);
     // The model holds every parsed node of the repository; the process is
     // about to exit, so skip freeing a million small allocations one by one.
     std::mem::forget(report);
@@ -616,6 +680,56 @@ fn trust_of(args: &CheckArgs, config: &Config) -> Result<tollgate_git::Trust> {
 /// `(base, head)` from `--range BASE..HEAD` or `--base REF`; in GitHub
 /// Actions without either, the pull request's (or merge group's) base and
 /// head from the event payload, else `origin/$GITHUB_BASE_REF..HEAD`.
+/// Output formats of `tollgate diff`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DiffFormat {
+    /// Unified diffs, as in the text report.
+    Text,
+    /// JSON (`roots`, each with its `objects`).
+    Json,
+    /// The job summary's collapsible sections.
+    Markdown,
+}
+
+fn run_diff(range: &str, root: &Path, format: DiffFormat, registry: &Registry) -> Result<ExitCode> {
+    require_dir(root, "read")?;
+    let (base, head) = match range.split_once("..") {
+        Some((base, head)) => (base, if head.is_empty() { "HEAD" } else { head }),
+        None => (range, "HEAD"),
+    };
+    if base.is_empty() {
+        bail!("`{range}` has no base: write `BASE..HEAD`, e.g. `origin/main..HEAD`");
+    }
+    // The base commit's configuration decides environments and renders.
+    let config = match tollgate::base::read_base_guardrails(root, base, None, registry, (&[], &[], &[])) {
+        Ok(g) => g.config,
+        Err(tollgate::base::BaseError::InvalidConfig { base, problems }) => {
+            let list = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+            bail!("the configuration of `{base}` is invalid:\n{list}")
+        }
+        Err(e) => bail!("{e}"),
+    };
+    let renderer: std::sync::Arc<dyn tollgate_core::Renderer> =
+        std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer { extra_roots: config.render_roots.clone() });
+    let (base_model, base_files) =
+        tollgate::diff::model_at(root, base, &config, &renderer).map_err(anyhow::Error::msg)?;
+    let (head_model, head_files) =
+        tollgate::diff::model_at(root, head, &config, &renderer).map_err(anyhow::Error::msg)?;
+    let changed = tollgate::diff::changed_paths(&base_files, &head_files);
+    let diff = tollgate::diff::rendered_diff(&base_model, &head_model, &changed, base, head);
+    let format = match format {
+        DiffFormat::Text => Format::Text,
+        DiffFormat::Json => Format::Json,
+        DiffFormat::Markdown => Format::Markdown,
+    };
+    let color = matches!(format, Format::Text)
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print(&tollgate_report::render_diff(format, &diff, color))?;
+    std::mem::forget((base_model, head_model));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn range_of(args: &CheckArgs) -> Result<Option<(String, String)>> {
     if let Some(base) = &args.base {
         return Ok(Some((base.clone(), "HEAD".to_owned())));

@@ -24,6 +24,8 @@ PY
   range="$shas"
 fi
 if [ -n "$range" ]; then args+=(--range "$range"); fi
+# Only what the change brings fails the step; existing findings stay listed.
+if [ "${INPUT_NEW_ONLY:-true}" = "true" ]; then args+=(--new-only); fi
 
 extra=()
 if [ -n "${INPUT_ARGS:-}" ]; then read -r -a extra <<< "$INPUT_ARGS"; fi

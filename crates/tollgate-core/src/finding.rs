@@ -156,6 +156,30 @@ pub struct Finding {
     /// place was judged, when the finding was made on renders.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub renders: Vec<String>,
+    /// In a range check: whether the change brings this finding or the
+    /// base already produced it (same fingerprint). `None` outside ranges.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<ChangeState>,
+}
+
+/// Whether a finding of a range check comes with the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeState {
+    /// The base does not produce it: the change brings it.
+    New,
+    /// The base produces a finding with the same fingerprint.
+    Existing,
+}
+
+impl ChangeState {
+    /// `new` or `existing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeState::New => "new",
+            ChangeState::Existing => "existing",
+        }
+    }
 }
 
 impl Finding {
@@ -208,6 +232,7 @@ impl Finding {
             suppressed: None,
             masked: Vec::new(),
             renders: Vec::new(),
+            state: None,
         }
     }
 

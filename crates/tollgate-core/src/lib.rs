@@ -19,6 +19,7 @@
 
 mod config;
 mod date;
+mod diff;
 mod discover;
 mod environment;
 mod error;
@@ -38,10 +39,11 @@ pub use config::{
     ReviewSettings, RuleSettings, closest, relative_inside_root,
 };
 pub use date::Date;
+pub use diff::{ObjectChange, ObjectDiff, RenderedDiff, RootDiff};
 pub use discover::{Candidate, Discovery, discover, discover_with, load};
 pub use environment::{Environment, Environments, Tier, compile_glob, glob_set};
 pub use error::CoreError;
-pub use finding::{Finding, Location, RelatedLocation, ResourceIdentity, Suppression};
+pub use finding::{ChangeState, Finding, Location, RelatedLocation, ResourceIdentity, Suppression};
 pub use history::{CommitCheck, CommitRef, SignatureVerdict};
 pub use model::{FileKind, FileProblem, ObjectId, RepositoryModel, SourceFile, Syntax, classify};
 pub use registry::{RegisteredRule, Registry, is_kebab_case};

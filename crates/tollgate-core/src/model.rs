@@ -193,6 +193,24 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// What identifies document `index` in a fingerprint: its object
+    /// (`Kind/namespace/name`) when it has one, so that moving it down the
+    /// file, or adding a document above it, keeps the fingerprints of its
+    /// findings; else its position (`#index`).
+    ///
+    /// ```
+    /// use tollgate_core::{FileKind, SourceFile};
+    /// let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nplain: 1\n".to_owned();
+    /// let f = SourceFile::parse("x.yaml".into(), FileKind::Yaml, text, &Default::default());
+    /// assert_eq!((f.identity_key(0), f.identity_key(1)), ("ConfigMap/a".to_owned(), "#1".to_owned()));
+    /// ```
+    pub fn identity_key(&self, index: usize) -> String {
+        match self.resources.get(index) {
+            Some(Some(resource)) => resource.display_name(),
+            _ => format!("#{index}"),
+        }
+    }
+
     /// Parses `text` as a file at `path` of the given kind.
     pub fn parse(path: String, kind: FileKind, text: String, limits: &Limits) -> SourceFile {
         let (documents, problem) = match kind.syntax(&path) {

@@ -392,6 +392,7 @@ impl<'a> RepositoryContext<'a> {
             suppressed: None,
             masked: Vec::new(),
             renders: Vec::new(),
+            state: None,
         }
     }
 }
@@ -512,6 +513,7 @@ impl<'a> FindingBuilder<'a> {
             suppressed: None,
             masked: self.masked,
             renders: Vec::new(),
+            state: None,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::date::Date;
 use crate::discover::load;
 use crate::error::CoreError;
-use crate::finding::{Finding, Location, normalize_content};
+use crate::finding::{ChangeState, Finding, Location, normalize_content};
 use crate::model::{RepositoryModel, SourceFile};
 use crate::registry::{RegisteredRule, Registry};
 use crate::rule::{DocumentContext, RepositoryContext, RuleMeta};
@@ -161,12 +161,37 @@ pub struct CheckReport {
     pub stats: Stats,
     /// Summaries written by rules.
     pub summaries: Vec<RuleSummary>,
+    /// In a range check, what the change does to the renders (set by the
+    /// caller that rendered the base, see `tollgate::diff`).
+    pub rendered_diff: Option<crate::RenderedDiff>,
 }
 
 impl CheckReport {
     /// Findings not suppressed.
     pub fn active(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| !f.is_suppressed())
+    }
+
+    /// Marks every finding of a range check [`ChangeState::New`], or
+    /// [`ChangeState::Existing`] when `base` (the fingerprints a check of the
+    /// base commit produced) holds its fingerprint. Findings only a range
+    /// produces (commits, guardrail edits, added suppressions) are new.
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use tollgate_core::{ChangeState, CheckOptions, Config, Registry, check_sources, core_rules};
+    /// let registry = Registry::new(core_rules()).unwrap();
+    /// let files = vec![("a.yaml".to_owned(), "a: [1\n".to_owned()), ("b.yaml".to_owned(), "b: [2\n".to_owned())];
+    /// let mut report = check_sources("m".as_ref(), files, &Config::default(), &registry, &CheckOptions::default());
+    /// let base: HashSet<String> = [report.findings[0].fingerprint.clone()].into();
+    /// report.mark_against_base(&base);
+    /// assert_eq!(report.findings[0].state, Some(ChangeState::Existing));
+    /// assert_eq!(report.findings[1].state, Some(ChangeState::New));
+    /// ```
+    pub fn mark_against_base(&mut self, base: &std::collections::HashSet<String>) {
+        for f in &mut self.findings {
+            f.state = Some(if base.contains(&f.fingerprint) { ChangeState::Existing } else { ChangeState::New });
+        }
     }
 }
 
@@ -326,7 +351,7 @@ fn check_model(
         .filter_map(|r| r.rule.summary(&RepositoryContext { model: &model, config, meta: &r.meta, registry }))
         .collect();
     summaries.extend(added_summary);
-    CheckReport { findings, model, rules: metas, stats, summaries }
+    CheckReport { findings, model, rules: metas, stats, summaries, rendered_diff: None }
 }
 
 /// Discovers, reads and parses the repository (in parallel) into the shared model.
@@ -470,6 +495,7 @@ fn render_problems(model: &RepositoryModel) -> Vec<Finding> {
                 suppressed: None,
                 masked: Vec::new(),
                 renders: Vec::new(),
+                state: None,
             }
         })
         .collect()
@@ -495,6 +521,7 @@ fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
                 suppressed: None,
                 masked: Vec::new(),
                 renders: Vec::new(),
+                state: None,
             })
         })
         .collect()

@@ -176,6 +176,7 @@ fn invalid(registry: &Registry, location: Location, content: &str, message: Stri
         suppressed: None,
         masked: Vec::new(),
         renders: Vec::new(),
+        state: None,
     }
 }
 
@@ -380,6 +381,7 @@ pub(crate) fn added_suppressions(
                 suppressed: None,
                 masked: Vec::new(),
                 renders: Vec::new(),
+                state: None,
             });
             items.push((format!("{}:{}", file.path, s.line), format!("ignore[{rules}] {} — {what}", s.reason)));
         }

@@ -568,7 +568,7 @@ impl PolicyEngine for KyvernoEngine {
                                     let builder = FindingBuilder::new(meta, file, doc, &route, message);
                                     let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
                                     f.fingerprint =
-                                        Finding::fingerprint_of(&[&p.name, &r.rule, &file.path, &doc.index.to_string(), &route.to_string()]);
+                                        Finding::fingerprint_of(&[&p.name, &r.rule, &file.path, &file.identity_key(doc.index), &route.to_string()]);
                                     f.severity = if p.denies_for(&r.rule) { Severity::Error } else { Severity::Warning };
                                     found.push(f);
                                 }
@@ -580,7 +580,7 @@ impl PolicyEngine for KyvernoEngine {
                                     let mut f =
                                         FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
                                     f.fingerprint =
-                                        Finding::fingerprint_of(&["policy-error", &p.name, &r.rule, &file.path, &doc.index.to_string()]);
+                                        Finding::fingerprint_of(&["policy-error", &p.name, &r.rule, &file.path, &file.identity_key(doc.index)]);
                                     found.push(f);
                                 }
                             }
@@ -601,7 +601,7 @@ impl PolicyEngine for KyvernoEngine {
                                 let message = format!("{} (Kyverno policy {}, rule {}).", r.message.trim_end_matches('.'), p.name, r.rule);
                                 let builder = FindingBuilder::new(meta, file, doc, &route, message);
                                 let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
-                                f.fingerprint = Finding::fingerprint_of(&[&id, &file.path, &doc.index.to_string(), &route.to_string()]);
+                                f.fingerprint = Finding::fingerprint_of(&[&id, &file.path, &file.identity_key(doc.index), &route.to_string()]);
                                 if let Some(rule) = rule {
                                     let action = rule.failure_action_in(p, ns, &input.request.namespace_labels);
                                     f.severity =
@@ -615,7 +615,7 @@ impl PolicyEngine for KyvernoEngine {
                                     p.name, r.rule, r.message
                                 );
                                 let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
-                                f.fingerprint = Finding::fingerprint_of(&["policy-error", &id, &file.path, &doc.index.to_string()]);
+                                f.fingerprint = Finding::fingerprint_of(&["policy-error", &id, &file.path, &file.identity_key(doc.index)]);
                                 found.push(f);
                             }
                         }

@@ -197,7 +197,8 @@ impl RegoEngine {
             let id = format!("{}.{}", result.namespace, result.rule);
             let Some(meta) = self.metas.get(&id) else { continue };
             let route = result.path.as_ref().map_or_else(Route::root, |p| route_of(p));
-            let key = [meta.id.as_str(), &file.path, &doc.index.to_string(), &route.to_string(), &result.message];
+            let key =
+                [meta.id.as_str(), &file.path, &file.identity_key(doc.index), &route.to_string(), &result.message];
             let mut finding = document_finding(meta, file, doc, &route, result.message.clone(), Some(&key));
             if result.outcome == Outcome::Exception {
                 finding.message = format!("Rule `data.{id}` is exempted by an `exception` rule for this input.");
@@ -211,7 +212,7 @@ impl RegoEngine {
                 "A Rego policy could not be evaluated on this document: {}. What it guards is unchecked here.",
                 crate::policy::tidy_regorus(error)
             );
-            let key = ["policy-error", &file.path, &doc.index.to_string(), error];
+            let key = ["policy-error", &file.path, &file.identity_key(doc.index), error];
             out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
         }
     }
@@ -260,7 +261,7 @@ impl RegoEngine {
                             Ok(violations) => {
                                 for v in violations {
                                     let message = format!("{} (constraint {id}).", v.message.trim_end_matches('.'));
-                                    let key = [id.as_str(), &file.path, &doc.index.to_string(), &v.message];
+                                    let key = [id.as_str(), &file.path, &file.identity_key(doc.index), &v.message];
                                     out.push(document_finding(meta, file, doc, &Route::root(), message, Some(&key)));
                                 }
                             }
@@ -268,7 +269,7 @@ impl RegoEngine {
                                 let message = format!(
                                     "Gatekeeper constraint {id} could not be evaluated on this object: {e}. What it guards is unchecked here."
                                 );
-                                let key = ["policy-error", id.as_str(), &file.path, &doc.index.to_string()];
+                                let key = ["policy-error", id.as_str(), &file.path, &file.identity_key(doc.index)];
                                 out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
                             }
                         }
@@ -321,7 +322,7 @@ impl PolicyEngine for RegoEngine {
                             meta.id.as_str(),
                             "combine",
                             &file.path,
-                            &doc.index.to_string(),
+                            &file.identity_key(doc.index),
                             &route.to_string(),
                             &result.message,
                         ];

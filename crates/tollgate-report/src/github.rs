@@ -18,10 +18,13 @@ pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-pub(crate) fn render(report: &CheckReport) -> String {
+pub(crate) fn render(report: &CheckReport, options: &crate::ReportOptions) -> String {
     let mut out = String::new();
     for f in report.active() {
+        let existing = crate::is_existing(f);
         let command = match f.severity {
+            // With --new-only an existing finding does not fail the run: a notice.
+            _ if existing && options.new_only => "notice",
             Severity::Error => "error",
             Severity::Warning => "warning",
             Severity::Note => "notice",
@@ -41,7 +44,11 @@ pub(crate) fn render(report: &CheckReport) -> String {
         let _ = writeln!(
             out,
             ",title={}::{}",
-            escape_property(&format!("tollgate {}", f.rule_id)),
+            escape_property(&format!(
+                "tollgate {}{}",
+                f.rule_id,
+                if existing { " (existing at the base)" } else { "" }
+            )),
             escape_data(&f.message)
         );
     }

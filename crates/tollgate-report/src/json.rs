@@ -11,6 +11,8 @@ struct JsonReport<'a> {
     version: &'static str,
     findings: Vec<&'a Finding>,
     summary: Summary<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rendered_diff: Option<&'a tollgate_core::RenderedDiff>,
 }
 
 #[derive(Serialize)]
@@ -39,6 +41,7 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
             sections: report.summaries.iter().collect(),
             range: report.model.range.as_ref(),
         },
+        rendered_diff: report.rendered_diff.as_ref(),
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');

@@ -56,12 +56,21 @@ pub struct ReportOptions {
     pub color: bool,
     /// SARIF `automationDetails.id` category.
     pub sarif_category: String,
+    /// `--new-only`: findings marked existing do not fail the run, so the
+    /// summaries' verdicts count only new ones and annotations show existing
+    /// ones as notices.
+    pub new_only: bool,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { show_suppressed: false, color: false, sarif_category: "tollgate".to_owned() }
+        ReportOptions { show_suppressed: false, color: false, sarif_category: "tollgate".to_owned(), new_only: false }
     }
+}
+
+/// Whether a finding is marked existing at the base of a range.
+pub(crate) fn is_existing(f: &Finding) -> bool {
+    f.state == Some(tollgate_core::ChangeState::Existing)
 }
 
 /// Renders `report` in `format`.
@@ -70,9 +79,31 @@ pub fn render(format: Format, report: &CheckReport, options: &ReportOptions) -> 
         Format::Text => text::render(report, options),
         Format::Json => json::render(report, options),
         Format::Sarif => sarif::render(report, options),
-        Format::Github => github::render(report),
-        Format::Markdown => markdown::render(report),
+        Format::Github => github::render(report, options),
+        Format::Markdown => markdown::render(report, options),
     }
+}
+
+/// A rendered diff alone (`tollgate diff`): as in the text report, as in the
+/// Markdown job summary, or as JSON.
+///
+/// ```
+/// use tollgate_core::RenderedDiff;
+/// use tollgate_report::{Format, render_diff};
+/// let diff = RenderedDiff { base: "main".into(), head: "HEAD".into(), ..RenderedDiff::default() };
+/// assert!(render_diff(Format::Text, &diff, false).starts_with("Rendered changes in main..HEAD: 0 object(s)"));
+/// ```
+pub fn render_diff(format: Format, diff: &tollgate_core::RenderedDiff, color: bool) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Markdown => markdown::rendered_diff(&mut out, diff),
+        Format::Json | Format::Sarif => {
+            out = serde_json::to_string_pretty(diff).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+            out.push('\n');
+        }
+        Format::Text | Format::Github => text::rendered_diff(&mut out, diff, &text::Style { on: color }),
+    }
+    out
 }
 
 /// Counts of findings by severity.
@@ -86,6 +117,9 @@ pub struct Counts {
     pub notes: usize,
     /// Suppressed findings (any severity).
     pub suppressed: usize,
+    /// In a range check: active findings the base commit already produces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing: Option<usize>,
 }
 
 impl Counts {
@@ -96,6 +130,9 @@ impl Counts {
             if f.is_suppressed() {
                 c.suppressed += 1;
                 continue;
+            }
+            if let Some(state) = f.state {
+                *c.existing.get_or_insert(0) += usize::from(state == tollgate_core::ChangeState::Existing);
             }
             match f.severity {
                 Severity::Error => c.errors += 1,

@@ -208,6 +208,17 @@ fn result(f: &Finding, rule_index: i64, anchor: Option<&str>) -> SarifResult {
     if !related.is_empty() {
         builder.related_locations = Some(related);
     }
+    if let Some(state) = f.state {
+        // A range check: `new` with the change, or `unchanged` (SARIF's word)
+        // when the base commit produces the same fingerprint; `properties.state`
+        // says it in tollgate's words.
+        props.insert("state".to_owned(), serde_json::Value::String(state.as_str().to_owned()));
+        let sarif_state = match state {
+            tollgate_core::ChangeState::New => "new",
+            tollgate_core::ChangeState::Existing => "unchanged",
+        };
+        builder.baseline_state = Some(serde_json::Value::String(sarif_state.to_owned()));
+    }
     if !props.is_empty() {
         builder.properties = Some(PropertyBag { tags: None, additional_properties: props });
     }

@@ -8,8 +8,8 @@ use tollgate_core::{CheckReport, Finding, Severity, SourceFile};
 use crate::escape::{printable, printable_keep_tabs};
 use crate::{Counts, ReportOptions};
 
-struct Style {
-    on: bool,
+pub(crate) struct Style {
+    pub(crate) on: bool,
 }
 
 impl Style {
@@ -41,6 +41,9 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
             let _ = writeln!(out, "  {}  {}", printable(item), printable(detail));
         }
     }
+    if let Some(diff) = &report.rendered_diff {
+        rendered_diff(&mut out, diff, &style);
+    }
     let c = Counts::of(&report.findings);
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let _ = write!(
@@ -59,8 +62,60 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
             out.push_str(" (--show-suppressed lists them)");
         }
     }
+    if let Some(existing) = c.existing {
+        let _ = write!(
+            out,
+            "; {} new with the change, {existing} existing at the base",
+            c.errors + c.warnings + c.notes - existing
+        );
+        if options.new_only && existing > 0 {
+            out.push_str(" (--new-only: existing findings do not fail the run)");
+        }
+    }
     out.push('\n');
     out
+}
+
+/// What the change does to the renders: each root (prod first), each
+/// object added, removed or changed, with its diff.
+pub(crate) fn rendered_diff(out: &mut String, diff: &tollgate_core::RenderedDiff, style: &Style) {
+    let _ = writeln!(
+        out,
+        "{}",
+        style.paint(
+            "1",
+            &format!(
+                "Rendered changes in {}..{}: {} object(s) in {} root(s)",
+                printable(&diff.base),
+                printable(&diff.head),
+                diff.object_count(),
+                diff.roots.len()
+            )
+        )
+    );
+    for root in &diff.roots {
+        let env = match (&root.environment, root.protected) {
+            (Some(e), true) => format!("{} (protected)", printable(e)),
+            (Some(e), false) => printable(e).into_owned(),
+            (None, _) => "no environment".to_owned(),
+        };
+        let _ = writeln!(out, "  {env}: {}", printable(&root.root));
+        for object in &root.objects {
+            let _ = writeln!(out, "    {} {}", object.change.as_str(), printable(&object.object));
+            for line in object.diff.lines() {
+                let shown = printable(line);
+                let painted = match line.as_bytes().first() {
+                    Some(b'+') if !line.starts_with("+++") => style.paint("32", &shown),
+                    Some(b'-') if !line.starts_with("---") => style.paint("31", &shown),
+                    _ => shown.into_owned(),
+                };
+                let _ = writeln!(out, "      {painted}");
+            }
+        }
+    }
+    if diff.omitted > 0 {
+        let _ = writeln!(out, "  … {} more object diff(s) left out: the diff is capped at 256 KiB", diff.omitted);
+    }
 }
 
 /// Findings about whole files (no document route) of one rule, when there
@@ -138,6 +193,9 @@ fn render_finding(out: &mut String, f: &Finding, file: Option<&SourceFile>, styl
     }
     if let Some(s) = &f.suppressed {
         let _ = writeln!(out, "{gutter} suppressed ({}): {}", s.kind, printable(&s.reason));
+    }
+    if crate::is_existing(f) {
+        let _ = writeln!(out, "{gutter} existing: the base commit has this finding too; the change did not bring it");
     }
     out.push('\n');
 }
