@@ -34,8 +34,9 @@ best() {
 scenario() {
   local name="$1" count="$2"
   g checkout -q -B "$name" main
-  ls "$repo/apps" | head -n "$count" | while read -r app; do
-    sed -i 's/^\(\s*image: .*\):[^:@]*$/\1:9.9.9/' "$repo/apps/$app/base/deployment.yaml"
+  local apps=("$repo"/apps/*)
+  for app in "${apps[@]:0:$count}"; do
+    sed -i 's/^\(\s*image: .*\):[^:@]*$/\1:9.9.9/' "$app/base/deployment.yaml"
   done
   g commit -q -am "$name"
   echo "== $name: $(g diff --name-only main | wc -l) file(s) changed"

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use tollgate_core::{
     CONFIG_FILE_NAMES, Config, ConfigDiagnostic, CoreError, Finding, PolicyEngine, RepositoryModel, RuleMeta,
 };
@@ -332,19 +334,60 @@ pub fn base_check(
     config: &Config,
     registry: &tollgate_core::Registry,
     options: &tollgate_core::CheckOptions,
+    head: &RepositoryModel,
 ) -> Result<tollgate_core::CheckReport, String> {
     let exclude = tollgate_core::glob_set(&config.exclude).unwrap_or_default();
     let want = |p: &str| tollgate_core::classify(p).is_some() && !exclude.is_match(p);
-    let tree = tollgate_git::read_tree(root, revision, &want, config.max_file_size)?;
+    let started = std::time::Instant::now();
+    // A base blob that is the head's file byte for byte is not read: the
+    // head's parse of it is taken (same text, same parse).
+    let at_head: std::collections::HashMap<&str, &tollgate_core::SourceFile> =
+        head.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let head_ids: std::collections::HashMap<&str, Vec<u8>> = head
+        .files
+        .par_iter()
+        .filter(|f| f.problem.is_none())
+        .map(|f| (f.path.as_str(), tollgate_git::blob_id(f.text.as_bytes())))
+        .collect();
+    let known = |path: &str, id: &[u8]| head_ids.get(path).is_some_and(|h| h.as_slice() == id);
+    let tree = tollgate_git::read_tree_known(root, revision, &want, config.max_file_size, &known)?;
+    let same: Vec<&str> = tree.known.iter().map(String::as_str).collect();
     let files: Vec<(String, String)> =
         tree.files.into_iter().map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned())).collect();
-    let options =
+    let mut options =
         tollgate_core::CheckOptions { range: None, baseline: None, tracked: None, gitignores: None, ..options.clone() };
+    if options.renderer.is_some() && config.render_kustomize {
+        // Only the roots the change touches are rendered again; the others
+        // take the head's render (same inputs, same output).
+        let mut changed: std::collections::HashSet<String> =
+            head.range.iter().flat_map(|r| r.changed_paths.iter().cloned()).collect();
+        let at_base: std::collections::HashSet<&str> =
+            files.iter().map(|(p, _)| p.as_str()).chain(same.iter().copied()).collect();
+        changed.extend(
+            files.iter().filter(|(p, t)| at_head.get(p.as_str()).is_none_or(|f| f.text != *t)).map(|(p, _)| p.clone()),
+        );
+        changed.extend(head.files.iter().filter(|f| !at_base.contains(f.path.as_str())).map(|f| f.path.clone()));
+        let renders = head.renders().rendered.iter().map(|r| (r.root.clone(), r.clone())).collect();
+        options.renderer = Some(Arc::new(tollgate_kustomize::KustomizeRenderer {
+            extra_roots: config.render_roots.clone(),
+            reuse: Some(Arc::new(tollgate_kustomize::Reuse { renders, changed })),
+        }));
+    }
     // The model's root is a path that does not exist: the work tree holds the
     // change, so nothing of the base may be read from it (a renderer falls
     // back to the disk for files that are not manifests, such as a
     // generator's `.env`; at the base such a read fails, and the findings of
     // that render count as new, never as existing).
     let nowhere = root.join(".tollgate-base-commit-is-read-from-git-objects");
-    Ok(tollgate_core::check_sources(&nowhere, files, config, registry, &options))
+    // A file whose text is the head's parses the same: take the head's parse.
+    let mut parsed: Vec<tollgate_core::SourceFile> =
+        same.par_iter().filter_map(|p| at_head.get(p).map(|f| (*f).clone())).collect();
+    parsed.par_extend(files.into_par_iter().filter_map(|(path, text)| match at_head.get(path.as_str()) {
+        Some(head_file) if head_file.text == text => Some((*head_file).clone()),
+        _ => {
+            let kind = tollgate_core::classify(&path)?;
+            Some(tollgate_core::SourceFile::parse(path, kind, text, &options.limits))
+        }
+    }));
+    Ok(tollgate_core::check_parsed(&nowhere, parsed, started, config, registry, &options))
 }

@@ -7,6 +7,7 @@
 
 pub mod base;
 pub mod diff;
+pub mod map;
 
 /// The README's Rust examples, compiled and run as doctests so that they
 /// cannot drift from the API.

@@ -77,6 +77,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
     },
+    /// Print the delivery map: for each application and environment, how a
+    /// change arrives (pull request, Renovate automerge, image automation,
+    /// Kargo), who must approve it, which reconciler applies it, how it
+    /// rolls out, and whether `git revert` restores what ran before; gaps
+    /// that rules report are marked. Markdown includes a Mermaid flowchart.
+    Map {
+        /// The repository root.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = MapFormat::Markdown)]
+        format: MapFormat,
+        /// Configuration file (default: `.tollgate.yaml` at the root).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Measure agreement with the peers' own test suites (the `shared/conformance`
     /// corpora): gator suites and Rego unit tests of the Gatekeeper library,
     /// conftest outcomes. Prints `N/M agree` and every disagreement.
@@ -282,6 +298,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Render { path, root } => run_render(&path, root.as_deref()),
         Command::Diff { range, path, format } => run_diff(&range, &path, format, &registry),
+        Command::Map { path, format, config } => run_map(&path, format, config.as_deref(), &registry),
         Command::Suppressions { path, config } => run_suppressions(&path, config.as_deref(), &registry),
         Command::Test { dir, verbose, enable_k8s_native_validation } => {
             run_tests(&dir, verbose, enable_k8s_native_validation)
@@ -452,6 +469,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     if config.render_kustomize {
         options.renderer = Some(std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
             extra_roots: config.render_roots.clone(),
+            reuse: None,
         }));
     }
     let started = std::time::Instant::now();
@@ -464,7 +482,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         Some((base, range_head)) if options.range.as_ref().is_some_and(|r| r.problem.is_none()) => {
             let at = std::time::Instant::now();
             // Unreadable here although the range was read: every finding is new.
-            let base_report = tollgate::base::base_check(root, base, &config, registry, &options).ok();
+            let base_report = tollgate::base::base_check(root, base, &config, registry, &options, &report.model).ok();
             let fingerprints: std::collections::HashSet<String> =
                 base_report.iter().flat_map(|r| r.active().map(|f| f.fingerprint.clone())).collect();
             report.mark_against_base(&fingerprints);
@@ -500,7 +518,21 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         sarif_category: args.sarif_category.clone(),
         new_only: args.new_only,
     };
-    let rendered = render(format, &report, &report_options);
+    let mut rendered = render(format, &report, &report_options);
+    // The job summary of a range: the delivery map's rows of the applications
+    // the change touches.
+    if matches!(format, Format::Markdown)
+        && let Some(info) = report.model.range.as_ref().filter(|r| r.problem.is_none())
+    {
+        let touched: Vec<tollgate::map::Row> = tollgate::map::delivery_map(&report)
+            .into_iter()
+            .filter(|row| row.files.iter().any(|f| info.changed_paths.contains(f)))
+            .collect();
+        if !touched.is_empty() {
+            rendered.push_str("\n### Delivery of the applications this change touches\n\n");
+            rendered.push_str(&tollgate::map::table(&touched));
+        }
+    }
     match &args.output {
         Some(path) => std::fs::write(path, &rendered).with_context(|| format!("cannot write {}", path.display()))?,
         None => print(&rendered)?,
@@ -691,6 +723,40 @@ enum DiffFormat {
     Markdown,
 }
 
+/// Output formats of `tollgate map`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MapFormat {
+    /// A Mermaid flowchart and a table.
+    Markdown,
+    /// One object per application and environment.
+    Json,
+    /// The Mermaid flowchart alone.
+    Mermaid,
+}
+
+fn run_map(root: &Path, format: MapFormat, explicit: Option<&Path>, registry: &Registry) -> Result<ExitCode> {
+    require_dir(root, "map")?;
+    let config = load_config(root, explicit, registry)?;
+    let options = CheckOptions {
+        tracked: tollgate_git::tracked_paths(root),
+        renderer: Some(std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
+            extra_roots: config.render_roots.clone(),
+            reuse: None,
+        })),
+        ..CheckOptions::default()
+    };
+    let report = check(root, &config, registry, &options)?;
+    let rows = tollgate::map::delivery_map(&report);
+    let out = match format {
+        MapFormat::Markdown => tollgate::map::markdown(&rows, "Delivery map"),
+        MapFormat::Json => format!("{:#}\n", tollgate::map::json(&rows)),
+        MapFormat::Mermaid => tollgate::map::mermaid(&rows),
+    };
+    print(&out)?;
+    std::mem::forget(report);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_diff(range: &str, root: &Path, format: DiffFormat, registry: &Registry) -> Result<ExitCode> {
     require_dir(root, "read")?;
     let (base, head) = match range.split_once("..") {
@@ -710,7 +776,10 @@ fn run_diff(range: &str, root: &Path, format: DiffFormat, registry: &Registry) -
         Err(e) => bail!("{e}"),
     };
     let renderer: std::sync::Arc<dyn tollgate_core::Renderer> =
-        std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer { extra_roots: config.render_roots.clone() });
+        std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
+            extra_roots: config.render_roots.clone(),
+            reuse: None,
+        });
     let (base_model, base_files) =
         tollgate::diff::model_at(root, base, &config, &renderer).map_err(anyhow::Error::msg)?;
     let (head_model, head_files) =

@@ -9,6 +9,7 @@ mod budgets;
 mod cel;
 mod cli;
 mod conformance;
+mod delivery_map;
 mod fixtures;
 mod gitops;
 mod kubernetes_yaml;

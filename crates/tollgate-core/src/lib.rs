@@ -53,8 +53,8 @@ pub use rule::{
     core_rules,
 };
 pub use runner::{
-    CheckOptions, CheckReport, PolicyEngine, RangeInfo, RuleSummary, Stats, check, check_sources, load_repository,
-    load_tracked_repository,
+    CheckOptions, CheckReport, PolicyEngine, RangeInfo, RuleSummary, Stats, check, check_parsed, check_sources,
+    load_repository, load_tracked_repository,
 };
 pub use severity::Severity;
 pub use suppress::{InlineSuppression, apply_baseline, apply_suppressions, comments_only, load_baseline, parse_inline};

@@ -242,6 +242,20 @@ pub fn check_sources(
             Some(SourceFile::parse(path, kind, text, &options.limits))
         })
         .collect();
+    check_parsed(root, parsed, started, config, registry, options)
+}
+
+/// [`check_sources`] on files already parsed (a range check's base takes
+/// the head's parse of every file whose text is the same); `started` is
+/// when reading them began, for the statistics.
+pub fn check_parsed(
+    root: &Path,
+    parsed: Vec<SourceFile>,
+    started: Instant,
+    config: &Config,
+    registry: &Registry,
+    options: &CheckOptions,
+) -> CheckReport {
     let model = RepositoryModel::new(root, parsed, config.environments.clone());
     let stats = Stats {
         files: model.files.len(),

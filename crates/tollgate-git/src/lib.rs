@@ -82,6 +82,21 @@ pub struct TreeFiles {
     pub links: Vec<String>,
     /// Wanted paths larger than the size limit: not read.
     pub oversized: Vec<String>,
+    /// Wanted paths whose blob is one the caller already holds (see
+    /// [`read_tree_known`]): not read.
+    pub known: Vec<String>,
+}
+
+/// The git blob id (SHA-1) of `data`, as `git hash-object` computes it.
+///
+/// ```
+/// assert_eq!(hex(&tollgate_git::blob_id(b"hello\n")), "ce013625030ba8dba906f756967f9e9ca394464a");
+/// fn hex(b: &[u8]) -> String { b.iter().map(|x| format!("{x:02x}")).collect() }
+/// ```
+pub fn blob_id(data: &[u8]) -> Vec<u8> {
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, data)
+        .map(|id| id.as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 /// Reads, at `revision`, every regular file under `root` whose root-relative
@@ -97,6 +112,19 @@ pub struct TreeFiles {
 /// }
 /// ```
 pub fn read_tree(root: &Path, revision: &str, want: &dyn Fn(&str) -> bool, max_size: u64) -> Result<TreeFiles, String> {
+    read_tree_known(root, revision, want, max_size, &|_, _| false)
+}
+
+/// [`read_tree`], except that a wanted path for which `known(path, blob id)`
+/// is true (the caller holds that exact content, for example the same file
+/// of the work tree) is listed in [`TreeFiles::known`] instead of read.
+pub fn read_tree_known(
+    root: &Path,
+    revision: &str,
+    want: &dyn Fn(&str) -> bool,
+    max_size: u64,
+    known: &dyn Fn(&str, &[u8]) -> bool,
+) -> Result<TreeFiles, String> {
     let repo = gix::discover(root).map_err(|e| format!("`{}` is not inside a git repository ({e})", root.display()))?;
     let prefix = RootPrefix::of(&repo, root).unwrap_or_default();
     let tree = repo
@@ -131,6 +159,10 @@ pub fn read_tree(root: &Path, revision: &str, want: &dyn Fn(&str) -> bool, max_s
             if entry.mode.is_link() {
                 out.links.push(path);
             } else if entry.mode.is_blob() {
+                if known(&path, entry.oid.as_bytes()) {
+                    out.known.push(path);
+                    continue;
+                }
                 let header = repo.find_header(entry.oid).map_err(|e| format!("cannot read `{path}`: {e}"))?;
                 if header.size() > max_size {
                     out.oversized.push(path);

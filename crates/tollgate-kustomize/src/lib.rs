@@ -49,7 +49,7 @@ pub use emit::to_yaml;
 pub use kustomization::KUSTOMIZATION_FILE_NAMES;
 pub use node::{FileId, Key, Origin, RNode, RValue};
 pub use resource::{ResId, Resource};
-pub use roots::{KustomizeRenderer, roots};
+pub use roots::{KustomizeRenderer, Reuse, roots};
 pub use source::{DiskSource, FileSource, MemorySource, PathKind};
 
 use tollgate_yaml::Span;

@@ -28,6 +28,47 @@ use crate::source::{DiskSource, FileSource, PathKind};
 pub struct KustomizeRenderer {
     /// Directories to render besides the roots found (repository-relative).
     pub extra_roots: Vec<String>,
+    /// Renders of another revision of the repository that roots the change
+    /// does not touch take instead of rendering again (a range check renders
+    /// the base commit after the head).
+    pub reuse: Option<std::sync::Arc<Reuse>>,
+}
+
+/// The renders of another revision, and the paths that differ from it: a
+/// root none of whose inputs differ renders the same, so its render is
+/// taken as it is (with the environment this revision gives it).
+#[derive(Debug, Clone, Default)]
+pub struct Reuse {
+    /// The other revision's renders, by root name.
+    pub renders: HashMap<String, Rendered>,
+    /// Paths added, removed or changed between the two revisions.
+    pub changed: HashSet<String>,
+}
+
+impl Reuse {
+    /// The other revision's render of root `name` (directory `dir`) when no
+    /// changed path can alter it: none of its input files, and no file in a
+    /// directory it read from or under its own directory (a file added to
+    /// or removed from a listed directory changes a render without being
+    /// one of the other revision's inputs).
+    ///
+    /// ```
+    /// use tollgate_kustomize::Reuse;
+    /// let reuse = Reuse { changed: ["apps/a/base/d.yaml".to_owned()].into(), ..Reuse::default() };
+    /// assert!(reuse.unchanged("apps/a/overlays/prod", "apps/a/overlays/prod").is_none());
+    /// ```
+    pub fn unchanged(&self, name: &str, dir: &str) -> Option<&Rendered> {
+        let previous = self.renders.get(name)?;
+        let dirs: HashSet<&str> = previous.files.iter().map(|f| parent(f)).collect();
+        let touched = self.changed.iter().any(|p| {
+            previous.files.contains(p)
+                || *p == previous.kustomization
+                || dirs.contains(parent(p))
+                || dir.is_empty()
+                || p.starts_with(&format!("{dir}/"))
+        });
+        (!touched).then_some(previous)
+    }
 }
 
 impl Renderer for KustomizeRenderer {
@@ -116,6 +157,25 @@ impl Renderer for KustomizeRenderer {
             .map(|Job { dir, name, flux, argo }| {
                 if spent.load(Ordering::Relaxed) > config.max_nodes {
                     return (dir, Err(Failure::OverBudget));
+                }
+                // A root the change does not touch renders as it did: take it,
+                // with the environment this revision gives it.
+                if let Some(previous) = self.reuse.as_ref().and_then(|r| r.unchanged(display(&name), &dir)) {
+                    let mut file = previous.clone();
+                    let mut environment = environments.get(&dir).copied().flatten();
+                    if let Some((_, env)) = argo {
+                        environment = more_protected(model, environment, env);
+                    }
+                    if let Some(f) = flux {
+                        environment =
+                            more_protected(model, environment, model.file(&f.file).and_then(|x| x.environment));
+                    }
+                    let own = model.file(&file.kustomization).and_then(|k| k.environment);
+                    file.file.environment = more_protected(model, own, environment);
+                    let consumed = file.files.iter().filter(|p| !is_kustomization(p)).cloned().collect();
+                    let nodes: usize = file.file.documents.iter().map(|d| d.nodes).sum();
+                    spent.fetch_add(u64::try_from(nodes).unwrap_or(u64::MAX), Ordering::Relaxed);
+                    return (dir, Ok(Outcome { file, consumed, warnings: Vec::new() }));
                 }
                 let edits = argo.map_or(&[][..], |(o, _)| o.edits.as_slice());
                 let result = crate::build::render_edited(&source, &dir, edits).map_err(|mut e| {
