@@ -151,6 +151,14 @@ struct CheckArgs {
     /// are marked `existing` and listed, but do not count for --fail-on.
     #[arg(long)]
     new_only: bool,
+    /// In a range check, leave out the rendered diff (what the change does
+    /// to each rendered root) from the text, JSON and Markdown reports.
+    #[arg(long)]
+    no_rendered_diff: bool,
+    /// In a range check, leave out the delivery map's rows of the
+    /// applications the change touches from the Markdown summary.
+    #[arg(long)]
+    no_delivery_map: bool,
     /// Configuration file (default: `.tollgate.yaml` at the root).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -486,7 +494,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
             let fingerprints: std::collections::HashSet<String> =
                 base_report.iter().flat_map(|r| r.active().map(|f| f.fingerprint.clone())).collect();
             report.mark_against_base(&fingerprints);
-            if let (Some(base_report), Some(info)) = (&base_report, &options.range) {
+            if let (Some(base_report), Some(info), false) = (&base_report, &options.range, args.no_rendered_diff) {
                 report.rendered_diff = Some(tollgate::diff::rendered_diff(
                     &base_report.model,
                     &report.model,
@@ -522,6 +530,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
     // The job summary of a range: the delivery map's rows of the applications
     // the change touches.
     if matches!(format, Format::Markdown)
+        && !args.no_delivery_map
         && let Some(info) = report.model.range.as_ref().filter(|r| r.problem.is_none())
     {
         let touched: Vec<tollgate::map::Row> = tollgate::map::delivery_map(&report)

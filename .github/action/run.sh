@@ -26,16 +26,19 @@ fi
 if [ -n "$range" ]; then args+=(--range "$range"); fi
 # Only what the change brings fails the step; existing findings stay listed.
 if [ "${INPUT_NEW_ONLY:-true}" = "true" ]; then args+=(--new-only); fi
+summary_args=()
+if [ "${INPUT_RENDERED_DIFF:-true}" != "true" ]; then summary_args+=(--no-rendered-diff); fi
+if [ "${INPUT_DELIVERY_MAP:-true}" != "true" ]; then summary_args+=(--no-delivery-map); fi
 
 extra=()
 if [ -n "${INPUT_ARGS:-}" ]; then read -r -a extra <<< "$INPUT_ARGS"; fi
 
-tollgate "${args[@]}" "${extra[@]}" --format sarif --output "$sarif" --sarif-category "${INPUT_SARIF_CATEGORY:-tollgate}" >/dev/null
+tollgate "${args[@]}" "${extra[@]}" --no-rendered-diff --format sarif --output "$sarif" --sarif-category "${INPUT_SARIF_CATEGORY:-tollgate}" >/dev/null
 sarif_code=$?
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-  tollgate "${args[@]}" "${extra[@]}" --format markdown >> "$GITHUB_STEP_SUMMARY"
+  tollgate "${args[@]}" "${extra[@]}" "${summary_args[@]}" --format markdown >> "$GITHUB_STEP_SUMMARY"
 fi
-tollgate "${args[@]}" "${extra[@]}" --format "${INPUT_FORMAT:-github}" --fail-on "${INPUT_FAIL_ON:-error}"
+tollgate "${args[@]}" "${extra[@]}" "${summary_args[@]}" --format "${INPUT_FORMAT:-github}" --fail-on "${INPUT_FAIL_ON:-error}"
 code=$?
 if [ "$sarif_code" = "2" ]; then code=2; fi
 

@@ -139,6 +139,24 @@ fn install_and_check_steps_with_the_github_environment() {
     );
     assert!(summary.contains(&format!("1 changed prod file(s) in {base}..{head}")), "{summary}");
     assert!(summary.contains("| <code>prod/secret.yaml</code> | needs review by @acme/sre |"), "{summary}");
+    // New with the change (the default `new-only`), and the rendered diff.
+    assert!(summary.contains("**2 new** with this change, 0 existing at the base."), "{summary}");
+    assert!(summary.contains(&format!("### Rendered changes in <code>{base}</code>")), "{summary}");
+    // `rendered-diff: false` leaves the diff out of the summary.
+    let quiet = runner.join("quiet.md");
+    let out = Command::new("bash")
+        .arg(workspace().join(".github/action/run.sh"))
+        .current_dir(&repo.path)
+        .env("PATH", format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()))
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_STEP_SUMMARY", &quiet)
+        .env("INPUT_SARIF_FILE", runner.join("quiet.sarif"))
+        .env("INPUT_RENDERED_DIFF", "false")
+        .output()
+        .expect("run.sh");
+    assert!(out.status.success());
+    let summary = std::fs::read_to_string(&quiet).expect("summary");
+    assert!(summary.contains("## ❌ tollgate: 2 error(s)") && !summary.contains("### Rendered changes"), "{summary}");
 }
 
 #[test]

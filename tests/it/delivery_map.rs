@@ -152,4 +152,6 @@ fn the_job_summary_of_a_range_shows_the_applications_it_touches() {
     let section = &md[md.find("### Delivery of the applications this change touches").expect("the map's rows")..];
     assert_eq!(section.matches("| pay <br>").count(), 3, "{section}");
     assert!(!section.contains("| web <br>") && !section.contains("| api <br>"), "{section}");
+    let out = tollgate(&repo.path, &["check", ".", "--base", "main", "--format", "markdown", "--no-delivery-map"]);
+    assert!(!stdout(&out).contains("### Delivery of the applications"), "{}", stdout(&out));
 }
