@@ -871,6 +871,19 @@ fn run_tests(dir: &Path, verbose: bool, cel: bool) -> Result<ExitCode> {
         (passed, outcomes.len())
     };
     let rego = tollgate_rego::run_rego_tests(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if verbose {
+        // Policies loading rewrote so that regorus agrees with OPA.
+        for file in tollgate_rego::rego_files(&[dir.to_path_buf()]).unwrap_or_default() {
+            let rewrites = tollgate_rego::rewrites(&file.text);
+            if !rewrites.is_empty() {
+                out.push_str(&format!(
+                    "note: {} is rewritten before evaluation, on the same lines, so that it runs as in OPA: {}\n",
+                    file.path,
+                    rewrites.join("; ")
+                ));
+            }
+        }
+    }
     let (mut passed, mut total) = report("rego unit tests", &rego, &mut out);
     let mut cases = Vec::new();
     for suite in tollgate_rego::find_suites(dir).map_err(|e| anyhow::anyhow!("{e}"))? {

@@ -271,6 +271,23 @@ fn tollgate_test_runs_rego_unit_tests_and_gator_suites() {
     assert!(text.contains("does not compile: broken/p.rego:5:1: expecting expression\n"), "{text}");
     assert!(!text.contains("-->") && stderr(&out).is_empty(), "{text}{}", stderr(&out));
     assert!(text.ends_with("0/1 tests passed\n"), "{text}");
+    // `-v` says which policies were rewritten before evaluation, and how.
+    dir.write(
+        "rewritten/p.rego",
+        "package main\ndeny[msg] {\n  not startswith(input.image, \"registry.acme/\")\n  msg := \"foreign image\"\n}\n",
+    );
+    dir.write(
+        "rewritten/p_test.rego",
+        "package main\ntest_missing_image_is_not_denied {\n  count(deny) == 0 with input as {}\n}\n",
+    );
+    let out = tollgate(&dir.path, &["test", "-v", "rewritten"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("note: rewritten/p.rego is rewritten before evaluation, on the same lines, so that it runs as in OPA: the reference arguments of a call under `not` are evaluated before the negation\n"),
+        "{text}"
+    );
+    assert!(!text.contains("note: rewritten/p_test.rego"), "{text}");
     let out = tollgate(&dir.path, &["test", "nowhere"]);
     assert_eq!(out.status.code(), Some(2));
     let empty = TempRepo::new("rego-test-empty");

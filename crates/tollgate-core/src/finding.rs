@@ -183,6 +183,40 @@ impl ChangeState {
 }
 
 impl Finding {
+    /// A finding of `rule_id` at `location`: the one constructor, so that a
+    /// field added to findings is added here once. The optional parts
+    /// (related locations, resource, commit, renders, masks, suppression,
+    /// change state) start empty; set them on the value.
+    ///
+    /// ```
+    /// use tollgate_core::{Finding, Location, Severity, Span};
+    /// let at = Location { path: "a.yaml".into(), span: Span::default(), document: None, route: None };
+    /// let f = Finding::new("my-rule", Severity::Warning, "Something is off.", at, Finding::fingerprint_of(&["my-rule", "a.yaml"]));
+    /// assert!(f.related.is_empty() && f.state.is_none() && !f.is_suppressed());
+    /// ```
+    pub fn new(
+        rule_id: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+        location: Location,
+        fingerprint: String,
+    ) -> Finding {
+        Finding {
+            rule_id: rule_id.into(),
+            severity,
+            message: message.into(),
+            location,
+            related: Vec::new(),
+            resource: None,
+            commit: None,
+            fingerprint,
+            suppressed: None,
+            masked: Vec::new(),
+            renders: Vec::new(),
+            state: None,
+        }
+    }
+
     /// Computes the stable fingerprint from the parts that identify a finding.
     ///
     /// ```
@@ -215,25 +249,13 @@ impl Finding {
         let start = crate::Position { line, column, offset: 0 };
         let mut parts = vec!["policy-error"];
         parts.extend_from_slice(key);
-        Finding {
-            rule_id: "policy-error".to_owned(),
-            severity: crate::Severity::Error,
-            message,
-            location: Location {
-                path,
-                span: crate::Span { start, end: crate::Position { column: column + 1, ..start } },
-                document: None,
-                route: None,
-            },
-            related: Vec::new(),
-            resource: None,
-            commit: None,
-            fingerprint: Finding::fingerprint_of(&parts),
-            suppressed: None,
-            masked: Vec::new(),
-            renders: Vec::new(),
-            state: None,
-        }
+        let location = Location {
+            path,
+            span: crate::Span { start, end: crate::Position { column: column + 1, ..start } },
+            document: None,
+            route: None,
+        };
+        Finding::new("policy-error", crate::Severity::Error, message, location, Finding::fingerprint_of(&parts))
     }
 
     /// `file` relative to `root` (with `/`), when it lies inside it: where a

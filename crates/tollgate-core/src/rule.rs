@@ -380,20 +380,9 @@ impl<'a> RepositoryContext<'a> {
     pub fn finding_at(&self, path: &str, span: Option<Span>, key: &str, message: impl Into<String>) -> Finding {
         let start = Position { line: 1, column: 1, offset: 0 };
         let span = span.unwrap_or(Span { start, end: Position { column: 2, offset: 1, ..start } });
-        Finding {
-            rule_id: self.meta.id.clone(),
-            severity: self.meta.severity,
-            message: message.into(),
-            location: Location { path: path.to_owned(), span, document: None, route: None },
-            related: Vec::new(),
-            resource: None,
-            commit: None,
-            fingerprint: Finding::fingerprint_of(&[&self.meta.id, path, &normalize_content(key)]),
-            suppressed: None,
-            masked: Vec::new(),
-            renders: Vec::new(),
-            state: None,
-        }
+        let location = Location { path: path.to_owned(), span, document: None, route: None };
+        let fingerprint = Finding::fingerprint_of(&[&self.meta.id, path, &normalize_content(key)]);
+        Finding::new(self.meta.id.clone(), self.meta.severity, message, location, fingerprint)
     }
 }
 
@@ -501,20 +490,11 @@ impl<'a> FindingBuilder<'a> {
             self.resource.as_ref().map_or_else(|| format!("#{}", self.document.index), ResourceIdentity::display_name);
         let route = self.route.to_string();
         let fingerprint = Finding::fingerprint_of(&[&self.meta.id, &self.file.path, &identity, &route, &content]);
-        Finding {
-            rule_id: self.meta.id.clone(),
-            severity: self.severity,
-            message: self.message,
-            location,
-            related: self.related,
-            resource: self.resource,
-            commit: None,
-            fingerprint,
-            suppressed: None,
-            masked: self.masked,
-            renders: Vec::new(),
-            state: None,
-        }
+        let mut finding = Finding::new(self.meta.id.clone(), self.severity, self.message, location, fingerprint);
+        finding.related = self.related;
+        finding.resource = self.resource;
+        finding.masked = self.masked;
+        finding
     }
 
     /// Finishes the finding and adds it to `out`.

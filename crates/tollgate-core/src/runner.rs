@@ -497,20 +497,9 @@ fn render_problems(model: &RepositoryModel) -> Vec<Finding> {
         .iter()
         .map(|p| {
             let line = model.file(&p.path).and_then(|f| f.line(p.span.start.line)).unwrap_or_default();
-            Finding {
-                rule_id: "parse-error".to_owned(),
-                severity: p.severity,
-                message: p.message.clone(),
-                location: Location { path: p.path.clone(), span: p.span, document: None, route: None },
-                related: Vec::new(),
-                resource: None,
-                commit: None,
-                fingerprint: Finding::fingerprint_of(&["parse-error", "render", &p.path, &normalize_content(line)]),
-                suppressed: None,
-                masked: Vec::new(),
-                renders: Vec::new(),
-                state: None,
-            }
+            let location = Location { path: p.path.clone(), span: p.span, document: None, route: None };
+            let fingerprint = Finding::fingerprint_of(&["parse-error", "render", &p.path, &normalize_content(line)]);
+            Finding::new("parse-error", p.severity, p.message.clone(), location, fingerprint)
         })
         .collect()
 }
@@ -523,20 +512,9 @@ fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
         .filter_map(|file| {
             let problem = file.problem.as_ref()?;
             let line = file.line(problem.span.start.line).unwrap_or_default();
-            Some(Finding {
-                rule_id: "parse-error".to_owned(),
-                severity,
-                message: problem.message.clone(),
-                location: Location { path: file.path.clone(), span: problem.span, document: None, route: None },
-                related: Vec::new(),
-                resource: None,
-                commit: None,
-                fingerprint: Finding::fingerprint_of(&["parse-error", &file.path, &normalize_content(line)]),
-                suppressed: None,
-                masked: Vec::new(),
-                renders: Vec::new(),
-                state: None,
-            })
+            let location = Location { path: file.path.clone(), span: problem.span, document: None, route: None };
+            let fingerprint = Finding::fingerprint_of(&["parse-error", &file.path, &normalize_content(line)]);
+            Some(Finding::new("parse-error", severity, problem.message.clone(), location, fingerprint))
         })
         .collect()
 }

@@ -164,20 +164,8 @@ fn inline_allowed(registry: &Registry, id: &str) -> bool {
 
 fn invalid(registry: &Registry, location: Location, content: &str, message: String) -> Finding {
     let severity = registry.get("suppression-invalid").map_or(Severity::Warning, |r| r.meta.severity);
-    Finding {
-        rule_id: "suppression-invalid".to_owned(),
-        severity,
-        fingerprint: Finding::fingerprint_of(&["suppression-invalid", &location.path, &normalize_content(content)]),
-        message,
-        location,
-        related: Vec::new(),
-        resource: None,
-        commit: None,
-        suppressed: None,
-        masked: Vec::new(),
-        renders: Vec::new(),
-        state: None,
-    }
+    let fingerprint = Finding::fingerprint_of(&["suppression-invalid", &location.path, &normalize_content(content)]);
+    Finding::new("suppression-invalid", severity, message, location, fingerprint)
 }
 
 /// Marks suppressed findings and returns `suppression-invalid` findings for
@@ -362,27 +350,22 @@ pub(crate) fn added_suppressions(
             };
             let rules = s.rules.join(", ");
             let location = Location { path: file.path.clone(), span: s.span, document: None, route: None };
-            out.push(Finding {
-                rule_id: meta.id.clone(),
-                severity: meta.severity,
-                message: format!(
-                    "This change adds a suppression of `{rules}` (reason: \"{}\"): {what}. The owners of `{}` must agree that the exception is acceptable.",
-                    s.reason, file.path
-                ),
-                fingerprint: Finding::fingerprint_of(&[&meta.id, &file.path, &normalize_content(s.span.text(&file.text))]),
-                location,
-                related: silenced
-                    .iter()
-                    .take(5)
-                    .map(|f| crate::finding::RelatedLocation { location: f.location.clone(), message: format!("silenced `{}`", f.rule_id) })
-                    .collect(),
-                resource: None,
-                commit: None,
-                suppressed: None,
-                masked: Vec::new(),
-                renders: Vec::new(),
-                state: None,
-            });
+            let message = format!(
+                "This change adds a suppression of `{rules}` (reason: \"{}\"): {what}. The owners of `{}` must agree that the exception is acceptable.",
+                s.reason, file.path
+            );
+            let fingerprint =
+                Finding::fingerprint_of(&[&meta.id, &file.path, &normalize_content(s.span.text(&file.text))]);
+            let mut finding = Finding::new(meta.id.clone(), meta.severity, message, location, fingerprint);
+            finding.related = silenced
+                .iter()
+                .take(5)
+                .map(|f| crate::finding::RelatedLocation {
+                    location: f.location.clone(),
+                    message: format!("silenced `{}`", f.rule_id),
+                })
+                .collect();
+            out.push(finding);
             items.push((format!("{}:{}", file.path, s.line), format!("ignore[{rules}] {} — {what}", s.reason)));
         }
     }

@@ -67,6 +67,41 @@ pub struct RegoFile {
     pub text: String,
 }
 
+/// A source rewrite: the rewritten text, or `None` when it changes nothing.
+type Rewrite = fn(&str) -> Option<String>;
+
+/// The rewrites loading makes to a policy's source so that regorus
+/// evaluates it as OPA does (see [`add_module`]), each as a sentence; empty
+/// when the policy runs as written. `tollgate test -v` lists them, so a user
+/// sees that their policy was changed before evaluation.
+///
+/// ```
+/// let text = "package p\ndeny[msg] {\n  not startswith(input.image, \"r/\")\n  msg := \"x\"\n}\n";
+/// assert_eq!(tollgate_rego::rewrites(text), vec!["the reference arguments of a call under `not` are evaluated before the negation"]);
+/// assert!(tollgate_rego::rewrites("package p\ndeny[msg] { msg := \"x\" }\n").is_empty());
+/// ```
+pub fn rewrites(text: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut text = text.to_owned();
+    let steps: [(Rewrite, &'static str); 5] = [
+        (terminate_lines_before_parentheses, "a body line starting with `(` starts a new expression"),
+        (
+            hoist_negated_call_arguments,
+            "the reference arguments of a call under `not` are evaluated before the negation",
+        ),
+        (drop_vacuous_some, "a `some x` whose variable only comprehensions use is dropped"),
+        (reorder_comprehension_assignments, "comprehension locals assigned after their use are reordered"),
+        (split_multi_body_rules, "a v0 rule with several bodies is restated once per body"),
+    ];
+    for (rewrite, what) in steps {
+        if let Some(rewritten) = rewrite(&text) {
+            out.push(what);
+            text = rewritten;
+        }
+    }
+    out
+}
+
 /// Adds `file` to `engine`: Rego v1 first (conftest's default), then v0
 /// (Gatekeeper's), the error of the syntax the file looks written in otherwise.
 pub(crate) fn add_module(
