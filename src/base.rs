@@ -102,7 +102,7 @@ pub fn read_base_guardrails(
     let (cli_rego, cli_data, cli_kyverno) = cli;
     let max = tollgate_core::DEFAULT_MAX_FILE_SIZE;
     let fixed = |p: &str| is_fixed_guardrail(p) || config_file == Some(p);
-    let first = tollgate_git::read_tree(root, base, &fixed, max).map_err(BaseError::Unreadable)?;
+    let first = tollgate_git::read_tree(root, base, &fixed, max).map_err(|e| BaseError::Unreadable(e.to_string()))?;
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     let take =
@@ -151,7 +151,8 @@ pub fn read_base_guardrails(
     let all: Vec<&String> = rego_paths.iter().chain(&kyverno_paths).chain(&data_paths).collect();
     if !all.is_empty() {
         let wanted = |p: &str| all.iter().any(|dir| under(p, dir));
-        let second = tollgate_git::read_tree(root, base, &wanted, max).map_err(BaseError::Unreadable)?;
+        let second =
+            tollgate_git::read_tree(root, base, &wanted, max).map_err(|e| BaseError::Unreadable(e.to_string()))?;
         take(second, &mut files, &mut problems);
         for dir in &all {
             if !files.keys().any(|p| under(p, dir)) && !problems.iter().any(|(p, _)| under(p, dir)) {
@@ -335,7 +336,7 @@ pub fn base_check(
     registry: &tollgate_core::Registry,
     options: &tollgate_core::CheckOptions,
     head: &RepositoryModel,
-) -> Result<tollgate_core::CheckReport, String> {
+) -> Result<tollgate_core::CheckReport, tollgate_git::TreeError> {
     let exclude = tollgate_core::glob_set(&config.exclude).unwrap_or_default();
     let want = |p: &str| tollgate_core::classify(p).is_some() && !exclude.is_match(p);
     let started = std::time::Instant::now();

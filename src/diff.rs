@@ -172,7 +172,7 @@ pub fn model_at(
     revision: &str,
     config: &tollgate_core::Config,
     renderer: &std::sync::Arc<dyn tollgate_core::Renderer>,
-) -> Result<(RepositoryModel, BTreeMap<String, [u8; 32]>), String> {
+) -> Result<(RepositoryModel, BTreeMap<String, [u8; 32]>), tollgate_git::TreeError> {
     let exclude = tollgate_core::glob_set(&config.exclude).unwrap_or_default();
     let want = |p: &str| tollgate_core::classify(p).is_some() && !exclude.is_match(p);
     let tree = tollgate_git::read_tree(root, revision, &want, config.max_file_size)?;

@@ -789,10 +789,8 @@ fn run_diff(range: &str, root: &Path, format: DiffFormat, registry: &Registry) -
             extra_roots: config.render_roots.clone(),
             reuse: None,
         });
-    let (base_model, base_files) =
-        tollgate::diff::model_at(root, base, &config, &renderer).map_err(anyhow::Error::msg)?;
-    let (head_model, head_files) =
-        tollgate::diff::model_at(root, head, &config, &renderer).map_err(anyhow::Error::msg)?;
+    let (base_model, base_files) = tollgate::diff::model_at(root, base, &config, &renderer)?;
+    let (head_model, head_files) = tollgate::diff::model_at(root, head, &config, &renderer)?;
     let changed = tollgate::diff::changed_paths(&base_files, &head_files);
     let diff = tollgate::diff::rendered_diff(&base_model, &head_model, &changed, base, head);
     let format = match format {

@@ -16,7 +16,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 use rayon::prelude::*;
@@ -99,6 +99,45 @@ pub fn blob_id(data: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// Why the files of a commit could not be read. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// `root` is not in a git work tree.
+    #[error("`{root}` is not inside a git repository ({reason})")]
+    NotARepository {
+        /// The checked root.
+        root: PathBuf,
+        /// What gix said.
+        reason: String,
+    },
+    /// The revision does not name a commit this clone has.
+    #[error("unknown revision `{revision}` ({reason}). {FETCH_HINT}")]
+    UnknownRevision {
+        /// The revision as given.
+        revision: String,
+        /// What gix said.
+        reason: String,
+    },
+    /// The revision names something that is not a commit.
+    #[error("`{revision}` is not a commit: {reason}")]
+    NotACommit {
+        /// The revision as given.
+        revision: String,
+        /// What gix said.
+        reason: String,
+    },
+    /// An object of the commit could not be read (a damaged or partial clone).
+    #[error("cannot read `{what}` of `{revision}`: {reason}")]
+    Unreadable {
+        /// The revision as given.
+        revision: String,
+        /// The path, tree or commit that could not be read.
+        what: String,
+        /// What gix said.
+        reason: String,
+    },
+}
+
 /// Reads, at `revision`, every regular file under `root` whose root-relative
 /// path `want` accepts (at most `max_size` bytes each). This is how the base
 /// commit's guardrails (configuration, policies, `.sops.yaml`, `.gitignore`
@@ -111,7 +150,12 @@ pub fn blob_id(data: &[u8]) -> Vec<u8> {
 ///     println!("{path}: {} bytes at origin/main", bytes.len());
 /// }
 /// ```
-pub fn read_tree(root: &Path, revision: &str, want: &dyn Fn(&str) -> bool, max_size: u64) -> Result<TreeFiles, String> {
+pub fn read_tree(
+    root: &Path,
+    revision: &str,
+    want: &dyn Fn(&str) -> bool,
+    max_size: u64,
+) -> Result<TreeFiles, TreeError> {
     read_tree_known(root, revision, want, max_size, &|_, _| false)
 }
 
@@ -124,29 +168,39 @@ pub fn read_tree_known(
     want: &dyn Fn(&str) -> bool,
     max_size: u64,
     known: &dyn Fn(&str, &[u8]) -> bool,
-) -> Result<TreeFiles, String> {
-    let repo = gix::discover(root).map_err(|e| format!("`{}` is not inside a git repository ({e})", root.display()))?;
+) -> Result<TreeFiles, TreeError> {
+    let unreadable = |what: &str, e: &dyn std::fmt::Display| TreeError::Unreadable {
+        revision: revision.to_owned(),
+        what: what.to_owned(),
+        reason: e.to_string(),
+    };
+    let repo = gix::discover(root)
+        .map_err(|e| TreeError::NotARepository { root: root.to_path_buf(), reason: e.to_string() })?;
     let prefix = RootPrefix::of(&repo, root).unwrap_or_default();
     let tree = repo
         .rev_parse_single(revision)
-        .map_err(|e| format!("unknown revision `{revision}` ({e}). {FETCH_HINT}"))?
+        .map_err(|e| TreeError::UnknownRevision { revision: revision.to_owned(), reason: e.to_string() })?
         .object()
-        .map_err(|e| format!("cannot read `{revision}`: {e}"))?
+        .map_err(|e| unreadable("the commit", &e))?
         .peel_to_commit()
-        .map_err(|e| format!("`{revision}` is not a commit: {e}"))?
+        .map_err(|e| TreeError::NotACommit { revision: revision.to_owned(), reason: e.to_string() })?
         .tree_id()
-        .map_err(|e| format!("cannot read the tree of `{revision}`: {e}"))?
+        .map_err(|e| unreadable("the tree", &e))?
         .detach();
     // Down to the checked root, then every entry below it.
     let mut start = Some(tree);
     for part in prefix.0.split('/').filter(|p| !p.is_empty()) {
-        start = entries(&repo, start)?.get(part).filter(|(is_tree, _)| *is_tree).map(|(_, id)| *id);
+        start = entries(&repo, start)
+            .map_err(|e| unreadable(part, &e))?
+            .get(part)
+            .filter(|(is_tree, _)| *is_tree)
+            .map(|(_, id)| *id);
     }
     let mut out = TreeFiles { revision: revision.to_owned(), ..TreeFiles::default() };
     let mut stack: Vec<(String, ObjectId)> = start.map(|id| (String::new(), id)).into_iter().collect();
     while let Some((dir, id)) = stack.pop() {
-        let tree = repo.find_tree(id).map_err(|e| e.to_string())?;
-        let decoded = tree.decode().map_err(|e| e.to_string())?;
+        let tree = repo.find_tree(id).map_err(|e| unreadable(&dir, &e))?;
+        let decoded = tree.decode().map_err(|e| unreadable(&dir, &e))?;
         for entry in &decoded.entries {
             let path = if dir.is_empty() { entry.filename.to_string() } else { format!("{dir}/{}", entry.filename) };
             if entry.mode.is_tree() {
@@ -163,12 +217,12 @@ pub fn read_tree_known(
                     out.known.push(path);
                     continue;
                 }
-                let header = repo.find_header(entry.oid).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+                let header = repo.find_header(entry.oid).map_err(|e| unreadable(&path, &e))?;
                 if header.size() > max_size {
                     out.oversized.push(path);
                     continue;
                 }
-                let blob = repo.find_blob(entry.oid).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+                let blob = repo.find_blob(entry.oid).map_err(|e| unreadable(&path, &e))?;
                 out.files.insert(path, blob.data.clone());
             }
         }
