@@ -117,10 +117,18 @@ impl Context {
         let parts = split_variable(dotted);
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let root = parts[0];
-        if !self.overlay.contains_key(root) {
-            // Move the base's entry up (free while the base is not shared).
-            let moved = Arc::make_mut(&mut self.base).as_object_mut().and_then(|m| m.remove(root));
-            if let Some(v) = moved {
+        // A dotted name merges into the map the base may hold under `root`:
+        // that entry comes up into the overlay, moved when this context owns
+        // the base, else copied alone. The base is never copied whole: a
+        // `foreach` element's context shares its parent's base, and copying
+        // it would copy the resource once per element. A plain name needs
+        // nothing from the base (the overlay shadows it).
+        if parts.len() > 1 && !self.overlay.contains_key(root) {
+            let entry = match Arc::get_mut(&mut self.base) {
+                Some(base) => base.as_object_mut().and_then(|m| m.remove(root)),
+                None => self.base.get(root).cloned(),
+            };
+            if let Some(v) = entry {
                 self.overlay.insert(root.to_string(), v);
             }
         }
