@@ -326,7 +326,9 @@ impl Config {
                 .collect();
             match Environments::configured(&entries) {
                 Ok(e) => config.environments = e,
-                Err(m) => problems.push(diag(root.get_key("environments").map_or(root.span, |n| n.span), m)),
+                Err(m) => {
+                    problems.push(diag(root.get_key("environments").map_or(root.span, |n| n.span), m.to_string()));
+                }
             }
         }
         if let Some(review) = root.get_key("review") {

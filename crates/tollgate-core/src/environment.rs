@@ -72,12 +72,16 @@ impl Environments {
     }
 
     /// Environments from configuration, in order: `(name, globs, protected)`.
-    pub fn configured(entries: &[(String, Vec<String>, bool)]) -> Result<Environments, String> {
+    pub fn configured(entries: &[(String, Vec<String>, bool)]) -> Result<Environments, GlobError> {
         let mut list = Vec::new();
         for (name, paths, protected) in entries {
             let mut set = GlobSetBuilder::new();
             for p in paths {
-                set.add(compile_glob(p).map_err(|e| format!("environment `{name}`: bad glob `{p}`: {e}"))?);
+                set.add(compile_glob(p).map_err(|source| GlobError::Pattern {
+                    environment: Some(name.clone()),
+                    pattern: p.clone(),
+                    source,
+                })?);
             }
             let lower = name.to_ascii_lowercase();
             let tier = if *protected {
@@ -94,7 +98,7 @@ impl Environments {
                 protected: *protected,
                 tier,
                 paths: paths.clone(),
-                globs: Some(set.build().map_err(|e| e.to_string())?),
+                globs: Some(set.build().map_err(GlobError::Set)?),
             });
         }
         Ok(Environments { list, defaults: false })
@@ -213,13 +217,41 @@ fn default_segment_index(segment: &str) -> Option<usize> {
     best
 }
 
+/// A glob of the configuration (an environment's `paths`, `exclude`, an
+/// `ignore` entry's or a signer's `paths`) that does not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum GlobError {
+    /// One pattern is not a glob.
+    #[error("{}bad glob `{pattern}`: {source}", .environment.as_ref().map(|n| format!("environment `{n}`: ")).unwrap_or_default())]
+    Pattern {
+        /// The environment whose `paths` hold it, if any.
+        environment: Option<String>,
+        /// The pattern as written.
+        pattern: String,
+        /// Why it does not compile.
+        source: globset::Error,
+    },
+    /// The patterns do not build into one set.
+    #[error("{0}")]
+    Set(globset::Error),
+}
+
 /// Compiles globs into one set.
-pub fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
+///
+/// ```
+/// let err = tollgate_core::glob_set(&["apps/[prod".to_owned()]).unwrap_err();
+/// assert!(err.to_string().starts_with("bad glob `apps/[prod`: "));
+/// ```
+pub fn glob_set(patterns: &[String]) -> Result<GlobSet, GlobError> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        b.add(compile_glob(p).map_err(|e| format!("bad glob `{p}`: {e}"))?);
+        b.add(compile_glob(p).map_err(|source| GlobError::Pattern {
+            environment: None,
+            pattern: p.clone(),
+            source,
+        })?);
     }
-    b.build().map_err(|e| e.to_string())
+    b.build().map_err(GlobError::Set)
 }
 
 #[cfg(test)]

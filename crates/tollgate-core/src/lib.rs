@@ -41,7 +41,7 @@ pub use config::{
 pub use date::Date;
 pub use diff::{ObjectChange, ObjectDiff, RenderedDiff, RootDiff};
 pub use discover::{Candidate, Discovery, discover, discover_with, load};
-pub use environment::{Environment, Environments, Tier, compile_glob, glob_set};
+pub use environment::{Environment, Environments, GlobError, Tier, compile_glob, glob_set};
 pub use error::CoreError;
 pub use finding::{ChangeState, Finding, Location, RelatedLocation, ResourceIdentity, Suppression};
 pub use history::{CommitCheck, CommitRef, SignatureVerdict};

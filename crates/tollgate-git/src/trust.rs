@@ -216,7 +216,7 @@ impl TrustPolicy {
             } else {
                 Some(
                     tollgate_core::glob_set(&paths)
-                        .map_err(|e| at(map.get("paths").map_or(item.span, |n| n.span), e))?,
+                        .map_err(|e| at(map.get("paths").map_or(item.span, |n| n.span), e.to_string()))?,
                 )
             };
             policy.add(Signer { name, paths, matcher, certs, ssh: Vec::new() }, ssh.into_iter().zip(ssh_keys));
