@@ -22,6 +22,9 @@ use tollgate_core::{
     CONFIG_FILE_NAMES, Config, ConfigDiagnostic, CoreError, Finding, PolicyEngine, RepositoryModel, RuleMeta,
 };
 
+/// Files as `(repository path, text)`.
+type Files = Vec<(String, String)>;
+
 /// Files that are guardrails wherever the configuration points: read at the
 /// base commit in every range check.
 pub fn is_fixed_guardrail(path: &str) -> bool {
@@ -338,7 +341,16 @@ pub fn base_check(
     head: &RepositoryModel,
 ) -> Result<tollgate_core::CheckReport, tollgate_git::TreeError> {
     let exclude = tollgate_core::glob_set(&config.exclude).unwrap_or_default();
-    let want = |p: &str| tollgate_core::classify(p).is_some() && !exclude.is_match(p);
+    // Manifests, and the other files the head's renders read (a generator's
+    // `.env` or `.properties`): the base's renders read those from git too.
+    let render_inputs: std::collections::HashSet<&str> = head
+        .renders()
+        .rendered
+        .iter()
+        .flat_map(|r| r.files.iter().map(String::as_str))
+        .filter(|p| tollgate_core::classify(p).is_none())
+        .collect();
+    let want = |p: &str| (tollgate_core::classify(p).is_some() || render_inputs.contains(p)) && !exclude.is_match(p);
     let started = std::time::Instant::now();
     // A base blob that is the head's file byte for byte is not read: the
     // head's parse of it is taken (same text, same parse).
@@ -353,8 +365,11 @@ pub fn base_check(
     let known = |path: &str, id: &[u8]| head_ids.get(path).is_some_and(|h| h.as_slice() == id);
     let tree = tollgate_git::read_tree_known(root, revision, &want, config.max_file_size, &known)?;
     let same: Vec<&str> = tree.known.iter().map(String::as_str).collect();
-    let files: Vec<(String, String)> =
-        tree.files.into_iter().map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned())).collect();
+    let (files, others): (Files, Files) = tree
+        .files
+        .into_iter()
+        .map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned()))
+        .partition(|(path, _)| tollgate_core::classify(path).is_some());
     let mut options =
         tollgate_core::CheckOptions { range: None, baseline: None, tracked: None, gitignores: None, ..options.clone() };
     if options.renderer.is_some() && config.render_kustomize {
@@ -372,13 +387,14 @@ pub fn base_check(
         options.renderer = Some(Arc::new(tollgate_kustomize::KustomizeRenderer {
             extra_roots: config.render_roots.clone(),
             reuse: Some(Arc::new(tollgate_kustomize::Reuse { renders, changed })),
+            files: Some(Arc::new(others.into_iter().collect())),
         }));
     }
     // The model's root is a path that does not exist: the work tree holds the
-    // change, so nothing of the base may be read from it (a renderer falls
-    // back to the disk for files that are not manifests, such as a
-    // generator's `.env`; at the base such a read fails, and the findings of
-    // that render count as new, never as existing).
+    // change, so nothing of the base may be read from it. Files that are not
+    // manifests come from the base commit (`files` above); one the head's
+    // renders did not read cannot be read at the base, and the findings of
+    // such a render count as new, never as existing.
     let nowhere = root.join(".tollgate-base-commit-is-read-from-git-objects");
     // A file whose text is the head's parses the same: take the head's parse.
     let mut parsed: Vec<tollgate_core::SourceFile> =

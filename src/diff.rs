@@ -12,6 +12,9 @@ use sha2::Digest as _;
 use tollgate_core::{ObjectChange, ObjectDiff, RenderedDiff, RepositoryModel, RootDiff};
 use tollgate_yaml::{Document, Node, Value};
 
+/// Files as `(repository path, text)`.
+type Files = Vec<(String, String)>;
+
 /// At most this many bytes of object diffs per run; the rest is counted in
 /// [`RenderedDiff::omitted`].
 pub const MAX_DIFF_BYTES: usize = 256 * 1024;
@@ -165,24 +168,30 @@ fn unified(old: &str, new: &str, base: &str, head: &str) -> String {
 }
 
 /// The repository at `revision`, read from git objects (never checked out)
-/// and rendered: the model, and each file's content hash for
-/// [`changed_paths`].
+/// and rendered with `render_roots` as extra roots: the model, and each
+/// file's content hash for [`changed_paths`]. Files that are not manifests
+/// (a generator's `.env`) are given to the renderer from the same commit.
 pub fn model_at(
     root: &std::path::Path,
     revision: &str,
     config: &tollgate_core::Config,
-    renderer: &std::sync::Arc<dyn tollgate_core::Renderer>,
 ) -> Result<(RepositoryModel, BTreeMap<String, [u8; 32]>), tollgate_git::TreeError> {
     let exclude = tollgate_core::glob_set(&config.exclude).unwrap_or_default();
-    let want = |p: &str| tollgate_core::classify(p).is_some() && !exclude.is_match(p);
-    let tree = tollgate_git::read_tree(root, revision, &want, config.max_file_size)?;
+    let tree = tollgate_git::read_tree(root, revision, &|p| !exclude.is_match(p), config.max_file_size)?;
     let hashes = tree.files.iter().map(|(p, b)| (p.clone(), sha2::Sha256::digest(b).into())).collect();
-    let files: Vec<(String, String)> =
-        tree.files.into_iter().map(|(p, b)| (p, String::from_utf8_lossy(&b).into_owned())).collect();
+    let (files, others): (Files, Files) = tree
+        .files
+        .into_iter()
+        .map(|(p, b)| (p, String::from_utf8_lossy(&b).into_owned()))
+        .partition(|(p, _)| tollgate_core::classify(p).is_some());
+    let renderer = std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
+        extra_roots: config.render_roots.clone(),
+        reuse: None,
+        files: Some(std::sync::Arc::new(others.into_iter().collect())),
+    });
     // No rules: only the renders are wanted. Nothing is read from the work
     // tree (see `base::base_check`).
-    let options =
-        tollgate_core::CheckOptions { renderer: Some(renderer.clone()), ..tollgate_core::CheckOptions::default() };
+    let options = tollgate_core::CheckOptions { renderer: Some(renderer), ..tollgate_core::CheckOptions::default() };
     let nowhere = root.join(".tollgate-revision-is-read-from-git-objects");
     let report = tollgate_core::check_sources(&nowhere, files, config, &tollgate_core::Registry::default(), &options);
     Ok((report.model, hashes))

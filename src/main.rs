@@ -478,6 +478,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         options.renderer = Some(std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
             extra_roots: config.render_roots.clone(),
             reuse: None,
+            files: None,
         }));
     }
     let started = std::time::Instant::now();
@@ -751,6 +752,7 @@ fn run_map(root: &Path, format: MapFormat, explicit: Option<&Path>, registry: &R
         renderer: Some(std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
             extra_roots: config.render_roots.clone(),
             reuse: None,
+            files: None,
         })),
         ..CheckOptions::default()
     };
@@ -784,13 +786,8 @@ fn run_diff(range: &str, root: &Path, format: DiffFormat, registry: &Registry) -
         }
         Err(e) => bail!("{e}"),
     };
-    let renderer: std::sync::Arc<dyn tollgate_core::Renderer> =
-        std::sync::Arc::new(tollgate_kustomize::KustomizeRenderer {
-            extra_roots: config.render_roots.clone(),
-            reuse: None,
-        });
-    let (base_model, base_files) = tollgate::diff::model_at(root, base, &config, &renderer)?;
-    let (head_model, head_files) = tollgate::diff::model_at(root, head, &config, &renderer)?;
+    let (base_model, base_files) = tollgate::diff::model_at(root, base, &config)?;
+    let (head_model, head_files) = tollgate::diff::model_at(root, head, &config)?;
     let changed = tollgate::diff::changed_paths(&base_files, &head_files);
     let diff = tollgate::diff::rendered_diff(&base_model, &head_model, &changed, base, head);
     let format = match format {

@@ -15,7 +15,13 @@ fn run(repo: &TempRepo, args: &[&str]) {
 fn repository() -> TempRepo {
     let repo = TempRepo::new("rendered-diff");
     run(&repo, &["init", "-q"]);
-    repo.write("apps/shop/base/kustomization.yaml", "resources: [deployment.yaml, secret.yaml]\n");
+    // A generator reads a file that is not a manifest: at the base it comes
+    // from git as well, so an untouched ConfigMap is no change.
+    repo.write(
+        "apps/shop/base/kustomization.yaml",
+        "resources: [deployment.yaml, secret.yaml]\nconfigMapGenerator:\n  - name: shop-settings\n    envs: [settings.env]\n",
+    );
+    repo.write("apps/shop/base/settings.env", "MODE=fast\n");
     repo.write(
         "apps/shop/base/deployment.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: shop}\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: shop\n          image: shop:1.0.0\n",
@@ -69,6 +75,7 @@ fn a_base_change_shows_in_every_overlay_that_renders_it_with_secrets_redacted() 
         ]
     );
     let prod = &v["roots"][0]["objects"];
+    assert_eq!(prod.as_array().map(Vec::len), Some(2), "only the Deployment and the Secret changed: {prod:#}");
     assert_eq!(prod[0]["object"], "apps/v1 Deployment/shop-prod/shop");
     assert_eq!(prod[0]["change"], "changed");
     let diff = prod[0]["diff"].as_str().expect("diff");

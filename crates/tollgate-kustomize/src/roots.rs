@@ -32,6 +32,10 @@ pub struct KustomizeRenderer {
     /// does not touch take instead of rendering again (a range check renders
     /// the base commit after the head).
     pub reuse: Option<std::sync::Arc<Reuse>>,
+    /// Files a render may read that are not in the model (a generator's
+    /// `.env` or `.properties`), by repository path: a revision read from git
+    /// objects supplies them here, since its files are not on the disk.
+    pub files: Option<std::sync::Arc<HashMap<String, String>>>,
 }
 
 /// The renders of another revision, and the paths that differ from it: a
@@ -129,6 +133,11 @@ impl Renderer for KustomizeRenderer {
                     ),
                     severity: Severity::Warning,
                 });
+            }
+        }
+        if let Some(files) = &self.files {
+            for (path, text) in files.iter() {
+                virtual_files.entry(path.clone()).or_insert_with(|| text.clone());
             }
         }
         let source = ModelSource::new(model, config.max_file_size, virtual_files);
