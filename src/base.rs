@@ -338,13 +338,29 @@ pub fn base_check(
     config: &Config,
     registry: &tollgate_core::Registry,
     options: &tollgate_core::CheckOptions,
+    head: &mut RepositoryModel,
+) -> Result<tollgate_core::CheckReport, tollgate_git::TreeError> {
+    // The head's renders are lent to the base's renderer (roots the change
+    // does not touch take theirs) and given back afterwards.
+    let renders = Arc::new(head.take_renders());
+    let result = base_check_with(root, revision, config, registry, options, head, &renders);
+    head.set_renders(Arc::try_unwrap(renders).unwrap_or_else(|shared| (*shared).clone()));
+    result
+}
+
+fn base_check_with(
+    root: &Path,
+    revision: &str,
+    config: &Config,
+    registry: &tollgate_core::Registry,
+    options: &tollgate_core::CheckOptions,
     head: &RepositoryModel,
+    head_renders: &Arc<tollgate_core::Renders>,
 ) -> Result<tollgate_core::CheckReport, tollgate_git::TreeError> {
     let exclude = tollgate_core::glob_set(&config.exclude).unwrap_or_default();
     // Manifests, and the other files the head's renders read (a generator's
     // `.env` or `.properties`): the base's renders read those from git too.
-    let render_inputs: std::collections::HashSet<&str> = head
-        .renders()
+    let render_inputs: std::collections::HashSet<&str> = head_renders
         .rendered
         .iter()
         .flat_map(|r| r.files.iter().map(String::as_str))
@@ -383,10 +399,9 @@ pub fn base_check(
             files.iter().filter(|(p, t)| at_head.get(p.as_str()).is_none_or(|f| f.text != *t)).map(|(p, _)| p.clone()),
         );
         changed.extend(head.files.iter().filter(|f| !at_base.contains(f.path.as_str())).map(|f| f.path.clone()));
-        let renders = head.renders().rendered.iter().map(|r| (r.root.clone(), r.clone())).collect();
         options.renderer = Some(Arc::new(tollgate_kustomize::KustomizeRenderer {
             extra_roots: config.render_roots.clone(),
-            reuse: Some(Arc::new(tollgate_kustomize::Reuse { renders, changed })),
+            reuse: Some(Arc::new(tollgate_kustomize::Reuse::new(head_renders.clone(), changed))),
             files: Some(Arc::new(others.into_iter().collect())),
         }));
     }

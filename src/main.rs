@@ -491,7 +491,8 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         Some((base, range_head)) if options.range.as_ref().is_some_and(|r| r.problem.is_none()) => {
             let at = std::time::Instant::now();
             // Unreadable here although the range was read: every finding is new.
-            let base_report = tollgate::base::base_check(root, base, &config, registry, &options, &report.model).ok();
+            let base_report =
+                tollgate::base::base_check(root, base, &config, registry, &options, &mut report.model).ok();
             let fingerprints: std::collections::HashSet<String> =
                 base_report.iter().flat_map(|r| r.active().map(|f| f.fingerprint.clone())).collect();
             report.mark_against_base(&fingerprints);

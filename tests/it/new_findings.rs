@@ -161,3 +161,35 @@ fn without_a_readable_base_every_finding_counts() {
     assert!(states(&v).iter().all(|(_, _, state)| state == "unmarked"), "{v:#}");
     assert!(states(&v).iter().any(|(rule, _, _)| rule == "history-unavailable"), "{v:#}");
 }
+
+#[test]
+fn an_application_with_overrides_is_judged_at_the_head_and_at_the_base() {
+    // Argo CD renders the path with the Application's `kustomize` overrides,
+    // in an overlay made in memory; the Application itself is still an
+    // object of the repository, judged as such (its self-heal in prod).
+    let repo = TempRepo::new("overrides-base");
+    run(&repo, &["init", "-q"]);
+    governed(&repo);
+    repo.write(".tollgate.yaml", "rules:\n  unsigned-commit: {enabled: false}\n");
+    repo.write("apps/web/base/kustomization.yaml", "resources: [d.yaml]\n");
+    repo.write(
+        "apps/web/base/d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web@sha256:0123456789012345678901234567890123456789012345678901234567890123\n",
+    );
+    repo.write(
+        "argocd/web-prod.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web-prod, namespace: argocd}\nspec:\n  project: default\n  source:\n    repoURL: https://github.com/acme/gitops\n    path: apps/web/base\n    kustomize: {namePrefix: prod-}\n  destination: {server: 'https://kubernetes.default.svc', namespace: prod}\n  syncPolicy: {automated: {selfHeal: true}}\n",
+    );
+    commit(&repo, "base");
+    let v = json(&tollgate(&repo.path, &["check", ".", "--format", "json"]));
+    assert!(states(&v).contains(&("prod-self-heal".into(), "argocd/web-prod.yaml".into(), "unmarked".into())), "{v:#}");
+    // An unrelated change: the base's render of the root is the head's, and
+    // the Application is judged there too, so its finding is existing.
+    run(&repo, &["checkout", "-q", "-b", "docs"]);
+    repo.write("docs/README.md", "# web\n");
+    commit(&repo, "docs");
+    let out = tollgate(&repo.path, &["check", ".", "--base", "main", "--new-only", "--format", "json"]);
+    let v = json(&out);
+    assert!(states(&v).contains(&("prod-self-heal".into(), "argocd/web-prod.yaml".into(), "existing".into())), "{v:#}");
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+}

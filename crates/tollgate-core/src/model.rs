@@ -550,6 +550,13 @@ impl RepositoryModel {
         &self.renders
     }
 
+    /// Takes the renders out (to share them with another run, which gives
+    /// them back with [`RepositoryModel::set_renders`]).
+    pub fn take_renders(&mut self) -> crate::render::Renders {
+        self.objects = std::sync::OnceLock::new();
+        std::mem::take(&mut self.renders)
+    }
+
     /// Sets the renders of the run: their objects join the judged objects,
     /// and the objects of the files they consumed leave them.
     pub fn set_renders(&mut self, renders: crate::render::Renders) {

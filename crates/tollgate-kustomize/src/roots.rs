@@ -40,38 +40,54 @@ pub struct KustomizeRenderer {
 
 /// The renders of another revision, and the paths that differ from it: a
 /// root none of whose inputs differ renders the same, so its render is
-/// taken as it is (with the environment this revision gives it).
+/// taken as it is (with the environment this revision gives it). The
+/// renders are shared, not copied: only a root that is taken is cloned.
 #[derive(Debug, Clone, Default)]
 pub struct Reuse {
-    /// The other revision's renders, by root name.
-    pub renders: HashMap<String, Rendered>,
-    /// Paths added, removed or changed between the two revisions.
-    pub changed: HashSet<String>,
+    previous: std::sync::Arc<Renders>,
+    by_root: HashMap<String, usize>,
+    changed: HashSet<String>,
 }
 
 impl Reuse {
+    /// `previous`, the other revision's renders, and the paths added,
+    /// removed or changed between the two revisions.
+    ///
+    /// ```
+    /// use tollgate_kustomize::Reuse;
+    /// let reuse = Reuse::new(Default::default(), ["apps/a/base/d.yaml".to_owned()].into());
+    /// assert!(reuse.unchanged("apps/a/overlays/prod", "apps/a/overlays/prod").is_none());
+    /// ```
+    pub fn new(previous: std::sync::Arc<Renders>, changed: HashSet<String>) -> Reuse {
+        let by_root = previous.rendered.iter().enumerate().map(|(i, r)| (r.root.clone(), i)).collect();
+        Reuse { previous, by_root, changed }
+    }
+
     /// The other revision's render of root `name` (directory `dir`) when no
     /// changed path can alter it: none of its input files, and no file in a
     /// directory it read from or under its own directory (a file added to
     /// or removed from a listed directory changes a render without being
     /// one of the other revision's inputs).
-    ///
-    /// ```
-    /// use tollgate_kustomize::Reuse;
-    /// let reuse = Reuse { changed: ["apps/a/base/d.yaml".to_owned()].into(), ..Reuse::default() };
-    /// assert!(reuse.unchanged("apps/a/overlays/prod", "apps/a/overlays/prod").is_none());
-    /// ```
     pub fn unchanged(&self, name: &str, dir: &str) -> Option<&Rendered> {
-        let previous = self.renders.get(name)?;
+        let previous = &self.previous.rendered[*self.by_root.get(name)?];
+        if dir.is_empty() && !self.changed.is_empty() {
+            return None;
+        }
         let dirs: HashSet<&str> = previous.files.iter().map(|f| parent(f)).collect();
+        let under = format!("{dir}/");
         let touched = self.changed.iter().any(|p| {
             previous.files.contains(p)
                 || *p == previous.kustomization
                 || dirs.contains(parent(p))
-                || dir.is_empty()
-                || p.starts_with(&format!("{dir}/"))
+                || p.starts_with(&under)
         });
         (!touched).then_some(previous)
+    }
+
+    /// The files the other revision's render `previous` consumed (its
+    /// resources and patches, not the Application or variables it read).
+    fn consumed_by(&self, previous: &Rendered) -> Vec<String> {
+        previous.files.iter().filter(|p| self.previous.consumed.contains(*p)).cloned().collect()
     }
 }
 
@@ -167,24 +183,29 @@ impl Renderer for KustomizeRenderer {
                 if spent.load(Ordering::Relaxed) > config.max_nodes {
                     return (dir, Err(Failure::OverBudget));
                 }
-                // A root the change does not touch renders as it did: take it,
-                // with the environment this revision gives it.
-                if let Some(previous) = self.reuse.as_ref().and_then(|r| r.unchanged(display(&name), &dir)) {
-                    let mut file = previous.clone();
-                    let mut environment = environments.get(&dir).copied().flatten();
-                    if let Some((_, env)) = argo {
-                        environment = more_protected(model, environment, env);
-                    }
-                    if let Some(f) = flux {
-                        environment =
-                            more_protected(model, environment, model.file(&f.file).and_then(|x| x.environment));
-                    }
-                    let own = model.file(&file.kustomization).and_then(|k| k.environment);
-                    file.file.environment = more_protected(model, own, environment);
-                    let consumed = file.files.iter().filter(|p| !is_kustomization(p)).cloned().collect();
+                // The environment the root's deployers give it (Argo CD
+                // Applications, the Flux object), on top of its own path's.
+                let mut environment = environments.get(&dir).copied().flatten();
+                if let Some((_, env)) = argo {
+                    environment = more_protected(model, environment, env);
+                }
+                if let Some(f) = flux {
+                    environment = more_protected(model, environment, model.file(&f.file).and_then(|x| x.environment));
+                }
+                let outcome = |mut file: Rendered, consumed: Vec<String>, warnings: Vec<crate::RenderError>| {
+                    file.file.environment = more_protected(model, file.file.environment, environment);
                     let nodes: usize = file.file.documents.iter().map(|d| d.nodes).sum();
                     spent.fetch_add(u64::try_from(nodes).unwrap_or(u64::MAX), Ordering::Relaxed);
-                    return (dir, Ok(Outcome { file, consumed, warnings: Vec::new() }));
+                    Outcome { file, consumed, warnings }
+                };
+                // A root the change does not touch renders as it did: take it,
+                // with the environment this revision gives it.
+                if let Some(reuse) = &self.reuse
+                    && let Some(previous) = reuse.unchanged(display(&name), &dir)
+                {
+                    let mut file = previous.clone();
+                    file.file.environment = model.file(&file.kustomization).and_then(|k| k.environment);
+                    return (dir, Ok(outcome(file, reuse.consumed_by(previous), Vec::new())));
                 }
                 let edits = argo.map_or(&[][..], |(o, _)| o.edits.as_slice());
                 let result = crate::build::render_edited(&source, &dir, edits).map_err(|mut e| {
@@ -200,29 +221,30 @@ impl Renderer for KustomizeRenderer {
                 });
                 let result = result.map(|mut render| {
                     let kustomization = render.files.first().cloned().unwrap_or_default();
-                    let consumed: Vec<String> = render.files.iter().filter(|p| !is_kustomization(p)).cloned().collect();
-                    let mut environment = environments.get(&dir).copied().flatten();
-                    if let Some((o, env)) = argo {
+                    // What the render consumed: its resources and patches. The
+                    // Application whose overrides made an overlay is read, not
+                    // consumed: it is still judged as the object it is.
+                    let consumed: Vec<String> = render
+                        .files
+                        .iter()
+                        .filter(|p| !is_kustomization(p) && argo.is_none_or(|(o, _)| **p != o.application))
+                        .cloned()
+                        .collect();
+                    if let Some((o, _)) = argo {
                         let overlay = render.file_id(&o.path);
                         let application = render.file_id(&o.application);
                         for r in &mut render.resources {
                             o.remap(&mut r.node, overlay, application);
                         }
-                        environment = more_protected(model, environment, env);
                     }
                     if let Some(f) = flux {
                         let vars = crate::flux::var_origins(&f.vars, &mut |path| render.file_id(path));
                         for r in render.resources.iter_mut().filter(|r| !crate::flux::substitution_disabled(&r.node)) {
                             crate::flux::substitute(&mut r.node, &vars);
                         }
-                        environment =
-                            more_protected(model, environment, model.file(&f.file).and_then(|x| x.environment));
                     }
-                    let mut file = rendered(model, &name, kustomization, &render);
-                    file.file.environment = more_protected(model, file.file.environment, environment);
-                    let nodes: usize = file.file.documents.iter().map(|d| d.nodes).sum();
-                    spent.fetch_add(u64::try_from(nodes).unwrap_or(u64::MAX), Ordering::Relaxed);
-                    Outcome { file, consumed, warnings: render.warnings }
+                    let file = rendered(model, &name, kustomization, &render);
+                    outcome(file, consumed, render.warnings)
                 });
                 (dir, result.map_err(Failure::Render))
             })
