@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use tollgate_core::{CheckReport, Finding, Node, Rendered, RepositoryModel, Tier};
+use tollgate_report::markdown_text;
 
 /// One cell: what the repository says, and the rules that report a gap there.
 #[derive(Debug, Clone, Default)]
@@ -447,15 +448,15 @@ pub fn table(rows: &[Row]) -> String {
     );
     for r in rows {
         let env = match (&r.environment, r.protected) {
-            (Some(e), true) => format!("**{}**", md(e)),
-            (Some(e), false) => md(e),
+            (Some(e), true) => format!("**{}**", markdown_text(e)),
+            (Some(e), false) => markdown_text(e),
             (None, _) => "—".to_owned(),
         };
         let _ = writeln!(
             out,
             "| {} <br><sub>{}</sub> | {env} | {} | {} | {} | {} | {} |",
-            md(&r.application),
-            md(&r.root),
+            markdown_text(&r.application),
+            markdown_text(&r.root),
             cell(&r.arrives),
             cell(&r.approval),
             cell(&r.reconciler),
@@ -467,31 +468,11 @@ pub fn table(rows: &[Row]) -> String {
 }
 
 fn cell(c: &Cell) -> String {
-    let mut s = md(&c.text);
+    let mut s = markdown_text(&c.text);
     for gap in &c.gaps {
-        let _ = write!(s, "<br>⚠ {}", md(gap));
+        let _ = write!(s, "<br>⚠ {}", markdown_text(gap));
     }
     s
-}
-
-/// Text for a table cell: no HTML, no table structure, one line.
-fn md(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '|' => out.push_str("\\|"),
-            '`' | '*' | '_' | '[' | ']' | '#' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A Mermaid flowchart: one subgraph per application, its environments in

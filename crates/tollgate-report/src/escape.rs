@@ -58,7 +58,11 @@ fn printable_with(text: &str, keep_tab: bool) -> Cow<'_, str> {
 /// HTML's and Markdown's structural characters escaped, so that a file name
 /// can neither start a heading, a link or an image nor open a tag, and a `|`
 /// cannot end a cell.
-pub(crate) fn markdown_text(text: &str) -> String {
+///
+/// ```
+/// assert_eq!(tollgate_report::markdown_text("a|<b>#`c`"), "a&#124;&lt;b&gt;\\#`c`");
+/// ```
+pub fn markdown_text(text: &str) -> String {
     let text = printable(text);
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {

@@ -19,6 +19,7 @@ mod text;
 
 use tollgate_core::{CheckReport, Finding, Severity};
 
+pub use escape::markdown_text;
 pub use sarif::{MAX_DESCRIPTION_CHARS, MAX_RESULTS, to_sarif};
 
 /// `text` with every control, line-separator and bidirectional character
