@@ -180,20 +180,88 @@ fn snippets_name_a_release_that_exists() {
         read("CHANGELOG.md").contains(&format!("## [{version}] - ")),
         "CHANGELOG.md has no `## [{version}] - DATE` section"
     );
-    // The tag exists, is annotated, and its commit declares this version.
+    // The release commit as docs/releasing.md records it (from the commit
+    // after the release on), and the date beside it is the changelog's.
+    let releases = read("docs/releasing.md");
+    let recorded = releases.lines().find_map(|line| {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        (cells.len() == 5 && cells[1] == version).then(|| (cells[2].to_owned(), cells[3].to_owned()))
+    });
+    if let Some((date, commit)) = &recorded {
+        assert!(
+            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            "docs/releasing.md records {version} at {commit:?}, not a full commit hash"
+        );
+        assert!(
+            read("CHANGELOG.md").contains(&format!("## [{version}] - {date}")),
+            "docs/releasing.md dates {version} {date}, the changelog does not"
+        );
+    }
     if !root.join(".git").exists() {
         super::support::skip("not a git checkout; the release tag cannot be checked");
         return;
     }
-    let kind = super::support::git(&root, &["cat-file", "-t", &tag]);
+    let git = |args: &[&str]| super::support::git(&root, args);
+    let declares = |commit: &str| {
+        let manifest = git(&["show", &format!("{commit}:Cargo.toml")]);
+        String::from_utf8_lossy(&manifest.stdout).contains(&format!("version = \"{version}\""))
+    };
+    let kind = git(&["cat-file", "-t", &tag]);
+    if kind.status.success() {
+        // The tag is here: annotated, on this history, on a commit that
+        // declares the version, and the one the record names.
+        assert_eq!(String::from_utf8_lossy(&kind.stdout).trim(), "tag", "{tag} must be an annotated tag");
+        assert!(declares(&tag), "the commit tagged {tag} does not declare version {version}");
+        assert!(
+            git(&["merge-base", "--is-ancestor", &tag, "HEAD"]).status.success(),
+            "{tag} is not on this branch's history"
+        );
+        if let Some((_, commit)) = &recorded {
+            let tagged = git(&["rev-parse", &format!("{tag}^{{commit}}")]);
+            assert_eq!(
+                String::from_utf8_lossy(&tagged.stdout).trim(),
+                commit,
+                "docs/releasing.md records another commit for {version} than {tag} names"
+            );
+        }
+        return;
+    }
+    // No such tag. A clone that has tags but not this one lacks the release.
+    let tags = git(&["tag", "--list"]);
     assert!(
-        kind.status.success(),
-        "the snippets name {tag}, which this repository does not have (a clone without tags? `git fetch --tags`; a release in progress? docs/releasing.md)"
+        String::from_utf8_lossy(&tags.stdout).trim().is_empty(),
+        "the snippets name {tag}, which this repository does not have (a release in progress? docs/releasing.md)"
     );
-    assert_eq!(String::from_utf8_lossy(&kind.stdout).trim(), "tag", "{tag} must be an annotated tag");
-    let manifest = super::support::git(&root, &["show", &format!("{tag}:Cargo.toml")]);
-    assert!(
-        String::from_utf8_lossy(&manifest.stdout).contains(&format!("version = \"{version}\"")),
-        "the commit tagged {tag} does not declare version {version}"
-    );
+    // A clone made without tags (as CI checks out): the record stands in for
+    // the tag, and the recorded commit must be this history's.
+    let (_, commit) = recorded.unwrap_or_else(|| {
+        panic!(
+            "this clone has no tags, so {tag} cannot be seen, and docs/releasing.md records no release commit for {version} \
+             (`git fetch --tags`; or record the release, docs/releasing.md step 7)"
+        )
+    });
+    if git(&["cat-file", "-e", &format!("{commit}^{{commit}}")]).status.success() {
+        assert!(
+            git(&["merge-base", "--is-ancestor", &commit, "HEAD"]).status.success(),
+            "the release commit of {version}, {commit}, is not on this branch's history"
+        );
+        assert!(declares(&commit), "the release commit of {version}, {commit}, does not declare that version");
+    } else {
+        let shallow = git(&["rev-parse", "--is-shallow-repository"]);
+        assert_eq!(
+            String::from_utf8_lossy(&shallow.stdout).trim(),
+            "true",
+            "the release commit of {version}, {commit}, is not in this repository's history"
+        );
+        // A shallow clone without tags holds neither the tag nor the commit:
+        // what is checkable here (the snippets, the changelog, the record)
+        // was checked above.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "notice: shallow clone without tags: the release commit {commit} of {tag} is not here to inspect\n"
+            )
+            .as_bytes(),
+        );
+    }
 }
