@@ -112,8 +112,7 @@ fn kustomize_krusty(cases: &Path) -> Result<(Tally, String)> {
         let Ok(text) = std::fs::read_to_string(case.join("case.json")) else { continue };
         let spec: Json = serde_json::from_str(&text).with_context(|| format!("{}", case.display()))?;
         let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let source =
-            tollgate_kustomize::DiskSource::new(&case.join("input"), 5 << 20).map_err(|e| anyhow::anyhow!(e))?;
+        let source = tollgate_kustomize::DiskSource::new(&case.join("input"), 5 << 20)?;
         for build in spec["builds"].as_array().into_iter().flatten() {
             t.total += 1;
             let dir = build["dir"].as_str().unwrap_or(".");

@@ -359,8 +359,7 @@ fn run_render(path: &Path, root: Option<&Path>) -> Result<ExitCode> {
         bail!("`{}` is not inside the root `{}`", path.display(), root.display());
     };
     let rel = rel.to_string_lossy().replace('\\', "/");
-    let source = tollgate_kustomize::DiskSource::new(&root, tollgate_core::DEFAULT_MAX_FILE_SIZE)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let source = tollgate_kustomize::DiskSource::new(&root, tollgate_core::DEFAULT_MAX_FILE_SIZE)?;
     let shown = |path: &str| -> String {
         // The file as the user reaches it from here.
         let file = root.join(path);

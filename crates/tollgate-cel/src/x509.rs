@@ -485,22 +485,36 @@ fn certificate_request(der: &[u8]) -> Result<Json, String> {
     Ok(Json::Object(out))
 }
 
+/// Why [`decode_pem`] refuses its input. The messages are Kyverno's, which
+/// policies and their tests compare against.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PemError {
+    /// No complete, base64-encoded PEM block.
+    #[error("failed to decode PEM block")]
+    Block,
+    /// A PEM block of another type (a key, say).
+    #[error("PEM block neither contains a CERTIFICATE or CERTIFICATE REQUEST")]
+    NotACertificate,
+    /// The block's DER is not a certificate or request tollgate can read.
+    #[error("{0}")]
+    Der(String),
+}
+
 /// Decodes the first PEM block of `input`: a `CERTIFICATE` or a
 /// `CERTIFICATE REQUEST` with an RSA key.
-pub fn decode_pem(input: &str) -> Result<Json, String> {
-    let start = input.find("-----BEGIN ").ok_or("failed to decode PEM block")?;
+pub fn decode_pem(input: &str) -> Result<Json, PemError> {
+    let start = input.find("-----BEGIN ").ok_or(PemError::Block)?;
     let rest = &input[start + "-----BEGIN ".len()..];
-    let (label, rest) = rest.split_once("-----").ok_or("failed to decode PEM block")?;
+    let (label, rest) = rest.split_once("-----").ok_or(PemError::Block)?;
     let end = format!("-----END {label}-----");
-    let body = &rest[..rest.find(&end).ok_or("failed to decode PEM block")?];
+    let body = &rest[..rest.find(&end).ok_or(PemError::Block)?];
     let b64text: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64text.as_bytes())
-        .map_err(|_| "failed to decode PEM block")?;
+    let der = base64::engine::general_purpose::STANDARD.decode(b64text.as_bytes()).map_err(|_| PemError::Block)?;
     match label {
-        "CERTIFICATE" => certificate(&der),
-        "CERTIFICATE REQUEST" => certificate_request(&der),
-        _ => Err("PEM block neither contains a CERTIFICATE or CERTIFICATE REQUEST".into()),
+        "CERTIFICATE" => certificate(&der).map_err(PemError::Der),
+        "CERTIFICATE REQUEST" => certificate_request(&der).map_err(PemError::Der),
+        _ => Err(PemError::NotACertificate),
     }
 }
 

@@ -31,12 +31,12 @@ pub enum CoreError {
     #[error("invalid configuration:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Config(Vec<ConfigDiagnostic>),
     /// A rule page is malformed (a bug in tollgate or in an embedding program).
-    #[error("rule page `{id}`: {message}")]
+    #[error("rule page `{id}`: {error}")]
     RulePage {
         /// The rule id, as far as it could be read.
         id: String,
         /// What is wrong.
-        message: String,
+        error: crate::rule::PageError,
     },
     /// Two rules share an id.
     #[error("two rules are registered with the id `{0}`")]

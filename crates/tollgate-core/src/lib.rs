@@ -49,14 +49,14 @@ pub use model::{FileKind, FileProblem, ObjectId, RepositoryModel, SourceFile, Sy
 pub use registry::{RegisteredRule, Registry, is_kebab_case};
 pub use render::{Origin, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, origin_position, translate};
 pub use rule::{
-    DocumentContext, FindingBuilder, Judged, ObjectKind, REQUIRED_SECTIONS, RepositoryContext, Rule, RuleMeta,
-    core_rules,
+    DocumentContext, FindingBuilder, Judged, ObjectKind, PageError, REQUIRED_SECTIONS, RepositoryContext, Rule,
+    RuleMeta, core_rules,
 };
 pub use runner::{
     CheckOptions, CheckReport, PolicyEngine, RangeInfo, RuleSummary, Stats, check, check_parsed, check_sources,
     load_repository, load_tracked_repository,
 };
-pub use severity::Severity;
+pub use severity::{Severity, UnknownSeverity};
 pub use suppress::{InlineSuppression, apply_baseline, apply_suppressions, comments_only, load_baseline, parse_inline};
 pub use tollgate_yaml::{Document, Limits, Node, Position, Route, Segment, Span, Value};
 pub use wildcard::wildcard_match;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::CoreError;
-use crate::rule::{REQUIRED_SECTIONS, Rule, RuleMeta, page_error};
+use crate::rule::{PageError, REQUIRED_SECTIONS, Rule, RuleMeta, page_error};
 
 /// A rule and its parsed metadata.
 #[derive(Clone)]
@@ -45,17 +45,14 @@ impl Registry {
         let page = rule.page();
         let meta = RuleMeta::from_page(page).map_err(|m| page_error(page, m))?;
         if !is_kebab_case(&meta.id) {
-            return Err(page_error(page, format!("id `{}` is not a kebab-case slug", meta.id)));
+            return Err(page_error(page, PageError::NotKebabCase(meta.id)));
         }
         let mut from = 0;
         for section in REQUIRED_SECTIONS {
             match meta.docs[from..].find(section) {
                 Some(at) => from += at + section.len(),
                 None => {
-                    return Err(page_error(
-                        page,
-                        format!("missing section `{section}` (sections must appear in order)"),
-                    ));
+                    return Err(page_error(page, PageError::MissingSection(section)));
                 }
             }
         }

@@ -22,6 +22,47 @@ macro_rules! rule_page {
 /// Sections every rule page must have, in this order.
 pub const REQUIRED_SECTIONS: [&str; 4] = ["## What it finds", "## Why it matters", "## Bad", "## Fixed"];
 
+/// Why a rule page cannot be read: what [`RuleMeta::from_page`] and
+/// [`crate::Registry::add`] refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PageError {
+    /// The page does not open with a `---` line.
+    #[error("the page must start with `---` front matter")]
+    NoFrontMatter,
+    /// No `---` line closes the front matter.
+    #[error("the front matter must end with a `---` line")]
+    UnterminatedFrontMatter,
+    /// The front matter is not YAML.
+    #[error("front matter: {0}")]
+    FrontMatter(tollgate_yaml::ParseError),
+    /// The front matter is empty.
+    #[error("empty front matter")]
+    EmptyFrontMatter,
+    /// A required key is absent or of the wrong type.
+    #[error("front matter needs `{key}` ({expected})")]
+    Missing {
+        /// The key.
+        key: &'static str,
+        /// What it must hold.
+        expected: &'static str,
+    },
+    /// The severity is not one of the three.
+    #[error(transparent)]
+    Severity(#[from] crate::severity::UnknownSeverity),
+    /// A key the front matter does not know (a typo would otherwise be
+    /// ignored).
+    #[error("unknown front matter key `{0}`")]
+    UnknownKey(String),
+    /// The id is not lowercase words joined by `-`.
+    #[error("id `{0}` is not a kebab-case slug")]
+    NotKebabCase(String),
+    /// A section every page must have is missing or out of order
+    /// ([`REQUIRED_SECTIONS`]).
+    #[error("missing section `{0}` (sections must appear in order)")]
+    MissingSection(&'static str),
+}
+
 /// A rule's metadata, parsed from the front matter of its page.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RuleMeta {
@@ -69,20 +110,21 @@ impl RuleMeta {
     /// let meta = tollgate_core::RuleMeta::from_page(page).unwrap();
     /// assert_eq!(meta.name, "MyRule");
     /// ```
-    pub fn from_page(page: &str) -> Result<RuleMeta, String> {
-        let rest = page.strip_prefix("---\n").ok_or("the page must start with `---` front matter")?;
-        let end = rest.find("\n---\n").ok_or("the front matter must end with a `---` line")?;
+    pub fn from_page(page: &str) -> Result<RuleMeta, PageError> {
+        let rest = page.strip_prefix("---\n").ok_or(PageError::NoFrontMatter)?;
+        let end = rest.find("\n---\n").ok_or(PageError::UnterminatedFrontMatter)?;
         let (front, body) = (&rest[..=end], &rest[end + 5..]);
-        let docs = parse_yaml(front, &Limits::default()).map_err(|e| format!("front matter: {e}"))?;
-        let root = docs.first().map(|d| &d.root).ok_or("empty front matter")?;
+        let docs = parse_yaml(front, &Limits::default()).map_err(PageError::FrontMatter)?;
+        let root = docs.first().map(|d| &d.root).ok_or(PageError::EmptyFrontMatter)?;
         let text = |key: &str| root.get_key(key).and_then(|n| n.as_str()).map(str::to_owned);
-        let id = text("id").ok_or("front matter needs `id`")?;
-        let severity = text("severity").ok_or("front matter needs `severity`")?.parse()?;
-        let summary = text("summary").ok_or("front matter needs `summary`")?;
+        let missing = |key, expected| PageError::Missing { key, expected };
+        let id = text("id").ok_or(missing("id", "a kebab-case slug"))?;
+        let severity = text("severity").ok_or(missing("severity", "error, warning or note"))?.parse()?;
+        let summary = text("summary").ok_or(missing("summary", "one sentence"))?;
         let tags = root
             .get_key("tags")
             .and_then(|t| t.as_sequence())
-            .ok_or("front matter needs `tags` (a list)")?
+            .ok_or(missing("tags", "a list"))?
             .iter()
             .filter_map(|t| t.as_str().map(str::to_owned))
             .collect();
@@ -100,7 +142,7 @@ impl RuleMeta {
             ]
             .contains(&key)
             {
-                return Err(format!("unknown front matter key `{key}`"));
+                return Err(PageError::UnknownKey(key.to_owned()));
             }
         }
         Ok(RuleMeta {
@@ -573,7 +615,7 @@ pub fn core_rules() -> Vec<Box<dyn Rule>> {
     ]
 }
 
-pub(crate) fn page_error(page: &str, message: String) -> CoreError {
+pub(crate) fn page_error(page: &str, error: PageError) -> CoreError {
     let id = page.lines().find_map(|l| l.strip_prefix("id: ")).unwrap_or("?").to_owned();
-    CoreError::RulePage { id, message }
+    CoreError::RulePage { id, error }
 }

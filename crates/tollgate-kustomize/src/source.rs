@@ -71,6 +71,17 @@ impl FileSource for MemorySource {
     }
 }
 
+/// Why [`DiskSource::new`] cannot read its root. The cause is the source,
+/// printed once by whoever prints the chain.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read `{}`", path.display())]
+pub struct RootError {
+    /// The root given.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
 /// The repository on disk under `root`.
 #[derive(Debug, Clone)]
 pub struct DiskSource {
@@ -80,8 +91,8 @@ pub struct DiskSource {
 
 impl DiskSource {
     /// Files under `root`, each at most `max_file_size` bytes.
-    pub fn new(root: &Path, max_file_size: u64) -> Result<DiskSource, String> {
-        let root = std::fs::canonicalize(root).map_err(|e| format!("cannot read `{}`: {e}", root.display()))?;
+    pub fn new(root: &Path, max_file_size: u64) -> Result<DiskSource, RootError> {
+        let root = std::fs::canonicalize(root).map_err(|source| RootError { path: root.to_path_buf(), source })?;
         Ok(DiskSource { root, max_file_size })
     }
 

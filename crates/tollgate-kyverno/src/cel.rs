@@ -15,7 +15,7 @@ use tollgate_cel::{Activation, Budget, CompileError, Program, Session, Variables
 
 use crate::eval::{Response, Status};
 use crate::pattern::wildcard;
-use crate::policy::{RequestInfo, gvk, selector_matches, string_map};
+use crate::policy::{InvalidPolicy, RequestInfo, gvk, selector_matches, string_map};
 
 /// The variables a Kyverno or Kubernetes CEL expression may use.
 const DECLARED: &[&str] = &[
@@ -757,13 +757,13 @@ impl CelPolicy {
         let name = doc
             .pointer("/metadata/name")
             .and_then(Value::as_str)
-            .ok_or_else(|| PolicyError::Invalid("the policy has no metadata.name".into()))?
+            .ok_or(PolicyError::Invalid(InvalidPolicy::NoName))?
             .to_string();
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
         let spec = doc
             .get("spec")
             .filter(|s| s.is_object())
-            .ok_or_else(|| PolicyError::Invalid(format!("policy `{name}` has no spec")))?;
+            .ok_or_else(|| PolicyError::Invalid(InvalidPolicy::NoSpec(name.clone())))?;
         let vap = kind == "ValidatingAdmissionPolicy";
         let compile = |spec: &Value| -> Result<Expressions, CelCompileError> {
             Expressions::compile(spec.get("matchConditions"), "/spec/matchConditions", spec, "/spec", "validations", "")
@@ -1010,21 +1010,15 @@ fn find_params(params: &[Value], api: &str, kind: &str, pref: &Value, namespace:
 }
 
 /// Why a CEL policy could not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// The document is not a valid policy.
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] InvalidPolicy),
     /// An expression does not compile.
+    #[error("the expression at {} does not compile: {}", .0.pointer, .0.error)]
     Compile(CelCompileError),
-}
-
-impl std::fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PolicyError::Invalid(m) => f.write_str(m),
-            PolicyError::Compile(e) => write!(f, "the expression at {} does not compile: {}", e.pointer, e.error),
-        }
-    }
 }
 
 /// A `ValidatingAdmissionPolicyBinding`.

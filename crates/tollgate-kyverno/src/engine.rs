@@ -13,7 +13,7 @@ use tollgate_core::{
 
 use crate::cel::{Binding, CelException, CelInput, CelPolicy, CelResource, PolicyError, ResourceNames, is_cel_policy};
 use crate::eval::Status;
-use crate::policy::{Policy, RequestInfo, is_kyverno_policy};
+use crate::policy::{InvalidPolicy, Policy, RequestInfo, is_kyverno_policy};
 use crate::testing::is_namespaced;
 use crate::{EvalInput, evaluate_policies};
 
@@ -200,7 +200,7 @@ impl KyvernoEngine {
                                 format!("{kind} `{name}`: the expression does not compile: {}", e.error.message),
                             ));
                         }
-                        Err(PolicyError::Invalid(m)) => engine.problems.push(doc_at(m)),
+                        Err(PolicyError::Invalid(m)) => engine.problems.push(doc_at(m.to_string())),
                     }
                     continue;
                 }
@@ -284,12 +284,17 @@ impl KyvernoEngine {
                         p.rules.retain(|r| !broken.contains(r.autogen_of.as_ref().unwrap_or(&r.name)));
                         engine.policies.push(p);
                     }
-                    Err(message) => engine.problems.push(Problem {
-                        path: path.clone(),
-                        line: d.root.span.start.line,
-                        column: d.root.span.start.column,
-                        message,
-                    }),
+                    Err(invalid) => {
+                        // Where the policy says it: the nameless rule, the
+                        // spec; else the document.
+                        let pointer = match &invalid {
+                            InvalidPolicy::UnnamedRule { index, .. } => format!("/spec/rules/{index}"),
+                            InvalidPolicy::NoRules(_) => "/spec".to_owned(),
+                            _ => String::new(),
+                        };
+                        let start = d.root.get(&tollgate_yaml::Route::parse(&pointer)).unwrap_or(&d.root).span.start;
+                        engine.problems.push(at(start.line, start.column, invalid.to_string()));
+                    }
                 }
             }
         }
@@ -626,5 +631,34 @@ impl PolicyEngine for KyvernoEngine {
             .collect();
         out.extend(found);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(policy: &str) -> Vec<Problem> {
+        let options = KyvernoOptions { sources: vec![("p.yaml".into(), policy.into())], ..Default::default() };
+        KyvernoEngine::load(".".as_ref(), &options).problems().to_vec()
+    }
+
+    #[test]
+    fn an_unreadable_policy_is_located_where_it_says_so() {
+        let head = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n";
+        let nameless = format!(
+            "{head}  rules:\n  - name: a\n    validate:\n      pattern: {{}}\n  - match: {{}}\n    validate:\n      pattern: {{}}\n"
+        );
+        let found = problems(&nameless);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].line, found[0].column), (10, 5), "{found:?}");
+        assert_eq!(found[0].message, "policy `p`: spec.rules[1] has no name");
+        let ruleless = problems(&format!("{head}  background: true\n"));
+        assert_eq!((ruleless[0].line, ruleless[0].message.as_str()), (6, "policy `p` has no spec.rules"));
+        let nameless_policy = problems("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nspec:\n  rules: []\n");
+        assert_eq!(
+            (nameless_policy[0].line, nameless_policy[0].message.as_str()),
+            (1, "the policy has no metadata.name")
+        );
     }
 }

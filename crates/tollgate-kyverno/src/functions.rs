@@ -461,7 +461,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
         }
         "x509_decode" => {
             arity(1)?;
-            tollgate_cel::x509::decode_pem(string(0)?).map_err(|e| err(name, &e))
+            tollgate_cel::x509::decode_pem(string(0)?).map_err(|e| err(name, e))
         }
         "time_now" | "time_now_utc" | "time_since" | "random" | "image_normalize" | "sha256" => {
             Err(err(name, "is not evaluated by tollgate (it needs the clock, randomness or image registries)"))

@@ -48,7 +48,7 @@ pub use conditions::{Operator, evaluate as evaluate_condition};
 pub use engine::{KyvernoEngine, KyvernoOptions};
 pub use eval::{Context, Response, Status};
 pub use pattern::{Verdict, match_pattern, value_matches};
-pub use policy::{Policy, RequestInfo, Rule, RuleKind, is_kyverno_policy, rule_selects};
+pub use policy::{InvalidPolicy, Policy, RequestInfo, Rule, RuleKind, is_kyverno_policy, rule_selects};
 pub use testing::{CaseOutcome, RowOutcome, TestFileOutcome, find_kyverno_tests, is_namespaced, run_test_file};
 
 /// What an evaluation knows beyond the resource.

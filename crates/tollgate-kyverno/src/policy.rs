@@ -179,21 +179,42 @@ fn rule_kind(rule: &Value) -> RuleKind {
     }
 }
 
+/// What keeps a document from being read as a Kyverno policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidPolicy {
+    /// `metadata.name` is missing.
+    #[error("the policy has no metadata.name")]
+    NoName,
+    /// `spec` is missing or not a mapping.
+    #[error("policy `{0}` has no spec")]
+    NoSpec(String),
+    /// `spec.rules` is missing or not a list.
+    #[error("policy `{0}` has no spec.rules")]
+    NoRules(String),
+    /// A rule has no `name`.
+    #[error("policy `{policy}`: spec.rules[{index}] has no name")]
+    UnnamedRule {
+        /// The policy.
+        policy: String,
+        /// The rule's index in `spec.rules`.
+        index: usize,
+    },
+}
+
 impl Policy {
     /// Reads a policy from its JSON form; `Err` says what is wrong.
-    pub fn from_json(doc: &Value, path: &str, document: usize) -> Result<Policy, String> {
-        let name =
-            doc.pointer("/metadata/name").and_then(Value::as_str).ok_or("the policy has no metadata.name")?.to_string();
+    pub fn from_json(doc: &Value, path: &str, document: usize) -> Result<Policy, InvalidPolicy> {
+        let name = doc.pointer("/metadata/name").and_then(Value::as_str).ok_or(InvalidPolicy::NoName)?.to_string();
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("ClusterPolicy").to_string();
-        let spec = doc.get("spec").and_then(Value::as_object).ok_or_else(|| format!("policy `{name}` has no spec"))?;
-        let rules =
-            spec.get("rules").and_then(Value::as_array).ok_or_else(|| format!("policy `{name}` has no spec.rules"))?;
+        let spec = doc.get("spec").and_then(Value::as_object).ok_or_else(|| InvalidPolicy::NoSpec(name.clone()))?;
+        let rules = spec.get("rules").and_then(Value::as_array).ok_or_else(|| InvalidPolicy::NoRules(name.clone()))?;
         let mut out = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
+        for (index, r) in rules.iter().enumerate() {
             let rname = r
                 .get("name")
                 .and_then(Value::as_str)
-                .ok_or_else(|| format!("policy `{name}`: spec.rules[{i}] has no name"))?;
+                .ok_or_else(|| InvalidPolicy::UnnamedRule { policy: name.clone(), index })?;
             out.push(Rule::new(rname.to_string(), r.clone(), None));
         }
         let annotations = doc.pointer("/metadata/annotations").and_then(Value::as_object).cloned().unwrap_or_default();

@@ -241,7 +241,7 @@ impl RegoEngine {
             .collect();
         let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
         // Each template is set up once with the inventory; threads clone it.
-        let prepared: HashMap<&str, Result<TemplateEvaluator, String>> =
+        let prepared: HashMap<&str, Result<TemplateEvaluator, crate::GatekeeperError>> =
             self.gatekeeper.templates.iter().map(|(kind, t)| (kind.as_str(), t.evaluator(&inventory))).collect();
         objects
             .par_iter()

@@ -262,7 +262,7 @@ impl Template {
 
     /// Checks a constraint's `spec.parameters` against the template's schema,
     /// as the API server would when the constraint is applied.
-    pub fn validate(&self, constraint: &Constraint) -> Result<(), String> {
+    pub fn validate(&self, constraint: &Constraint) -> Result<(), GatekeeperError> {
         let Some(schema) = &self.schema else { return Ok(()) };
         let parameters =
             if constraint.parameters.is_null() { Json::Object(Map::new()) } else { constraint.parameters.clone() };
@@ -270,7 +270,7 @@ impl Template {
             .iter_errors(&parameters)
             .map(|e| format!("{} at `/spec/parameters{}`", e, e.instance_path()))
             .collect();
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        if errors.is_empty() { Ok(()) } else { Err(GatekeeperError::Parameters(errors)) }
     }
 
     /// The violations of `review` under `constraint`, with `inventory` as
@@ -281,21 +281,21 @@ impl Template {
         constraint: &Constraint,
         review: &Json,
         inventory: &Json,
-    ) -> Result<Vec<Violation>, String> {
+    ) -> Result<Vec<Violation>, GatekeeperError> {
         self.evaluator(inventory)?.violations(constraint, review)
     }
 
     /// The template ready to review objects, with `inventory` loaded once as
     /// `data.inventory` (`null` for none). Clones share the compiled policy
     /// and the data.
-    pub fn evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, String> {
+    pub fn evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
         if self.uses_cel
             && let Some(cel) = &self.cel
         {
             return Ok(TemplateEvaluator { engine: None, rule: String::new(), cel: Some(cel.clone()) });
         }
         let Some(engine) = &self.engine else {
-            return Err(format!("ConstraintTemplate `{}` has no Rego", self.name));
+            return Err(GatekeeperError::NoRego(self.name.clone()));
         };
         let mut engine = engine.clone();
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
@@ -303,7 +303,9 @@ impl Template {
             check_interval: std::num::NonZeroU32::MIN,
         });
         if !inventory.is_null() {
-            engine.add_data(Value::from(serde_json::json!({ "inventory": inventory }))).map_err(|e| e.to_string())?;
+            engine
+                .add_data(Value::from(serde_json::json!({ "inventory": inventory })))
+                .map_err(|e| GatekeeperError::Inventory(e.to_string()))?;
         }
         Ok(TemplateEvaluator {
             engine: Some(engine),
@@ -311,6 +313,28 @@ impl Template {
             cel: None,
         })
     }
+}
+
+/// Why a constraint could not be judged with its template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatekeeperError {
+    /// The constraint's `spec.parameters` fail the template's schema; one
+    /// message per violation, each naming its place.
+    #[error("{}", .0.join("; "))]
+    Parameters(Vec<String>),
+    /// The template has neither Rego nor (preferred) CEL code.
+    #[error("ConstraintTemplate `{0}` has no Rego")]
+    NoRego(String),
+    /// regorus refused the inventory as `data.inventory`.
+    #[error("the inventory cannot be loaded: {0}")]
+    Inventory(String),
+    /// The Rego evaluation failed (a runtime error, the time limit).
+    #[error("{0}")]
+    Rego(String),
+    /// The CEL code failed.
+    #[error("{0}")]
+    Cel(String),
 }
 
 /// A [`Template`] with its data loaded, evaluating one review after another.
@@ -323,15 +347,15 @@ pub struct TemplateEvaluator {
 
 impl TemplateEvaluator {
     /// The violations of `review` under `constraint`.
-    pub fn violations(&mut self, constraint: &Constraint, review: &Json) -> Result<Vec<Violation>, String> {
+    pub fn violations(&mut self, constraint: &Constraint, review: &Json) -> Result<Vec<Violation>, GatekeeperError> {
         if let Some(cel) = &self.cel {
-            return cel.violations(constraint, review);
+            return cel.violations(constraint, review).map_err(GatekeeperError::Cel);
         }
         let Some(engine) = &mut self.engine else { return Ok(Vec::new()) };
         let parameters =
             if constraint.parameters.is_null() { Json::Object(Map::new()) } else { constraint.parameters.clone() };
         engine.set_input(Value::from(serde_json::json!({ "review": review, "parameters": parameters })));
-        let value = engine.eval_rule(self.rule.clone()).map_err(|e| e.to_string())?;
+        let value = engine.eval_rule(self.rule.clone()).map_err(|e| GatekeeperError::Rego(e.to_string()))?;
         let items: Vec<Value> = match value {
             Value::Set(s) => s.iter().cloned().collect(),
             Value::Array(a) => a.iter().cloned().collect(),
@@ -619,7 +643,8 @@ spec:
         let mut bad = gk.constraints[0].clone();
         bad.parameters = serde_json::json!({"labels": "owner"});
         let err = t.validate(&bad).expect_err("a string is not an array");
-        assert!(err.contains("/spec/parameters/labels"), "{err}");
+        let GatekeeperError::Parameters(problems) = &err else { panic!("{err:?}") };
+        assert!(problems.len() == 1 && problems[0].ends_with("at `/spec/parameters/labels`"), "{err}");
         bad.parameters = serde_json::json!({"labels": null});
         assert!(t.validate(&bad).is_ok(), "nullable");
     }

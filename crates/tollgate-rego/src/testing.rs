@@ -277,7 +277,7 @@ fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Jso
             .map(|o| o["metadata"]["labels"].as_object().cloned().unwrap_or_default())
     };
     let violations = if constraint.matches(&target, &namespaces) {
-        template.violations(constraint, &review, &inventory)?
+        template.violations(constraint, &review, &inventory).map_err(|e| e.to_string())?
     } else {
         Vec::new()
     };
