@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use tollgate_core::{CheckReport, Finding, Node, Rendered, RepositoryModel, Tier};
+use tollgate_core::{CheckReport, Finding, Node, Rendered, RepositoryModel, RuleId, Tier};
 use tollgate_report::markdown_text;
 
 /// One cell: what the repository says, and the rules that report a gap there.
@@ -74,10 +74,10 @@ fn row(
     let environment = render.file.environment.and_then(|i| model.environments.get(i));
     let protected = environment.is_some_and(|e| e.protected);
     let about = |f: &&Finding| f.renders.contains(&render.root) || render.files.contains(&f.location.path);
-    let gaps = |rules: &[&str], filter: &dyn Fn(&Finding) -> bool| -> Vec<String> {
+    let gaps = |rules: &[RuleId], filter: &dyn Fn(&Finding) -> bool| -> Vec<String> {
         let mut out: Vec<String> = findings
             .iter()
-            .filter(|f| !f.is_suppressed() && rules.contains(&f.rule_id.as_str()) && filter(f))
+            .filter(|f| !f.is_suppressed() && rules.iter().any(|r| f.rule_id == *r) && filter(f))
             .map(|f| format!("{}: {}", f.rule_id, first_sentence(&f.message)))
             .collect();
         out.sort();
@@ -92,29 +92,34 @@ fn row(
         render,
         path,
         &apps,
-        &gaps(&["auto-merge-to-prod"], &|f| protected && (f.message.contains(path) || about(&f))),
+        &gaps(&[RuleId::AutoMergeToProd], &|f| protected && (f.message.contains(path) || about(&f))),
     );
     // Branch protection is about the whole repository: its gaps mark prod rows.
     let approval = approval(
         render,
         owners,
         protection,
-        gaps(&["prod-path-unowned", "prod-review-not-required"], &|f| {
-            about(&f) || (protected && f.rule_id == "prod-review-not-required")
+        gaps(&[RuleId::ProdPathUnowned, RuleId::ProdReviewNotRequired], &|f| {
+            about(&f) || (protected && f.rule_id == RuleId::ProdReviewNotRequired)
         }),
     );
     let reconciler_files: Vec<&str> = apps.iter().map(|(path, _)| path.as_str()).collect();
     let reconciler = reconciler(
         &apps,
-        gaps(&["prod-self-heal", "prod-auto-prune", "allow-empty-sync", "lower-env-drift-uncorrected"], &|f| {
-            reconciler_files.contains(&f.location.path.as_str())
-        }),
+        gaps(
+            &[RuleId::ProdSelfHeal, RuleId::ProdAutoPrune, RuleId::AllowEmptySync, RuleId::LowerEnvDriftUncorrected],
+            &|f| reconciler_files.contains(&f.location.path.as_str()),
+        ),
     );
     let rollout = rollout(
         render,
-        gaps(&["rollout-without-analysis", "canary-without-thresholds", "analysis-template-missing"], &|f| about(&f)),
+        gaps(
+            &[RuleId::RolloutWithoutAnalysis, RuleId::CanaryWithoutThresholds, RuleId::AnalysisTemplateMissing],
+            &|f| about(&f),
+        ),
     );
-    let revert_gaps = gaps(&["mutable-image-ref", "unpinned-chart", "unpinned-remote-base"], &|f| about(&f));
+    let revert_gaps =
+        gaps(&[RuleId::MutableImageRef, RuleId::UnpinnedChart, RuleId::UnpinnedRemoteBase], &|f| about(&f));
     let revert = Cell {
         text: if revert_gaps.is_empty() {
             "yes: images and charts pinned".to_owned()

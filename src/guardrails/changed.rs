@@ -10,7 +10,7 @@ pub(crate) struct GuardrailChanged;
 
 impl Rule for GuardrailChanged {
     fn page(&self) -> &'static str {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/guardrail-changed.md"))
+        tollgate_core::RuleId::GuardrailChanged.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -12,7 +12,7 @@ pub(crate) struct GuardrailWeakened;
 
 impl Rule for GuardrailWeakened {
     fn page(&self) -> &'static str {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/guardrail-weakened.md"))
+        tollgate_core::RuleId::GuardrailWeakened.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

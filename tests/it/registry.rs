@@ -15,7 +15,13 @@ fn every_rule_has_its_page_and_every_page_a_rule() {
         .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".md").map(str::to_owned))
         .collect();
     assert_eq!(registered, pages, "rules/*.md and the registry must list the same ids");
+    // Each registered rule is the generated identity of its page: a rule has
+    // exactly one `RuleId`, and each `RuleId` one rule.
+    let generated: BTreeSet<String> = tollgate_core::RuleId::ALL.iter().map(|r| r.as_str().to_owned()).collect();
+    assert_eq!(registered, generated, "RuleId (generated from rules/) and the registry must list the same ids");
     for r in registry.rules() {
+        let id = tollgate_core::RuleId::from_id(&r.meta.id).expect("generated");
+        assert_eq!(id.page(), r.rule.page(), "{}: the rule's page is its RuleId's", r.meta.id);
         assert!(tollgate_core::is_kebab_case(&r.meta.id), "{}", r.meta.id);
         let on_disk = std::fs::read_to_string(workspace().join(format!("rules/{}.md", r.meta.id))).expect("page");
         assert_eq!(on_disk, r.rule.page(), "{}: the embedded page is the file", r.meta.id);

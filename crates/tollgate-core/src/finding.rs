@@ -247,7 +247,7 @@ impl Finding {
     /// ```
     pub fn policy_error_at(path: String, line: u32, column: u32, message: String, key: &[&str]) -> Finding {
         let start = crate::Position { line, column, offset: 0 };
-        let mut parts = vec!["policy-error"];
+        let mut parts = vec![crate::RuleId::PolicyError.as_str()];
         parts.extend_from_slice(key);
         let location = Location {
             path,
@@ -255,7 +255,13 @@ impl Finding {
             document: None,
             route: None,
         };
-        Finding::new("policy-error", crate::Severity::Error, message, location, Finding::fingerprint_of(&parts))
+        Finding::new(
+            crate::RuleId::PolicyError.as_str(),
+            crate::Severity::Error,
+            message,
+            location,
+            Finding::fingerprint_of(&parts),
+        )
     }
 
     /// `file` relative to `root` (with `/`), when it lies inside it: where a

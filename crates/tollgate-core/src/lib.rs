@@ -29,6 +29,7 @@ mod model;
 mod registry;
 mod render;
 mod rule;
+mod rule_id;
 mod runner;
 mod severity;
 mod suppress;
@@ -52,6 +53,7 @@ pub use rule::{
     DocumentContext, FindingBuilder, Judged, ObjectKind, PageError, REQUIRED_SECTIONS, RepositoryContext, Rule,
     RuleMeta, core_rules,
 };
+pub use rule_id::RuleId;
 pub use runner::{
     CheckOptions, CheckReport, PolicyEngine, RangeInfo, RuleSummary, Stats, check, check_parsed, check_sources,
     load_repository, load_tracked_repository,

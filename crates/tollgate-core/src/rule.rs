@@ -8,14 +8,32 @@ use crate::environment::Environment;
 use crate::error::CoreError;
 use crate::finding::{Finding, Location, RelatedLocation, ResourceIdentity, normalize_content};
 use crate::model::{RepositoryModel, SourceFile};
+use crate::rule_id::RuleId;
 use crate::severity::Severity;
 
-/// Includes a rule's page `rules/<id>.md` from the repository's top-level
-/// `rules/` folder. The id written here must be the page's front-matter id.
+/// Declares a crate's rule modules and the function that lists them, one
+/// line per rule: `module::Type`, in catalog order. Adding a rule is its
+/// code file, its page `rules/<id>.md` (which generates its
+/// [`crate::RuleId`]), its fixtures, and this one line. The rule crates
+/// `tollgate-gitops` and `tollgate-owners` declare their rules with it:
+///
+/// ```text
+/// tollgate_core::rules! {
+///     /// Every built-in GitOps rule, in catalog order.
+///     pub fn rules() {
+///         prod_self_heal::ProdSelfHeal,
+///         prod_auto_prune::ProdAutoPrune,
+///     }
+/// }
+/// ```
 #[macro_export]
-macro_rules! rule_page {
-    ($id:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/", $id, ".md"))
+macro_rules! rules {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident() { $($module:ident :: $rule:ident),* $(,)? }) => {
+        $(mod $module;)*
+        $(#[$doc])*
+        $vis fn $name() -> ::std::vec::Vec<::std::boxed::Box<dyn $crate::Rule>> {
+            ::std::vec![$(::std::boxed::Box::new($module::$rule)),*]
+        }
     };
 }
 
@@ -197,8 +215,8 @@ impl RuleMeta {
 
     /// The metadata of `policy-error`, which every policy engine reports.
     pub fn policy_error() -> RuleMeta {
-        // The page is embedded and checked by the registry test.
-        RuleMeta::from_page(rule_page!("policy-error")).unwrap_or_else(|e| panic!("rules/policy-error.md: {e}"))
+        // Generated from rules/ and checked by `rule_id`'s tests.
+        RuleMeta::from_page(RuleId::PolicyError.page()).unwrap_or_else(|e| panic!("rules/policy-error.md: {e}"))
     }
 }
 
@@ -215,7 +233,7 @@ fn pascal_case(id: &str) -> String {
 /// Anything that yields findings: a built-in rule, a policy engine's rule set,
 /// or a type registered by an embedding program.
 ///
-/// A rule names its page (see [`rule_page!`]) and implements one or both
+/// A rule names its page (a built-in rule: [`crate::RuleId::page`]) and implements one or both
 /// checks. The runner calls [`Rule::check_document`] for every parsed
 /// document of every file, in parallel, and [`Rule::check_repository`] once.
 ///
@@ -608,10 +626,10 @@ impl Rule for EngineRule {
 /// `policy-error` (which the policy engines report) and `suppression-added`.
 pub fn core_rules() -> Vec<Box<dyn Rule>> {
     vec![
-        Box::new(EngineRule(rule_page!("parse-error"))),
-        Box::new(EngineRule(rule_page!("suppression-invalid"))),
-        Box::new(EngineRule(rule_page!("policy-error"))),
-        Box::new(EngineRule(rule_page!("suppression-added"))),
+        Box::new(EngineRule(RuleId::ParseError.page())),
+        Box::new(EngineRule(RuleId::SuppressionInvalid.page())),
+        Box::new(EngineRule(RuleId::PolicyError.page())),
+        Box::new(EngineRule(RuleId::SuppressionAdded.page())),
     ]
 }
 

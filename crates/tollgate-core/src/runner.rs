@@ -1,5 +1,6 @@
 //! The parallel runner: discover, parse, check, suppress.
 
+use crate::rule_id::RuleId;
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -316,7 +317,7 @@ fn check_model(
         }
         findings.extend(produced.into_iter().filter(|f| config.rule_enabled(&f.rule_id, true)));
     }
-    if enabled.iter().any(|r| r.meta.id == "parse-error") {
+    if enabled.iter().any(|r| r.meta.id == RuleId::ParseError) {
         findings.extend(parse_errors(&model, registry));
         findings.extend(render_problems(&model));
     }
@@ -329,15 +330,15 @@ fn check_model(
         }
     }
     let mut invalid = apply_suppressions(&mut findings, &model, config, registry, options.today);
-    if config.rule_enabled("suppression-invalid", true) {
-        if let Some(severity) = config.severity_override("suppression-invalid") {
+    if config.rule_enabled(RuleId::SuppressionInvalid.as_str(), true) {
+        if let Some(severity) = config.severity_override(RuleId::SuppressionInvalid.as_str()) {
             for f in &mut invalid {
                 f.severity = severity;
             }
         }
         findings.extend(invalid);
     }
-    let (added, added_summary) = if config.rule_enabled("suppression-added", true) {
+    let (added, added_summary) = if config.rule_enabled(RuleId::SuppressionAdded.as_str(), true) {
         crate::suppress::added_suppressions(&findings, &model, registry)
     } else {
         (Vec::new(), None)
@@ -498,14 +499,15 @@ fn render_problems(model: &RepositoryModel) -> Vec<Finding> {
         .map(|p| {
             let line = model.file(&p.path).and_then(|f| f.line(p.span.start.line)).unwrap_or_default();
             let location = Location { path: p.path.clone(), span: p.span, document: None, route: None };
-            let fingerprint = Finding::fingerprint_of(&["parse-error", "render", &p.path, &normalize_content(line)]);
-            Finding::new("parse-error", p.severity, p.message.clone(), location, fingerprint)
+            let fingerprint =
+                Finding::fingerprint_of(&[RuleId::ParseError.as_str(), "render", &p.path, &normalize_content(line)]);
+            Finding::new(RuleId::ParseError.as_str(), p.severity, p.message.clone(), location, fingerprint)
         })
         .collect()
 }
 
 fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
-    let severity = registry.get("parse-error").map_or(crate::Severity::Error, |r| r.meta.severity);
+    let severity = registry.get(RuleId::ParseError.as_str()).map_or(crate::Severity::Error, |r| r.meta.severity);
     model
         .files
         .iter()
@@ -513,8 +515,9 @@ fn parse_errors(model: &RepositoryModel, registry: &Registry) -> Vec<Finding> {
             let problem = file.problem.as_ref()?;
             let line = file.line(problem.span.start.line).unwrap_or_default();
             let location = Location { path: file.path.clone(), span: problem.span, document: None, route: None };
-            let fingerprint = Finding::fingerprint_of(&["parse-error", &file.path, &normalize_content(line)]);
-            Some(Finding::new("parse-error", severity, problem.message.clone(), location, fingerprint))
+            let fingerprint =
+                Finding::fingerprint_of(&[RuleId::ParseError.as_str(), &file.path, &normalize_content(line)]);
+            Some(Finding::new(RuleId::ParseError.as_str(), severity, problem.message.clone(), location, fingerprint))
         })
         .collect()
 }

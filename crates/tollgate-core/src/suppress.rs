@@ -1,6 +1,7 @@
 //! Suppression: `# tollgate: ignore[rule-id] reason` comments, config
 //! `ignore` entries, and baselines.
 
+use crate::rule_id::RuleId;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -163,9 +164,10 @@ fn inline_allowed(registry: &Registry, id: &str) -> bool {
 }
 
 fn invalid(registry: &Registry, location: Location, content: &str, message: String) -> Finding {
-    let severity = registry.get("suppression-invalid").map_or(Severity::Warning, |r| r.meta.severity);
-    let fingerprint = Finding::fingerprint_of(&["suppression-invalid", &location.path, &normalize_content(content)]);
-    Finding::new("suppression-invalid", severity, message, location, fingerprint)
+    let severity = registry.get(RuleId::SuppressionInvalid.as_str()).map_or(Severity::Warning, |r| r.meta.severity);
+    let fingerprint =
+        Finding::fingerprint_of(&[RuleId::SuppressionInvalid.as_str(), &location.path, &normalize_content(content)]);
+    Finding::new(RuleId::SuppressionInvalid.as_str(), severity, message, location, fingerprint)
 }
 
 /// Marks suppressed findings and returns `suppression-invalid` findings for
@@ -300,7 +302,9 @@ pub(crate) fn added_suppressions(
     registry: &Registry,
 ) -> (Vec<Finding>, Option<crate::runner::RuleSummary>) {
     let Some(range) = model.range.as_ref().filter(|r| r.problem.is_none()) else { return (Vec::new(), None) };
-    let Some(meta) = registry.get("suppression-added").map(|r| &r.meta) else { return (Vec::new(), None) };
+    let Some(meta) = registry.get(RuleId::SuppressionAdded.as_str()).map(|r| &r.meta) else {
+        return (Vec::new(), None);
+    };
     let key = |s: &InlineSuppression| {
         let mut rules = s.rules.clone();
         rules.sort();

@@ -1,6 +1,6 @@
 //! `history-unavailable`: a range check that cannot be done.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId};
 
 /// Reports a requested range that cannot be read (not a repository, shallow
 /// clone, unknown ref): the check fails closed instead of passing.
@@ -8,7 +8,7 @@ pub(crate) struct HistoryUnavailable;
 
 impl Rule for HistoryUnavailable {
     fn page(&self) -> &'static str {
-        rule_page!("history-unavailable")
+        RuleId::HistoryUnavailable.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

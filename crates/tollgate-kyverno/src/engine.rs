@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::Value;
 use tollgate_core::{
-    Config, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleMeta, Segment, Severity, SourceFile,
+    Config, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleId, RuleMeta, Segment, Severity,
+    SourceFile,
 };
 
 use crate::cel::{Binding, CelException, CelInput, CelPolicy, CelResource, PolicyError, ResourceNames, is_cel_policy};
@@ -585,7 +586,7 @@ impl PolicyEngine for KyvernoEngine {
                                     let mut f =
                                         FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
                                     f.fingerprint =
-                                        Finding::fingerprint_of(&["policy-error", &p.name, &r.rule, &file.path, &file.identity_key(doc.index)]);
+                                        Finding::fingerprint_of(&[RuleId::PolicyError.as_str(), &p.name, &r.rule, &file.path, &file.identity_key(doc.index)]);
                                     found.push(f);
                                 }
                             }
@@ -620,7 +621,7 @@ impl PolicyEngine for KyvernoEngine {
                                     p.name, r.rule, r.message
                                 );
                                 let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
-                                f.fingerprint = Finding::fingerprint_of(&["policy-error", &id, &file.path, &file.identity_key(doc.index)]);
+                                f.fingerprint = Finding::fingerprint_of(&[RuleId::PolicyError.as_str(), &id, &file.path, &file.identity_key(doc.index)]);
                                 found.push(f);
                             }
                         }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use tollgate_core::{
-    Config, Document, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleMeta, Segment, Severity,
-    SourceFile, Suppression,
+    Config, Document, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleId, RuleMeta, Segment,
+    Severity, SourceFile, Suppression,
 };
 
 use crate::conftest::{Conftest, Namespaces, Outcome};
@@ -212,7 +212,7 @@ impl RegoEngine {
                 "A Rego policy could not be evaluated on this document: {}. What it guards is unchecked here.",
                 crate::policy::tidy_regorus(error)
             );
-            let key = ["policy-error", &file.path, &file.identity_key(doc.index), error];
+            let key = [RuleId::PolicyError.as_str(), &file.path, &file.identity_key(doc.index), error];
             out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
         }
     }
@@ -269,7 +269,7 @@ impl RegoEngine {
                                 let message = format!(
                                     "Gatekeeper constraint {id} could not be evaluated on this object: {e}. What it guards is unchecked here."
                                 );
-                                let key = ["policy-error", id.as_str(), &file.path, &file.identity_key(doc.index)];
+                                let key = [RuleId::PolicyError.as_str(), id.as_str(), &file.path, &file.identity_key(doc.index)];
                                 out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
                             }
                         }

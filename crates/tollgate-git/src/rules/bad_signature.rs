@@ -1,6 +1,6 @@
 //! `bad-signature`: a signature that does not verify or cannot be read.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, SignatureVerdict, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId, SignatureVerdict};
 
 /// Reports commits whose signature does not verify, cannot be parsed, or is in
 /// a format tollgate cannot verify offline.
@@ -8,7 +8,7 @@ pub(crate) struct BadSignature;
 
 impl Rule for BadSignature {
     fn page(&self) -> &'static str {
-        rule_page!("bad-signature")
+        RuleId::BadSignature.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

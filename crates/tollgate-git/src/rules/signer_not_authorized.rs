@@ -1,6 +1,6 @@
 //! `signer-not-authorized`: a trusted signer changed a path outside their `paths`.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, SignatureVerdict, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId, SignatureVerdict};
 
 /// At most this many findings per commit; the last one says how many more.
 const PER_COMMIT: usize = 50;
@@ -11,7 +11,7 @@ pub(crate) struct SignerNotAuthorized;
 
 impl Rule for SignerNotAuthorized {
     fn page(&self) -> &'static str {
-        rule_page!("signer-not-authorized")
+        RuleId::SignerNotAuthorized.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

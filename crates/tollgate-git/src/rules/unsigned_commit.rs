@@ -1,13 +1,13 @@
 //! `unsigned-commit`: a commit of the range without a signature.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, RuleSummary, SignatureVerdict, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId, RuleSummary, SignatureVerdict};
 
 /// Reports every commit of the checked range that carries no signature.
 pub(crate) struct UnsignedCommit;
 
 impl Rule for UnsignedCommit {
     fn page(&self) -> &'static str {
-        rule_page!("unsigned-commit")
+        RuleId::UnsignedCommit.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

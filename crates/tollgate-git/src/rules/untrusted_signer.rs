@@ -1,6 +1,6 @@
 //! `untrusted-signer`: a valid signature by a key the policy does not trust.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, SignatureVerdict, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId, SignatureVerdict};
 
 /// Reports commits signed by a key the trust policy of the base commit does
 /// not name, or names but not as valid when it signed (expired, revoked).
@@ -8,7 +8,7 @@ pub(crate) struct UntrustedSigner;
 
 impl Rule for UntrustedSigner {
     fn page(&self) -> &'static str {
-        rule_page!("untrusted-signer")
+        RuleId::UntrustedSigner.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

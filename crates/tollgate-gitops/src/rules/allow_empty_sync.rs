@@ -1,6 +1,6 @@
 //! `allow-empty-sync`: a sync that may delete everything.
 
-use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, RuleId};
 
 use super::argo::{application_spec, what};
 
@@ -9,7 +9,7 @@ pub(crate) struct AllowEmptySync;
 
 impl Rule for AllowEmptySync {
     fn page(&self) -> &'static str {
-        rule_page!("allow-empty-sync")
+        RuleId::AllowEmptySync.page()
     }
 
     fn judges(&self) -> Judged {

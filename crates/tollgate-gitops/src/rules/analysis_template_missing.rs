@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use tollgate_core::{Finding, Node, RepositoryContext, Route, Rule, Segment, rule_page};
+use tollgate_core::{Finding, Node, RepositoryContext, Route, Rule, RuleId, Segment};
 
 use crate::image::is_placeholder;
 
@@ -12,7 +12,7 @@ pub(crate) struct AnalysisTemplateMissing;
 
 impl Rule for AnalysisTemplateMissing {
     fn page(&self) -> &'static str {
-        rule_page!("analysis-template-missing")
+        RuleId::AnalysisTemplateMissing.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -3,7 +3,7 @@
 
 use regex::Regex;
 use tollgate_core::{
-    DocumentContext, FileKind, Finding, Judged, Node, ObjectKind, RepositoryContext, Route, Rule, SourceFile, rule_page,
+    DocumentContext, FileKind, Finding, Judged, Node, ObjectKind, RepositoryContext, Route, Rule, RuleId, SourceFile,
 };
 
 use crate::renovate::{self, PathPattern};
@@ -161,7 +161,7 @@ fn merge_action(workflow: &Workflow, job: &Job, step: &Step) -> Option<String> {
 
 impl Rule for AutoMergeToProd {
     fn page(&self) -> &'static str {
-        rule_page!("auto-merge-to-prod")
+        RuleId::AutoMergeToProd.page()
     }
 
     fn judges(&self) -> Judged {

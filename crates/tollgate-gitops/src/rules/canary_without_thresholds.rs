@@ -1,13 +1,13 @@
 //! `canary-without-thresholds`: a Flagger Canary that cannot decide to roll back.
 
-use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, RuleId};
 
 /// Reports Flagger Canaries without metrics or without a failure threshold.
 pub(crate) struct CanaryWithoutThresholds;
 
 impl Rule for CanaryWithoutThresholds {
     fn page(&self) -> &'static str {
-        rule_page!("canary-without-thresholds")
+        RuleId::CanaryWithoutThresholds.page()
     }
 
     fn judges(&self) -> Judged {

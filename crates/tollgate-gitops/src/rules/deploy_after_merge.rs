@@ -1,6 +1,6 @@
 //! `deploy-after-merge`: prod deploys triggered by pushes to the default branch.
 
-use tollgate_core::{Finding, RepositoryContext, Route, Rule, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Route, Rule, RuleId};
 
 use crate::workflows::Workflows;
 
@@ -10,7 +10,7 @@ pub(crate) struct DeployAfterMerge;
 
 impl Rule for DeployAfterMerge {
     fn page(&self) -> &'static str {
-        rule_page!("deploy-after-merge")
+        RuleId::DeployAfterMerge.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tollgate_core::{
-    Environments, FileKind, Finding, Node, RepositoryContext, RepositoryModel, Route, Rule, SourceFile, Tier, rule_page,
+    Environments, FileKind, Finding, Node, RepositoryContext, RepositoryModel, Route, Rule, RuleId, SourceFile, Tier,
 };
 
 /// Reports Kustomize overlays of one app (paths that differ only in the
@@ -105,7 +105,7 @@ fn bases(model: &RepositoryModel, file: &SourceFile) -> BTreeSet<String> {
 
 impl Rule for EnvParity {
     fn page(&self) -> &'static str {
-        rule_page!("env-parity")
+        RuleId::EnvParity.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -1,6 +1,6 @@
 //! `lower-env-drift-uncorrected`: dev/staging apps that do not self-heal.
 
-use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, RuleId};
 
 use super::argo::{application_spec, what};
 use crate::scope::cached_document_scope;
@@ -10,7 +10,7 @@ pub(crate) struct LowerEnvDriftUncorrected;
 
 impl Rule for LowerEnvDriftUncorrected {
     fn page(&self) -> &'static str {
-        rule_page!("lower-env-drift-uncorrected")
+        RuleId::LowerEnvDriftUncorrected.page()
     }
 
     fn judges(&self) -> Judged {

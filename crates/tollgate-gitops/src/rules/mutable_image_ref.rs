@@ -1,6 +1,6 @@
 //! `mutable-image-ref`: images that a `git revert` cannot roll back.
 
-use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, Route, Rule, Severity, rule_page};
+use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, Route, Rule, RuleId, Severity};
 
 use crate::image::{is_placeholder, is_valid_digest, moving_tag_reason, parse_image};
 use crate::kube::containers;
@@ -11,7 +11,7 @@ pub(crate) struct MutableImageRef;
 
 impl Rule for MutableImageRef {
     fn page(&self) -> &'static str {
-        rule_page!("mutable-image-ref")
+        RuleId::MutableImageRef.page()
     }
 
     fn judges(&self) -> Judged {

@@ -2,8 +2,7 @@
 
 use regex::Regex;
 use tollgate_core::{
-    Document, DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, SourceFile, Span, Value,
-    rule_page,
+    Document, DocumentContext, FileKind, Finding, Node, RepositoryContext, Route, Rule, RuleId, SourceFile, Span, Value,
 };
 
 /// Reports Kubernetes Secrets with clear `data`/`stringData`, Kustomize
@@ -13,7 +12,7 @@ pub(crate) struct PlaintextSecret;
 
 impl Rule for PlaintextSecret {
     fn page(&self) -> &'static str {
-        rule_page!("plaintext-secret")
+        RuleId::PlaintextSecret.page()
     }
 
     fn check_document(&self, cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {

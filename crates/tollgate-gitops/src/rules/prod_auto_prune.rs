@@ -1,6 +1,6 @@
 //! `prod-auto-prune`: automated pruning in prod without confirmation.
 
-use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, Rule, RuleId};
 
 use super::argo::{application_spec, what};
 use crate::scope::cached_document_scope;
@@ -10,7 +10,7 @@ pub(crate) struct ProdAutoPrune;
 
 impl Rule for ProdAutoPrune {
     fn page(&self) -> &'static str {
-        rule_page!("prod-auto-prune")
+        RuleId::ProdAutoPrune.page()
     }
 
     fn judges(&self) -> Judged {

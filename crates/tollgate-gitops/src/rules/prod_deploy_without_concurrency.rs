@@ -1,6 +1,6 @@
 //! `prod-deploy-without-concurrency`: prod deploy jobs that can run at the same time.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId};
 
 use super::workflow_common::{describe, each_job};
 
@@ -9,7 +9,7 @@ pub(crate) struct ProdDeployWithoutConcurrency;
 
 impl Rule for ProdDeployWithoutConcurrency {
     fn page(&self) -> &'static str {
-        rule_page!("prod-deploy-without-concurrency")
+        RuleId::ProdDeployWithoutConcurrency.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -1,6 +1,6 @@
 //! `prod-deploy-without-environment`: prod deploy jobs with no GitHub environment gate.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId};
 
 use super::workflow_common::{describe, each_job};
 
@@ -9,7 +9,7 @@ pub(crate) struct ProdDeployWithoutEnvironment;
 
 impl Rule for ProdDeployWithoutEnvironment {
     fn page(&self) -> &'static str {
-        rule_page!("prod-deploy-without-environment")
+        RuleId::ProdDeployWithoutEnvironment.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -1,6 +1,6 @@
 //! `prod-self-heal`: prod reconcilers that revert drift automatically.
 
-use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, RuleId};
 
 use super::argo::{application_spec, what};
 use crate::scope::cached_document_scope;
@@ -11,7 +11,7 @@ pub(crate) struct ProdSelfHeal;
 
 impl Rule for ProdSelfHeal {
     fn page(&self) -> &'static str {
-        rule_page!("prod-self-heal")
+        RuleId::ProdSelfHeal.page()
     }
 
     fn judges(&self) -> Judged {

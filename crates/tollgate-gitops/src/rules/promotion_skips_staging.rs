@@ -1,6 +1,6 @@
 //! `promotion-skips-staging`: prod deploys that do not wait for staging.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, Tier, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId, Tier};
 
 use super::workflow_common::{describe, each_job};
 use crate::scope::text_scope;
@@ -10,7 +10,7 @@ pub(crate) struct PromotionSkipsStaging;
 
 impl Rule for PromotionSkipsStaging {
     fn page(&self) -> &'static str {
-        rule_page!("promotion-skips-staging")
+        RuleId::PromotionSkipsStaging.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -1,6 +1,6 @@
 //! `rollout-without-analysis`: prod progressive delivery with no automated analysis.
 
-use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, Finding, Judged, Node, ObjectKind, Route, Rule, RuleId};
 
 use crate::scope::cached_document_scope;
 
@@ -9,7 +9,7 @@ pub(crate) struct RolloutWithoutAnalysis;
 
 impl Rule for RolloutWithoutAnalysis {
     fn page(&self) -> &'static str {
-        rule_page!("rollout-without-analysis")
+        RuleId::RolloutWithoutAnalysis.page()
     }
 
     fn judges(&self) -> Judged {

@@ -1,6 +1,6 @@
 //! `unpinned-chart`: Helm charts that float.
 
-use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, ObjectKind, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, ObjectKind, Route, Rule, RuleId};
 
 /// Reports Flux `HelmRelease`/`HelmChart` versions, Argo CD Helm sources'
 /// `targetRevision` and Kustomize `helmCharts` versions that are missing,
@@ -27,7 +27,7 @@ fn problem(version: Option<&str>) -> Option<String> {
 
 impl Rule for UnpinnedChart {
     fn page(&self) -> &'static str {
-        rule_page!("unpinned-chart")
+        RuleId::UnpinnedChart.page()
     }
 
     fn judges(&self) -> Judged {

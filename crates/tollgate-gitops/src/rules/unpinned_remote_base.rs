@@ -1,6 +1,6 @@
 //! `unpinned-remote-base`: remote Kustomize resources that float.
 
-use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, Route, Rule, rule_page};
+use tollgate_core::{DocumentContext, FileKind, Finding, Judged, Node, Route, Rule, RuleId};
 
 /// Reports remote `resources`, `bases` and `components` of a Kustomization
 /// without a `ref` (or `version`) pinned to a tag or commit.
@@ -106,7 +106,7 @@ fn problem(url: &str) -> Option<(String, String)> {
 
 impl Rule for UnpinnedRemoteBase {
     fn page(&self) -> &'static str {
-        rule_page!("unpinned-remote-base")
+        RuleId::UnpinnedRemoteBase.page()
     }
 
     fn judges(&self) -> Judged {

@@ -1,6 +1,6 @@
 //! `codeowners-invalid`: CODEOWNERS lines GitHub rejects or ignores.
 
-use tollgate_core::{Finding, Position, RepositoryContext, Rule, Span, rule_page};
+use tollgate_core::{Finding, Position, RepositoryContext, Rule, RuleId, Span};
 
 use super::active;
 
@@ -10,7 +10,7 @@ pub(crate) struct CodeownersInvalid;
 
 impl Rule for CodeownersInvalid {
     fn page(&self) -> &'static str {
-        rule_page!("codeowners-invalid")
+        RuleId::CodeownersInvalid.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

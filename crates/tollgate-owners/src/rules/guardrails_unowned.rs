@@ -1,6 +1,6 @@
 //! `guardrails-unowned`: the files that define the guardrails need owners too.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId};
 
 use super::{active, ownership_problem};
 
@@ -31,7 +31,7 @@ fn guarded(path: &str, signers: &str) -> Option<&'static str> {
 
 impl Rule for GuardrailsUnowned {
     fn page(&self) -> &'static str {
-        rule_page!("guardrails-unowned")
+        RuleId::GuardrailsUnowned.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

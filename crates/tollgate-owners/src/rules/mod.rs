@@ -3,23 +3,18 @@
 
 use std::sync::Arc;
 
-use tollgate_core::{RepositoryModel, Rule};
+use tollgate_core::RepositoryModel;
 
 use crate::codeowners::{CodeOwners, LOCATIONS};
 
-mod codeowners_invalid;
-mod guardrails_unowned;
-mod prod_path_unowned;
-mod prod_review_not_required;
-
-/// Every ownership rule, in catalog order.
-pub fn rules() -> Vec<Box<dyn Rule>> {
-    vec![
-        Box::new(prod_path_unowned::ProdPathUnowned),
-        Box::new(codeowners_invalid::CodeownersInvalid),
-        Box::new(guardrails_unowned::GuardrailsUnowned),
-        Box::new(prod_review_not_required::ProdReviewNotRequired),
-    ]
+tollgate_core::rules! {
+    /// Every ownership rule, in catalog order.
+    pub fn rules() {
+        prod_path_unowned::ProdPathUnowned,
+        codeowners_invalid::CodeownersInvalid,
+        guardrails_unowned::GuardrailsUnowned,
+        prod_review_not_required::ProdReviewNotRequired,
+    }
 }
 
 /// The CODEOWNERS file GitHub uses, and the ones it ignores.

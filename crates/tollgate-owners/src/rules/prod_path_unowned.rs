@@ -1,6 +1,6 @@
 //! `prod-path-unowned`: files under a protected path without the required owners.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, RuleSummary, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId, RuleSummary};
 
 use super::{active, ownership_problem};
 
@@ -10,7 +10,7 @@ pub(crate) struct ProdPathUnowned;
 
 impl Rule for ProdPathUnowned {
     fn page(&self) -> &'static str {
-        rule_page!("prod-path-unowned")
+        RuleId::ProdPathUnowned.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! `prod-review-not-required`: the default branch's protection kept as code
 //! does not require what a reviewed prod change needs.
 
-use tollgate_core::{Finding, RepositoryContext, Rule, Severity, rule_page};
+use tollgate_core::{Finding, RepositoryContext, Rule, RuleId, Severity};
 
 use crate::protection::{has_settings_as_code, sources, weaknesses};
 
@@ -12,7 +12,7 @@ pub(crate) struct ProdReviewNotRequired;
 
 impl Rule for ProdReviewNotRequired {
     fn page(&self) -> &'static str {
-        rule_page!("prod-review-not-required")
+        RuleId::ProdReviewNotRequired.page()
     }
 
     fn check_repository(&self, cx: &RepositoryContext<'_>, out: &mut Vec<Finding>) {
