@@ -246,6 +246,15 @@ enum FailOn {
 const WORKER_STACK: usize = 32 << 20;
 
 fn main() -> ExitCode {
+    // No transparent huge pages for this process. The allocator (mimalloc,
+    // which regorus installs for its memory limits) asks the kernel for huge
+    // pages on its arenas; each first touch then zeroes and keeps 2 MiB, most
+    // of it unused by a linter's many small objects. Measured on the
+    // 1000-application repository with the Kyverno library: peak RSS 456 ->
+    // 418 MB and 3.0 -> 2.8 s. Best effort: a kernel without the flag keeps
+    // its default.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
     // The global pool runs parsing, rules and policy evaluation: its threads
     // get an explicit stack, not the platform default of 2 MiB.
@@ -527,25 +536,41 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
         sarif_category: args.sarif_category.clone(),
         new_only: args.new_only,
     };
-    let mut rendered = render(format, &report, &report_options);
-    // The job summary of a range: the delivery map's rows of the applications
-    // the change touches.
-    if matches!(format, Format::Markdown)
-        && !args.no_delivery_map
-        && let Some(info) = report.model.range.as_ref().filter(|r| r.problem.is_none())
-    {
-        let touched: Vec<tollgate::map::Row> = tollgate::map::delivery_map(&report)
-            .into_iter()
-            .filter(|row| row.files.iter().any(|f| info.changed_paths.contains(f)))
-            .collect();
-        if !touched.is_empty() {
-            rendered.push_str("\n### Delivery of the applications this change touches\n\n");
-            rendered.push_str(&tollgate::map::table(&touched));
+    // JSON and SARIF go out as they are serialized: a large run's report is
+    // tens of megabytes, not worth holding whole.
+    if matches!(format, Format::Json | Format::Sarif) {
+        if let Some(path) = &args.output {
+            let mut file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+            tollgate_report::write(format, &report, &report_options, &mut file)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        } else {
+            let mut out = std::io::stdout().lock();
+            tollgate_report::write(format, &report, &report_options, &mut out)?;
+            out.flush()?;
         }
-    }
-    match &args.output {
-        Some(path) => std::fs::write(path, &rendered).with_context(|| format!("cannot write {}", path.display()))?,
-        None => print(&rendered)?,
+    } else {
+        let mut rendered = render(format, &report, &report_options);
+        // The job summary of a range: the delivery map's rows of the
+        // applications the change touches.
+        if matches!(format, Format::Markdown)
+            && !args.no_delivery_map
+            && let Some(info) = report.model.range.as_ref().filter(|r| r.problem.is_none())
+        {
+            let touched: Vec<tollgate::map::Row> = tollgate::map::delivery_map(&report)
+                .into_iter()
+                .filter(|row| row.files.iter().any(|f| info.changed_paths.contains(f)))
+                .collect();
+            if !touched.is_empty() {
+                rendered.push_str("\n### Delivery of the applications this change touches\n\n");
+                rendered.push_str(&tollgate::map::table(&touched));
+            }
+        }
+        match &args.output {
+            Some(path) => {
+                std::fs::write(path, &rendered).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            None => print(&rendered)?,
+        }
     }
     if args.stats {
         let s = &report.stats;

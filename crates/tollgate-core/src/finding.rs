@@ -139,15 +139,17 @@ pub struct Finding {
     /// The Kubernetes object, for findings about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceIdentity>,
-    /// The commit, for findings about history.
+    /// The commit, for findings about history. Boxed, as the suppression:
+    /// few findings have one, and a run may hold a hundred thousand
+    /// findings before renders merge them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<crate::history::CommitRef>,
+    pub commit: Option<Box<crate::history::CommitRef>>,
     /// Stable key: rule, path, resource or document, route and normalized
     /// content. Unrelated lines moving does not change it.
     pub fingerprint: String,
     /// Set when a suppression applies (the finding is then not counted).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<Suppression>,
+    pub suppressed: Option<Box<Suppression>>,
     /// Spans whose text a report must not show (a secret's value): source
     /// snippets print them as `*`.
     #[serde(skip)]

@@ -15,6 +15,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
+
 use tollgate_yaml::{Position, Span};
 
 use crate::finding::{Finding, Location, normalize_content};
@@ -152,82 +154,110 @@ pub const RENDER_PREFIX: &str = "render:";
 /// and joins findings that land on one origin from several renders (or on a
 /// line a finding on the file itself already names) into one, naming the
 /// renders, with the highest severity among them.
-pub fn translate(findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Finding> {
+pub fn translate(mut findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Finding> {
     if model.renders().rendered.is_empty() {
         return findings;
     }
     let by_path: HashMap<&str, &Rendered> =
         model.renders().rendered.iter().map(|r| (r.file.path.as_str(), r)).collect();
-    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut moved: Vec<Finding> = Vec::new();
-    let mut origins = Origins::default();
-    for mut f in findings {
-        let Some(&render) = by_path.get(f.location.path.as_str()) else {
-            out.push(f);
-            continue;
-        };
-        for related in &mut f.related {
-            if let Some(&r) = by_path.get(related.location.path.as_str()) {
-                origins.move_location(&mut related.location, r, model);
+    // In place and in parallel: a large run holds a hundred thousand
+    // findings here, most of them on renders, merged below into a few per
+    // origin. Copies of that list were the peak memory of a check with the
+    // Kyverno library; the worker threads that made the findings also have
+    // the memory their evaluations freed, which the new locations reuse.
+    let moved: Vec<bool> = findings.iter().map(|f| by_path.contains_key(f.location.path.as_str())).collect();
+    findings.par_iter_mut().filter(|f| by_path.contains_key(f.location.path.as_str())).for_each_init(
+        Origins::default,
+        |origins, f| {
+            let render = by_path[f.location.path.as_str()];
+            for related in &mut f.related {
+                if let Some(&r) = by_path.get(related.location.path.as_str()) {
+                    origins.move_location(&mut related.location, r, model);
+                }
             }
-        }
-        // Masked values (a secret's) are masked where they were written.
-        let masked = std::mem::take(&mut f.masked);
-        origins.move_location(&mut f.location, render, model);
-        f.masked = masked
-            .into_iter()
-            .filter_map(|span| origins.origin(render, span, model))
-            .filter(|o| o.path == f.location.path)
-            .map(|o| o.span)
-            .collect();
-        let file = model.file(&f.location.path);
-        let content = file.map_or_else(String::new, |file| normalize_content(f.location.span.text(&file.text)));
-        let identity = file
-            .zip(f.location.document)
-            .and_then(|(file, d)| file.resources.get(d).cloned().flatten())
-            .map_or_else(|| format!("#{}", f.location.document.unwrap_or(0)), |r| r.display_name());
-        f.fingerprint = Finding::fingerprint_of(&[&f.rule_id, &f.location.path, &identity, &content]);
-        f.renders = vec![render.root.clone()];
-        moved.push(f);
-    }
+            // Masked values (a secret's) are masked where they were written.
+            let masked = std::mem::take(&mut f.masked);
+            origins.move_location(&mut f.location, render, model);
+            f.masked = masked
+                .into_iter()
+                .filter_map(|span| origins.origin(render, span, model))
+                .filter(|o| o.path == f.location.path)
+                .map(|o| o.span)
+                .collect();
+            let file = model.file(&f.location.path);
+            let content = file.map_or_else(String::new, |file| normalize_content(f.location.span.text(&file.text)));
+            let identity = file
+                .zip(f.location.document)
+                .and_then(|(file, d)| file.resources.get(d).cloned().flatten())
+                .map_or_else(|| format!("#{}", f.location.document.unwrap_or(0)), |r| r.display_name());
+            f.fingerprint = Finding::fingerprint_of(&[&f.rule_id, &f.location.path, &identity, &content]);
+            f.renders = vec![render.root.clone()];
+        },
+    );
     // One finding per origin: the most severe, naming every render. A
     // finding the file itself produced on the same line (a Kustomize
     // `images:` entry judged as written) takes the renders' names instead.
-    let mut on_file: HashMap<(String, String, u32), usize> = HashMap::new();
-    for (i, f) in out.iter().enumerate() {
-        on_file.entry((f.rule_id.clone(), f.location.path.clone(), f.location.span.start.line)).or_insert(i);
-    }
-    let mut on_origin: HashMap<(String, String, u32), usize> = HashMap::new();
-    for f in moved {
-        let exact = (f.rule_id.clone(), f.location.path.clone(), f.location.span.start.offset);
-        if let Some(&i) = on_origin.get(&exact) {
-            let kept = &mut out[i];
-            let mut renders = std::mem::take(&mut kept.renders);
-            if f.severity > kept.severity {
-                *kept = f.clone();
+    // Which kept finding each moved one merges into, planned on borrowed
+    // keys, then applied.
+    let mut plan: Vec<Option<MergeInto>> = Vec::with_capacity(findings.len());
+    {
+        let mut on_file: HashMap<(&str, &str, u32), usize> = HashMap::new();
+        for (i, f) in findings.iter().enumerate().filter(|(i, _)| !moved[*i]) {
+            on_file.entry((f.rule_id.as_str(), f.location.path.as_str(), f.location.span.start.line)).or_insert(i);
+        }
+        let mut on_origin: HashMap<(&str, &str, u32), usize> = HashMap::new();
+        for (j, f) in findings.iter().enumerate() {
+            if !moved[j] {
+                plan.push(None);
+                continue;
             }
-            for r in f.renders {
-                if !renders.contains(&r) {
-                    renders.push(r);
+            let (rule, path) = (f.rule_id.as_str(), f.location.path.as_str());
+            let exact = (rule, path, f.location.span.start.offset);
+            if let Some(&i) = on_origin.get(&exact) {
+                plan.push(Some(MergeInto::Origin(i)));
+            } else if let Some(&i) = on_file.get(&(rule, path, f.location.span.start.line)) {
+                plan.push(Some(MergeInto::Line(i)));
+            } else {
+                on_origin.insert(exact, j);
+                plan.push(None);
+            }
+        }
+    }
+    for (j, into) in plan.iter().enumerate() {
+        match *into {
+            None => {}
+            Some(MergeInto::Origin(i)) => {
+                let mut renders = std::mem::take(&mut findings[i].renders);
+                let more = std::mem::take(&mut findings[j].renders);
+                if findings[j].severity > findings[i].severity {
+                    // The more severe one takes the kept place.
+                    findings.swap(i, j);
+                }
+                for r in more {
+                    if !renders.contains(&r) {
+                        renders.push(r);
+                    }
+                }
+                findings[i].renders = renders;
+            }
+            Some(MergeInto::Line(i)) => {
+                let (severity, more) = (findings[j].severity, std::mem::take(&mut findings[j].renders));
+                let kept = &mut findings[i];
+                kept.severity = kept.severity.max(severity);
+                for r in more {
+                    if !kept.renders.contains(&r) {
+                        kept.renders.push(r);
+                    }
                 }
             }
-            kept.renders = renders;
-            continue;
         }
-        if let Some(&i) = on_file.get(&(f.rule_id.clone(), f.location.path.clone(), f.location.span.start.line)) {
-            let kept = &mut out[i];
-            kept.severity = kept.severity.max(f.severity);
-            for r in f.renders {
-                if !kept.renders.contains(&r) {
-                    kept.renders.push(r);
-                }
-            }
-            continue;
-        }
-        on_origin.insert(exact, out.len());
-        out.push(f);
     }
-    for f in &mut out {
+    let mut index = 0;
+    findings.retain(|_| {
+        index += 1;
+        plan[index - 1].is_none()
+    });
+    findings.par_iter_mut().for_each(|f| {
         if !f.renders.is_empty() {
             f.renders.sort();
             let shown: Vec<&str> = f.renders.iter().take(5).map(String::as_str).collect();
@@ -239,12 +269,24 @@ pub fn translate(findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Finding
                 if more > 0 { format!(" and {more} more") } else { String::new() }
             );
         }
-    }
-    out
+    });
+    findings
+}
+
+/// Where a finding moved to its origin merges: into the one already at that
+/// exact place, or into the file's own finding on that line.
+enum MergeInto {
+    Origin(usize),
+    Line(usize),
 }
 
 /// The origins of the documents of the renders findings land on, read once
-/// per document.
+/// per document while its findings are moved. Bounded: findings come
+/// document by document, and holding every rendered document's entries (a
+/// policy set finds something in nearly all of them) cost a large run as
+/// much memory as its findings.
+const ORIGIN_DOCUMENTS: usize = 256;
+
 #[derive(Default)]
 struct Origins<'m> {
     by_document: HashMap<(&'m str, usize), Vec<Entry>>,
@@ -255,6 +297,11 @@ impl<'m> Origins<'m> {
     fn origin(&mut self, render: &'m Rendered, span: Span, model: &RepositoryModel) -> Option<Origin> {
         let documents = &render.file.documents;
         let index = documents.partition_point(|d| d.root.span.start.offset <= span.start.offset).checked_sub(1)?;
+        if self.by_document.len() >= ORIGIN_DOCUMENTS
+            && !self.by_document.contains_key(&(render.file.path.as_str(), index))
+        {
+            self.by_document.clear();
+        }
         let entries = self.by_document.entry((render.file.path.as_str(), index)).or_insert_with(|| {
             let mut out = Vec::with_capacity(documents[index].nodes);
             entries(&documents[index].root, &mut out);

@@ -315,7 +315,20 @@ fn check_model(
                 metas.push(meta);
             }
         }
-        findings.extend(produced.into_iter().filter(|f| config.rule_enabled(&f.rule_id, true)));
+        // Appended in place (filtering reuses the engine's buffer): an
+        // engine may return a hundred thousand findings, and growing the
+        // rules' list to hold them would copy them all.
+        let mut produced: Vec<Finding> =
+            produced.into_iter().filter(|f| config.rule_enabled(&f.rule_id, true)).collect();
+        let before = findings.len();
+        let added = produced.len();
+        if added > before {
+            produced.append(&mut findings);
+            produced.rotate_left(added);
+            findings = produced;
+        } else {
+            findings.append(&mut produced);
+        }
     }
     if enabled.iter().any(|r| r.meta.id == RuleId::ParseError) {
         findings.extend(parse_errors(&model, registry));

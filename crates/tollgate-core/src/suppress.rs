@@ -234,11 +234,11 @@ pub fn apply_suppressions(
                 && ((s.line >= first && s.line <= last) || (s.own_line && s.line + 1 == first))
         });
         if let Some(s) = hit {
-            finding.suppressed = Some(Suppression {
+            finding.suppressed = Some(Box::new(Suppression {
                 kind: "inline",
                 reason: s.reason.clone(),
                 location: Some(Location { path: file.path.clone(), span: s.span, document: None, route: None }),
-            });
+            }));
         }
     }
     // Config entries.
@@ -280,11 +280,11 @@ pub fn apply_suppressions(
         let Ok(globs) = crate::environment::glob_set(&entry.paths) else { continue };
         for finding in findings.iter_mut().filter(|f| f.suppressed.is_none() && f.rule_id == entry.rule) {
             if globs.is_match(&finding.location.path) {
-                finding.suppressed = Some(Suppression {
+                finding.suppressed = Some(Box::new(Suppression {
                     kind: "config",
                     reason: entry.reason.clone(),
                     location: Some(location.clone()),
-                });
+                }));
             }
         }
     }
@@ -407,8 +407,11 @@ pub fn load_baseline(path: &Path) -> Result<HashSet<String>, CoreError> {
 pub fn apply_baseline(findings: &mut [Finding], baseline: &HashSet<String>, source: &str) {
     for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
         if baseline.contains(&f.fingerprint) {
-            f.suppressed =
-                Some(Suppression { kind: "baseline", reason: format!("present in baseline {source}"), location: None });
+            f.suppressed = Some(Box::new(Suppression {
+                kind: "baseline",
+                reason: format!("present in baseline {source}"),
+                location: None,
+            }));
         }
     }
 }

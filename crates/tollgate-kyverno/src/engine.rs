@@ -630,8 +630,12 @@ impl PolicyEngine for KyvernoEngine {
                 found
             })
             .collect();
-        out.extend(found);
-        out
+        // The problems first, without copying the (possibly huge) findings.
+        let mut found = found;
+        let evaluated = found.len();
+        found.append(&mut out);
+        found.rotate_left(evaluated);
+        found
     }
 }
 

@@ -202,8 +202,11 @@ impl RegoEngine {
             let mut finding = document_finding(meta, file, doc, &route, result.message.clone(), Some(&key));
             if result.outcome == Outcome::Exception {
                 finding.message = format!("Rule `data.{id}` is exempted by an `exception` rule for this input.");
-                finding.suppressed =
-                    Some(Suppression { kind: "rego-exception", reason: result.message.clone(), location: None });
+                finding.suppressed = Some(Box::new(Suppression {
+                    kind: "rego-exception",
+                    reason: result.message.clone(),
+                    location: None,
+                }));
             }
             out.push(finding);
         }

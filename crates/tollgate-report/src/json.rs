@@ -28,8 +28,8 @@ struct Summary<'a> {
     range: Option<&'a tollgate_core::RangeInfo>,
 }
 
-pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
-    let doc = JsonReport {
+fn document<'a>(report: &'a CheckReport, options: &ReportOptions) -> JsonReport<'a> {
+    JsonReport {
         tool: "tollgate",
         version: VERSION,
         findings: report.findings.iter().filter(|f| options.show_suppressed || !f.is_suppressed()).collect(),
@@ -42,8 +42,24 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
             range: report.model.range.as_ref(),
         },
         rendered_diff: report.rendered_diff.as_ref(),
-    };
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    }
+}
+
+pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
+    let mut s =
+        serde_json::to_string_pretty(&document(report, options)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
+}
+
+/// [`render`], streamed into `out`.
+pub(crate) fn write(
+    report: &CheckReport,
+    options: &ReportOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, &document(report, options))?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    std::io::Write::flush(&mut out)
 }

@@ -85,6 +85,38 @@ pub fn render(format: Format, report: &CheckReport, options: &ReportOptions) -> 
     }
 }
 
+/// Writes `report` in `format` to `out`: what [`render`] returns, streamed.
+/// JSON and SARIF are serialized straight into `out`, never held whole in
+/// memory (a large run's JSON is tens of megabytes).
+///
+/// ```
+/// use tollgate_core::{CheckOptions, Config, Registry, check, core_rules};
+/// use tollgate_report::{Format, ReportOptions, render, write};
+/// let dir = std::env::temp_dir().join(format!("tollgate-write-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("a.yaml"), "key: [unclosed\n").unwrap();
+/// let registry = Registry::new(core_rules()).unwrap();
+/// let report = check(&dir, &Config::default(), &registry, &CheckOptions::default()).unwrap();
+/// for format in [Format::Json, Format::Sarif, Format::Text] {
+///     let mut out = Vec::new();
+///     write(format, &report, &ReportOptions::default(), &mut out).unwrap();
+///     assert_eq!(String::from_utf8(out).unwrap(), render(format, &report, &ReportOptions::default()));
+/// }
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn write(
+    format: Format,
+    report: &CheckReport,
+    options: &ReportOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => json::write(report, options, &mut *out),
+        Format::Sarif => sarif::write(report, options, &mut *out),
+        _ => out.write_all(render(format, report, options).as_bytes()),
+    }
+}
+
 /// A rendered diff alone (`tollgate diff`): as in the text report, as in the
 /// Markdown job summary, or as JSON.
 ///

@@ -32,6 +32,19 @@ pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
     s
 }
 
+/// [`render`], streamed into `out`.
+pub(crate) fn write(
+    report: &CheckReport,
+    options: &ReportOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let sarif = to_sarif(report, options);
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, &sarif)?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    std::io::Write::flush(&mut out)
+}
+
 fn level(s: Severity) -> ResultLevel {
     match s {
         Severity::Error => ResultLevel::Error,

@@ -48,7 +48,7 @@ fn commit_finding(
 ) -> Option<Finding> {
     let path = path.or_else(|| anchor(cx, commit))?;
     let mut finding = cx.finding_at(path, None, &format!("{}:{path}", commit.id), message);
-    finding.commit = Some(commit.reference());
+    finding.commit = Some(Box::new(commit.reference()));
     Some(finding)
 }
 
