@@ -246,15 +246,6 @@ enum FailOn {
 const WORKER_STACK: usize = 32 << 20;
 
 fn main() -> ExitCode {
-    // No transparent huge pages for this process. The allocator (mimalloc,
-    // which regorus installs for its memory limits) asks the kernel for huge
-    // pages on its arenas; each first touch then zeroes and keeps 2 MiB, most
-    // of it unused by a linter's many small objects. Measured on the
-    // 1000-application repository with the Kyverno library: peak RSS 456 ->
-    // 418 MB and 3.0 -> 2.8 s. Best effort: a kernel without the flag keeps
-    // its default.
-    #[cfg(target_os = "linux")]
-    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
     // The global pool runs parsing, rules and policy evaluation: its threads
     // get an explicit stack, not the platform default of 2 MiB.

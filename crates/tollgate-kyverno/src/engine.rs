@@ -538,9 +538,9 @@ impl PolicyEngine for KyvernoEngine {
             ..CelInput::default()
         };
         let policy_error = RuleMeta::policy_error();
-        let found: Vec<Finding> = documents
+        let per_object: Vec<Vec<Finding>> = documents
             .par_iter()
-            .flat_map_iter(|(file, doc)| {
+            .map(|(file, doc)| {
                 let Some(object) = as_object(doc) else { return Vec::new() };
                 let object = &object;
                 let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
@@ -630,12 +630,14 @@ impl PolicyEngine for KyvernoEngine {
                 found
             })
             .collect();
-        // The problems first, without copying the (possibly huge) findings.
-        let mut found = found;
-        let evaluated = found.len();
-        found.append(&mut out);
-        found.rotate_left(evaluated);
-        found
+        // One list, the problems first. Each object's findings are moved in
+        // and freed in turn: a flattening collect would hold every finding
+        // twice at its end (its chunks and the list they are copied into).
+        out.reserve_exact(per_object.iter().map(Vec::len).sum());
+        for found in per_object {
+            out.extend(found);
+        }
+        out
     }
 }
 
