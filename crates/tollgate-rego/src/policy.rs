@@ -140,8 +140,10 @@ pub(crate) fn add_module(
     }
     engine.set_rego_v0(false);
     // Report the error of the syntax the file is written in.
-    let looks_v1 =
-        file.text.contains("import rego.v1") || file.text.contains(" if ") || file.text.contains(" contains ");
+    // Keywords in code only: ` if ` in a message string says nothing.
+    let code = lex_code(&file.text);
+    let in_code = |word: &str| file.text.match_indices(word).any(|(at, _)| code[at + 1]);
+    let looks_v1 = in_code("import rego.v1") || in_code(" if ") || in_code(" contains ");
     let error =
         errors.iter().find(|(v0, _)| *v0 != looks_v1).or(errors.first()).map(|(_, e)| e.clone()).unwrap_or_default();
     Err(PolicyProblem::from_regorus(&file.path, &error))
@@ -295,22 +297,46 @@ pub(crate) fn terminate_lines_before_parentheses(text: &str) -> Option<String> {
 /// line has one.
 pub(crate) fn hoist_negated_call_arguments(text: &str) -> Option<String> {
     static NEGATED_CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"^(\s+)not\s+([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)(\s*(?:#.*)?)$")
-            .unwrap_or_else(|e| panic!("{e}"))
+        regex::Regex::new(r"^(\s+)not\s+([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)(\s*)$").unwrap_or_else(|e| panic!("{e}"))
     });
     static STATIC_REF: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\["[^"]*"\]|\[[0-9]+\])+$"#)
             .unwrap_or_else(|e| panic!("{e}"))
     });
+    // Matched on the code of each line only: a line inside a raw string
+    // (which may span lines) is text, whatever it looks like, and a
+    // comment's parentheses are not the call's.
+    let kinds = lex(text);
     let mut changed = false;
     let mut out = String::with_capacity(text.len() + 64);
+    let mut start = 0;
     for (n, line) in text.split_inclusive('\n').enumerate() {
+        let at = start;
+        start += line.len();
         let (body, nl) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
-        let Some(c) = NEGATED_CALL.captures(body) else {
+        let kind = |k: usize| kinds[at + k];
+        let code_end = (0..body.len()).find(|&k| kind(k) == Lex::Comment).unwrap_or(body.len());
+        let (code, comment) = body.split_at(code_end);
+        let begins_in_code = code.find(|c: char| !c.is_whitespace()).is_some_and(|k| kind(k) == Lex::Code);
+        let Some(c) = NEGATED_CALL.captures(code).filter(|_| begins_in_code) else {
             out.push_str(line);
             continue;
         };
-        let args = split_arguments(&c[3]);
+        let (Some(open), Some(close)) = (c.get(3), c.get(4)) else {
+            out.push_str(line);
+            continue;
+        };
+        // The call's own closing parenthesis must be code, and close the
+        // opening one: `not f(a) == g(b)` is not a call with one argument.
+        let args = &code[open.start()..open.end()];
+        let Some(args) = split_arguments(args, &kinds[at + open.start()..at + open.end()]) else {
+            out.push_str(line);
+            continue;
+        };
+        if kind(close.start() - 1) != Lex::Code {
+            out.push_str(line);
+            continue;
+        }
         let mut hoisted = Vec::new();
         let mut new_args = Vec::new();
         for (i, a) in args.iter().enumerate() {
@@ -328,7 +354,14 @@ pub(crate) fn hoist_negated_call_arguments(text: &str) -> Option<String> {
             continue;
         }
         changed = true;
-        out.push_str(&format!("{}{}not {}({}){}{nl}", &c[1], hoisted.concat(), &c[2], new_args.join(", "), &c[4]));
+        out.push_str(&format!(
+            "{}{}not {}({}){}{comment}{nl}",
+            &c[1],
+            hoisted.concat(),
+            &c[2],
+            new_args.join(", "),
+            &c[4]
+        ));
     }
     changed.then_some(out)
 }
@@ -565,36 +598,35 @@ pub(crate) fn drop_vacuous_some(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-/// Splits call arguments at top-level commas (strings and brackets kept).
-fn split_arguments(args: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+/// Splits call arguments at their top-level commas, by the lexical classes
+/// `kinds` of their bytes (so commas and brackets in strings, raw strings
+/// included, are text). `None` when the brackets do not balance: the text
+/// is then not one call's arguments (`f(a) == g(b)` read as `a) == g(b`).
+fn split_arguments(args: &str, kinds: &[Lex]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
     let mut depth = 0i32;
-    let mut in_str = false;
-    let mut prev = ' ';
-    for c in args.chars() {
-        if in_str {
-            if c == '"' && prev != '\\' {
-                in_str = false;
-            }
-        } else {
-            match c {
-                '"' => in_str = true,
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    out.push(String::new());
-                    prev = c;
-                    continue;
+    let mut from = 0;
+    for (i, c) in args.bytes().enumerate() {
+        if kinds[i] != Lex::Code {
+            continue;
+        }
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
                 }
-                _ => {}
             }
+            b',' if depth == 0 => {
+                out.push(args[from..i].to_owned());
+                from = i + 1;
+            }
+            _ => {}
         }
-        if let Some(last) = out.last_mut() {
-            last.push(c);
-        }
-        prev = c;
     }
-    out
+    out.push(args[from..].to_owned());
+    (depth == 0).then_some(out)
 }
 
 /// Every `.rego` file under `paths` (files or directories), sorted.
@@ -897,6 +929,24 @@ mod tests {
         let r = engine.eval_query(r#"data.p.v({"ranges": []})"#.into(), false).expect("evaluates");
         assert_eq!(r.result[0].expressions[0].value, regorus::Value::from(true));
         assert_eq!(hoist_negated_call_arguments("package p\nq {\n  not f(x)\n}\n"), None);
+    }
+
+    #[test]
+    fn negated_calls_are_found_in_code_only() {
+        // A raw string that spans lines is text: its lines are never rewritten.
+        let raw = "package p\nmsg := `\n  not f(input.x)\n`\n";
+        assert_eq!(hoist_negated_call_arguments(raw), None);
+        assert!(rewrites(raw).is_empty());
+        // A comment's parentheses are not the call's, and stay as written.
+        let commented = "package p\nq {\n  not f(input.x) # see f(a, b)\n}\n";
+        let out = hoist_negated_call_arguments(commented).expect("rewritten");
+        assert!(out.contains("  __tg_n2_0 := input.x; not f(__tg_n2_0) # see f(a, b)\n"), "{out}");
+        // Commas and brackets in strings, raw ones included, are text.
+        let strings = "package p\nq {\n  not f(`a, (b`, \"c, ]d\", input.x)\n}\n";
+        let out = hoist_negated_call_arguments(strings).expect("rewritten");
+        assert!(out.contains("  __tg_n2_2 := input.x; not f(`a, (b`, \"c, ]d\", __tg_n2_2)\n"), "{out}");
+        // Two calls compared are not one call: nothing is hoisted.
+        assert_eq!(hoist_negated_call_arguments("package p\nq {\n  not f(input.a) == g(input.b)\n}\n"), None);
     }
 
     #[test]
