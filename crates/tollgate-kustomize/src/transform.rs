@@ -124,7 +124,12 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
 
 /// Whether objects of `kind` in API `group` have no namespace.
 pub(crate) fn cluster_scoped(group: &str, kind: &str) -> bool {
-    CLUSTER_SCOPED.iter().any(|(g, k)| *g == group && *k == kind)
+    // A set: name references ask this for every candidate pair of a large
+    // render, and a scan of the list was the render's top string compare.
+    static SET: std::sync::LazyLock<std::collections::HashSet<(&'static str, &'static str)>> =
+        std::sync::LazyLock::new(|| CLUSTER_SCOPED.iter().copied().collect());
+    let set: &std::collections::HashSet<(&str, &str)> = &SET;
+    set.contains(&(group, kind))
 }
 
 fn namespace(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderError> {

@@ -226,8 +226,12 @@ pub(crate) fn contains_text(v: &Value, needle: &str) -> bool {
 
 /// The pattern with references and variables resolved; borrowed when it has
 /// neither (the common case, evaluated on every object).
-fn resolved_pattern<'p>(p: &'p Value, ctx: &Context) -> Result<std::borrow::Cow<'p, Value>, SubstitutionError> {
-    if !contains_text(p, "$(") && !contains_text(p, "{{") {
+fn resolved_pattern<'p>(
+    p: &'p Value,
+    ctx: &Context,
+    substitutes: bool,
+) -> Result<std::borrow::Cow<'p, Value>, SubstitutionError> {
+    if !substitutes || (!contains_text(p, "$(") && !contains_text(p, "{{")) {
         return Ok(std::borrow::Cow::Borrowed(p));
     }
     substitute_references(p).and_then(|p| substitute(&p, ctx)).map(std::borrow::Cow::Owned)
@@ -543,6 +547,7 @@ pub(crate) fn validate_rule(rule: &Rule, ctx: &mut Context, provided: &Provided)
         foreach: rule.validate().get("foreach"),
         nesting: 0,
         provided,
+        substitutes: rule.substitutes(),
     };
     v.validate(ctx, None)
 }
@@ -558,6 +563,9 @@ struct Validator<'a> {
     foreach: Option<&'a Value>,
     nesting: usize,
     provided: &'a Provided,
+    /// Whether the rule's `validate` block has variables or references at
+    /// all ([`Rule::substitutes`]); when not, patterns are used as written.
+    substitutes: bool,
 }
 
 impl Validator<'_> {
@@ -667,7 +675,7 @@ impl Validator<'_> {
             ctx.object().unwrap_or(&Value::Null)
         };
         if let Some(p) = self.pattern {
-            let p = match resolved_pattern(p, ctx) {
+            let p = match resolved_pattern(p, ctx, self.substitutes) {
                 Ok(p) => p,
                 Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
             };
@@ -683,7 +691,7 @@ impl Validator<'_> {
                 }
             };
         }
-        let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx) {
+        let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx, self.substitutes) {
             Ok(p) => p,
             Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
         };
@@ -812,6 +820,7 @@ impl Validator<'_> {
                 foreach: fe.get("foreach"),
                 nesting: self.nesting + 1,
                 provided: self.provided,
+                substitutes: self.substitutes,
             };
             let r = v.validate(&mut ectx, if scoped { Some(element) } else { None });
             let Some(r) = r else { continue };
@@ -820,6 +829,11 @@ impl Validator<'_> {
                 // be evaluated, do not count.
                 Status::Skip => {}
                 Status::Pass => applied += 1,
+                // On the message text, deliberately: Kyverno decides this
+                // with `strings.Contains(r.Message(), "failed to evaluate
+                // preconditions")` (validate_resource.go), so a nested
+                // element's error wrapped in another message counts too. A
+                // typed status would disagree with Kyverno there.
                 Status::Error if r.message.contains("failed to evaluate preconditions") => {}
                 _ => {
                     // A `deny` has no failure path: point at the element's

@@ -95,6 +95,10 @@ impl PErr {
         };
         PErr { class, message: format!("{prefix}: {msg}"), wrapped: false }
     }
+    // `Other` errors are classified by their text, as Kyverno's
+    // `IsConditionalAnchorError` and friends do (`strings.Contains` on the
+    // error): an error that wraps a nested anchor's message takes its class.
+    // The class of an error made here is typed; only wrapped text is read.
     fn is_skip(&self) -> bool {
         match self.class {
             Class::Conditional | Class::Global => true,

@@ -24,7 +24,9 @@ pub enum RuleKind {
 pub struct Rule {
     /// `name` (`autogen-<rule>` for generated rules).
     pub name: String,
-    /// The rule as written (or as generated), JSON.
+    /// The rule as written (or as generated), JSON. Facts derived from it
+    /// (kinds, substitutions, compiled CEL) are computed once by
+    /// [`Rule::new`]: build a new rule rather than editing this one.
     pub raw: Value,
     /// What it is.
     pub kind: RuleKind,
@@ -33,6 +35,11 @@ pub struct Rule {
     /// The kinds `match` can select (`None`: any kind), to skip rules
     /// cheaply before the full match.
     kinds: Option<Vec<String>>,
+    /// Whether the `validate` block writes a variable (`{{ }}`) or a
+    /// reference (`$( )`) anywhere: found once here, so that the patterns
+    /// of the (many) rules that write none are used as written on every
+    /// object without being searched again.
+    substitutes: bool,
     /// A `validate.cel` rule, compiled once (or why it does not compile;
     /// the error's pointer is relative to the rule).
     pub cel: Option<Result<std::sync::Arc<crate::cel::CelRule>, crate::cel::CelCompileError>>,
@@ -46,7 +53,14 @@ impl Rule {
             .pointer("/validate/cel")
             .filter(|c| c.is_object())
             .map(|_| crate::cel::CelRule::compile(&raw, "").map(std::sync::Arc::new));
-        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds, cel }
+        let validate = raw.get("validate").unwrap_or(&Value::Null);
+        let substitutes = crate::eval::contains_text(validate, "{{") || crate::eval::contains_text(validate, "$(");
+        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds, substitutes, cel }
+    }
+
+    /// Whether the `validate` block writes a variable or a reference.
+    pub(crate) fn substitutes(&self) -> bool {
+        self.substitutes
     }
 
     /// Whether the rule may select objects of `kind` (a cheap pre-check).
