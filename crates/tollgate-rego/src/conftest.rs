@@ -209,10 +209,7 @@ impl Conftest {
     pub fn evaluator(&self) -> Evaluator<'_> {
         let mut engine = self.engine.clone();
         if let Some(limit) = self.budget {
-            engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-                limit,
-                check_interval: std::num::NonZeroU32::MIN,
-            });
+            engine.set_execution_timer_config(crate::guard::time_limit(limit));
         }
         Evaluator { set: self, engine }
     }

@@ -298,10 +298,7 @@ impl Template {
             return Err(GatekeeperError::NoRego(self.name.clone()));
         };
         let mut engine = engine.clone();
-        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: std::time::Duration::from_secs(5),
-            check_interval: std::num::NonZeroU32::MIN,
-        });
+        engine.set_execution_timer_config(crate::guard::time_limit(std::time::Duration::from_secs(5)));
         if !inventory.is_null() {
             engine
                 .add_data(Value::from(serde_json::json!({ "inventory": inventory })))

@@ -243,6 +243,15 @@ fn calls_in(body: &str, code: &[bool], package: &str, aliases: &BTreeMap<String,
     calls
 }
 
+/// regorus's time limit for one evaluation: `limit` of wall time, the clock
+/// read every 64 units of work. Read at every unit, the clock was 3% of a
+/// large policy run; 64 units are microseconds, so an evaluation still ends
+/// within its limit.
+pub(crate) fn time_limit(limit: std::time::Duration) -> regorus::utils::limits::ExecutionTimerConfig {
+    const CHECK_INTERVAL: std::num::NonZeroU32 = std::num::NonZeroU32::new(64).expect("64 is not zero");
+    regorus::utils::limits::ExecutionTimerConfig { limit, check_interval: CHECK_INTERVAL }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,10 +90,7 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
             }
             continue;
         }
-        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: std::time::Duration::from_secs(10),
-            check_interval: std::num::NonZeroU32::MIN,
-        });
+        engine.set_execution_timer_config(crate::guard::time_limit(std::time::Duration::from_secs(10)));
         for (package, rules, path) in &packages {
             for test in &rules.tests {
                 let name = format!("{path}: data.{package}.{test}");
