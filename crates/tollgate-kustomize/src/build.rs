@@ -781,11 +781,8 @@ mod tests {
         fn kind(&self, path: &str) -> PathKind {
             if path == "app/kustomization.yaml" { PathKind::File } else { PathKind::Dir }
         }
-        fn read(&self, _: &str) -> Result<String, String> {
+        fn read(&self, _: &str) -> Result<String, crate::SourceError> {
             panic!("a bug")
-        }
-        fn list(&self, _: &str) -> Result<Vec<String>, String> {
-            Ok(Vec::new())
         }
     }
 

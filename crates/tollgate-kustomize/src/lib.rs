@@ -50,7 +50,7 @@ pub use kustomization::KUSTOMIZATION_FILE_NAMES;
 pub use node::{FileId, Key, Origin, RNode, RValue};
 pub use resource::{ResId, Resource};
 pub use roots::{KustomizeRenderer, Reuse, roots};
-pub use source::{DiskSource, FileSource, MemorySource, PathKind, RootError};
+pub use source::{DiskSource, FileSource, MemorySource, PathKind, RootError, SourceError};
 
 use tollgate_yaml::Span;
 

@@ -20,7 +20,7 @@ use tollgate_core::{
 };
 use tollgate_yaml::Node;
 
-use crate::source::{DiskSource, FileSource, PathKind};
+use crate::source::{DiskSource, FileSource, PathKind, SourceError};
 
 /// Renders every Kustomize root of a repository (the renderer `tollgate
 /// check` uses).
@@ -583,19 +583,19 @@ impl FileSource for ModelSource<'_> {
         self.disk.as_ref().map_or(PathKind::Missing, |d| d.kind(path))
     }
 
-    fn read(&self, path: &str) -> Result<String, String> {
+    fn read(&self, path: &str) -> Result<String, SourceError> {
         if let Some(text) = self.virtual_files.get(path) {
             return Ok(text.clone());
         }
         if let Some(file) = self.files.get(path) {
             return match &file.problem {
-                Some(p) if file.text.is_empty() => Err(p.message.clone()),
+                Some(p) if file.text.is_empty() => Err(SourceError::Unreadable(p.message.clone())),
                 _ => Ok(file.text.clone()),
             };
         }
         match &self.disk {
             Some(d) => d.read(path),
-            None => Err(format!("is not readable under `{}`", self.model.root.display())),
+            None => Err(SourceError::Unreadable(format!("is not readable under `{}`", self.model.root.display()))),
         }
     }
 
@@ -603,12 +603,5 @@ impl FileSource for ModelSource<'_> {
         let file = self.files.get(path)?;
         (file.problem.is_none() && file.kind.syntax(path) != tollgate_core::Syntax::Text)
             .then_some(file.documents.as_slice())
-    }
-
-    fn list(&self, dir: &str) -> Result<Vec<String>, String> {
-        match &self.disk {
-            Some(d) => d.list(dir),
-            None => Err("cannot be listed".to_owned()),
-        }
     }
 }

@@ -16,15 +16,38 @@ pub enum PathKind {
     Missing,
 }
 
+/// Why a file of a [`FileSource`] cannot be read. Each message completes
+/// "the file …" (`cannot read `x`: it does not exist inside the repository`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// Not there, or only through a link that leaves the repository.
+    #[error("does not exist inside the repository")]
+    Missing,
+    /// Over the size limit.
+    #[error("is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Not UTF-8.
+    #[error("is not UTF-8 text")]
+    NotUtf8,
+    /// Unreadable for another reason: the system's, or the one the
+    /// repository model recorded when it read the file.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 /// Read access to the files of a repository, by repository-relative path
 /// with `/` separators.
 pub trait FileSource: Send + Sync {
     /// What the path is.
     fn kind(&self, path: &str) -> PathKind;
     /// The text of a file.
-    fn read(&self, path: &str) -> Result<String, String>;
-    /// The names of the entries of a directory, sorted.
-    fn list(&self, dir: &str) -> Result<Vec<String>, String>;
+    fn read(&self, path: &str) -> Result<String, SourceError>;
     /// The parsed documents of a YAML file, when the source already holds
     /// them (a repository model parsed once for every render and rule).
     fn parsed(&self, _path: &str) -> Option<&[tollgate_yaml::Document]> {
@@ -54,20 +77,8 @@ impl FileSource for MemorySource {
         if self.files.keys().any(|k| k.starts_with(&prefix)) { PathKind::Dir } else { PathKind::Missing }
     }
 
-    fn read(&self, path: &str) -> Result<String, String> {
-        self.files.get(path).cloned().ok_or_else(|| "no such file".to_owned())
-    }
-
-    fn list(&self, dir: &str) -> Result<Vec<String>, String> {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        let mut names: Vec<String> = self
-            .files
-            .keys()
-            .filter_map(|k| k.strip_prefix(&prefix))
-            .map(|rest| rest.split('/').next().unwrap_or(rest).to_owned())
-            .collect();
-        names.dedup();
-        Ok(names)
+    fn read(&self, path: &str) -> Result<String, SourceError> {
+        self.files.get(path).cloned().ok_or(SourceError::Missing)
     }
 }
 
@@ -113,25 +124,15 @@ impl FileSource for DiskSource {
         }
     }
 
-    fn read(&self, path: &str) -> Result<String, String> {
-        let disk = self.resolve(path).ok_or_else(|| "does not exist inside the repository".to_owned())?;
-        let size = std::fs::metadata(&disk).map_err(|e| e.to_string())?.len();
+    fn read(&self, path: &str) -> Result<String, SourceError> {
+        let disk = self.resolve(path).ok_or(SourceError::Missing)?;
+        let unreadable = |e: std::io::Error| SourceError::Unreadable(e.to_string());
+        let size = std::fs::metadata(&disk).map_err(unreadable)?.len();
         if size > self.max_file_size {
-            return Err(format!("is {size} bytes, over the {}-byte limit", self.max_file_size));
+            return Err(SourceError::TooLarge { size, limit: self.max_file_size });
         }
-        let bytes = std::fs::read(&disk).map_err(|e| e.to_string())?;
-        String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())
-    }
-
-    fn list(&self, dir: &str) -> Result<Vec<String>, String> {
-        let disk = self.resolve(dir).ok_or_else(|| "does not exist inside the repository".to_owned())?;
-        let mut names: Vec<String> = std::fs::read_dir(disk)
-            .map_err(|e| e.to_string())?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        Ok(names)
+        let bytes = std::fs::read(&disk).map_err(unreadable)?;
+        String::from_utf8(bytes).map_err(|_| SourceError::NotUtf8)
     }
 }
 
@@ -155,4 +156,28 @@ pub(crate) fn join(dir: &str, rel: &str) -> Option<String> {
 /// Whether `path` lies in `dir` or below it.
 pub(crate) fn is_within(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_reads_say_why_they_fail() {
+        let dir = std::env::temp_dir().join(format!("tollgate-source-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("app")).expect("temp dir");
+        std::fs::write(dir.join("app/small.yaml"), "a: 1\n").expect("write");
+        std::fs::write(dir.join("app/big.yaml"), "a: 123456789\n").expect("write");
+        std::fs::write(dir.join("app/bytes.yaml"), [0xff, 0xfe]).expect("write");
+        let source = DiskSource::new(&dir, 8).expect("root");
+        assert_eq!(source.read("app/small.yaml").as_deref(), Ok("a: 1\n"));
+        assert_eq!(source.read("app/big.yaml"), Err(SourceError::TooLarge { size: 13, limit: 8 }));
+        assert_eq!(source.read("app/bytes.yaml"), Err(SourceError::NotUtf8));
+        assert_eq!(source.read("app/none.yaml"), Err(SourceError::Missing));
+        assert_eq!(source.read("../outside.yaml"), Err(SourceError::Missing));
+        assert_eq!(SourceError::Missing.to_string(), "does not exist inside the repository");
+        let missing = DiskSource::new(&dir.join("nowhere"), 8).expect_err("no root");
+        assert!(missing.to_string().starts_with("cannot read `") && missing.path.ends_with("nowhere"), "{missing}");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 }
