@@ -342,7 +342,13 @@ thread_local! {
 }
 
 /// The most patterns a thread keeps compiled; past it the cache restarts.
-const REGEX_CACHE: usize = 1024;
+/// With each held to 1 MiB (and its lazy DFA to 1 MiB), at most 256 MiB.
+const REGEX_CACHE: usize = 128;
+
+/// Patterns longer than this are compiled per call and not kept: a policy
+/// writes short ones, and a long one built from the object under check is
+/// the change's input.
+const REGEX_CACHE_SOURCE: usize = 1024;
 
 /// A compiled regular expression. RE2 syntax, as CEL's: the `regex` crate
 /// runs in time linear in the input, so no pattern can be catastrophic, and
@@ -358,6 +364,9 @@ pub(crate) fn regex(s: &mut Session<'_>, pattern: &str) -> Result<Arc<regex::Reg
         .build()
         .map_err(|e| runtime(format!("invalid regular expression {pattern:?}: {e}")))?;
     let r = Arc::new(r);
+    if pattern.len() > REGEX_CACHE_SOURCE {
+        return Ok(r);
+    }
     REGEXES.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= REGEX_CACHE {

@@ -871,6 +871,12 @@ thread_local! {
 /// Parses `expr` once per thread (policies repeat the same expressions on
 /// every object).
 pub fn parse_cached(expr: &str) -> Result<Rc<Ast>, JpError> {
+    // Long expressions are not kept: a policy writes short ones, and one a
+    // variable's value produced (the object's, the change's input) could
+    // otherwise fill the table with megabytes each.
+    if expr.len() > 1024 {
+        return parse(expr).map(Rc::new);
+    }
     if let Some(ast) = PARSED.with(|c| c.borrow().get(expr).cloned()) {
         return Ok(ast);
     }
