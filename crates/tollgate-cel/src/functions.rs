@@ -334,47 +334,14 @@ fn ends_with(_: &mut Session<'_>, a: &[Value]) -> Result<Value> {
     Ok(Value::Bool(string_arg("endsWith", a, 0)?.ends_with(string_arg("endsWith", a, 1)?)))
 }
 
-thread_local! {
-    /// Compiled regular expressions, per thread: a policy's patterns are
-    /// compiled once per thread, not once per object.
-    static REGEXES: std::cell::RefCell<std::collections::HashMap<Box<str>, Arc<regex::Regex>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// The most patterns a thread keeps compiled; past it the cache restarts.
-/// With each held to 1 MiB (and its lazy DFA to 1 MiB), at most 256 MiB.
-const REGEX_CACHE: usize = 128;
-
-/// Patterns longer than this are compiled per call and not kept: a policy
-/// writes short ones, and a long one built from the object under check is
-/// the change's input.
-const REGEX_CACHE_SOURCE: usize = 1024;
-
-/// A compiled regular expression. RE2 syntax, as CEL's: the `regex` crate
-/// runs in time linear in the input, so no pattern can be catastrophic, and
-/// its size limit bounds what a pattern may compile to.
+/// A compiled regular expression ([`crate::regex_cache`]); its compilation,
+/// not a cached one, is charged to the evaluation's cost.
 pub(crate) fn regex(s: &mut Session<'_>, pattern: &str) -> Result<Arc<regex::Regex>> {
-    if let Some(r) = REGEXES.with(|c| c.borrow().get(pattern).cloned()) {
+    if let Some(r) = crate::regex_cache::cached(pattern) {
         return Ok(r);
     }
     s.charge(pattern.len() as u64)?;
-    let r = regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
-        .build()
-        .map_err(|e| runtime(format!("invalid regular expression {pattern:?}: {e}")))?;
-    let r = Arc::new(r);
-    if pattern.len() > REGEX_CACHE_SOURCE {
-        return Ok(r);
-    }
-    REGEXES.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= REGEX_CACHE {
-            c.clear();
-        }
-        c.insert(Box::from(pattern), r.clone());
-    });
-    Ok(r)
+    crate::regex_cache::compile(pattern).map_err(|e| runtime(format!("invalid regular expression {pattern:?}: {e}")))
 }
 
 fn matches(s: &mut Session<'_>, a: &[Value]) -> Result<Value> {

@@ -43,6 +43,7 @@ mod eval;
 mod ext;
 mod functions;
 pub mod kyverno;
+pub mod regex_cache;
 mod time;
 mod value;
 pub mod x509;

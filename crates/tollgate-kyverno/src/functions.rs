@@ -14,43 +14,6 @@ enum Arg<'a> {
     Expr(&'a Ast),
 }
 
-thread_local! {
-    static REGEXES: std::cell::RefCell<std::collections::HashMap<String, Result<regex::Regex, regex::Error>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// `source` compiled once per thread. A policy applies the same few
-/// expressions to every object, and compiling a regular expression costs
-/// far more than matching it: compiled per call, the regexes of the Kyverno
-/// library were a tenth of a large run's time and most of its fresh memory.
-/// The regex crate clones a compiled expression cheaply (shared program).
-fn compiled_regex(source: &str) -> Result<regex::Regex, regex::Error> {
-    // Bounded in count and in size: a pattern a policy builds from the
-    // object under check (an annotation, say) is the change's input, and
-    // each compiled expression may take megabytes. Only short patterns,
-    // which policies write, are kept; a long one is compiled per call.
-    // Each compiled expression is held to 1 MiB (and its lazy DFA to
-    // 1 MiB), as CEL's are: the cache holds at most 256 MiB per thread.
-    const KEPT: usize = 128;
-    const KEPT_SOURCE: usize = 1024;
-    let compile = |source: &str| regex::RegexBuilder::new(source).size_limit(1 << 20).dfa_size_limit(1 << 20).build();
-    if source.len() > KEPT_SOURCE {
-        return compile(source);
-    }
-    if let Some(found) = REGEXES.with(|c| c.borrow().get(source).cloned()) {
-        return found;
-    }
-    let compiled = compile(source);
-    REGEXES.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= KEPT {
-            c.clear();
-        }
-        c.insert(source.to_owned(), compiled.clone());
-    });
-    compiled
-}
-
 fn err(name: &str, msg: impl std::fmt::Display) -> JpError {
     JpError::Function(format!("{name}(): {msg}"))
 }
@@ -374,7 +337,10 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
         }
         "regex_match" | "regex_replace_all" | "regex_replace_all_literal" => {
             let re_src = string(0)?;
-            let re = compiled_regex(re_src).map_err(|e| err(name, format!("invalid regular expression: {e}")))?;
+            // Compiled once per thread, within size limits (shared with CEL).
+            let re = tollgate_cel::regex_cache::cached(re_src)
+                .map_or_else(|| tollgate_cel::regex_cache::compile(re_src), Ok)
+                .map_err(|e| err(name, format!("invalid regular expression: {e}")))?;
             let subject = |i: usize| -> Result<String, JpError> {
                 match val(i)? {
                     Value::String(s) => Ok(s.clone()),
@@ -504,27 +470,5 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             Err(err(name, "is not evaluated by tollgate (it needs the clock, randomness or image registries)"))
         }
         other => Err(JpError::Function(format!("unknown function: {other}()"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn regexes_are_kept_bounded_in_count_and_size() {
-        assert!(compiled_regex("^a+$").is_ok_and(|r| r.is_match("aaa")));
-        assert!(compiled_regex("(").is_err() && compiled_regex("(").is_err(), "an error is an error every time");
-        // A long pattern (built from an object, say) works but is not kept.
-        let long = format!("^{}$", "x".repeat(4096));
-        assert!(compiled_regex(&long).is_ok_and(|r| r.is_match(&"x".repeat(4096))));
-        assert!(REGEXES.with(|c| !c.borrow().contains_key(&long)));
-        // A pattern that compiles past the size limit is an error, not a
-        // gigabyte.
-        assert!(compiled_regex(r"(\w{100}){100}").is_err());
-        for i in 0..600 {
-            assert!(compiled_regex(&format!("^n{i}$")).is_ok());
-            assert!(REGEXES.with(|c| c.borrow().len()) <= 128);
-        }
     }
 }
