@@ -58,8 +58,5 @@ pub(crate) fn write(
     options: &ReportOptions,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(out);
-    serde_json::to_writer_pretty(&mut out, &document(report, options))?;
-    std::io::Write::write_all(&mut out, b"\n")?;
-    std::io::Write::flush(&mut out)
+    crate::write_pretty_json(&document(report, options), out)
 }

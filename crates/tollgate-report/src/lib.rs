@@ -117,6 +117,15 @@ pub fn write(
     }
 }
 
+/// `value` as pretty JSON and a newline (as the JSON and SARIF reports end),
+/// serialized straight into `out` through a buffer.
+fn write_pretty_json(value: &impl serde::Serialize, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, value)?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    std::io::Write::flush(&mut out)
+}
+
 /// A rendered diff alone (`tollgate diff`): as in the text report, as in the
 /// Markdown job summary, or as JSON.
 ///

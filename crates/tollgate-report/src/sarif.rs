@@ -38,11 +38,7 @@ pub(crate) fn write(
     options: &ReportOptions,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    let sarif = to_sarif(report, options);
-    let mut out = std::io::BufWriter::new(out);
-    serde_json::to_writer_pretty(&mut out, &sarif)?;
-    std::io::Write::write_all(&mut out, b"\n")?;
-    std::io::Write::flush(&mut out)
+    crate::write_pretty_json(&to_sarif(report, options), out)
 }
 
 fn level(s: Severity) -> ResultLevel {
