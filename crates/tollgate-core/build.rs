@@ -8,6 +8,11 @@
 //! parser embedders' pages go through too; the registry test checks every
 //! generated page with it.
 
+// The library's own spelling rules (`is_kebab_case` is public there).
+#[allow(unreachable_pub)]
+#[path = "src/ident.rs"]
+mod ident;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -30,9 +35,7 @@ fn main() {
     let mut ids = String::new();
     let mut texts = String::new();
     for (id, path) in &pages {
-        if id.is_empty()
-            || !id.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        {
+        if !ident::is_kebab_case(id) {
             fail(path, "a rule page's file name is its id: lowercase words joined by `-`");
         }
         let page = std::fs::read_to_string(path).unwrap_or_else(|e| fail(path, &e.to_string()));
@@ -44,7 +47,7 @@ fn main() {
             fail(path, &format!("front matter `id: {}` must be the file name, `{id}`", written.unwrap_or("")));
         }
         let summary = front.lines().find_map(|l| l.strip_prefix("summary:")).map_or("", str::trim);
-        let variant = pascal_case(id);
+        let variant = ident::pascal_case(id);
         let _ = writeln!(variants, "    /// `{id}`: {}\n    {variant},", summary.trim_matches(['"', '\'']));
         let _ = writeln!(all, "        RuleId::{variant},");
         let _ = writeln!(ids, "            RuleId::{variant} => {id:?},");
@@ -80,15 +83,6 @@ impl RuleId {{
     );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("rule_id.rs");
     std::fs::write(&out, code).unwrap_or_else(|e| fail(&out, &e.to_string()));
-}
-
-fn pascal_case(id: &str) -> String {
-    id.split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-        })
-        .collect()
 }
 
 fn fail(path: &Path, message: &str) -> ! {

@@ -25,6 +25,7 @@ mod environment;
 mod error;
 mod finding;
 mod history;
+mod ident;
 mod model;
 mod registry;
 mod render;
@@ -46,8 +47,9 @@ pub use environment::{Environment, Environments, GlobError, Tier, compile_glob, 
 pub use error::CoreError;
 pub use finding::{ChangeState, Finding, Location, RelatedLocation, ResourceIdentity, Suppression};
 pub use history::{CommitCheck, CommitRef, SignatureVerdict};
+pub use ident::is_kebab_case;
 pub use model::{FileKind, FileProblem, ObjectId, RepositoryModel, SourceFile, Syntax, classify};
-pub use registry::{RegisteredRule, Registry, is_kebab_case};
+pub use registry::{RegisteredRule, Registry};
 pub use render::{Origin, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, origin_position, translate};
 pub use rule::{
     DocumentContext, FindingBuilder, Judged, ObjectKind, PageError, REQUIRED_SECTIONS, RepositoryContext, Rule,

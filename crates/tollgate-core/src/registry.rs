@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::CoreError;
+use crate::ident::is_kebab_case;
 use crate::rule::{PageError, REQUIRED_SECTIONS, Rule, RuleMeta, page_error};
 
 /// A rule and its parsed metadata.
@@ -79,10 +80,4 @@ impl Registry {
     pub fn suggest(&self, id: &str) -> Option<&str> {
         crate::config::closest(id, self.rules.iter().map(|r| r.meta.id.as_str()))
     }
-}
-
-/// True for ids like `prod-self-heal`: lowercase ASCII words joined by `-`.
-pub fn is_kebab_case(id: &str) -> bool {
-    !id.is_empty()
-        && id.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }

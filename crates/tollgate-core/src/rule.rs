@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::environment::Environment;
 use crate::error::CoreError;
 use crate::finding::{Finding, Location, RelatedLocation, ResourceIdentity, normalize_content};
+use crate::ident::pascal_case;
 use crate::model::{RepositoryModel, SourceFile};
 use crate::rule_id::RuleId;
 use crate::severity::Severity;
@@ -218,16 +219,6 @@ impl RuleMeta {
         // Generated from rules/ and checked by `rule_id`'s tests.
         RuleMeta::from_page(RuleId::PolicyError.page()).unwrap_or_else(|e| panic!("rules/policy-error.md: {e}"))
     }
-}
-
-fn pascal_case(id: &str) -> String {
-    id.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-        })
-        .collect()
 }
 
 /// Anything that yields findings: a built-in rule, a policy engine's rule set,
