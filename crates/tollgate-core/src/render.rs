@@ -165,11 +165,12 @@ pub fn translate(mut findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Fin
     // origin. Copies of that list were the peak memory of a check with the
     // Kyverno library; the worker threads that made the findings also have
     // the memory their evaluations freed, which the new locations reuse.
-    let moved: Vec<bool> = findings.iter().map(|f| by_path.contains_key(f.location.path.as_str())).collect();
-    findings.par_iter_mut().filter(|f| by_path.contains_key(f.location.path.as_str())).for_each_init(
+    // The render each finding is on, looked up once.
+    let on_render: Vec<Option<&Rendered>> =
+        findings.iter().map(|f| by_path.get(f.location.path.as_str()).copied()).collect();
+    findings.par_iter_mut().zip(on_render.par_iter()).filter_map(|(f, r)| Some((f, (*r)?))).for_each_init(
         Origins::default,
-        |origins, f| {
-            let render = by_path[f.location.path.as_str()];
+        |origins, (f, render)| {
             for related in &mut f.related {
                 if let Some(&r) = by_path.get(related.location.path.as_str()) {
                     origins.move_location(&mut related.location, r, model);
@@ -202,12 +203,12 @@ pub fn translate(mut findings: Vec<Finding>, model: &RepositoryModel) -> Vec<Fin
     let mut plan: Vec<Option<MergeInto>> = Vec::with_capacity(findings.len());
     {
         let mut on_file: HashMap<(&str, &str, u32), usize> = HashMap::new();
-        for (i, f) in findings.iter().enumerate().filter(|(i, _)| !moved[*i]) {
+        for (i, f) in findings.iter().enumerate().filter(|(i, _)| on_render[*i].is_none()) {
             on_file.entry((f.rule_id.as_str(), f.location.path.as_str(), f.location.span.start.line)).or_insert(i);
         }
         let mut on_origin: HashMap<(&str, &str, u32), usize> = HashMap::new();
         for (j, f) in findings.iter().enumerate() {
-            if !moved[j] {
+            if on_render[j].is_none() {
                 plan.push(None);
                 continue;
             }
