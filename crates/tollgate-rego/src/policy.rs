@@ -947,6 +947,9 @@ mod tests {
         assert!(out.contains("  __tg_n2_2 := input.x; not f(`a, (b`, \"c, ]d\", __tg_n2_2)\n"), "{out}");
         // Two calls compared are not one call: nothing is hoisted.
         assert_eq!(hoist_negated_call_arguments("package p\nq {\n  not f(input.a) == g(input.b)\n}\n"), None);
+        // The case the bracket balance decides: split naively, `input.c`
+        // would look like an argument of `f` and be hoisted.
+        assert_eq!(hoist_negated_call_arguments("package p\nq {\n  not f(input.a) == g(input.b, input.c)\n}\n"), None);
     }
 
     #[test]
