@@ -384,3 +384,105 @@ fn a_policy_outside_the_repository_is_named_at_its_own_place() {
     assert_eq!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "apps/a.yaml", "{result}");
     assert!(result["message"]["text"].as_str().unwrap_or("").contains(&broken), "{result}");
 }
+
+/// Each source rewrite that makes regorus evaluate a policy as OPA does
+/// (`tollgate_rego::rewrites`), checked against OPA itself: the Go engine
+/// (OPA as a shared library, from PyPI) evaluates the same policy on the
+/// same input, and `deny` must hold the same messages. Every case needs its
+/// rewrite (asserted), so a rewrite that stopped firing or that changed the
+/// meaning fails here.
+#[test]
+fn source_rewrites_agree_with_opa() {
+    const OPA: &str = "opa-golib-python-bindings==0.4.4";
+    // The wheel declares Python 3.14 but is a ctypes wrapper of a Go shared
+    // library, which any Python 3 loads.
+    let Some(python) = super::support::python_module("opa_bindings", OPA, &["--ignore-requires-python", "--no-deps"])
+    else {
+        super::support::skip(&format!("python3 -m venv or `pip install {OPA}` failed; no OPA to compare with"));
+        return;
+    };
+    // (case, policy, input, the rewrite it needs)
+    let cases: [(&str, &str, serde_json::Value, &str); 6] = [
+        (
+            "a line starting with ( is a new expression",
+            "package main\n\ndeny contains \"fires\" if {\n\tx := input.n\n\t(x - 1) > 1\n}\n",
+            serde_json::json!({"n": 3}),
+            "starts a new expression",
+        ),
+        (
+            "not f(ref) with the ref undefined fails the body; defined, it negates",
+            "package main\n\ndeny contains \"undefined\" if {\n\tnot startswith(input.nope.image, \"r/\") # f(a, b)\n}\n\ndeny contains \"defined\" if {\n\tnot startswith(input.spec.image, \"r/\")\n}\n\ndeny contains \"strings\" if {\n\tnot contains(`a, (b`, input.spec.image)\n}\n",
+            serde_json::json!({"spec": {"image": "docker.io/x"}}),
+            "evaluated before the negation",
+        ),
+        (
+            "a `some i` only comprehensions use binds nothing",
+            "package main\n\ndeny contains sprintf(\"%d\", [n]) if {\n\tsome i\n\ta := [x | x := input.list[i]]\n\tn := count(a)\n}\n",
+            serde_json::json!({"list": [1, 2, 3]}),
+            "`some x`",
+        ),
+        (
+            "in a comprehension, uses before `:=` are the outer variable, the head and later uses the local",
+            "package main\n\ndeny contains sprintf(\"%v\", [c]) if {\n\tname := \"a\"\n\tc := [name | some i; input.items[i].n == name; name := input.items[i].m]\n}\n",
+            serde_json::json!({"items": [{"n": "x", "m": "x"}, {"n": "a", "m": "q"}]}),
+            "comprehension local",
+        ),
+        (
+            "the same, where the head uses the local twice",
+            "package main\n\ndeny contains sprintf(\"%v\", [c]) if {\n\tname := \"a\"\n\tc := [[name, k] | some i; input.items[i].n == name; name := input.items[i].m; k := name]\n}\n",
+            serde_json::json!({"items": [{"n": "a", "m": "q"}, {"n": "a", "m": "r"}]}),
+            "comprehension local",
+        ),
+        (
+            "a raw string that looks like a negated call is text",
+            "package main\n\nmsg := `\n\tnot startswith(input.x, \"y\")\n`\n\ndeny contains concat(\"\", [msg, s]) if {\n\tnot startswith(input.spec.image, \"r/\")\n\ts := \"!\"\n}\n",
+            serde_json::json!({"spec": {"image": "docker.io/x"}}),
+            "evaluated before the negation",
+        ),
+    ];
+    let script = r#"
+import json, sys
+from opa_bindings import OpaEngine
+out = []
+for case in json.load(sys.stdin):
+    engine = OpaEngine()
+    try:
+        engine.add_policy("policy.rego", case["policy"])
+        out.append(sorted(engine.eval_document("main.deny", case["input"]) or []))
+    except Exception as e:
+        out.append({"error": str(e)})
+print(json.dumps(out))
+"#;
+    let request: Vec<serde_json::Value> =
+        cases.iter().map(|(_, policy, input, _)| serde_json::json!({"policy": policy, "input": input})).collect();
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    std::io::Write::write_all(
+        &mut child.stdin.take().expect("stdin"),
+        serde_json::Value::Array(request).to_string().as_bytes(),
+    )
+    .expect("request written");
+    let out = child.wait_with_output().expect("python ends");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let opa: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("OPA's answers as JSON");
+    for ((case, policy, input, rewrite), opa) in cases.iter().zip(opa) {
+        assert!(
+            tollgate_rego::rewrites(policy).iter().any(|r| r.contains(rewrite)),
+            "{case}: the policy no longer needs the rewrite `{rewrite}`: {:?}",
+            tollgate_rego::rewrites(policy)
+        );
+        let files = [tollgate_rego::RegoFile { path: "policy.rego".into(), text: (*policy).to_owned() }];
+        let set = tollgate_rego::Conftest::new(&files, serde_json::json!({}));
+        assert!(set.problems.is_empty(), "{case}: {:?}", set.problems);
+        let evaluation = set.evaluator().evaluate(input, &["main".to_owned()]);
+        assert!(evaluation.errors.is_empty(), "{case}: {:?}", evaluation.errors);
+        let mut ours: Vec<String> = evaluation.results.iter().map(|r| r.message.clone()).collect();
+        ours.sort();
+        assert_eq!(serde_json::json!(ours), opa, "{case}: tollgate (left) and OPA (right) disagree");
+    }
+}

@@ -139,28 +139,53 @@ pub(crate) fn skip(notice: &str) {
 /// `None` when neither works (offline, no `python3 -m venv`); the caller
 /// then [`skip`]s, which fails in CI.
 pub(crate) fn python_tool(name: &str, package: &str) -> Option<PathBuf> {
-    static VENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let works = |p: &Path| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success());
     if works(Path::new(name)) {
         return Some(PathBuf::from(name));
     }
-    let venv = workspace().join("target/test-tools/venv");
-    let tool = venv.join("bin").join(name);
+    let tool = workspace().join(TEST_VENV).join("bin").join(name);
+    test_venv_install(&[package], &|| works(&tool)).then_some(tool)
+}
+
+/// The Python of the tests' own virtual environment with `module`
+/// importable, `package` installed there with pip (and `pip_args`) on first
+/// use; `None` when that fails (the caller then [`skip`]s, which fails in
+/// CI). The Go OPA engine is such a module: OPA as a shared library, from
+/// PyPI's `opa-golib-python-bindings`, the peer the Rego rewrites are
+/// checked against.
+pub(crate) fn python_module(module: &str, package: &str, pip_args: &[&str]) -> Option<PathBuf> {
+    let python = workspace().join(TEST_VENV).join("bin/python");
+    let imports =
+        || Command::new(&python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success());
+    let mut args = pip_args.to_vec();
+    args.push(package);
+    test_venv_install(&args, &imports).then_some(python)
+}
+
+/// The tests' virtual environment, under the workspace.
+const TEST_VENV: &str = "target/test-tools/venv";
+
+/// Makes the tests' virtual environment and `pip install`s `args` there,
+/// unless `ready` already holds; whether `ready` holds after.
+fn test_venv_install(args: &[&str], ready: &dyn Fn() -> bool) -> bool {
+    static VENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
     // One installer at a time: the tests run in parallel threads.
     let _guard = VENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if works(&tool) {
-        return Some(tool);
+    if ready() {
+        return true;
     }
+    let venv = workspace().join(TEST_VENV);
     let pip = venv.join("bin/pip");
     if !pip.is_file() {
         let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).output();
         if !made.is_ok_and(|o| o.status.success()) {
-            return None;
+            return false;
         }
     }
     let installed = Command::new(&pip)
-        .args(["install", "--quiet", "--disable-pip-version-check", package])
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(args)
         .output()
         .is_ok_and(|o| o.status.success());
-    (installed && works(&tool)).then_some(tool)
+    installed && ready()
 }

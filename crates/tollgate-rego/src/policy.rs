@@ -90,7 +90,10 @@ pub fn rewrites(text: &str) -> Vec<&'static str> {
             "the reference arguments of a call under `not` are evaluated before the negation",
         ),
         (drop_vacuous_some, "a `some x` whose variable only comprehensions use is dropped"),
-        (reorder_comprehension_assignments, "comprehension locals assigned after their use are reordered"),
+        (
+            scope_comprehension_locals,
+            "a comprehension local declared after a use of the same name is renamed apart from it",
+        ),
         (split_multi_body_rules, "a v0 rule with several bodies is restated once per body"),
     ];
     for (rewrite, what) in steps {
@@ -117,7 +120,7 @@ pub(crate) fn add_module(
     let text = terminate_lines_before_parentheses(&file.text).unwrap_or_else(|| file.text.clone());
     let text = hoist_negated_call_arguments(&text).unwrap_or(text);
     let text = drop_vacuous_some(&text).unwrap_or(text);
-    let text = reorder_comprehension_assignments(&text).unwrap_or(text);
+    let text = scope_comprehension_locals(&text).unwrap_or(text);
     for v0 in order {
         engine.set_rego_v0(v0);
         match engine.add_policy(file.path.clone(), text.clone()) {
@@ -139,11 +142,9 @@ pub(crate) fn add_module(
         }
     }
     engine.set_rego_v0(false);
-    // Report the error of the syntax the file is written in.
-    // Keywords in code only: ` if ` in a message string says nothing.
-    let code = lex_code(&file.text);
-    let in_code = |word: &str| file.text.match_indices(word).any(|(at, _)| code[at + 1]);
-    let looks_v1 = in_code("import rego.v1") || in_code(" if ") || in_code(" contains ");
+    // Report the error of the syntax the file is written in, told by its
+    // tokens: `if` in a message string says nothing.
+    let looks_v1 = lex(&file.text).looks_v1(&file.text);
     let error =
         errors.iter().find(|(v0, _)| *v0 != looks_v1).or(errors.first()).map(|(_, e)| e.clone()).unwrap_or_default();
     Err(PolicyProblem::from_regorus(&file.path, &error))
@@ -164,7 +165,7 @@ pub(crate) fn split_multi_body_rules(text: &str) -> Option<String> {
     let mut body_stack: Vec<bool> = Vec::new();
     let mut changed = false;
     let mut copied = 0;
-    let kinds = lex(text);
+    let kinds = lex_complete(text)?;
     for (i, &c) in b.iter().enumerate() {
         if kinds[i] != Lex::Code {
             continue;
@@ -237,7 +238,7 @@ pub(crate) fn split_multi_body_rules(text: &str) -> Option<String> {
 /// before it); `None` when there is none.
 pub(crate) fn terminate_lines_before_parentheses(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let kinds = lex(text);
+    let kinds = lex_complete(text)?;
     let mut stack: Vec<u8> = Vec::new();
     let mut last_sig: Option<usize> = None;
     let mut inserts: Vec<usize> = Vec::new();
@@ -306,7 +307,7 @@ pub(crate) fn hoist_negated_call_arguments(text: &str) -> Option<String> {
     // Matched on the code of each line only: a line inside a raw string
     // (which may span lines) is text, whatever it looks like, and a
     // comment's parentheses are not the call's.
-    let kinds = lex(text);
+    let kinds = lex_complete(text)?;
     let mut changed = false;
     let mut out = String::with_capacity(text.len() + 64);
     let mut start = 0;
@@ -366,12 +367,16 @@ pub(crate) fn hoist_negated_call_arguments(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// A bracket group: its opening and closing offsets, and whether it is a
+/// comprehension.
+type Group = (usize, usize, bool);
+
 /// The code mask of `text` (strings and comments are not code) and its
 /// bracket groups `(open, close, is_comprehension)`; a group is a
 /// comprehension when a single `|` stands at its own level.
-fn scan_groups(text: &str) -> (Vec<bool>, Vec<(usize, usize, bool)>) {
+fn scan_groups(text: &str) -> Option<(Vec<bool>, Vec<Group>)> {
     let b = text.as_bytes();
-    let code: Vec<bool> = lex(text).into_iter().map(|k| k == Lex::Code).collect();
+    let code: Vec<bool> = lex_complete(text)?.into_iter().map(|k| k == Lex::Code).collect();
     let mut groups: Vec<(usize, usize, bool)> = Vec::new(); // (open, close, comprehension)
     let mut stack: Vec<(usize, bool)> = Vec::new();
     for (i, &c) in b.iter().enumerate() {
@@ -394,7 +399,7 @@ fn scan_groups(text: &str) -> (Vec<bool>, Vec<(usize, usize, bool)>) {
             _ => {}
         }
     }
-    (code, groups)
+    Some((code, groups))
 }
 
 /// What a byte of Rego text is part of.
@@ -407,60 +412,108 @@ enum Lex {
     Comment,
 }
 
-/// The class of every byte of `text`: the one lexical scan the source
-/// rewrites share, so none of them looks at brackets inside strings or
-/// comments.
-fn lex(text: &str) -> Vec<Lex> {
-    let b = text.as_bytes();
-    let mut kinds = vec![Lex::Code; b.len()];
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'#' => {
-                while i < b.len() && b[i] != b'\n' {
-                    kinds[i] = Lex::Comment;
-                    i += 1;
-                }
-                continue;
-            }
-            q @ (b'"' | b'`') => {
-                kinds[i] = Lex::Str;
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    kinds[i] = Lex::Str;
-                    if q == b'"' && b[i] == b'\\' && i + 1 < b.len() {
-                        i += 1;
-                        kinds[i] = Lex::Str;
-                    }
-                    i += 1;
-                }
-                if i < b.len() {
-                    kinds[i] = Lex::Str;
-                }
-            }
-            _ => {}
+/// The class of every byte of `text`, read off regorus's own lexer (the one
+/// that will parse the policy), so that no source rewrite or guard looks at
+/// brackets inside strings or comments, and none of them disagrees with
+/// regorus about where a string ends. regorus skips comments between tokens
+/// (`#` to the end of the line); those gaps hold nothing else but blanks.
+/// Where the lexer stops at an error (an unterminated string, a line over
+/// its column limit), the rest is classed as code and `complete` is false:
+/// regorus then rejects the file with that error, whatever is rewritten.
+fn lex(text: &str) -> Lexed {
+    let mut kinds = vec![Lex::Code; text.len()];
+    let mark_comments = |kinds: &mut [Lex], from: usize, to: usize| {
+        let gap = &text.as_bytes()[from..to];
+        let mut i = 0;
+        while let Some(p) = gap[i..].iter().position(|&c| c == b'#') {
+            let start = i + p;
+            let end = gap[start..].iter().position(|&c| c == b'\n').map_or(gap.len(), |e| start + e);
+            kinds[from + start..from + end].fill(Lex::Comment);
+            i = end;
         }
-        i += 1;
+    };
+    let mut words = Vec::new();
+    let Ok(source) = regorus::Source::from_contents(String::new(), text.to_owned()) else {
+        return Lexed { kinds, words, complete: false };
+    };
+    let mut lexer = regorus::unstable::Lexer::new(&source);
+    let mut after_last = 0usize;
+    let complete = loop {
+        let Ok(regorus::unstable::Token(kind, span)) = lexer.next_token() else { break false };
+        let (start, end) = (span.start as usize, span.end as usize);
+        let range = match kind {
+            regorus::unstable::TokenKind::Eof => {
+                mark_comments(&mut kinds, after_last, text.len());
+                break true;
+            }
+            // A string's span is its contents: the quotes are one byte
+            // either side.
+            regorus::unstable::TokenKind::String | regorus::unstable::TokenKind::RawString => {
+                let range = start.saturating_sub(1)..(end + 1).min(text.len());
+                kinds[range.clone()].fill(Lex::Str);
+                range
+            }
+            regorus::unstable::TokenKind::Ident => {
+                words.push((start, span.text().to_owned()));
+                start..end
+            }
+            _ => start..end,
+        };
+        if range.start >= after_last {
+            mark_comments(&mut kinds, after_last, range.start);
+        }
+        after_last = after_last.max(range.end);
+    };
+    Lexed { kinds, words, complete }
+}
+
+/// What [`lex`] read: each byte's class, the identifiers (keywords
+/// included) with their offsets, and whether the whole text lexed.
+struct Lexed {
+    kinds: Vec<Lex>,
+    words: Vec<(usize, String)>,
+    complete: bool,
+}
+
+impl Lexed {
+    /// Whether the text is written in Rego v1 syntax, by its tokens: it
+    /// imports `rego.v1` or uses the v1 keywords `if` or `contains` (words
+    /// in strings and comments are not tokens, so say nothing).
+    fn looks_v1(&self, text: &str) -> bool {
+        // `contains(s, t)` is the v0 built-in, not the keyword.
+        let called = |at: usize| text[at..].trim_start().starts_with('(');
+        self.words.iter().any(|(at, w)| w == "if" || (w == "contains" && !called(at + w.len())))
+            || self.words.windows(3).any(|w| w[0].1 == "import" && w[1].1 == "rego" && w[2].1 == "v1")
     }
-    kinds
+}
+
+/// The classes of [`lex`] when the whole text lexed; `None` otherwise, and
+/// no rewrite is made: regorus reports the lexical error of the text as
+/// written.
+fn lex_complete(text: &str) -> Option<Vec<Lex>> {
+    let lexed = lex(text);
+    lexed.complete.then_some(lexed.kinds)
 }
 
 /// Whether each byte of `text` is code (not a string or a comment).
 pub(crate) fn lex_code(text: &str) -> Vec<bool> {
-    lex(text).into_iter().map(|k| k == Lex::Code).collect()
+    lex(text).kinds.into_iter().map(|k| k == Lex::Code).collect()
 }
 
-/// In a comprehension, `x := e` declares a local `x` for the whole body
-/// (OPA reorders the body, so `x` may be used before it); regorus rejects
-/// the use before the definition. Renames such a local within its
-/// comprehension and makes the assignment a unification, which regorus
-/// orders; `None` when there is none.
-pub(crate) fn reorder_comprehension_assignments(text: &str) -> Option<String> {
+/// In a comprehension, `x := e` declares a new local `x` from there on:
+/// OPA reads the uses of `x` before it as the enclosing body's `x`, and the
+/// ones after it, and in the comprehension's head, as the local (in
+/// `name := "a"; [name | input[i].n == name; name := input[i].m]` the test
+/// is against `"a"` and the result holds the `m`s). regorus rejects the use
+/// before the definition. Renames the local (its definition, the later uses
+/// and the head's) so the two are distinct variables; `None` when there is
+/// none.
+pub(crate) fn scope_comprehension_locals(text: &str) -> Option<String> {
     static ASSIGN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\b([A-Za-z_][A-Za-z0-9_]*)[ \t]*:=").unwrap_or_else(|e| panic!("{e}"))
     });
     let b = text.as_bytes();
-    let (code, groups) = scan_groups(text);
+    let (code, groups) = scan_groups(text)?;
     let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for &(open, close, comprehension) in &groups {
@@ -486,9 +539,20 @@ pub(crate) fn reorder_comprehension_assignments(text: &str) -> Option<String> {
         }
         let Some(bar) = bar else { continue };
         for m in ASSIGN.captures_iter(&text[bar..close]) {
-            let (Some(whole), Some(var)) = (m.get(0), m.get(1)) else { continue };
+            let Some(var) = m.get(1) else { continue };
             let def = bar + var.start();
             if !code[def] || (def > 0 && b[def - 1] == b'.') {
+                continue;
+            }
+            // Only this comprehension's own locals: one in a nested group is
+            // that group's (and a rule body's `a | b` is a union, not a
+            // comprehension whose locals could be scoped).
+            let nested = (bar + 1..def).filter(|&k| code[k]).fold(0i32, |d, k| match b[k] {
+                b'{' | b'[' | b'(' => d + 1,
+                b'}' | b']' | b')' => d - 1,
+                _ => d,
+            });
+            if nested != 0 {
                 continue;
             }
             let name = var.as_str();
@@ -505,11 +569,10 @@ pub(crate) fn reorder_comprehension_assignments(text: &str) -> Option<String> {
             if !used_before {
                 continue;
             }
-            for p in occurrences {
+            // The head and everything from the definition on: the local.
+            for p in occurrences.into_iter().filter(|&p| p < bar || p >= def) {
                 edits.push((p, p + name.len(), format!("__tg_{name}")));
             }
-            let op = bar + whole.end() - 2;
-            edits.push((op, op + 2, "=".to_string()));
         }
     }
     if edits.is_empty() {
@@ -541,7 +604,7 @@ pub(crate) fn drop_vacuous_some(text: &str) -> Option<String> {
             .unwrap_or_else(|e| panic!("{e}"))
     });
     let b = text.as_bytes();
-    let (code, groups) = scan_groups(text);
+    let (code, groups) = scan_groups(text)?;
     let bodies: Vec<(usize, usize)> = {
         let mut depth_zero: Vec<(usize, usize)> = Vec::new();
         let mut sorted = groups.clone();
@@ -779,31 +842,39 @@ pub fn rule_kind(name: &str) -> Option<&'static str> {
 /// Scans a module for its top-level rule heads (at brace depth 0, outside
 /// strings and comments) and `# METADATA` blocks.
 pub(crate) fn scan_module(text: &str, into: &mut PackageRules) {
+    // Strings (raw strings span lines) and comments as regorus lexes them.
+    let kinds = lex(text).kinds;
     let mut depth: i32 = 0;
     let mut pending: Option<Annotation> = None;
-    let mut lines = text.lines().enumerate().peekable();
-    let mut in_raw = false;
+    let mut offset = 0usize;
+    let mut lines = text.split_inclusive('\n').enumerate().peekable();
     while let Some((number, line)) = lines.next() {
+        let at = offset;
+        offset += line.len();
         let trimmed = line.trim_start();
-        if depth == 0 && !in_raw && trimmed.starts_with("# METADATA") {
+        let first = at + (line.len() - trimmed.len());
+        let starts = |class: Lex| kinds.get(first) == Some(&class);
+        if depth == 0 && starts(Lex::Comment) && trimmed.starts_with("# METADATA") {
             let mut block = String::new();
             while let Some((_, next)) = lines.peek() {
                 let t = next.trim_start();
                 let Some(rest) = t.strip_prefix('#') else { break };
+                let rest = rest.trim_end_matches(['\n', '\r']);
                 block.push_str(rest.strip_prefix(' ').unwrap_or(rest));
                 block.push('\n');
+                offset += next.len();
                 lines.next();
             }
             pending = Some(parse_annotation(&block));
             continue;
         }
-        if depth == 0 && !in_raw {
+        if depth == 0 && starts(Lex::Code) {
             let word: String = trimmed.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             if word == "package" {
                 if let Some(a) = pending.take() {
                     into.package_annotation = Some(a);
                 }
-            } else if !word.is_empty() && word != "import" && word != "default" && !trimmed.starts_with('#') {
+            } else if !word.is_empty() && word != "import" && word != "default" {
                 if rule_kind(&word).is_some() {
                     *into.rules.entry(word.clone()).or_default() += 1;
                     if let Some(a) = pending.take() {
@@ -820,32 +891,14 @@ pub(crate) fn scan_module(text: &str, into: &mut PackageRules) {
                 pending = None;
             }
         }
-        // Track nesting outside strings and comments.
-        let mut chars = line.chars().peekable();
-        let mut in_string = false;
-        while let Some(c) = chars.next() {
-            if in_raw {
-                if c == '`' {
-                    in_raw = false;
-                }
-                continue;
-            }
-            if in_string {
-                match c {
-                    '\\' => {
-                        chars.next();
-                    }
-                    '"' => in_string = false,
-                    _ => {}
-                }
+        // Nesting, in code only.
+        for (i, c) in line.bytes().enumerate() {
+            if kinds.get(at + i) != Some(&Lex::Code) {
                 continue;
             }
             match c {
-                '#' => break,
-                '"' => in_string = true,
-                '`' => in_raw = true,
-                '{' | '[' | '(' => depth += 1,
-                '}' | ']' | ')' => depth = (depth - 1).max(0),
+                b'{' | b'[' | b'(' => depth += 1,
+                b'}' | b']' | b')' => depth = (depth - 1).max(0),
                 _ => {}
             }
         }
@@ -953,6 +1006,38 @@ mod tests {
     }
 
     #[test]
+    fn code_strings_and_comments_are_what_regorus_lexes() {
+        let class = |text: &str| -> String {
+            lex(text)
+                .kinds
+                .iter()
+                .map(|k| match k {
+                    Lex::Code => 'c',
+                    Lex::Str => 's',
+                    Lex::Comment => '#',
+                })
+                .collect()
+        };
+        // An escaped quote stays in its string; `#` in a string is text.
+        assert_eq!(class(r##"x := "a\"#" # c"##), "cccccssssssc###");
+        // A raw string has no escapes: it ends at the first backtick.
+        assert_eq!(class(r"x := `a\` # c"), "ccccc".to_owned() + "ssss" + "c###");
+        // A quote or backtick in a comment opens nothing.
+        assert_eq!(class("# \"`\nx"), "####cc");
+        assert!(lex("x := 1 # `\ny := `\nz\n`\n").complete);
+        // An unterminated string: the lexer stops, nothing is rewritten.
+        let broken = "package p\nq {\n  not f(input.x)\n  y := \"open\n}\n";
+        assert!(!lex(broken).complete);
+        assert_eq!(hoist_negated_call_arguments(broken), None);
+        // Rego v1 is told by its keywords as tokens, not by words in text.
+        let v1 = |text: &str| lex(text).looks_v1(text);
+        assert!(v1("package p\nallow if input.x\n"));
+        assert!(v1("package p\nimport rego.v1\n"));
+        assert!(v1("package p\ndeny contains msg if { msg := \"x\" }\n"));
+        assert!(!v1("package p\nallow { msg := \"only if \"; contains(msg, \"y\") } # if\n"));
+    }
+
+    #[test]
     fn a_some_used_only_in_comprehensions_is_dropped() {
         let text = "package p\nr := n if {\n  some i\n  a := [x | x := input.a[i]]\n  b := {y | some i; y := input.b[i]}\n  n := count(a) + count(b)\n}\nq if {\n  some i\n  input.a[i] == 1\n  c := [x | x := input.a[i]]\n}\n";
         let out = drop_vacuous_some(text).expect("rewritten");
@@ -963,12 +1048,19 @@ mod tests {
     }
 
     #[test]
-    fn comprehension_locals_assigned_after_use_are_reordered() {
+    fn a_comprehension_local_declared_after_a_use_is_renamed_apart() {
+        // OPA: the use before `:=` is the outer `name`, the head and the
+        // definition are the local (OPA 1.x gives `["q"]` for items
+        // `{n: x, m: x}, {n: a, m: q}`).
         let text = "package p\nr := c if {\n  name := \"a\"\n  c := [name | some i; input[i].n == name; name := input[i].m]\n}\n";
-        let out = reorder_comprehension_assignments(text).expect("rewritten");
-        assert!(out.contains("c := [__tg_name | some i; input[i].n == __tg_name; __tg_name = input[i].m]"), "{out}");
+        let out = scope_comprehension_locals(text).expect("rewritten");
+        assert!(out.contains("c := [__tg_name | some i; input[i].n == name; __tg_name := input[i].m]"), "{out}");
         assert!(out.contains("  name := \"a\"\n"), "{out}");
-        assert_eq!(reorder_comprehension_assignments("package p\nq := [x | x := 1]\n"), None);
+        assert_eq!(scope_comprehension_locals("package p\nq := [x | x := 1]\n"), None);
+        // A body's `a | b` is a union: the nested comprehension's own `k`
+        // (used in its head only) is not renamed by the body around it.
+        let union = "package p\nf(obj) = out {\n  keys := {k | obj[k]}\n  all := keys | {\"n\"}\n  out := {k: v | k := all[_]; v := obj[k]}\n}\n";
+        assert_eq!(scope_comprehension_locals(union), None);
     }
 
     #[test]
