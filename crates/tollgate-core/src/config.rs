@@ -1,10 +1,11 @@
-//! `.tollgate.yaml`: loading, validation against the shipped JSON Schema, and
-//! the typed configuration the rest of tollgate reads.
+//! `.tollgate.yaml`: loading, validation against its JSON Schema (derived
+//! from the typed file in [`crate::config_file`]), and the configuration
+//! the rest of tollgate reads.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use tollgate_yaml::{Limits, Node, Route, Span, parse_yaml};
 
@@ -14,7 +15,9 @@ use crate::error::CoreError;
 use crate::registry::Registry;
 use crate::severity::Severity;
 
-/// The JSON Schema of `.tollgate.yaml` (`tollgate schema` prints it).
+/// The JSON Schema of `.tollgate.yaml` (`tollgate schema` prints it): the
+/// checked-in `schemas/tollgate.schema.json`, which a test keeps equal to
+/// the schema derived from the typed configuration file.
 pub const CONFIG_SCHEMA: &str = include_str!("../../../schemas/tollgate.schema.json");
 
 /// File names looked for at the scanned root, in order.
@@ -148,17 +151,17 @@ impl Default for Config {
     }
 }
 
+/// The validator of the derived schema, built once.
 fn schema_validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).unwrap_or_default();
-        // The schema is a constant checked by a unit test. Were it ever
-        // broken, the `false` schema rejects every configuration: a broken
-        // validator must fail closed, never accept everything.
-        jsonschema::validator_for(&schema)
+    static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+        // The derived schema is checked by a unit test. Were it ever broken,
+        // the `false` schema rejects every configuration: a broken validator
+        // must fail closed, never accept everything.
+        jsonschema::validator_for(&crate::config_file::SCHEMA)
             .or_else(|_| jsonschema::validator_for(&serde_json::Value::Bool(false)))
             .expect("the `false` JSON Schema always compiles")
-    })
+    });
+    &VALIDATOR
 }
 
 impl Config {
@@ -266,12 +269,26 @@ impl Config {
         let root = &doc.root;
         let json = root.to_json();
         let mut problems: Vec<ConfigDiagnostic> = Vec::new();
+        // A section the schema rejects is left out of the typed read below
+        // (its problems are reported here); the others are still read and
+        // checked, so every problem is reported at once, never in waves.
+        let mut broken: Vec<String> = Vec::new();
+        let mut whole_broken = false;
         for error in schema_validator().iter_errors(&json) {
             let pointer = error.instance_path().as_str().to_owned();
             let route = Route::parse(&pointer);
             let node = root.get(&route).unwrap_or(root);
+            match pointer.split('/').nth(1) {
+                Some(section) => broken.push(section.replace("~1", "/").replace("~0", "~")),
+                None => whole_broken = true,
+            }
             match error.kind() {
                 jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    if pointer.is_empty() {
+                        // Unknown top-level keys: the known sections stand.
+                        whole_broken = false;
+                        broken.extend(unexpected.iter().cloned());
+                    }
                     let allowed = allowed_keys(&pointer);
                     for key in unexpected {
                         let span = node.as_mapping().and_then(|m| m.entry(key)).map_or(node.span, |(k, _)| k.span);
@@ -287,147 +304,149 @@ impl Config {
                 _ => problems.push(diag(node.span, format!("{}: {error}", describe(&pointer)))),
             }
         }
-        // Every problem at once: what the schema finds and what only the
-        // meaning shows (an unknown rule id, a bad glob), never in waves.
-        // The semantic pass reads defensively, so a value of the wrong type
-        // is the schema's problem only.
-        let config = Config::from_validated(root, file, &known_rules, &mut problems);
-        if problems.is_empty() {
-            return Ok(config);
+        if !whole_broken {
+            let mut sections = json;
+            if let Some(map) = sections.as_object_mut() {
+                map.retain(|k, _| !broken.contains(k));
+            }
+            match serde_json::from_value::<crate::config_file::ConfigFile>(sections) {
+                Ok(written) => {
+                    let config = Config::from_file(written, root, file, &known_rules, &mut problems);
+                    if problems.is_empty() {
+                        return Ok(config);
+                    }
+                }
+                // What the schema accepts but the types cannot hold (a
+                // number beyond 32 bits, say): still an error, never dropped.
+                Err(e) => problems.push(diag(root.span, format!("the configuration cannot be read: {e}"))),
+            }
         }
         problems.sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));
         problems.dedup();
         Err(CoreError::Config(problems))
     }
 
-    fn from_validated(root: &Node, file: &str, known_rules: &[&str], problems: &mut Vec<ConfigDiagnostic>) -> Config {
+    /// The configuration the typed file `written` says, checked for what only
+    /// the meaning shows; `root` (the same file as parsed YAML) gives each
+    /// problem its place.
+    fn from_file(
+        written: crate::config_file::ConfigFile,
+        root: &Node,
+        file: &str,
+        known_rules: &[&str],
+        problems: &mut Vec<ConfigDiagnostic>,
+    ) -> Config {
         let diag = |span: Span, message: String| ConfigDiagnostic {
             file: file.to_owned(),
             line: span.start.line,
             column: span.start.column,
             message,
         };
-        let strings = |node: Option<&Node>| -> Vec<String> {
-            node.and_then(Node::as_sequence)
-                .map(|s| s.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default()
-        };
+        let node = |pointer: &str| root.get(&Route::parse(pointer));
+        let span_of = |pointer: &str| node(pointer).map_or(root.span, |n| n.span);
         let mut config = Config { source: Some(file.to_owned()), ..Config::default() };
-        if let Some(envs) = root.get_key("environments").and_then(Node::as_mapping) {
-            let entries: Vec<(String, Vec<String>, bool)> = envs
-                .iter()
-                .map(|(name, e)| {
-                    (
-                        name.to_owned(),
-                        strings(e.get_key("paths")),
-                        e.get_key("protected").and_then(Node::as_bool).unwrap_or(false),
-                    )
-                })
-                .collect();
+        if let Some(envs) = written.environments {
+            let entries: Vec<(String, Vec<String>, bool)> =
+                envs.into_iter().map(|(name, e)| (name, e.paths, e.protected.unwrap_or(false))).collect();
             match Environments::configured(&entries) {
                 Ok(e) => config.environments = e,
-                Err(m) => {
-                    problems.push(diag(root.get_key("environments").map_or(root.span, |n| n.span), m.to_string()));
-                }
+                Err(m) => problems.push(diag(span_of("/environments"), m.to_string())),
             }
         }
-        if let Some(review) = root.get_key("review") {
-            let int = |k: &str| review.get_key(k).and_then(Node::as_i64).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
-            config.review.min_approvals = int("min_approvals").unwrap_or(config.review.min_approvals);
-            config.review.min_owners = int("min_owners").unwrap_or(config.review.min_owners);
-            config.review.owners_must_be_teams =
-                review.get_key("owners_must_be_teams").and_then(Node::as_bool).unwrap_or(false);
-            config.review.status_check = review.get_key("status_check").and_then(Node::as_str).map(str::to_owned);
+        if let Some(review) = written.review {
+            let defaults = ReviewSettings::default();
+            config.review = ReviewSettings {
+                min_approvals: review.min_approvals.unwrap_or(defaults.min_approvals),
+                owners_must_be_teams: review.owners_must_be_teams.unwrap_or(defaults.owners_must_be_teams),
+                min_owners: review.min_owners.unwrap_or(defaults.min_owners),
+                status_check: review.status_check,
+            };
         }
-        config.signing_policy = root.get(&Route::parse("/signing/policy")).and_then(Node::as_str).map(str::to_owned);
-        config.rego = strings(root.get(&Route::parse("/policies/rego")));
-        config.kyverno = strings(root.get(&Route::parse("/policies/kyverno")));
+        config.signing_policy = written.signing.and_then(|s| s.policy);
+        let policies = written.policies;
+        let (rego, kyverno, builtin) = policies.map_or_else(Default::default, |p| (p.rego, p.kyverno, p.builtin));
+        config.rego = rego.unwrap_or_default();
+        config.kyverno = kyverno.unwrap_or_default();
+        config.builtin_policies = builtin.unwrap_or_default();
+        let render = written.render;
+        let (kustomize, roots) = render.map_or((None, None), |r| (r.kustomize, r.roots));
+        config.render_kustomize = kustomize.unwrap_or(true);
+        config.render_roots = roots.unwrap_or_default();
         // Paths the configuration names are read from the repository (and,
         // in a range check, from the base commit): never from outside it.
-        for pointer in ["/signing/policy", "/policies/rego", "/policies/kyverno", "/render/roots"] {
-            let Some(node) = root.get(&Route::parse(pointer)) else { continue };
-            let items: Vec<&Node> = node.as_sequence().map_or_else(|| vec![node], |s| s.iter().collect());
-            for item in items {
-                let Some(path) = item.as_str() else { continue };
-                if relative_inside_root(path).is_none() {
-                    problems.push(diag(
-                        item.span,
-                        format!(
-                            "`{}` must be a path inside the repository (relative to its root, not leaving it with `..`): tollgate reads nothing outside the checked root. Give policies or a trust policy kept outside the repository on the command line (`--policy`, `--kyverno`, `--signers`)",
-                            describe(pointer)
-                        ),
-                    ));
-                }
+        // (section, the entry's pointer, the path)
+        let mut paths: Vec<(&str, String, &str)> = config
+            .signing_policy
+            .iter()
+            .map(|p| ("/signing/policy", "/signing/policy".to_owned(), p.as_str()))
+            .collect();
+        for (section, values) in [
+            ("/policies/rego", &config.rego),
+            ("/policies/kyverno", &config.kyverno),
+            ("/render/roots", &config.render_roots),
+        ] {
+            paths.extend(values.iter().enumerate().map(|(i, v)| (section, format!("{section}/{i}"), v.as_str())));
+        }
+        for (section, pointer, path) in paths {
+            if relative_inside_root(path).is_none() {
+                problems.push(diag(
+                    span_of(&pointer),
+                    format!(
+                        "`{}` must be a path inside the repository (relative to its root, not leaving it with `..`): tollgate reads nothing outside the checked root. Give policies or a trust policy kept outside the repository on the command line (`--policy`, `--kyverno`, `--signers`)",
+                        describe(section)
+                    ),
+                ));
             }
         }
-        config.builtin_policies = strings(root.get(&Route::parse("/policies/builtin")));
-        for key in ["rego", "kyverno", "builtin"] {
-            for item in
-                root.get(&Route::parse(&format!("/policies/{key}"))).and_then(Node::as_sequence).unwrap_or_default()
-            {
-                if let Some(value) = item.as_str() {
-                    config.entry_spans.entry((format!("policies.{key}"), value.to_owned())).or_insert(item.span);
-                }
+        for (key, values) in
+            [("rego", &config.rego), ("kyverno", &config.kyverno), ("builtin", &config.builtin_policies)]
+        {
+            for (i, value) in values.iter().enumerate() {
+                let span = span_of(&format!("/policies/{key}/{i}"));
+                config.entry_spans.entry((format!("policies.{key}"), value.clone())).or_insert(span);
             }
         }
-        if let Some(on) = root.get(&Route::parse("/render/kustomize")).and_then(Node::as_bool) {
-            config.render_kustomize = on;
-        }
-        config.render_roots = strings(root.get(&Route::parse("/render/roots")));
-        config.exclude = strings(root.get_key("exclude"));
+        config.exclude = written.exclude.unwrap_or_default();
         if let Err(m) = crate::environment::glob_set(&config.exclude) {
-            problems.push(diag(root.get_key("exclude").map_or(root.span, |n| n.span), format!("exclude: {m}")));
+            problems.push(diag(span_of("/exclude"), format!("exclude: {m}")));
         }
-        if let Some(max) = root.get(&Route::parse("/limits/max_file_size")).and_then(Node::as_i64) {
-            config.max_file_size = u64::try_from(max).unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        if let Some(limits) = written.limits {
+            config.max_file_size = limits.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
+            config.max_nodes = limits.max_nodes.unwrap_or(DEFAULT_MAX_NODES);
         }
-        if let Some(max) = root.get(&Route::parse("/limits/max_nodes")).and_then(Node::as_i64) {
-            config.max_nodes = u64::try_from(max).unwrap_or(DEFAULT_MAX_NODES);
-        }
-        if let Some(rules) = root.get_key("rules").and_then(Node::as_mapping) {
-            for (key, value) in &rules.entries {
-                let id = key.as_str().unwrap_or_default();
-                // Policy-engine rule ids (`package.rule`, `policy/rule`) are known only once policies load.
-                let engine_named = id.contains('.') || id.contains('/');
-                if !engine_named && !known_rules.contains(&id) {
-                    let hint = closest(id, known_rules.iter().copied())
-                        .map(|s| format!("; did you mean `{s}`?"))
-                        .unwrap_or_default();
-                    problems.push(diag(key.span, format!("unknown rule `{id}` (see `tollgate rules`){hint}")));
-                    continue;
-                }
-                config.rules.insert(
-                    id.to_owned(),
-                    RuleSettings {
-                        enabled: value.get_key("enabled").and_then(Node::as_bool),
-                        severity: value.get_key("severity").and_then(Node::as_str).and_then(|s| s.parse().ok()),
-                    },
-                );
+        let rule_keys = node("/rules").and_then(Node::as_mapping);
+        for (id, entry) in written.rules.unwrap_or_default() {
+            // Policy-engine rule ids (`package.rule`, `policy/rule`) are known only once policies load.
+            let engine_named = id.contains('.') || id.contains('/');
+            if !engine_named && !known_rules.contains(&id.as_str()) {
+                let hint = closest(&id, known_rules.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                let span = rule_keys.and_then(|m| m.entry(&id)).map_or(root.span, |(k, _)| k.span);
+                problems.push(diag(span, format!("unknown rule `{id}` (see `tollgate rules`){hint}")));
+                continue;
             }
+            config.rules.insert(id, RuleSettings { enabled: entry.enabled, severity: entry.severity });
         }
-        if let Some(entries) = root.get_key("ignore").and_then(Node::as_sequence) {
-            for entry in entries {
-                let expires_node = entry.get_key("expires");
-                let expires = expires_node.and_then(Node::as_str).map(|s| (s, Date::parse(s)));
-                if let (Some((text, None)), Some(node)) = (expires, expires_node) {
-                    problems
-                        .push(diag(node.span, format!("`expires: {text}` is not a real date (expected YYYY-MM-DD)")));
-                }
-                let paths = strings(entry.get_key("paths"));
-                if let Err(m) = crate::environment::glob_set(&paths) {
-                    problems.push(diag(
-                        entry.get_key("paths").map_or(entry.span, |n| n.span),
-                        format!("ignore paths: {m}"),
-                    ));
-                }
-                config.ignore.push(IgnoreEntry {
-                    rule: entry.get_key("rule").and_then(Node::as_str).unwrap_or_default().to_owned(),
-                    paths,
-                    reason: entry.get_key("reason").and_then(Node::as_str).unwrap_or_default().trim().to_owned(),
-                    expires: expires.and_then(|(_, d)| d),
-                    span: entry.span,
-                });
+        for (i, entry) in written.ignore.unwrap_or_default().into_iter().enumerate() {
+            let at = format!("/ignore/{i}");
+            let expires = entry.expires.as_deref().map(|text| (text, Date::parse(text)));
+            if let Some((text, None)) = expires {
+                problems.push(diag(
+                    span_of(&format!("{at}/expires")),
+                    format!("`expires: {text}` is not a real date (expected YYYY-MM-DD)"),
+                ));
             }
+            if let Err(m) = crate::environment::glob_set(&entry.paths) {
+                problems.push(diag(span_of(&format!("{at}/paths")), format!("ignore paths: {m}")));
+            }
+            config.ignore.push(IgnoreEntry {
+                expires: expires.and_then(|(_, d)| d),
+                rule: entry.rule,
+                paths: entry.paths,
+                reason: entry.reason.trim().to_owned(),
+                span: span_of(&at),
+            });
         }
         config
     }
@@ -486,8 +505,7 @@ fn describe(pointer: &str) -> String {
 
 /// The keys the schema allows in the object at `pointer`.
 fn allowed_keys(pointer: &str) -> Vec<String> {
-    let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).unwrap_or_default();
-    let mut node = &schema;
+    let mut node: &serde_json::Value = &crate::config_file::SCHEMA;
     for segment in pointer.split('/').filter(|s| !s.is_empty()) {
         let next = node
             .get("properties")
@@ -548,9 +566,20 @@ mod tests {
     }
 
     #[test]
-    fn schema_is_valid() {
-        let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).expect("schema is JSON");
-        jsonschema::validator_for(&schema).expect("schema compiles");
+    fn schema_is_derived_valid_and_checked_in() {
+        jsonschema::validator_for(&crate::config_file::SCHEMA).expect("the derived schema compiles");
+        // `schemas/tollgate.schema.json` (and `tollgate schema`) is the
+        // derived schema, byte for byte.
+        let derived = crate::config_file::schema_text();
+        if std::env::var_os("TOLLGATE_WRITE_SCHEMA").is_some() {
+            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/tollgate.schema.json"), &derived)
+                .expect("schema written");
+        }
+        assert!(
+            CONFIG_SCHEMA == derived,
+            "schemas/tollgate.schema.json is not the schema derived from crates/tollgate-core/src/config_file.rs; \
+             regenerate it: TOLLGATE_WRITE_SCHEMA=1 cargo test -p tollgate-core schema_is_derived"
+        );
     }
 
     #[test]
@@ -611,6 +640,36 @@ ignore:
         assert!(errs[0].starts_with("c.yaml:1:10: `exclude`"), "{errs:?}");
         let errs = errors("ignore:\n  - rule: x\n    paths: [a]\n");
         assert!(errs[0].contains("\"reason\" is a required property"), "{errs:?}");
+    }
+
+    #[test]
+    fn the_schema_derived_from_the_types_is_strict() {
+        // `null` is not "absent": an optional key written empty is reported.
+        let errs = errors("environments:\n  prod: {paths: [a], protected: ~}\n");
+        assert!(errs[0].starts_with("c.yaml:2:33: `environments.prod.protected`"), "{errs:?}");
+        // A count beyond what the type holds is the schema's error, at its line.
+        let errs = errors("review:\n  min_approvals: 5000000000\n");
+        assert!(errs[0].starts_with("c.yaml:2:18: `review.min_approvals`"), "{errs:?}");
+        // A severity is one of three names.
+        let errs = errors("rules:\n  suppression-added: {severity: fatal}\n");
+        assert!(errs[0].starts_with("c.yaml:2:33: `rules.suppression-added.severity`"), "{errs:?}");
+        // A broken section does not hide the problems of the others.
+        let errs = errors("review: {min_owners: 0}\nexclude: [\"a[\"]\n");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[1].starts_with("c.yaml:2:10: exclude:"), "{errs:?}");
+        // Every section the types know is read.
+        let c = Config::from_text(
+            "review: {min_owners: 2, status_check: tollgate}\nrender: {kustomize: false, roots: [base]}\nlimits: {max_nodes: 10}\npolicies: {builtin: [k8s-workload-baseline]}\n",
+            "c.yaml",
+            &RULES,
+        )
+        .expect("valid");
+        assert_eq!((c.review.min_owners, c.review.min_approvals), (2, 1));
+        assert_eq!(c.review.status_check.as_deref(), Some("tollgate"));
+        assert!(!c.render_kustomize);
+        assert_eq!(c.render_roots, ["base"]);
+        assert_eq!((c.max_nodes, c.max_file_size), (10, DEFAULT_MAX_FILE_SIZE));
+        assert_eq!(c.place_of("policies.builtin", "k8s-workload-baseline"), "c.yaml:4:22: ");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! ```
 
 mod config;
+mod config_file;
 mod date;
 mod diff;
 mod discover;

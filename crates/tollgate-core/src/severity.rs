@@ -26,6 +26,22 @@ impl Severity {
     }
 }
 
+/// In `.tollgate.yaml`'s schema: one of the three lowercase names (a plain
+/// `enum`, so a wrong value is reported as "not one of ...").
+impl schemars::JsonSchema for Severity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Severity".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "enum": ["error", "warning", "note"] })
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
