@@ -302,7 +302,7 @@ fn replace_references(v: &Value, path: &mut String, leaves: &[(String, Value)]) 
                 let op = [">=", "<=", ">", "<", "!"].into_iter().find(|o| inner.starts_with(o)).unwrap_or("");
                 let target = &inner[op.len()..];
                 if target.is_empty() {
-                    return Err(SubstitutionError(format!("empty reference {reference} at path {path}")));
+                    return Err(SubstitutionError::new(format!("empty reference {reference} at path {path}")));
                 }
                 let absolute = if target.starts_with('/') {
                     crate::value::clean_path(target)
@@ -311,12 +311,12 @@ fn replace_references(v: &Value, path: &mut String, leaves: &[(String, Value)]) 
                 };
                 let absolute = strip_anchors(&absolute);
                 let resolved = leaves.iter().find(|(p, _)| *p == absolute).map(|(_, v)| v).ok_or_else(|| {
-                    SubstitutionError(format!("reference {reference} at path {path} does not resolve"))
+                    SubstitutionError::new(format!("reference {reference} at path {path} does not resolve"))
                 })?;
                 let text = match (op, resolved) {
                     (_, Value::String(t)) => format!("{op}{t}"),
                     ("", _) => {
-                        return Err(SubstitutionError(format!(
+                        return Err(SubstitutionError::new(format!(
                             "reference {reference} at path {path} resolves to a non-string value"
                         )));
                     }
@@ -332,7 +332,24 @@ fn replace_references(v: &Value, path: &mut String, leaves: &[(String, Value)]) 
 
 /// Why a substitution failed.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SubstitutionError(pub String);
+pub(crate) struct SubstitutionError {
+    /// What failed, as Kyverno words it.
+    pub message: String,
+    /// The query found no such key (JMESPath's `Unknown key`): a `foreach`
+    /// list that names a field the resource lacks is no list, not an error.
+    pub unresolved: bool,
+}
+
+impl SubstitutionError {
+    fn new(message: String) -> SubstitutionError {
+        SubstitutionError { message, unresolved: false }
+    }
+
+    /// A query's failure, `unresolved` when it was a missing key.
+    fn query(message: String, error: &crate::jmespath::JpError) -> SubstitutionError {
+        SubstitutionError { message, unresolved: matches!(error, crate::jmespath::JpError::NotFound(_)) }
+    }
+}
 
 /// Replaces every `{{ expr }}` in the strings (keys included) of `doc`.
 pub(crate) fn substitute(doc: &Value, ctx: &Context) -> Result<Value, SubstitutionError> {
@@ -374,7 +391,9 @@ fn substitute_string(s: &str, ctx: &Context) -> Result<Value, SubstitutionError>
         }
         rounds += 1;
         if rounds > 32 {
-            return Err(SubstitutionError(format!("variables in `{s}` do not resolve (nested more than 32 levels)")));
+            return Err(SubstitutionError::new(format!(
+                "variables in `{s}` do not resolve (nested more than 32 levels)"
+            )));
         }
         let original = value.clone();
         let mut shallow = false;
@@ -387,12 +406,15 @@ fn substitute_string(s: &str, ctx: &Context) -> Result<Value, SubstitutionError>
             shallow = sh;
             let mut expr = inner.to_string();
             if expr == "@" {
-                return Err(SubstitutionError("the relative `{{@}}` variable is not supported by tollgate".into()));
+                return Err(SubstitutionError::new(
+                    "the relative `{{@}}` variable is not supported by tollgate".into(),
+                ));
             }
             if ctx.operation() == "DELETE" {
                 expr = expr.replace("request.object", "request.oldObject");
             }
-            let result = ctx.query(&expr).map_err(|e| SubstitutionError(format!("failed to resolve {expr}: {e}")))?;
+            let result =
+                ctx.query(&expr).map_err(|e| SubstitutionError::query(format!("failed to resolve {expr}: {e}"), &e))?;
             if original == var {
                 return Ok(result);
             }
@@ -463,9 +485,9 @@ pub(crate) fn conditions(raw: &Value, ctx: &Context) -> Result<(bool, String), S
 
 fn condition(c: &Value, ctx: &Context) -> Result<(bool, String), String> {
     let key = substitute(c.get("key").unwrap_or(&Value::Null), ctx)
-        .map_err(|e| format!("failed to substitute variables in condition key: {}", e.0))?;
+        .map_err(|e| format!("failed to substitute variables in condition key: {}", e.message))?;
     let value = substitute(c.get("value").unwrap_or(&Value::Null), ctx)
-        .map_err(|e| format!("failed to substitute variables in condition value: {}", e.0))?;
+        .map_err(|e| format!("failed to substitute variables in condition value: {}", e.message))?;
     let op_name = c.get("operator").and_then(Value::as_str).unwrap_or("");
     let op = Operator::parse(op_name).ok_or_else(|| format!("unknown condition operator `{op_name}`"))?;
     let message = c.get("message").and_then(Value::as_str).unwrap_or("").to_string();
@@ -494,12 +516,12 @@ pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided:
         }
         if let Some(var) = e.get("variable") {
             let value = match var.get("value") {
-                Some(v) => Some(substitute(v, ctx).map_err(|e| e.0)?),
+                Some(v) => Some(substitute(v, ctx).map_err(|e| e.message)?),
                 None => None,
             };
             let mut result = match var.get("jmesPath").and_then(Value::as_str) {
                 Some(path) => {
-                    let path = match substitute_string(path, ctx).map_err(|e| e.0)? {
+                    let path = match substitute_string(path, ctx).map_err(|e| e.message)? {
                         Value::String(s) => s,
                         other => go_json(&other),
                     };
@@ -514,7 +536,7 @@ pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided:
             if result.is_null()
                 && let Some(d) = var.get("default")
             {
-                result = substitute(d, ctx).map_err(|e| e.0)?;
+                result = substitute(d, ctx).map_err(|e| e.message)?;
             }
             if result.is_null() && var.get("default").is_none() && var.get("jmesPath").is_some() {
                 return Err(format!("failed to add context entry `{name}`: the JMESPath query returned nothing"));
@@ -677,7 +699,9 @@ impl Validator<'_> {
         if let Some(p) = self.pattern {
             let p = match resolved_pattern(p, ctx, self.substitutes) {
                 Ok(p) => p,
-                Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
+                Err(e) => {
+                    return self.response(Status::Error, format!("variable substitution failed: {}", e.message), None);
+                }
             };
             return match match_pattern(target, &p) {
                 Verdict::Pass => {
@@ -693,7 +717,9 @@ impl Validator<'_> {
         }
         let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx, self.substitutes) {
             Ok(p) => p,
-            Err(e) => return self.response(Status::Error, format!("variable substitution failed: {}", e.0), None),
+            Err(e) => {
+                return self.response(Status::Error, format!("variable substitution failed: {}", e.message), None);
+            }
         };
         let Value::Array(patterns) = ap.as_ref() else {
             return self.response(Status::Error, "failed to deserialize anyPattern, expected type array".into(), None);
@@ -749,17 +775,17 @@ impl Validator<'_> {
         for fe in loops {
             let list_expr = fe.get("list").and_then(Value::as_str).unwrap_or("");
             let elements = match substitute_string(list_expr, ctx).and_then(|v| match v {
-                Value::String(s) => ctx.query(&s).map_err(|e| SubstitutionError(e.to_string())),
+                Value::String(s) => ctx.query(&s).map_err(|e| SubstitutionError::query(e.to_string(), &e)),
                 other => Ok(other),
             }) {
                 Ok(Value::Array(a)) => a,
                 Ok(Value::Null) => Vec::new(),
                 Ok(other) => vec![other],
                 Err(e) => {
-                    if e.0.contains("Unknown key") {
+                    if e.unresolved {
                         continue;
                     }
-                    list_error = Some(e.0);
+                    list_error = Some(e.message);
                     continue;
                 }
             };
@@ -951,6 +977,24 @@ mod tests {
     }
 
     #[test]
+    fn a_foreach_list_naming_what_is_not_there_is_no_list_but_a_bad_one_is_an_error() {
+        let deny = json!({"conditions": {"any": [{"key": "{{ element }}", "operator": "Equals", "value": "x"}]}});
+        let run = |list: &str| {
+            let r = rule(json!({"validate": {"foreach": [{"list": list, "deny": deny.clone()}]}}));
+            validate_rule(&r, &mut Context::new(&json!({"kind": "Pod", "spec": {}}), "CREATE"), &Provided::new())
+                .map(|r| (r.status, r.message))
+        };
+        // A variable that does not resolve (a missing key, typed as such):
+        // nothing to iterate, no error.
+        assert_eq!(run("{{ request.object.spec.missing.names }}"), None);
+        assert_eq!(run("nosuchvariable.items"), None);
+        // Any other failure is the rule's error.
+        let (status, message) = run("request.object.spec.[").expect("a response");
+        assert_eq!(status, Status::Error, "{message}");
+        assert!(message.starts_with("failed to evaluate list"), "{message}");
+    }
+
+    #[test]
     fn nested_foreach_element_scope_and_indices() {
         let r = rule(json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": {"foreach": [{
             "list": "request.object.spec.containers",
@@ -985,7 +1029,7 @@ mod tests {
         let p = json!({"spec": {"containers": [{"resources": {
             "requests": {"memory": "$(<=./../../limits/memory)", "cpu": "\\$(literal)"},
             "limits": {"memory": "2Gi"}}}]}});
-        let out = substitute_references(&p).unwrap_or_else(|e| panic!("{}", e.0));
+        let out = substitute_references(&p).unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(out.pointer("/spec/containers/0/resources/requests/memory"), Some(&json!("<=2Gi")));
         assert_eq!(out.pointer("/spec/containers/0/resources/requests/cpu"), Some(&json!("$(literal)")));
         let pod = json!({"spec": {"containers": [{"resources": {"requests": {"memory": "1Gi", "cpu": "$(literal)"}, "limits": {"memory": "2Gi"}}}]}});
