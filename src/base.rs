@@ -190,7 +190,7 @@ impl BaseGuardrails {
         rego: &tollgate_rego::RegoOptions,
         kyverno: &[PathBuf],
         head: Option<&Config>,
-    ) -> Result<Vec<Arc<dyn PolicyEngine>>, String> {
+    ) -> Result<Vec<Arc<dyn PolicyEngine>>, crate::PolicySetupError> {
         let shown = |p: &str| root.join(p).display().to_string();
         let in_paths = |p: &str, dirs: &[String]| dirs.iter().any(|d| under(p, d));
         let mut options = rego.clone();

@@ -72,6 +72,47 @@ pub fn rule_docs(registry: &Registry) -> Vec<(String, String)> {
     files
 }
 
+/// Why the policy engines a configuration asks for cannot be set up. Each
+/// message starts with `file:line:column: ` of the entry when the
+/// configuration writes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicySetupError {
+    /// A configured policy path leaves the repository root, lexically or
+    /// through a symbolic link.
+    #[error(
+        "{place}the configured policy path `{path}` leaves the repository root; tollgate reads nothing outside the checked root (give organisation-wide policies with `--policy` or `--kyverno`)"
+    )]
+    OutsideRoot {
+        /// Where the entry is written (`.tollgate.yaml:4:11: `), or empty.
+        place: String,
+        /// The path as configured.
+        path: String,
+    },
+    /// A configured policy path does not exist.
+    #[error("{place}`{path}` in `{key}` does not exist; fix the path or remove the entry")]
+    Missing {
+        /// Where the entry is written, or empty.
+        place: String,
+        /// The path as configured.
+        path: String,
+        /// `policies.rego` or `policies.kyverno`.
+        key: String,
+    },
+    /// `policies.builtin` names no built-in pack.
+    #[error("{place}unknown built-in policy pack `{name}` in `policies.builtin`; {hint}known: {}", known.join(", "))]
+    UnknownPack {
+        /// Where the entry is written, or empty.
+        place: String,
+        /// The name as configured.
+        name: String,
+        /// `did you mean `x`? `, or empty.
+        hint: String,
+        /// Every built-in pack.
+        known: Vec<String>,
+    },
+}
+
 /// `root/path` for a path of the configuration, refused when it leaves the
 /// root, lexically or through a symbolic link.
 fn inside_root(
@@ -79,13 +120,9 @@ fn inside_root(
     config: &tollgate_core::Config,
     path: &str,
     key: &str,
-) -> Result<std::path::PathBuf, String> {
+) -> Result<std::path::PathBuf, PolicySetupError> {
     let place = config.place_of(key, path);
-    let leaves = || {
-        format!(
-            "{place}the configured policy path `{path}` leaves the repository root; tollgate reads nothing outside the checked root (give organisation-wide policies with `--policy` or `--kyverno`)"
-        )
-    };
+    let leaves = || PolicySetupError::OutsideRoot { place: place.clone(), path: path.to_owned() };
     let relative = tollgate_core::relative_inside_root(path).ok_or_else(leaves)?;
     let joined = root.join(&relative);
     if let (Ok(resolved), Ok(root)) = (std::fs::canonicalize(&joined), std::fs::canonicalize(root))
@@ -96,7 +133,7 @@ fn inside_root(
     // As a missing `--policy` path is a bad argument, a missing configured
     // one is a bad configuration: the run stops and says where.
     if std::fs::symlink_metadata(&joined).is_err() {
-        return Err(format!("{place}`{path}` in `{key}` does not exist; fix the path or remove the entry"));
+        return Err(PolicySetupError::Missing { place, path: path.to_owned(), key: key.to_owned() });
     }
     Ok(joined)
 }
@@ -117,13 +154,20 @@ fn inside_root(
 /// config.builtin_policies = vec!["k8s-workload-baseline".to_owned(), "kyverno-workload-baseline".to_owned()];
 /// let engines = tollgate::policy_engines(".".as_ref(), &config, &none, &[]).unwrap();
 /// assert_eq!(engines.len(), 2);
+/// config.builtin_policies = vec!["k8s-workload-baselin".to_owned()];
+/// let Err(tollgate::PolicySetupError::UnknownPack { hint, .. }) =
+///     tollgate::policy_engines(".".as_ref(), &config, &none, &[])
+/// else {
+///     panic!("an unknown pack is an error")
+/// };
+/// assert_eq!(hint, "did you mean `k8s-workload-baseline`? ");
 /// ```
 pub fn policy_engines(
     root: &std::path::Path,
     config: &tollgate_core::Config,
     rego: &tollgate_rego::RegoOptions,
     kyverno: &[std::path::PathBuf],
-) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, String> {
+) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, PolicySetupError> {
     let mut options = rego.clone();
     let configured: Vec<std::path::PathBuf> =
         config.rego.iter().map(|p| inside_root(root, config, p, "policies.rego")).collect::<Result<_, _>>()?;
@@ -147,7 +191,7 @@ pub(crate) fn engines_of(
     mut options: tollgate_rego::RegoOptions,
     kyverno_paths: Vec<std::path::PathBuf>,
     kyverno_sources: Vec<(String, String)>,
-) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, String> {
+) -> Result<Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>>, PolicySetupError> {
     let mut kyverno_options = tollgate_kyverno::KyvernoOptions { policy: kyverno_paths, sources: kyverno_sources };
     for name in &config.builtin_policies {
         if let Some(pack) = tollgate_rego::builtin_pack(name) {
@@ -166,10 +210,12 @@ pub(crate) fn engines_of(
             let hint = tollgate_core::closest(name, known.iter().copied())
                 .map(|k| format!("did you mean `{k}`? "))
                 .unwrap_or_default();
-            return Err(format!(
-                "{place}unknown built-in policy pack `{name}` in `policies.builtin`; {hint}known: {}",
-                known.join(", ")
-            ));
+            return Err(PolicySetupError::UnknownPack {
+                place,
+                name: name.clone(),
+                hint,
+                known: known.into_iter().map(str::to_owned).collect(),
+            });
         }
     }
     let mut engines: Vec<std::sync::Arc<dyn tollgate_core::PolicyEngine>> = Vec::new();

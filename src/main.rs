@@ -464,8 +464,7 @@ fn run_check(args: &CheckArgs, registry: &Registry) -> Result<ExitCode> {
                 );
             }
             let config = load_config(root, args.config.as_deref(), registry)?;
-            options.engines =
-                tollgate::policy_engines(root, &config, &rego, &args.kyverno).map_err(|e| anyhow::anyhow!("{e}"))?;
+            options.engines = tollgate::policy_engines(root, &config, &rego, &args.kyverno)?;
             config
         }
         Some((base, head)) => judge_range(args, registry, &rego, base, head, &mut options)?,
@@ -659,9 +658,7 @@ fn judge_range(
                 (Some(path), None) => load_config(root, Some(path), registry)?,
                 _ => g.config.clone(),
             };
-            options.engines = g
-                .policy_engines(root, &outside, &kyverno_out, head_config.as_ref())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            options.engines = g.policy_engines(root, &outside, &kyverno_out, head_config.as_ref())?;
             options.gitignores = Some(g.gitignores());
             (config, g.files)
         }
