@@ -29,8 +29,284 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Calls function `name`.
-pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
+/// A function the JMESPath of Kyverno policies may call, resolved from its
+/// name when the expression is parsed (so a call dispatches on the variant,
+/// not on its name, each time it is evaluated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `abs()`.
+    Abs,
+    /// `avg()`.
+    Avg,
+    /// `ceil()`.
+    Ceil,
+    /// `floor()`.
+    Floor,
+    /// `contains()`.
+    Contains,
+    /// `starts_with()`.
+    StartsWith,
+    /// `ends_with()`.
+    EndsWith,
+    /// `join()`.
+    Join,
+    /// `keys()`.
+    Keys,
+    /// `values()`.
+    Values,
+    /// `length()`.
+    Length,
+    /// `map()`.
+    Map,
+    /// `max()`.
+    Max,
+    /// `min()`.
+    Min,
+    /// `max_by()`.
+    MaxBy,
+    /// `min_by()`.
+    MinBy,
+    /// `sort_by()`.
+    SortBy,
+    /// `merge()`.
+    Merge,
+    /// `not_null()`.
+    NotNull,
+    /// `reverse()`.
+    Reverse,
+    /// `sort()`.
+    Sort,
+    /// `sum()`.
+    Sum,
+    /// `to_array()`.
+    ToArray,
+    /// `to_number()`.
+    ToNumber,
+    /// `to_string()`.
+    ToString,
+    /// `type()`.
+    Type,
+    /// `to_upper()`.
+    ToUpper,
+    /// `to_lower()`.
+    ToLower,
+    /// `trim()`.
+    Trim,
+    /// `trim_prefix()`.
+    TrimPrefix,
+    /// `split()`.
+    Split,
+    /// `replace()`.
+    Replace,
+    /// `replace_all()`.
+    ReplaceAll,
+    /// `equal_fold()`.
+    EqualFold,
+    /// `compare()`.
+    Compare,
+    /// `truncate()`.
+    Truncate,
+    /// `regex_match()`.
+    RegexMatch,
+    /// `regex_replace_all()`.
+    RegexReplaceAll,
+    /// `regex_replace_all_literal()`.
+    RegexReplaceAllLiteral,
+    /// `pattern_match()`.
+    PatternMatch,
+    /// `label_match()`.
+    LabelMatch,
+    /// `add()`.
+    Add,
+    /// `subtract()`.
+    Subtract,
+    /// `multiply()`.
+    Multiply,
+    /// `divide()`.
+    Divide,
+    /// `modulo()`.
+    Modulo,
+    /// `round()`.
+    Round,
+    /// `base64_decode()`.
+    Base64Decode,
+    /// `base64_encode()`.
+    Base64Encode,
+    /// `path_canonicalize()`.
+    PathCanonicalize,
+    /// `parse_json()`.
+    ParseJson,
+    /// `parse_yaml()`.
+    ParseYaml,
+    /// `items()`.
+    Items,
+    /// `object_from_lists()`.
+    ObjectFromLists,
+    /// `semver_compare()`.
+    SemverCompare,
+    /// `lookup()`.
+    Lookup,
+    /// `x509_decode()`.
+    X509Decode,
+    /// `time_now()`.
+    TimeNow,
+    /// `time_now_utc()`.
+    TimeNowUtc,
+    /// `time_since()`.
+    TimeSince,
+    /// `random()`.
+    Random,
+    /// `image_normalize()`.
+    ImageNormalize,
+    /// `sha256()`.
+    Sha256,
+}
+
+impl Func {
+    /// The function a name calls; `None` for a name no function has (the
+    /// call is then an error when evaluated, as in Kyverno).
+    pub fn from_name(name: &str) -> Option<Func> {
+        Some(match name {
+            "abs" => Func::Abs,
+            "avg" => Func::Avg,
+            "ceil" => Func::Ceil,
+            "floor" => Func::Floor,
+            "contains" => Func::Contains,
+            "starts_with" => Func::StartsWith,
+            "ends_with" => Func::EndsWith,
+            "join" => Func::Join,
+            "keys" => Func::Keys,
+            "values" => Func::Values,
+            "length" => Func::Length,
+            "map" => Func::Map,
+            "max" => Func::Max,
+            "min" => Func::Min,
+            "max_by" => Func::MaxBy,
+            "min_by" => Func::MinBy,
+            "sort_by" => Func::SortBy,
+            "merge" => Func::Merge,
+            "not_null" => Func::NotNull,
+            "reverse" => Func::Reverse,
+            "sort" => Func::Sort,
+            "sum" => Func::Sum,
+            "to_array" => Func::ToArray,
+            "to_number" => Func::ToNumber,
+            "to_string" => Func::ToString,
+            "type" => Func::Type,
+            "to_upper" => Func::ToUpper,
+            "to_lower" => Func::ToLower,
+            "trim" => Func::Trim,
+            "trim_prefix" => Func::TrimPrefix,
+            "split" => Func::Split,
+            "replace" => Func::Replace,
+            "replace_all" => Func::ReplaceAll,
+            "equal_fold" => Func::EqualFold,
+            "compare" => Func::Compare,
+            "truncate" => Func::Truncate,
+            "regex_match" => Func::RegexMatch,
+            "regex_replace_all" => Func::RegexReplaceAll,
+            "regex_replace_all_literal" => Func::RegexReplaceAllLiteral,
+            "pattern_match" => Func::PatternMatch,
+            "label_match" => Func::LabelMatch,
+            "add" => Func::Add,
+            "subtract" => Func::Subtract,
+            "multiply" => Func::Multiply,
+            "divide" => Func::Divide,
+            "modulo" => Func::Modulo,
+            "round" => Func::Round,
+            "base64_decode" => Func::Base64Decode,
+            "base64_encode" => Func::Base64Encode,
+            "path_canonicalize" => Func::PathCanonicalize,
+            "parse_json" => Func::ParseJson,
+            "parse_yaml" => Func::ParseYaml,
+            "items" => Func::Items,
+            "object_from_lists" => Func::ObjectFromLists,
+            "semver_compare" => Func::SemverCompare,
+            "lookup" => Func::Lookup,
+            "x509_decode" => Func::X509Decode,
+            "time_now" => Func::TimeNow,
+            "time_now_utc" => Func::TimeNowUtc,
+            "time_since" => Func::TimeSince,
+            "random" => Func::Random,
+            "image_normalize" => Func::ImageNormalize,
+            "sha256" => Func::Sha256,
+            _ => return None,
+        })
+    }
+
+    /// The name policies call it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Abs => "abs",
+            Func::Avg => "avg",
+            Func::Ceil => "ceil",
+            Func::Floor => "floor",
+            Func::Contains => "contains",
+            Func::StartsWith => "starts_with",
+            Func::EndsWith => "ends_with",
+            Func::Join => "join",
+            Func::Keys => "keys",
+            Func::Values => "values",
+            Func::Length => "length",
+            Func::Map => "map",
+            Func::Max => "max",
+            Func::Min => "min",
+            Func::MaxBy => "max_by",
+            Func::MinBy => "min_by",
+            Func::SortBy => "sort_by",
+            Func::Merge => "merge",
+            Func::NotNull => "not_null",
+            Func::Reverse => "reverse",
+            Func::Sort => "sort",
+            Func::Sum => "sum",
+            Func::ToArray => "to_array",
+            Func::ToNumber => "to_number",
+            Func::ToString => "to_string",
+            Func::Type => "type",
+            Func::ToUpper => "to_upper",
+            Func::ToLower => "to_lower",
+            Func::Trim => "trim",
+            Func::TrimPrefix => "trim_prefix",
+            Func::Split => "split",
+            Func::Replace => "replace",
+            Func::ReplaceAll => "replace_all",
+            Func::EqualFold => "equal_fold",
+            Func::Compare => "compare",
+            Func::Truncate => "truncate",
+            Func::RegexMatch => "regex_match",
+            Func::RegexReplaceAll => "regex_replace_all",
+            Func::RegexReplaceAllLiteral => "regex_replace_all_literal",
+            Func::PatternMatch => "pattern_match",
+            Func::LabelMatch => "label_match",
+            Func::Add => "add",
+            Func::Subtract => "subtract",
+            Func::Multiply => "multiply",
+            Func::Divide => "divide",
+            Func::Modulo => "modulo",
+            Func::Round => "round",
+            Func::Base64Decode => "base64_decode",
+            Func::Base64Encode => "base64_encode",
+            Func::PathCanonicalize => "path_canonicalize",
+            Func::ParseJson => "parse_json",
+            Func::ParseYaml => "parse_yaml",
+            Func::Items => "items",
+            Func::ObjectFromLists => "object_from_lists",
+            Func::SemverCompare => "semver_compare",
+            Func::Lookup => "lookup",
+            Func::X509Decode => "x509_decode",
+            Func::TimeNow => "time_now",
+            Func::TimeNowUtc => "time_now_utc",
+            Func::TimeSince => "time_since",
+            Func::Random => "random",
+            Func::ImageNormalize => "image_normalize",
+            Func::Sha256 => "sha256",
+        }
+    }
+}
+
+/// Calls function `func`.
+pub(crate) fn call(func: Func, args: &[Ast], data: Data<'_>) -> JpResult {
+    let name = func.name();
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
         vals.push(match a {
@@ -67,12 +343,12 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             _ => Err(err(name, format!("argument {} must be an expression (&expr)", i + 1))),
         }
     };
-    match name {
-        "abs" => {
+    match func {
+        Func::Abs => {
             arity(1)?;
             Ok(num(number(0)?.abs()))
         }
-        "avg" => {
+        Func::Avg => {
             arity(1)?;
             let a = array(0)?;
             if a.is_empty() {
@@ -81,15 +357,15 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             let s: Option<f64> = a.iter().map(Value::as_f64).sum();
             s.map(|s| num(s / a.len() as f64)).ok_or_else(|| err(name, "array of numbers expected"))
         }
-        "ceil" => {
+        Func::Ceil => {
             arity(1)?;
             Ok(num(number(0)?.ceil()))
         }
-        "floor" => {
+        Func::Floor => {
             arity(1)?;
             Ok(num(number(0)?.floor()))
         }
-        "contains" => {
+        Func::Contains => {
             arity(2)?;
             let needle = val(1)?;
             match val(0)? {
@@ -101,35 +377,35 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 other => Err(err(name, format!("argument 1 must be an array or string, got {}", type_name(other)))),
             }
         }
-        "starts_with" => {
+        Func::StartsWith => {
             arity(2)?;
             Ok(Value::Bool(string(0)?.starts_with(string(1)?)))
         }
-        "ends_with" => {
+        Func::EndsWith => {
             arity(2)?;
             Ok(Value::Bool(string(0)?.ends_with(string(1)?)))
         }
-        "join" => {
+        Func::Join => {
             arity(2)?;
             let sep = string(0)?;
             let parts: Option<Vec<&str>> = array(1)?.iter().map(Value::as_str).collect();
             Ok(Value::String(parts.ok_or_else(|| err(name, "array of strings expected"))?.join(sep)))
         }
-        "keys" => {
+        Func::Keys => {
             arity(1)?;
             match val(0)? {
                 Value::Object(m) => Ok(Value::Array(m.keys().map(|k| Value::String(k.clone())).collect())),
                 other => Err(err(name, format!("argument must be an object, got {}", type_name(other)))),
             }
         }
-        "values" => {
+        Func::Values => {
             arity(1)?;
             match val(0)? {
                 Value::Object(m) => Ok(Value::Array(m.values().cloned().collect())),
                 other => Err(err(name, format!("argument must be an object, got {}", type_name(other)))),
             }
         }
-        "length" => {
+        Func::Length => {
             arity(1)?;
             match val(0)? {
                 Value::String(s) => Ok(num(s.chars().count() as f64)),
@@ -140,7 +416,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 }
             }
         }
-        "map" => {
+        Func::Map => {
             arity(2)?;
             let e = expr(0)?;
             let mut out = Vec::new();
@@ -152,7 +428,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             }
             Ok(Value::Array(out))
         }
-        "max" | "min" => {
+        Func::Max | Func::Min => {
             arity(1)?;
             let a = array(0)?;
             let want = if name == "max" { Ordering::Greater } else { Ordering::Less };
@@ -172,7 +448,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             }
             Ok(best.cloned().unwrap_or(Value::Null))
         }
-        "max_by" | "min_by" | "sort_by" => {
+        Func::MaxBy | Func::MinBy | Func::SortBy => {
             arity(2)?;
             let e = expr(1)?;
             let mut keyed = Vec::new();
@@ -208,7 +484,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             }
             Ok(best.map_or(Value::Null, |(_, v)| v))
         }
-        "merge" => {
+        Func::Merge => {
             let mut out = Map::new();
             for i in 0..vals.len() {
                 match val(i)? {
@@ -218,7 +494,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             }
             Ok(Value::Object(out))
         }
-        "not_null" => {
+        Func::NotNull => {
             for i in 0..vals.len() {
                 if !val(i)?.is_null() {
                     return Ok(val(i)?.clone());
@@ -226,7 +502,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             }
             Ok(Value::Null)
         }
-        "reverse" => {
+        Func::Reverse => {
             arity(1)?;
             match val(0)? {
                 Value::String(s) => Ok(Value::String(s.chars().rev().collect())),
@@ -234,7 +510,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 other => Err(err(name, format!("argument must be a string or array, got {}", type_name(other)))),
             }
         }
-        "sort" => {
+        Func::Sort => {
             arity(1)?;
             let mut a = array(0)?.clone();
             let mut bad = false;
@@ -249,19 +525,19 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             }
             Ok(Value::Array(a))
         }
-        "sum" => {
+        Func::Sum => {
             arity(1)?;
             let s: Option<f64> = array(0)?.iter().map(Value::as_f64).sum();
             s.map(num).ok_or_else(|| err(name, "array of numbers expected"))
         }
-        "to_array" => {
+        Func::ToArray => {
             arity(1)?;
             Ok(match val(0)? {
                 Value::Array(a) => Value::Array(a.clone()),
                 other => Value::Array(vec![other.clone()]),
             })
         }
-        "to_number" => {
+        Func::ToNumber => {
             arity(1)?;
             Ok(match val(0)? {
                 Value::Number(n) => n.as_f64().map_or(Value::Null, num),
@@ -269,37 +545,37 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 _ => Value::Null,
             })
         }
-        "to_string" => {
+        Func::ToString => {
             arity(1)?;
             Ok(match val(0)? {
                 Value::String(s) => Value::String(s.clone()),
                 other => Value::String(crate::value::go_json(other)),
             })
         }
-        "type" => {
+        Func::Type => {
             arity(1)?;
             Ok(Value::String(type_name(val(0)?).into()))
         }
         // Kyverno's functions.
-        "to_upper" => {
+        Func::ToUpper => {
             arity(1)?;
             Ok(Value::String(string(0)?.to_uppercase()))
         }
-        "to_lower" => {
+        Func::ToLower => {
             arity(1)?;
             Ok(Value::String(string(0)?.to_lowercase()))
         }
-        "trim" => {
+        Func::Trim => {
             arity(2)?;
             let cut: Vec<char> = string(1)?.chars().collect();
             Ok(Value::String(string(0)?.trim_matches(|c| cut.contains(&c)).to_string()))
         }
-        "trim_prefix" => {
+        Func::TrimPrefix => {
             arity(2)?;
             let s = string(0)?;
             Ok(Value::String(s.strip_prefix(string(1)?).unwrap_or(s).to_string()))
         }
-        "split" => {
+        Func::Split => {
             arity(2)?;
             let (s, sep) = (string(0)?, string(1)?);
             let parts: Vec<Value> = if sep.is_empty() {
@@ -309,20 +585,20 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             };
             Ok(Value::Array(parts))
         }
-        "replace" => {
+        Func::Replace => {
             arity(4)?;
             let (s, old, new, n) = (string(0)?, string(1)?, string(2)?, number(3)?);
             Ok(Value::String(if n < 0.0 { s.replace(old, new) } else { s.replacen(old, new, n as usize) }))
         }
-        "replace_all" => {
+        Func::ReplaceAll => {
             arity(3)?;
             Ok(Value::String(string(0)?.replace(string(1)?, string(2)?)))
         }
-        "equal_fold" => {
+        Func::EqualFold => {
             arity(2)?;
             Ok(Value::Bool(string(0)?.to_lowercase() == string(1)?.to_lowercase()))
         }
-        "compare" => {
+        Func::Compare => {
             arity(2)?;
             Ok(num(match string(0)?.cmp(string(1)?) {
                 Ordering::Less => -1.0,
@@ -330,12 +606,12 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 Ordering::Greater => 1.0,
             }))
         }
-        "truncate" => {
+        Func::Truncate => {
             arity(2)?;
             let n = number(1)?.max(0.0) as usize;
             Ok(Value::String(string(0)?.chars().take(n).collect()))
         }
-        "regex_match" | "regex_replace_all" | "regex_replace_all_literal" => {
+        Func::RegexMatch | Func::RegexReplaceAll | Func::RegexReplaceAllLiteral => {
             let re_src = string(0)?;
             // Compiled once per thread, within size limits (shared with CEL).
             let re = tollgate_cel::regex_cache::cached(re_src)
@@ -367,7 +643,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 }))
             }
         }
-        "pattern_match" => {
+        Func::PatternMatch => {
             arity(2)?;
             let subject = match val(1)? {
                 Value::String(s) => s.clone(),
@@ -375,46 +651,46 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             };
             Ok(Value::Bool(tollgate_core::wildcard_match(string(0)?, &subject)))
         }
-        "label_match" => {
+        Func::LabelMatch => {
             arity(2)?;
             let (Value::Object(sel), Value::Object(labels)) = (val(0)?, val(1)?) else {
                 return Err(err(name, "arguments must be objects"));
             };
             Ok(Value::Bool(sel.iter().all(|(k, v)| labels.get(k).is_some_and(|l| l == v))))
         }
-        "add" | "subtract" | "multiply" | "divide" | "modulo" => {
+        Func::Add | Func::Subtract | Func::Multiply | Func::Divide | Func::Modulo => {
             arity(2)?;
             crate::value::arithmetic(name, val(0)?, val(1)?).map_err(|m| err(name, m))
         }
-        "round" => {
+        Func::Round => {
             arity(2)?;
             let p = 10f64.powi(number(1)? as i32);
             Ok(num((number(0)? * p).round() / p))
         }
-        "base64_decode" => {
+        Func::Base64Decode => {
             arity(1)?;
             let bytes = crate::value::base64_decode(string(0)?).ok_or_else(|| err(name, "input is not base64"))?;
             Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         }
-        "base64_encode" => {
+        Func::Base64Encode => {
             arity(1)?;
             Ok(Value::String(crate::value::base64_encode(string(0)?.as_bytes())))
         }
-        "path_canonicalize" => {
+        Func::PathCanonicalize => {
             arity(1)?;
             Ok(Value::String(crate::value::clean_path(string(0)?)))
         }
-        "parse_json" => {
+        Func::ParseJson => {
             arity(1)?;
             serde_json::from_str::<Value>(string(0)?).map(crate::jmespath::floats).map_err(|e| err(name, e))
         }
-        "parse_yaml" => {
+        Func::ParseYaml => {
             arity(1)?;
             let docs =
                 tollgate_yaml::parse_yaml(string(0)?, &tollgate_yaml::Limits::default()).map_err(|e| err(name, e))?;
             Ok(docs.first().map_or(Value::Null, |d| crate::jmespath::floats(d.root.to_json())))
         }
-        "items" => {
+        Func::Items => {
             if vals.is_empty() || vals.len() > 3 {
                 return Err(err(name, "expected 1 to 3 arguments"));
             }
@@ -438,7 +714,7 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 other => Err(err(name, format!("argument 1 must be an object or array, got {}", type_name(other)))),
             }
         }
-        "object_from_lists" => {
+        Func::ObjectFromLists => {
             arity(2)?;
             let mut m = Map::new();
             let values = array(1)?;
@@ -448,11 +724,11 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
             }
             Ok(Value::Object(m))
         }
-        "semver_compare" => {
+        Func::SemverCompare => {
             arity(2)?;
             crate::value::semver_compare(string(0)?, string(1)?).map(Value::Bool).map_err(|m| err(name, m))
         }
-        "lookup" => {
+        Func::Lookup => {
             arity(2)?;
             match (val(0)?, val(1)?) {
                 (Value::Object(m), Value::String(k)) => Ok(m.get(k).cloned().unwrap_or(Value::Null)),
@@ -462,13 +738,12 @@ pub(crate) fn call(name: &str, args: &[Ast], data: Data<'_>) -> JpResult {
                 _ => Err(err(name, "expected (object, string) or (array, number)")),
             }
         }
-        "x509_decode" => {
+        Func::X509Decode => {
             arity(1)?;
             tollgate_cel::x509::decode_pem(string(0)?).map_err(|e| err(name, e))
         }
-        "time_now" | "time_now_utc" | "time_since" | "random" | "image_normalize" | "sha256" => {
+        Func::TimeNow | Func::TimeNowUtc | Func::TimeSince | Func::Random | Func::ImageNormalize | Func::Sha256 => {
             Err(err(name, "is not evaluated by tollgate (it needs the clock, randomness or image registries)"))
         }
-        other => Err(JpError::Function(format!("unknown function: {other}()"))),
     }
 }

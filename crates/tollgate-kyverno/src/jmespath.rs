@@ -17,6 +17,8 @@ use std::rc::Rc;
 
 use serde_json::{Map, Number, Value};
 
+pub use crate::functions::Func;
+
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum JpError {
@@ -81,8 +83,10 @@ pub enum Ast {
     Hash(Vec<(String, Ast)>),
     /// `` `json` `` and `'raw'`.
     Literal(Value),
-    /// `f(a, b)`.
-    Call(String, Vec<Ast>),
+    /// `f(a, b)`: the function, resolved when parsed (`Err(name)` when no
+    /// function has that name: an error when evaluated, as in Kyverno),
+    /// and its arguments.
+    Call(Result<Func, String>, Vec<Ast>),
     /// `&expr`.
     ExpRef(Box<Ast>),
 }
@@ -456,7 +460,7 @@ impl Parser {
                     }
                 }
                 self.next();
-                Ast::Call(name, args)
+                Ast::Call(Func::from_name(&name).ok_or(name), args)
             }
             Tok::Filter => self.led_filter(left)?,
             Tok::Flatten => {
@@ -805,7 +809,8 @@ pub fn eval<'a>(ast: &Ast, data: Data<'a>) -> Result<Cow<'a, Value>, JpError> {
         Ast::ExpRef(_) => {
             Err(JpError::Function("an expression reference (&expr) is only valid as a function argument".into()))
         }
-        Ast::Call(name, args) => crate::functions::call(name, args, data).map(Cow::Owned),
+        Ast::Call(Ok(func), args) => crate::functions::call(*func, args, data).map(Cow::Owned),
+        Ast::Call(Err(name), _) => Err(JpError::Function(format!("unknown function: {name}()"))),
     }
 }
 
@@ -955,6 +960,20 @@ mod tests {
         assert_eq!(q("!(spec.missing) || 'd'", &d), json!(true));
         // `!` binds tighter than `.`, as in the reference implementations.
         assert_eq!(q("!spec.missing || 'd'", &d), json!("d"));
+    }
+
+    #[test]
+    fn functions_are_resolved_when_parsed_and_unknown_ones_fail_when_called() {
+        assert_eq!(parse("to_upper(name)"), Ok(Ast::Call(Ok(Func::ToUpper), vec![Ast::Field("name".into())])));
+        for func in [Func::Abs, Func::X509Decode, Func::TimeNowUtc, Func::ObjectFromLists] {
+            assert_eq!(Func::from_name(func.name()), Some(func));
+        }
+        // As Kyverno: an unknown name parses, and is an error only if called.
+        let unknown = parse("to_uper(name)").expect("parses");
+        assert_eq!(unknown, Ast::Call(Err("to_uper".into()), vec![Ast::Field("name".into())]));
+        let d = json!({"name": "a", "n": null});
+        assert_eq!(query("to_uper(name)", &d), Err(JpError::Function("unknown function: to_uper()".into())));
+        assert_eq!(q("n || to_upper(name)", &d), json!("A"));
     }
 
     #[test]
