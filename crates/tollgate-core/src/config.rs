@@ -309,16 +309,30 @@ impl Config {
             if let Some(map) = sections.as_object_mut() {
                 map.retain(|k, _| !broken.contains(k));
             }
-            match serde_json::from_value::<crate::config_file::ConfigFile>(sections) {
+            match serde_json::from_value::<crate::config_file::ConfigFile>(sections.clone()) {
                 Ok(written) => {
                     let config = Config::from_file(written, root, file, &known_rules, &mut problems);
                     if problems.is_empty() {
                         return Ok(config);
                     }
                 }
-                // What the schema accepts but the types cannot hold (a
-                // number beyond 32 bits, say): still an error, never dropped.
-                Err(e) => problems.push(diag(root.span, format!("the configuration cannot be read: {e}"))),
+                // What the schema accepts but the types cannot hold (`1e6`
+                // where a count is expected, say): still an error, never
+                // dropped, at the section that holds it.
+                Err(e) => {
+                    let failing = sections.as_object().and_then(|map| {
+                        map.iter().find_map(|(key, value)| {
+                            let alone = serde_json::json!({ key: value });
+                            let error = serde_json::from_value::<crate::config_file::ConfigFile>(alone).err()?;
+                            Some((key.clone(), error))
+                        })
+                    });
+                    let (span, section, e) = match failing {
+                        Some((key, e)) => (root.get_key(&key).map_or(root.span, |n| n.span), format!("`{key}`"), e),
+                        None => (root.span, describe(""), e),
+                    };
+                    problems.push(diag(span, format!("{section} cannot be read: {e}")));
+                }
             }
         }
         problems.sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));
@@ -657,6 +671,11 @@ ignore:
         let errs = errors("review: {min_owners: 0}\nexclude: [\"a[\"]\n");
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[1].starts_with("c.yaml:2:10: exclude:"), "{errs:?}");
+        // What the schema lets through but the type cannot hold is an error
+        // at its section, never a silent default.
+        let errs = errors("exclude: [a]\nlimits:\n  max_nodes: 1e6\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("c.yaml:3:3: `limits` cannot be read: invalid type: floating point"), "{errs:?}");
         // Every section the types know is read.
         let c = Config::from_text(
             "review: {min_owners: 2, status_check: tollgate}\nrender: {kustomize: false, roots: [base]}\nlimits: {max_nodes: 10}\npolicies: {builtin: [k8s-workload-baseline]}\n",
