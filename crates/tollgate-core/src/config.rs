@@ -359,9 +359,15 @@ impl Config {
         let node = |pointer: &str| root.get(&Route::parse(pointer));
         let span_of = |pointer: &str| node(pointer).map_or(root.span, |n| n.span);
         let mut config = Config { source: Some(file.to_owned()), ..Config::default() };
-        if let Some(envs) = written.environments {
-            let entries: Vec<(String, Vec<String>, bool)> =
-                envs.into_iter().map(|(name, e)| (name, e.paths, e.protected.unwrap_or(false))).collect();
+        if let Some(mut envs) = written.environments {
+            // In the order the file writes them: where several match a
+            // path, the first one written (after any protected one) holds it.
+            let order = node("/environments").and_then(Node::as_mapping).map(|m| m.iter().map(|(k, _)| k.to_owned()));
+            let entries: Vec<(String, Vec<String>, bool)> = order
+                .into_iter()
+                .flatten()
+                .filter_map(|name| envs.remove(&name).map(|e| (name, e.paths, e.protected.unwrap_or(false))))
+                .collect();
             match Environments::configured(&entries) {
                 Ok(e) => config.environments = e,
                 Err(m) => problems.push(diag(span_of("/environments"), m.to_string())),
@@ -676,6 +682,17 @@ ignore:
         let errs = errors("exclude: [a]\nlimits:\n  max_nodes: 1e6\n");
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].starts_with("c.yaml:3:3: `limits` cannot be read: invalid type: floating point"), "{errs:?}");
+        // Environments keep the order the file writes them in: the first
+        // one a path matches holds it.
+        let c = Config::from_text(
+            "environments:\n  staging: {paths: [\"apps/**\"]}\n  dev: {paths: [\"apps/dev/**\"]}\n",
+            "c.yaml",
+            &RULES,
+        )
+        .expect("valid");
+        let names: Vec<&str> = c.environments.all().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["staging", "dev"]);
+        assert_eq!(c.environments.for_path("apps/dev/a.yaml").map(|e| e.name.as_str()), Some("staging"));
         // Every section the types know is read.
         let c = Config::from_text(
             "review: {min_owners: 2, status_check: tollgate}\nrender: {kustomize: false, roots: [base]}\nlimits: {max_nodes: 10}\npolicies: {builtin: [k8s-workload-baseline]}\n",
