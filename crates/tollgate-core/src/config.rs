@@ -501,6 +501,20 @@ pub fn relative_inside_root(path: &str) -> Option<String> {
     if absolute {
         return None;
     }
+    normalize_segments(&path)
+}
+
+/// The `/`-separated segments of `path` with empty and `.` ones dropped and
+/// each `..` taking off the segment before it, joined by `/`; `None` when a
+/// `..` climbs above the start. Lexical only: nothing is read, a leading `/`
+/// is not special (see [`relative_inside_root`] for paths a user gives).
+///
+/// ```
+/// use tollgate_core::normalize_segments;
+/// assert_eq!(normalize_segments("apps/base/../overlays//prod/.").as_deref(), Some("apps/overlays/prod"));
+/// assert_eq!(normalize_segments("a/../.."), None);
+/// ```
+pub fn normalize_segments(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

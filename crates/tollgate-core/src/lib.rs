@@ -39,7 +39,7 @@ mod wildcard;
 
 pub use config::{
     CONFIG_FILE_NAMES, CONFIG_SCHEMA, Config, ConfigDiagnostic, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_NODES, IgnoreEntry,
-    ReviewSettings, RuleSettings, closest, relative_inside_root,
+    ReviewSettings, RuleSettings, closest, normalize_segments, relative_inside_root,
 };
 pub use date::Date;
 pub use diff::{ObjectChange, ObjectDiff, RenderedDiff, RootDiff};

@@ -139,18 +139,11 @@ impl FileSource for DiskSource {
 /// `dir/rel` with `.` and `..` resolved, as a repository-relative path;
 /// `None` when it leaves the repository.
 pub(crate) fn join(dir: &str, rel: &str) -> Option<String> {
-    let mut parts: Vec<&str> =
-        if rel.starts_with('/') { Vec::new() } else { dir.split('/').filter(|p| !p.is_empty()).collect() };
-    for part in rel.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
+    if rel.starts_with('/') || dir.is_empty() {
+        tollgate_core::normalize_segments(rel)
+    } else {
+        tollgate_core::normalize_segments(&format!("{dir}/{rel}"))
     }
-    Some(parts.join("/"))
 }
 
 /// Whether `path` lies in `dir` or below it.

@@ -49,20 +49,6 @@ fn app_dir(path: &str, env_index: usize) -> String {
     trimmed.join("/")
 }
 
-/// Normalizes `dir/../x` paths; `None` when it climbs out of the root.
-fn normalize(path: &str) -> Option<String> {
-    let mut out: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                out.pop()?;
-            }
-            p => out.push(p),
-        }
-    }
-    Some(out.join("/"))
-}
 
 fn kustomization_in<'m>(model: &'m RepositoryModel, dir: &str) -> Option<&'m SourceFile> {
     ["kustomization.yaml", "kustomization.yml", "Kustomization"]
@@ -90,7 +76,7 @@ fn bases(model: &RepositoryModel, file: &SourceFile) -> BTreeSet<String> {
                     out.insert(entry.split('?').next().unwrap_or(entry).to_owned());
                     continue;
                 }
-                let Some(target) = normalize(&format!("{dir}/{entry}")) else { continue };
+                let Some(target) = tollgate_core::normalize_segments(&format!("{dir}/{entry}")) else { continue };
                 let Some(next) = kustomization_in(model, &target) else { continue };
                 if next.environment.is_some() {
                     stack.push(next);
