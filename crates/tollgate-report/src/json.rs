@@ -46,10 +46,7 @@ fn document<'a>(report: &'a CheckReport, options: &ReportOptions) -> JsonReport<
 }
 
 pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
-    let mut s =
-        serde_json::to_string_pretty(&document(report, options)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    s
+    crate::pretty_json(&document(report, options))
 }
 
 /// [`render`], streamed into `out`.

@@ -117,8 +117,15 @@ pub fn write(
     }
 }
 
-/// `value` as pretty JSON and a newline (as the JSON and SARIF reports end),
-/// serialized straight into `out` through a buffer.
+/// `value` as pretty JSON and a newline, as the JSON and SARIF reports end
+/// (a value that cannot be serialized is an `{"error": ...}` object).
+fn pretty_json(value: &impl serde::Serialize) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// [`pretty_json`] serialized straight into `out` through a buffer.
 fn write_pretty_json(value: &impl serde::Serialize, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(out);
     serde_json::to_writer_pretty(&mut out, value)?;
@@ -139,10 +146,7 @@ pub fn render_diff(format: Format, diff: &tollgate_core::RenderedDiff, color: bo
     let mut out = String::new();
     match format {
         Format::Markdown => markdown::rendered_diff(&mut out, diff),
-        Format::Json | Format::Sarif => {
-            out = serde_json::to_string_pretty(diff).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-            out.push('\n');
-        }
+        Format::Json | Format::Sarif => out = pretty_json(diff),
         Format::Text | Format::Github => text::rendered_diff(&mut out, diff, &text::Style { on: color }),
     }
     out

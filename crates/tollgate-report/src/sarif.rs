@@ -26,10 +26,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 pub(crate) fn render(report: &CheckReport, options: &ReportOptions) -> String {
-    let sarif = to_sarif(report, options);
-    let mut s = serde_json::to_string_pretty(&sarif).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    s
+    crate::pretty_json(&to_sarif(report, options))
 }
 
 /// [`render`], streamed into `out`.
