@@ -29,279 +29,102 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// A function the JMESPath of Kyverno policies may call, resolved from its
-/// name when the expression is parsed (so a call dispatches on the variant,
-/// not on its name, each time it is evaluated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Func {
-    /// `abs()`.
-    Abs,
-    /// `avg()`.
-    Avg,
-    /// `ceil()`.
-    Ceil,
-    /// `floor()`.
-    Floor,
-    /// `contains()`.
-    Contains,
-    /// `starts_with()`.
-    StartsWith,
-    /// `ends_with()`.
-    EndsWith,
-    /// `join()`.
-    Join,
-    /// `keys()`.
-    Keys,
-    /// `values()`.
-    Values,
-    /// `length()`.
-    Length,
-    /// `map()`.
-    Map,
-    /// `max()`.
-    Max,
-    /// `min()`.
-    Min,
-    /// `max_by()`.
-    MaxBy,
-    /// `min_by()`.
-    MinBy,
-    /// `sort_by()`.
-    SortBy,
-    /// `merge()`.
-    Merge,
-    /// `not_null()`.
-    NotNull,
-    /// `reverse()`.
-    Reverse,
-    /// `sort()`.
-    Sort,
-    /// `sum()`.
-    Sum,
-    /// `to_array()`.
-    ToArray,
-    /// `to_number()`.
-    ToNumber,
-    /// `to_string()`.
-    ToString,
-    /// `type()`.
-    Type,
-    /// `to_upper()`.
-    ToUpper,
-    /// `to_lower()`.
-    ToLower,
-    /// `trim()`.
-    Trim,
-    /// `trim_prefix()`.
-    TrimPrefix,
-    /// `split()`.
-    Split,
-    /// `replace()`.
-    Replace,
-    /// `replace_all()`.
-    ReplaceAll,
-    /// `equal_fold()`.
-    EqualFold,
-    /// `compare()`.
-    Compare,
-    /// `truncate()`.
-    Truncate,
-    /// `regex_match()`.
-    RegexMatch,
-    /// `regex_replace_all()`.
-    RegexReplaceAll,
-    /// `regex_replace_all_literal()`.
-    RegexReplaceAllLiteral,
-    /// `pattern_match()`.
-    PatternMatch,
-    /// `label_match()`.
-    LabelMatch,
-    /// `add()`.
-    Add,
-    /// `subtract()`.
-    Subtract,
-    /// `multiply()`.
-    Multiply,
-    /// `divide()`.
-    Divide,
-    /// `modulo()`.
-    Modulo,
-    /// `round()`.
-    Round,
-    /// `base64_decode()`.
-    Base64Decode,
-    /// `base64_encode()`.
-    Base64Encode,
-    /// `path_canonicalize()`.
-    PathCanonicalize,
-    /// `parse_json()`.
-    ParseJson,
-    /// `parse_yaml()`.
-    ParseYaml,
-    /// `items()`.
-    Items,
-    /// `object_from_lists()`.
-    ObjectFromLists,
-    /// `semver_compare()`.
-    SemverCompare,
-    /// `lookup()`.
-    Lookup,
-    /// `x509_decode()`.
-    X509Decode,
-    /// `time_now()`.
-    TimeNow,
-    /// `time_now_utc()`.
-    TimeNowUtc,
-    /// `time_since()`.
-    TimeSince,
-    /// `random()`.
-    Random,
-    /// `image_normalize()`.
-    ImageNormalize,
-    /// `sha256()`.
-    Sha256,
+/// Declares [`Func`] from one table, `Variant => "name"`: the enum, and
+/// both directions between a variant and the name policies call it by.
+macro_rules! functions {
+    ($($variant:ident => $name:literal,)*) => {
+        /// A function the JMESPath of Kyverno policies may call, resolved from
+        /// its name when the expression is parsed (so a call dispatches on the
+        /// variant, not on its name, each time it is evaluated).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Func {
+            $(#[doc = concat!("`", $name, "()`.")] $variant,)*
+        }
+
+        impl Func {
+            /// The function a name calls; `None` for a name no function has
+            /// (the call is then an error when evaluated, as in Kyverno).
+            pub fn from_name(name: &str) -> Option<Func> {
+                match name {
+                    $($name => Some(Func::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The name policies call it by.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Func::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl Func {
-    /// The function a name calls; `None` for a name no function has (the
-    /// call is then an error when evaluated, as in Kyverno).
-    pub fn from_name(name: &str) -> Option<Func> {
-        Some(match name {
-            "abs" => Func::Abs,
-            "avg" => Func::Avg,
-            "ceil" => Func::Ceil,
-            "floor" => Func::Floor,
-            "contains" => Func::Contains,
-            "starts_with" => Func::StartsWith,
-            "ends_with" => Func::EndsWith,
-            "join" => Func::Join,
-            "keys" => Func::Keys,
-            "values" => Func::Values,
-            "length" => Func::Length,
-            "map" => Func::Map,
-            "max" => Func::Max,
-            "min" => Func::Min,
-            "max_by" => Func::MaxBy,
-            "min_by" => Func::MinBy,
-            "sort_by" => Func::SortBy,
-            "merge" => Func::Merge,
-            "not_null" => Func::NotNull,
-            "reverse" => Func::Reverse,
-            "sort" => Func::Sort,
-            "sum" => Func::Sum,
-            "to_array" => Func::ToArray,
-            "to_number" => Func::ToNumber,
-            "to_string" => Func::ToString,
-            "type" => Func::Type,
-            "to_upper" => Func::ToUpper,
-            "to_lower" => Func::ToLower,
-            "trim" => Func::Trim,
-            "trim_prefix" => Func::TrimPrefix,
-            "split" => Func::Split,
-            "replace" => Func::Replace,
-            "replace_all" => Func::ReplaceAll,
-            "equal_fold" => Func::EqualFold,
-            "compare" => Func::Compare,
-            "truncate" => Func::Truncate,
-            "regex_match" => Func::RegexMatch,
-            "regex_replace_all" => Func::RegexReplaceAll,
-            "regex_replace_all_literal" => Func::RegexReplaceAllLiteral,
-            "pattern_match" => Func::PatternMatch,
-            "label_match" => Func::LabelMatch,
-            "add" => Func::Add,
-            "subtract" => Func::Subtract,
-            "multiply" => Func::Multiply,
-            "divide" => Func::Divide,
-            "modulo" => Func::Modulo,
-            "round" => Func::Round,
-            "base64_decode" => Func::Base64Decode,
-            "base64_encode" => Func::Base64Encode,
-            "path_canonicalize" => Func::PathCanonicalize,
-            "parse_json" => Func::ParseJson,
-            "parse_yaml" => Func::ParseYaml,
-            "items" => Func::Items,
-            "object_from_lists" => Func::ObjectFromLists,
-            "semver_compare" => Func::SemverCompare,
-            "lookup" => Func::Lookup,
-            "x509_decode" => Func::X509Decode,
-            "time_now" => Func::TimeNow,
-            "time_now_utc" => Func::TimeNowUtc,
-            "time_since" => Func::TimeSince,
-            "random" => Func::Random,
-            "image_normalize" => Func::ImageNormalize,
-            "sha256" => Func::Sha256,
-            _ => return None,
-        })
-    }
-
-    /// The name policies call it by.
-    pub fn name(self) -> &'static str {
-        match self {
-            Func::Abs => "abs",
-            Func::Avg => "avg",
-            Func::Ceil => "ceil",
-            Func::Floor => "floor",
-            Func::Contains => "contains",
-            Func::StartsWith => "starts_with",
-            Func::EndsWith => "ends_with",
-            Func::Join => "join",
-            Func::Keys => "keys",
-            Func::Values => "values",
-            Func::Length => "length",
-            Func::Map => "map",
-            Func::Max => "max",
-            Func::Min => "min",
-            Func::MaxBy => "max_by",
-            Func::MinBy => "min_by",
-            Func::SortBy => "sort_by",
-            Func::Merge => "merge",
-            Func::NotNull => "not_null",
-            Func::Reverse => "reverse",
-            Func::Sort => "sort",
-            Func::Sum => "sum",
-            Func::ToArray => "to_array",
-            Func::ToNumber => "to_number",
-            Func::ToString => "to_string",
-            Func::Type => "type",
-            Func::ToUpper => "to_upper",
-            Func::ToLower => "to_lower",
-            Func::Trim => "trim",
-            Func::TrimPrefix => "trim_prefix",
-            Func::Split => "split",
-            Func::Replace => "replace",
-            Func::ReplaceAll => "replace_all",
-            Func::EqualFold => "equal_fold",
-            Func::Compare => "compare",
-            Func::Truncate => "truncate",
-            Func::RegexMatch => "regex_match",
-            Func::RegexReplaceAll => "regex_replace_all",
-            Func::RegexReplaceAllLiteral => "regex_replace_all_literal",
-            Func::PatternMatch => "pattern_match",
-            Func::LabelMatch => "label_match",
-            Func::Add => "add",
-            Func::Subtract => "subtract",
-            Func::Multiply => "multiply",
-            Func::Divide => "divide",
-            Func::Modulo => "modulo",
-            Func::Round => "round",
-            Func::Base64Decode => "base64_decode",
-            Func::Base64Encode => "base64_encode",
-            Func::PathCanonicalize => "path_canonicalize",
-            Func::ParseJson => "parse_json",
-            Func::ParseYaml => "parse_yaml",
-            Func::Items => "items",
-            Func::ObjectFromLists => "object_from_lists",
-            Func::SemverCompare => "semver_compare",
-            Func::Lookup => "lookup",
-            Func::X509Decode => "x509_decode",
-            Func::TimeNow => "time_now",
-            Func::TimeNowUtc => "time_now_utc",
-            Func::TimeSince => "time_since",
-            Func::Random => "random",
-            Func::ImageNormalize => "image_normalize",
-            Func::Sha256 => "sha256",
-        }
-    }
+functions! {
+    Abs => "abs",
+    Avg => "avg",
+    Ceil => "ceil",
+    Floor => "floor",
+    Contains => "contains",
+    StartsWith => "starts_with",
+    EndsWith => "ends_with",
+    Join => "join",
+    Keys => "keys",
+    Values => "values",
+    Length => "length",
+    Map => "map",
+    Max => "max",
+    Min => "min",
+    MaxBy => "max_by",
+    MinBy => "min_by",
+    SortBy => "sort_by",
+    Merge => "merge",
+    NotNull => "not_null",
+    Reverse => "reverse",
+    Sort => "sort",
+    Sum => "sum",
+    ToArray => "to_array",
+    ToNumber => "to_number",
+    ToString => "to_string",
+    Type => "type",
+    ToUpper => "to_upper",
+    ToLower => "to_lower",
+    Trim => "trim",
+    TrimPrefix => "trim_prefix",
+    Split => "split",
+    Replace => "replace",
+    ReplaceAll => "replace_all",
+    EqualFold => "equal_fold",
+    Compare => "compare",
+    Truncate => "truncate",
+    RegexMatch => "regex_match",
+    RegexReplaceAll => "regex_replace_all",
+    RegexReplaceAllLiteral => "regex_replace_all_literal",
+    PatternMatch => "pattern_match",
+    LabelMatch => "label_match",
+    Add => "add",
+    Subtract => "subtract",
+    Multiply => "multiply",
+    Divide => "divide",
+    Modulo => "modulo",
+    Round => "round",
+    Base64Decode => "base64_decode",
+    Base64Encode => "base64_encode",
+    PathCanonicalize => "path_canonicalize",
+    ParseJson => "parse_json",
+    ParseYaml => "parse_yaml",
+    Items => "items",
+    ObjectFromLists => "object_from_lists",
+    SemverCompare => "semver_compare",
+    Lookup => "lookup",
+    X509Decode => "x509_decode",
+    TimeNow => "time_now",
+    TimeNowUtc => "time_now_utc",
+    TimeSince => "time_since",
+    Random => "random",
+    ImageNormalize => "image_normalize",
+    Sha256 => "sha256",
 }
 
 /// Calls function `func`.
