@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
+use jsonschema::error::ValidationErrorKind::AdditionalProperties;
 use tollgate_yaml::{Limits, Node, Route, Span, parse_yaml};
 
 use crate::date::Date;
@@ -278,17 +279,14 @@ impl Config {
             let pointer = error.instance_path().as_str().to_owned();
             let route = Route::parse(&pointer);
             let node = root.get(&route).unwrap_or(root);
-            match pointer.split('/').nth(1) {
-                Some(section) => broken.push(section.replace("~1", "/").replace("~0", "~")),
-                None => whole_broken = true,
+            match (pointer.split('/').nth(1), error.kind()) {
+                (Some(section), _) => broken.push(section.replace("~1", "/").replace("~0", "~")),
+                // Unknown top-level keys: the known sections stand.
+                (None, AdditionalProperties { unexpected }) => broken.extend(unexpected.iter().cloned()),
+                (None, _) => whole_broken = true,
             }
             match error.kind() {
-                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    if pointer.is_empty() {
-                        // Unknown top-level keys: the known sections stand.
-                        whole_broken = false;
-                        broken.extend(unexpected.iter().cloned());
-                    }
+                AdditionalProperties { unexpected } => {
                     let allowed = allowed_keys(&pointer);
                     for key in unexpected {
                         let span = node.as_mapping().and_then(|m| m.entry(key)).map_or(node.span, |(k, _)| k.span);
@@ -309,7 +307,9 @@ impl Config {
             if let Some(map) = sections.as_object_mut() {
                 map.retain(|k, _| !broken.contains(k));
             }
-            match serde_json::from_value::<crate::config_file::ConfigFile>(sections.clone()) {
+            let read =
+                |json: &serde_json::Value| <crate::config_file::ConfigFile as serde::Deserialize>::deserialize(json);
+            match read(&sections) {
                 Ok(written) => {
                     let config = Config::from_file(written, root, file, &known_rules, &mut problems);
                     if problems.is_empty() {
@@ -322,8 +322,7 @@ impl Config {
                 Err(e) => {
                     let failing = sections.as_object().and_then(|map| {
                         map.iter().find_map(|(key, value)| {
-                            let alone = serde_json::json!({ key: value });
-                            let error = serde_json::from_value::<crate::config_file::ConfigFile>(alone).err()?;
+                            let error = read(&serde_json::json!({ key: value })).err()?;
                             Some((key.clone(), error))
                         })
                     });
