@@ -9,6 +9,7 @@ use std::time::Duration;
 use regorus::Value;
 
 use crate::policy::{Annotation, PackageRules, PolicyProblem, RegoFile, add_module, rule_kind, scan_module};
+use crate::replica::Recorded;
 
 /// Which packages are evaluated.
 #[derive(Debug, Clone)]
@@ -81,7 +82,7 @@ impl Evaluation {
 /// A compiled conftest-style policy set.
 #[derive(Debug, Clone)]
 pub struct Conftest {
-    engine: regorus::Engine,
+    engine: Recorded,
     /// Package → its rules.
     pub packages: BTreeMap<String, PackageRules>,
     /// Files that did not compile (reported, never skipped silently).
@@ -155,12 +156,7 @@ impl Conftest {
     /// Compiles `files` with `data` loaded under `data.`. A file that does not
     /// parse is kept in [`Conftest::problems`]; the rest still run.
     pub fn new(files: &[RegoFile], data: serde_json::Value) -> Conftest {
-        let mut engine = regorus::Engine::new();
-        crate::builtins::register(&mut engine);
-        // As OPA by default: a builtin error makes its expression undefined.
-        engine.set_strict_builtin_errors(false);
-        // `print()` output is collected, never written to our standard output.
-        engine.set_gather_prints(true);
+        let mut engine = Recorded::default();
         let mut packages: BTreeMap<String, PackageRules> = BTreeMap::new();
         let mut problems = Vec::new();
         // A file with a recursive function is refused before regorus sees it.
@@ -175,12 +171,11 @@ impl Conftest {
                 Err(problem) => problems.push(problem),
             }
         }
-        if let Err(e) = engine.add_data(Value::from(data)) {
+        if let Err(e) = engine.add_data(data) {
             problems.push(PolicyProblem::at("data", format!("cannot load the data: {e}")));
         }
-        // Prepare (analyse) the policies once, so every per-thread clone starts ready.
-        let _ = engine.eval_query("true".to_owned(), false);
-        apply_metadata_rules(&mut engine, &mut packages);
+        engine.prepare();
+        apply_metadata_rules(&mut engine.engine, &mut packages);
         Conftest { engine, packages, problems, budget: Some(Duration::from_secs(5)) }
     }
 
@@ -205,9 +200,12 @@ impl Conftest {
             .collect()
     }
 
-    /// A handle for evaluating inputs (one per thread).
+    /// A handle for evaluating inputs, on an engine of its own: the policies
+    /// are compiled again for it, so that evaluators on several threads
+    /// share no memory they write (see `replica.rs`). Make one per thread,
+    /// not one per input.
     pub fn evaluator(&self) -> Evaluator<'_> {
-        let mut engine = self.engine.clone();
+        let mut engine = self.engine.replica();
         if let Some(limit) = self.budget {
             engine.set_execution_timer_config(crate::guard::time_limit(limit));
         }

@@ -15,6 +15,7 @@ use tollgate_core::{
 use crate::conftest::{Conftest, Namespaces, Outcome};
 use crate::gatekeeper::{Gatekeeper, TemplateEvaluator, inventory_of, review_of};
 use crate::policy::{Annotation, PolicyProblem};
+use crate::replica::PerThread;
 
 /// Where the Rego policies come from and how they are run.
 #[derive(Debug, Clone, Default)]
@@ -243,21 +244,23 @@ impl RegoEngine {
             })
             .collect();
         let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
-        // Each template is set up once with the inventory; threads clone it.
-        let prepared: HashMap<&str, Result<TemplateEvaluator, crate::GatekeeperError>> =
-            self.gatekeeper.templates.iter().map(|(kind, t)| (kind.as_str(), t.evaluator(&inventory))).collect();
+        // Each thread sets a template up with the inventory on its first
+        // object of that kind, on an engine of its own.
+        let evaluators: PerThread<HashMap<&str, Result<TemplateEvaluator, crate::GatekeeperError>>> = PerThread::new();
         objects
             .par_iter()
-            .map_init(
-                || prepared.clone(),
-                |evaluators, (file, doc, object)| {
+            .map(|(file, doc, object)| {
+                evaluators.with(HashMap::new, |evaluators| {
                     let mut out = Vec::new();
                     let (review, target) = review_of(object);
                     for c in &self.gatekeeper.constraints {
-                        let Some(evaluator) = evaluators.get_mut(c.kind.as_str()) else { continue };
+                        let Some(template) = self.gatekeeper.templates.get(&c.kind) else { continue };
                         if !c.matches(&target, &namespaces) {
                             continue;
                         }
+                        let evaluator = evaluators
+                            .entry(c.kind.as_str())
+                            .or_insert_with(|| template.independent_evaluator(&inventory));
                         let id = format!("{}/{}", c.kind, c.name);
                         let Some(meta) = self.metas.get(&id) else { continue };
                         match evaluator.as_mut().map_err(|e| e.clone()).and_then(|e| e.violations(c, &review)) {
@@ -278,8 +281,8 @@ impl RegoEngine {
                         }
                     }
                     out
-                },
-            )
+                })
+            })
             .flatten()
             .collect()
     }
@@ -335,17 +338,18 @@ impl PolicyEngine for RegoEngine {
             } else {
                 let judged: Vec<(&SourceFile, &Document)> =
                     model.documents().filter(|(_, d)| !d.root.is_null()).collect();
+                // One evaluator per thread, each on an engine of its own.
+                let evaluators = PerThread::new();
                 let produced: Vec<Finding> = judged
                     .par_iter()
-                    .map_init(
-                        || self.conftest.evaluator(),
-                        |evaluator, (file, doc)| {
-                            let mut found = Vec::new();
-                            self.check_document(evaluator, file, doc, &mut found);
-                            found
-                        },
-                    )
-                    .flatten()
+                    .flat_map_iter(|(file, doc)| {
+                        let mut found = Vec::new();
+                        evaluators.with(
+                            || self.conftest.evaluator(),
+                            |evaluator| self.check_document(evaluator, file, doc, &mut found),
+                        );
+                        found
+                    })
                     .collect();
                 out.extend(produced);
             }

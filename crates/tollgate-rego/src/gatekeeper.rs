@@ -25,7 +25,7 @@ pub struct Template {
     /// `metadata.gatekeeper.sh/title` or `description`.
     pub title: Option<String>,
     /// The compiled Rego (`None` for a CEL-only template).
-    engine: Option<regorus::Engine>,
+    engine: Option<crate::replica::Recorded>,
     package: String,
     /// The compiled `K8sNativeValidation` code, when the template ships CEL.
     cel: Option<std::sync::Arc<crate::k8scel::CelCode>>,
@@ -211,12 +211,7 @@ impl Template {
                 )),
             };
         };
-        let mut engine = regorus::Engine::new();
-        crate::builtins::register(&mut engine);
-        // As OPA by default: a builtin error makes its expression undefined.
-        engine.set_strict_builtin_errors(false);
-        // `print()` output is collected, never written to our standard output.
-        engine.set_gather_prints(true);
+        let mut engine = crate::replica::Recorded::default();
         let mut modules = vec![RegoFile { path: format!("{path}#{name}"), text: rego }];
         for (i, lib) in source["libs"].as_array().into_iter().flatten().enumerate() {
             let text = lib.as_str().unwrap_or_default().to_owned();
@@ -231,6 +226,7 @@ impl Template {
         for lib in &modules[1..] {
             add_module(&mut engine, lib, true)?;
         }
+        engine.prepare();
         Ok(Template {
             name,
             kind,
@@ -289,15 +285,30 @@ impl Template {
     /// `data.inventory` (`null` for none). Clones share the compiled policy
     /// and the data.
     pub fn evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
+        self.evaluator_on(inventory, |recorded| recorded.engine.clone())
+    }
+
+    /// [`Template::evaluator`] on an engine of its own: the template is
+    /// compiled again for it, so that evaluators on several threads share no
+    /// memory they write (see `replica.rs`). Make one per thread.
+    pub fn independent_evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
+        self.evaluator_on(inventory, crate::replica::Recorded::replica)
+    }
+
+    fn evaluator_on(
+        &self,
+        inventory: &Json,
+        engine_of: impl FnOnce(&crate::replica::Recorded) -> regorus::Engine,
+    ) -> Result<TemplateEvaluator, GatekeeperError> {
         if self.uses_cel
             && let Some(cel) = &self.cel
         {
             return Ok(TemplateEvaluator { engine: None, rule: String::new(), cel: Some(cel.clone()) });
         }
-        let Some(engine) = &self.engine else {
+        let Some(recorded) = &self.engine else {
             return Err(GatekeeperError::NoRego(self.name.clone()));
         };
-        let mut engine = engine.clone();
+        let mut engine = engine_of(recorded);
         engine.set_execution_timer_config(crate::guard::time_limit(std::time::Duration::from_secs(5)));
         if !inventory.is_null() {
             engine

@@ -12,6 +12,7 @@ mod guard;
 mod k8scel;
 pub mod memory;
 mod policy;
+mod replica;
 mod sprintf;
 mod testing;
 

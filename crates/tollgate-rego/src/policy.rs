@@ -108,7 +108,7 @@ pub fn rewrites(text: &str) -> Vec<&'static str> {
 /// Adds `file` to `engine`: Rego v1 first (conftest's default), then v0
 /// (Gatekeeper's), the error of the syntax the file looks written in otherwise.
 pub(crate) fn add_module(
-    engine: &mut regorus::Engine,
+    engine: &mut crate::replica::Recorded,
     file: &RegoFile,
     v0_first: bool,
 ) -> Result<String, PolicyProblem> {
@@ -122,26 +122,19 @@ pub(crate) fn add_module(
     let text = drop_vacuous_some(&text).unwrap_or(text);
     let text = scope_comprehension_locals(&text).unwrap_or(text);
     for v0 in order {
-        engine.set_rego_v0(v0);
-        match engine.add_policy(file.path.clone(), text.clone()) {
-            Ok(package) => {
-                engine.set_rego_v0(false);
-                return Ok(package.trim_start_matches("data.").to_owned());
-            }
+        match engine.add_policy(&file.path, &text, v0) {
+            Ok(package) => return Ok(package.trim_start_matches("data.").to_owned()),
             Err(e) => errors.push((v0, e.to_string())),
         }
     }
     // Rego v0 lets a rule have several bodies (`head { a } { b }`, each an
     // alternative); regorus does not parse that form, so the rule is
     // restated per body, on the same lines (locations are unchanged).
-    if let Some(text) = split_multi_body_rules(&text) {
-        engine.set_rego_v0(true);
-        if let Ok(package) = engine.add_policy(file.path.clone(), text) {
-            engine.set_rego_v0(false);
-            return Ok(package.trim_start_matches("data.").to_owned());
-        }
+    if let Some(text) = split_multi_body_rules(&text)
+        && let Ok(package) = engine.add_policy(&file.path, &text, true)
+    {
+        return Ok(package.trim_start_matches("data.").to_owned());
     }
-    engine.set_rego_v0(false);
     // Report the error of the syntax the file is written in, told by its
     // tokens: `if` in a message string says nothing.
     let looks_v1 = lex(&file.text).looks_v1(&file.text);
@@ -1113,7 +1106,7 @@ exception contains rules if { rules := ["label"] }
 
     #[test]
     fn regorus_errors_become_positions() {
-        let mut engine = regorus::Engine::new();
+        let mut engine = crate::replica::Recorded::default();
         let file = RegoFile {
             path: "p/bad.rego".to_owned(),
             text: "package main\n\ndeny contains msg if {\n  msg := sprintf(\"%s\", [1]\n}\n".to_owned(),

@@ -38,12 +38,7 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
         // Like OPA's test runner, a second definition of `test_x` is a test of
         // its own (OPA names it `test_x#01`): rename it before compiling.
         let rego: Vec<RegoFile> = crate::policy::rego_files(&files)?.into_iter().map(split_duplicate_tests).collect();
-        let mut engine = regorus::Engine::new();
-        crate::builtins::register(&mut engine);
-        // As OPA by default: a builtin error makes its expression undefined.
-        engine.set_strict_builtin_errors(false);
-        // `print()` output is collected, never written to our standard output.
-        engine.set_gather_prints(true);
+        let mut engine = crate::replica::Recorded::default();
         let mut packages: Vec<(String, PackageRules, String)> = Vec::new();
         let mut failed_to_load = false;
         let mut load_error: Option<String> = None;
@@ -90,6 +85,7 @@ pub fn run_rego_tests(root: &Path) -> Result<Vec<TestOutcome>, PolicyProblem> {
             }
             continue;
         }
+        let mut engine = engine.engine;
         engine.set_execution_timer_config(crate::guard::time_limit(std::time::Duration::from_secs(10)));
         for (package, rules, path) in &packages {
             for test in &rules.tests {

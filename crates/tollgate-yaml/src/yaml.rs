@@ -17,7 +17,7 @@ pub(crate) struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
-        starts.extend(memchr_newlines(text));
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         LineIndex { text, starts, ascii: text.is_ascii() }
     }
 
@@ -57,10 +57,6 @@ impl<'a> LineIndex<'a> {
         let trimmed = slice.trim_end();
         if trimmed.len() == slice.len() { end } else { self.position_of_offset(start.offset as usize + trimmed.len()) }
     }
-}
-
-fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
-    text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1)
 }
 
 /// An open collection. Its children wait on the builder's shared stacks
@@ -121,7 +117,10 @@ struct Builder<'a> {
 /// assert_eq!(docs[0].root.get(&Route::parse("/other/x")).and_then(|n| n.as_i64()), Some(1));
 /// ```
 pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseError> {
-    if let Some(at) = text.find(['\u{85}', '\u{2028}', '\u{2029}']) {
+    // (An ASCII text, nearly every file, cannot hold them: one fast pass.)
+    if !text.is_ascii()
+        && let Some(at) = text.find(['\u{85}', '\u{2028}', '\u{2029}'])
+    {
         // YAML 1.1 readers (go-yaml, so Kubernetes, Argo CD and Flux) end a
         // line at NEL, LS and PS; YAML 1.2 readers do not. `kind: Secret<LS>`
         // is a Secret to the cluster and `Secret\u{2028}` here: refuse rather
