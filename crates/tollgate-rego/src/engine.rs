@@ -16,6 +16,7 @@ use crate::conftest::{Conftest, Namespaces, Outcome};
 use crate::gatekeeper::{Gatekeeper, TemplateEvaluator, inventory_of, review_of};
 use crate::policy::{Annotation, PolicyProblem};
 use crate::replica::PerThread;
+use tollgate_yaml::CoreScalar;
 
 /// Where the Rego policies come from and how they are run.
 #[derive(Debug, Clone, Default)]
@@ -382,7 +383,14 @@ fn document_finding(
 /// [`tollgate_core::Node::to_json`]: the YAML 1.2 core schema).
 fn to_value(node: &tollgate_core::Node) -> regorus::Value {
     match &node.value {
-        tollgate_core::Value::Scalar(_) => regorus::Value::from(node.to_json()),
+        tollgate_core::Value::Scalar(s) => match s.core() {
+            CoreScalar::Null => regorus::Value::Null,
+            CoreScalar::Bool(b) => regorus::Value::from(b),
+            // As regorus reads the same JSON: non-negative integers unsigned.
+            CoreScalar::Int(i) => u64::try_from(i).map_or_else(|_| regorus::Value::from(i), regorus::Value::from),
+            CoreScalar::Float(f) => regorus::Value::from(f),
+            CoreScalar::Str(text) => regorus::Value::from(text),
+        },
         tollgate_core::Value::Sequence(items) => regorus::Value::from(items.iter().map(to_value).collect::<Vec<_>>()),
         tollgate_core::Value::Mapping(m) => {
             let mut map = std::collections::BTreeMap::new();

@@ -36,7 +36,7 @@ mod route;
 mod yaml;
 
 pub use json::{JsonDialect, parse_json};
-pub use node::{Document, Mapping, Node, Position, Scalar, ScalarStyle, Span, Value};
+pub use node::{CoreScalar, Document, Mapping, Node, Position, Scalar, ScalarStyle, Span, Value};
 pub use resolve::{Resolved, decode_base64, encode_base64, resolve_plain};
 pub use route::{Route, Segment};
 pub use yaml::parse_yaml;

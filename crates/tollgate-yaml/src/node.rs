@@ -111,6 +111,53 @@ impl Scalar {
     pub fn is_string(&self) -> bool {
         self.resolve() == crate::Resolved::Str
     }
+
+    /// The scalar as JSON types it, the way conftest, gator and JSON Schema
+    /// validators read documents: the YAML 1.2 core schema for booleans
+    /// (`yes` stays a string), YAML 1.1 numbers and nulls (as
+    /// [`Scalar::resolve`]). [`Node::to_json`] is built on it; engines that
+    /// take another value type convert from it, so every engine sees the
+    /// same types.
+    ///
+    /// ```
+    /// use tollgate_yaml::{CoreScalar, Scalar, ScalarStyle};
+    /// let plain = |t: &str| Scalar { text: t.into(), style: ScalarStyle::Plain };
+    /// assert_eq!(plain("yes").core(), CoreScalar::Str("yes"));
+    /// assert_eq!(plain("True").core(), CoreScalar::Bool(true));
+    /// assert_eq!(plain("0755").core(), CoreScalar::Int(493));
+    /// assert_eq!(Scalar { text: "1".into(), style: ScalarStyle::DoubleQuoted }.core(), CoreScalar::Str("1"));
+    /// ```
+    pub fn core(&self) -> CoreScalar<'_> {
+        if self.style != ScalarStyle::Plain {
+            return CoreScalar::Str(&self.text);
+        }
+        match self.resolve() {
+            crate::Resolved::Null => CoreScalar::Null,
+            crate::Resolved::Bool(b)
+                if matches!(&*self.text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE") =>
+            {
+                CoreScalar::Bool(b)
+            }
+            crate::Resolved::Int(i) => i64::try_from(i).map_or(CoreScalar::Float(i as f64), CoreScalar::Int),
+            crate::Resolved::Float(f) if f.is_finite() => CoreScalar::Float(f),
+            _ => CoreScalar::Str(&self.text),
+        }
+    }
+}
+
+/// What a scalar is as JSON: see [`Scalar::core`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CoreScalar<'a> {
+    /// `null`, `~`, `Null`, `NULL` or nothing.
+    Null,
+    /// `true`/`false` in the core schema's spellings.
+    Bool(bool),
+    /// An integer that fits 64 bits.
+    Int(i64),
+    /// A finite float, or an integer too large for 64 bits.
+    Float(f64),
+    /// Anything else, quoted and block scalars included.
+    Str(&'a str),
 }
 
 /// A mapping: key/value pairs in source order.
@@ -379,26 +426,14 @@ fn walk_inner<'a>(node: &'a Node, route: &mut Route, f: &mut dyn FnMut(&Route, &
 }
 
 fn scalar_to_json(s: &Scalar) -> serde_json::Value {
-    if s.style != ScalarStyle::Plain {
-        return serde_json::Value::String(s.text.to_string());
+    match s.core() {
+        CoreScalar::Null => serde_json::Value::Null,
+        CoreScalar::Bool(b) => serde_json::Value::Bool(b),
+        CoreScalar::Int(i) => serde_json::Value::from(i),
+        CoreScalar::Float(f) => serde_json::Number::from_f64(f)
+            .map_or_else(|| serde_json::Value::String(s.text.to_string()), serde_json::Value::Number),
+        CoreScalar::Str(text) => serde_json::Value::String(text.to_owned()),
     }
-    if s.is_null() {
-        return serde_json::Value::Null;
-    }
-    // JSON conversion follows the YAML 1.2 core schema, as conftest, gator and
-    // JSON Schema validators read documents: `yes` stays a string here.
-    match &*s.text {
-        "true" | "True" | "TRUE" => return serde_json::Value::Bool(true),
-        "false" | "False" | "FALSE" => return serde_json::Value::Bool(false),
-        _ => {}
-    }
-    if let Some(i) = s.as_i64() {
-        return serde_json::Value::from(i);
-    }
-    if let Some(f) = s.as_f64().and_then(serde_json::Number::from_f64) {
-        return serde_json::Value::Number(f);
-    }
-    serde_json::Value::String(s.text.to_string())
 }
 
 /// One document of a file.
