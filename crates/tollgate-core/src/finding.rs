@@ -136,9 +136,11 @@ pub struct Finding {
     /// Other places that explain the finding.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<RelatedLocation>,
-    /// The Kubernetes object, for findings about one.
+    /// The Kubernetes object, for findings about one. Shared with the
+    /// file's [`crate::SourceFile::resources`]: an object with a thousand
+    /// findings holds its identity once.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource: Option<ResourceIdentity>,
+    pub resource: Option<std::sync::Arc<ResourceIdentity>>,
     /// The commit, for findings about history. Boxed, as the suppression:
     /// few findings have one, and a run may hold a hundred thousand
     /// findings before renders merge them.

@@ -178,8 +178,9 @@ pub struct SourceFile {
     pub text: String,
     /// The parsed documents (empty for text files and on error).
     pub documents: Vec<Document>,
-    /// The Kubernetes identity of each document, where it has one.
-    pub resources: Vec<Option<ResourceIdentity>>,
+    /// The Kubernetes identity of each document, where it has one (shared
+    /// by the findings on it).
+    pub resources: Vec<Option<std::sync::Arc<ResourceIdentity>>>,
     /// Why the file could not be read or parsed.
     pub problem: Option<FileProblem>,
     /// Index into [`RepositoryModel::environments`].
@@ -224,7 +225,7 @@ impl SourceFile {
                 Err(e) => (Vec::new(), Some(problem_at(&text, e.position(), e.message()))),
             },
         };
-        let resources = documents.iter().map(ResourceIdentity::of).collect();
+        let resources = documents.iter().map(|d| ResourceIdentity::of(d).map(Arc::new)).collect();
         // A file that did not parse has no comments tollgate can tell from
         // values, so it has no suppressions (its `parse-error` cannot be
         // suppressed inline anyway).
@@ -254,7 +255,7 @@ impl SourceFile {
     /// to that origin, so the text itself is never shown (a repository's
     /// renders would hold it all in memory).
     pub fn rendered(path: String, documents: Vec<Document>) -> SourceFile {
-        let resources = documents.iter().map(ResourceIdentity::of).collect();
+        let resources = documents.iter().map(|d| ResourceIdentity::of(d).map(Arc::new)).collect();
         SourceFile {
             path,
             kind: FileKind::Yaml,

@@ -387,7 +387,8 @@ impl<'a> DocumentContext<'a> {
     /// Starts a finding at `route` in this document. By default the location
     /// is the whole entry (`key: value`); see [`FindingBuilder::value_only`].
     pub fn report(&self, route: &Route, message: impl Into<String>) -> FindingBuilder<'a> {
-        FindingBuilder::new(self.meta, self.file, self.document, route, message.into()).resource(self.resource.cloned())
+        // The builder takes the document's identity from the file, shared.
+        FindingBuilder::new(self.meta, self.file, self.document, route, message.into())
     }
 }
 
@@ -410,7 +411,8 @@ impl<'a> RepositoryContext<'a> {
         route: &Route,
         message: impl Into<String>,
     ) -> FindingBuilder<'a> {
-        FindingBuilder::new(self.meta, file, document, route, message.into()).resource(ResourceIdentity::of(document))
+        FindingBuilder::new(self.meta, file, document, route, message.into())
+            .resource(ResourceIdentity::of(document).map(std::sync::Arc::new))
     }
 
     /// The rule's metadata.
@@ -446,7 +448,7 @@ pub struct FindingBuilder<'a> {
     message: String,
     severity: Severity,
     target: Target,
-    resource: Option<ResourceIdentity>,
+    resource: Option<std::sync::Arc<ResourceIdentity>>,
     related: Vec<RelatedLocation>,
     masked: Vec<Span>,
 }
@@ -470,7 +472,12 @@ impl<'a> FindingBuilder<'a> {
             severity: meta.severity,
             target: Target::Entry,
             // The object the finding is about, as built-in rules name it.
-            resource: file.resources.get(document.index).cloned().flatten().or_else(|| ResourceIdentity::of(document)),
+            resource: file
+                .resources
+                .get(document.index)
+                .cloned()
+                .flatten()
+                .or_else(|| ResourceIdentity::of(document).map(std::sync::Arc::new)),
             related: Vec::new(),
             masked: Vec::new(),
         }
@@ -507,7 +514,7 @@ impl<'a> FindingBuilder<'a> {
         self
     }
 
-    fn resource(mut self, resource: Option<ResourceIdentity>) -> Self {
+    fn resource(mut self, resource: Option<std::sync::Arc<ResourceIdentity>>) -> Self {
         self.resource = resource;
         self
     }
@@ -537,8 +544,10 @@ impl<'a> FindingBuilder<'a> {
     /// Finishes the finding.
     pub fn build(self) -> Finding {
         let (location, content) = locate(self.file, self.document, &self.route, self.target);
-        let identity =
-            self.resource.as_ref().map_or_else(|| format!("#{}", self.document.index), ResourceIdentity::display_name);
+        let identity = self
+            .resource
+            .as_deref()
+            .map_or_else(|| format!("#{}", self.document.index), ResourceIdentity::display_name);
         let route = self.route.to_string();
         let fingerprint = Finding::fingerprint_of(&[&self.meta.id, &self.file.path, &identity, &route, &content]);
         let mut finding = Finding::new(self.meta.id.clone(), self.severity, self.message, location, fingerprint);

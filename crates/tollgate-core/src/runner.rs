@@ -468,7 +468,7 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
                         continue;
                     }
                     let object = resource.as_ref().and_then(|_| model.object_id(index, document.index));
-                    for r in rules.iter().filter(|r| r.judges.accepts(file.kind, resource.as_ref())) {
+                    for r in rules.iter().filter(|r| r.judges.accepts(file.kind, resource.as_deref())) {
                         let cx = DocumentContext {
                             file,
                             document,
@@ -476,7 +476,7 @@ fn run_rules(model: &RepositoryModel, config: &Config, registry: &Registry, rule
                             model,
                             config,
                             meta: &r.meta,
-                            resource: resource.as_ref(),
+                            resource: resource.as_deref(),
                             object,
                         };
                         r.rule.check_document(&cx, &mut out);
