@@ -205,7 +205,16 @@ impl Conftest {
     /// share no memory they write (see `replica.rs`). Make one per thread,
     /// not one per input.
     pub fn evaluator(&self) -> Evaluator<'_> {
-        let mut engine = self.engine.replica();
+        self.evaluator_on(self.engine.replica())
+    }
+
+    /// An evaluator on a clone of the compiled engine, sharing it: cheap to
+    /// make, but evaluators made so contend on several threads.
+    pub(crate) fn shared_evaluator(&self) -> Evaluator<'_> {
+        self.evaluator_on(self.engine.engine.clone())
+    }
+
+    fn evaluator_on(&self, mut engine: regorus::Engine) -> Evaluator<'_> {
         if let Some(limit) = self.budget {
             engine.set_execution_timer_config(crate::guard::time_limit(limit));
         }
@@ -419,6 +428,11 @@ exception contains rules if { rules := ["label"] }
             &["main".to_owned()],
         );
         assert_eq!((r.count(Outcome::Failure), r.count(Outcome::Warning), r.successes), (0, 1, 3), "{r:?}");
+        // An evaluator on a shared clone (threads past the replicas) judges alike.
+        let input = serde_json::json!({"kind": "Pod", "metadata": {"name": "x"}});
+        let own = c.evaluator().evaluate(&input, &["main".to_owned()]);
+        let shared = c.shared_evaluator().evaluate(&input, &["main".to_owned()]);
+        assert_eq!((own.results, own.successes), (shared.results, shared.successes));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tollgate_core::{
 use crate::conftest::{Conftest, Namespaces, Outcome};
 use crate::gatekeeper::{Gatekeeper, TemplateEvaluator, inventory_of, review_of};
 use crate::policy::{Annotation, PolicyProblem};
-use crate::replica::PerThread;
+use crate::replica::{MAX_REPLICAS, PerThread};
 use tollgate_yaml::CoreScalar;
 
 /// Where the Rego policies come from and how they are run.
@@ -247,11 +247,11 @@ impl RegoEngine {
         let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
         // Each thread sets a template up with the inventory on its first
         // object of that kind, on an engine of its own.
-        let evaluators: PerThread<HashMap<&str, Result<TemplateEvaluator, crate::GatekeeperError>>> = PerThread::new();
+        let evaluators: PerThread<(usize, TemplateEvaluators<'_>)> = PerThread::new();
         objects
             .par_iter()
             .map(|(file, doc, object)| {
-                evaluators.with(HashMap::new, |evaluators| {
+                evaluators.with(|slot| (slot, HashMap::new()), |(slot, evaluators)| {
                     let mut out = Vec::new();
                     let (review, target) = review_of(object);
                     for c in &self.gatekeeper.constraints {
@@ -261,7 +261,13 @@ impl RegoEngine {
                         }
                         let evaluator = evaluators
                             .entry(c.kind.as_str())
-                            .or_insert_with(|| template.independent_evaluator(&inventory));
+                            .or_insert_with(|| {
+                                if *slot < MAX_REPLICAS {
+                                    template.independent_evaluator(&inventory)
+                                } else {
+                                    template.evaluator(&inventory)
+                                }
+                            });
                         let id = format!("{}/{}", c.kind, c.name);
                         let Some(meta) = self.metas.get(&id) else { continue };
                         match evaluator.as_mut().map_err(|e| e.clone()).and_then(|e| e.violations(c, &review)) {
@@ -346,7 +352,13 @@ impl PolicyEngine for RegoEngine {
                     .flat_map_iter(|(file, doc)| {
                         let mut found = Vec::new();
                         evaluators.with(
-                            || self.conftest.evaluator(),
+                            |slot| {
+                                if slot < MAX_REPLICAS {
+                                    self.conftest.evaluator()
+                                } else {
+                                    self.conftest.shared_evaluator()
+                                }
+                            },
                             |evaluator| self.check_document(evaluator, file, doc, &mut found),
                         );
                         found
@@ -359,6 +371,9 @@ impl PolicyEngine for RegoEngine {
         out
     }
 }
+
+/// A thread's Gatekeeper templates, each set up on its first use.
+type TemplateEvaluators<'a> = HashMap<&'a str, Result<TemplateEvaluator, crate::GatekeeperError>>;
 
 /// A finding of `meta` at `route` (the document's first line for the root,
 /// not every line of it), fingerprinted by `key` when given: several results

@@ -15,7 +15,9 @@
 //! what was added to it (each policy text as added, after tollgate's
 //! rewrites, and the data), and [`Recorded::replica`] builds the same engine
 //! again, sharing nothing with it. [`PerThread`] keeps one value (one
-//! replica) for each worker thread of rayon's pool.
+//! replica) for each worker thread of rayon's pool; from the
+//! [`MAX_REPLICAS`]th thread on, callers make clones, so that a machine with
+//! many cores does not compile the policies once per core.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -38,6 +40,12 @@ struct Added {
     text: String,
     rego_v0: bool,
 }
+
+/// Threads of [`PerThread`] slots from this one on evaluate on clones, not
+/// replicas. Each replica holds a compiled copy of the policies: on a
+/// machine with many cores, a large policy set compiled once per thread
+/// would cost more memory (and start-up) than the contention it saves.
+pub(crate) const MAX_REPLICAS: usize = 16;
 
 /// An engine, and what was added to it, so that it can be built again.
 #[derive(Debug, Clone)]
@@ -83,7 +91,7 @@ impl Recorded {
     /// The same engine built again from what was added, prepared, sharing
     /// nothing with this one. Should regorus refuse a replay of what it
     /// accepted once (it parses the same text with the same settings), the
-    /// replica is a clone, slower on many threads but the same policy.
+    /// replica is a clone: slower on many threads, but the same policy.
     pub(crate) fn replica(&self) -> regorus::Engine {
         let mut engine = new_engine();
         for p in &self.policies {
@@ -124,15 +132,16 @@ impl<T> PerThread<T> {
         PerThread { slots: (0..rayon::current_num_threads().max(1)).map(|_| Mutex::new(None)).collect() }
     }
 
-    /// Runs `f` on this thread's value, made by `make` on first use. `f`
-    /// must not wait on rayon work (no parallel iterator inside): the
-    /// thread could then run another item needing the same slot.
-    pub(crate) fn with<R>(&self, make: impl FnOnce() -> T, f: impl FnOnce(&mut T) -> R) -> R {
+    /// Runs `f` on this thread's value, made by `make` (given the slot's
+    /// index) on first use. `f` must not wait on rayon work (no parallel
+    /// iterator inside): the thread could then run another item needing the
+    /// same slot.
+    pub(crate) fn with<R>(&self, make: impl FnOnce(usize) -> T, f: impl FnOnce(&mut T) -> R) -> R {
         let index = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
         // A panic in `f` (a bug) leaves the value as it was between two
         // evaluations, and every evaluation starts by setting its input.
         let mut slot = self.slots[index].lock().unwrap_or_else(PoisonError::into_inner);
-        f(slot.get_or_insert_with(make))
+        f(slot.get_or_insert_with(|| make(index)))
     }
 }
 
@@ -173,7 +182,8 @@ mod tests {
                 .into_par_iter()
                 .map(|i| {
                     per.with(
-                        || {
+                        |slot| {
+                            assert!(slot < 3, "slot {slot} of a 3-thread pool");
                             made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             0usize
                         },
