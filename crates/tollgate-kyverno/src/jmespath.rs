@@ -26,12 +26,12 @@ pub enum JpError {
     #[error("Unknown key \"{0}\" in path")]
     NotFound(String),
     /// The expression does not parse.
-    #[error("invalid JMESPath expression `{expr}`: {message}")]
+    #[error("invalid JMESPath expression `{expr}`: {error}")]
     Syntax {
-        /// The expression.
+        /// The expression (its first 200 characters).
         expr: String,
         /// What is wrong.
-        message: String,
+        error: SyntaxError,
     },
     /// A function was called wrongly or failed.
     #[error("{0}")]
@@ -41,6 +41,89 @@ pub enum JpError {
 impl JpError {
     fn is_not_found(&self) -> bool {
         matches!(self, JpError::NotFound(_))
+    }
+}
+
+/// Why an expression does not parse (tokens are shown as the parser
+/// names them).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyntaxError {
+    /// A character no token starts with.
+    #[error("unexpected character `{found}` at {at}")]
+    Character {
+        /// The character.
+        found: char,
+        /// Its index (in characters).
+        at: usize,
+    },
+    /// A lone `=` (JMESPath compares with `==`).
+    #[error("unexpected `=` at {0} (use `==`)")]
+    SingleEquals(usize),
+    /// A quoted identifier, raw string or JSON literal left open.
+    #[error("unterminated {0}")]
+    Unterminated(&'static str),
+    /// A quoted identifier that is not a JSON string.
+    #[error("bad quoted identifier {raw}: {message}")]
+    QuotedIdentifier {
+        /// The identifier as written.
+        raw: String,
+        /// Why JSON refuses it.
+        message: String,
+    },
+    /// A number that is not a 64-bit integer.
+    #[error("bad number `{0}`")]
+    Number(String),
+    /// More tokens than tollgate evaluates.
+    #[error("the expression has more than {MAX_TOKENS} tokens; tollgate refuses it")]
+    TooManyTokens,
+    /// Deeper nesting than tollgate evaluates.
+    #[error("the expression nests deeper than {MAX_DEPTH} levels; tollgate refuses it")]
+    TooDeep,
+    /// A token where none of its kind may stand; `context` says where
+    /// (empty, or ` after a projection`, ` after `.``).
+    #[error("unexpected token {found}{context}")]
+    Token {
+        /// The token.
+        found: String,
+        /// Where.
+        context: &'static str,
+    },
+    /// A token that cannot start or continue an index (`[...]`).
+    #[error("unexpected {0} in an index")]
+    InIndex(String),
+    /// Another token than the one the grammar needs here.
+    #[error("expected {expected}, found {found}")]
+    Expected {
+        /// What the grammar needs.
+        expected: String,
+        /// The token found.
+        found: String,
+    },
+    /// `"name"(...)`.
+    #[error("quoted identifier cannot be a function name")]
+    QuotedFunctionName,
+    /// `a.b(...)`, `[0](...)`.
+    #[error("only a name can be called")]
+    CallOnNonName,
+    /// `[::1:]`.
+    #[error("too many `:` in a slice")]
+    SliceColons,
+    /// `[::0]`.
+    #[error("slice step cannot be 0")]
+    SliceStepZero,
+    /// `[]` where an index must be (`a[]` is a flatten, `[]` alone too).
+    #[error("empty index")]
+    EmptyIndex,
+}
+
+impl SyntaxError {
+    fn token(found: &Tok, context: &'static str) -> SyntaxError {
+        SyntaxError::Token { found: format!("{found:?}"), context }
+    }
+
+    fn expected(expected: impl Into<String>, found: &Tok) -> SyntaxError {
+        SyntaxError::Expected { expected: expected.into(), found: format!("{found:?}") }
     }
 }
 
@@ -154,7 +237,7 @@ fn bp(t: &Tok) -> u8 {
     }
 }
 
-fn lex(expr: &str) -> Result<Vec<Tok>, String> {
+fn lex(expr: &str) -> Result<Vec<Tok>, SyntaxError> {
     let chars: Vec<char> = expr.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -224,7 +307,7 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
                     out.push(Tok::Cmp(Cmp::Eq));
                     i += 2;
                 } else {
-                    return Err(format!("unexpected `=` at {i} (use `==`)"));
+                    return Err(SyntaxError::SingleEquals(i));
                 }
             }
             '<' | '>' => {
@@ -247,10 +330,11 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
                     i += 1;
                 }
                 if i >= chars.len() {
-                    return Err("unterminated quoted identifier".into());
+                    return Err(SyntaxError::Unterminated("quoted identifier"));
                 }
                 let raw: String = chars[start..=i].iter().collect();
-                let s: String = serde_json::from_str(&raw).map_err(|e| format!("bad quoted identifier {raw}: {e}"))?;
+                let s: String = serde_json::from_str(&raw)
+                    .map_err(|e| SyntaxError::QuotedIdentifier { raw: raw.clone(), message: e.to_string() })?;
                 out.push(Tok::Quoted(s));
                 i += 1;
             }
@@ -267,7 +351,7 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
                     }
                 }
                 if i >= chars.len() {
-                    return Err("unterminated raw string literal".into());
+                    return Err(SyntaxError::Unterminated("raw string literal"));
                 }
                 i += 1;
                 out.push(Tok::Literal(Value::String(s)));
@@ -285,7 +369,7 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
                     }
                 }
                 if i >= chars.len() {
-                    return Err("unterminated JSON literal".into());
+                    return Err(SyntaxError::Unterminated("JSON literal"));
                 }
                 i += 1;
                 let v = match serde_json::from_str::<Value>(s.trim()) {
@@ -302,7 +386,7 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
-                let n = s.parse::<i64>().map_err(|_| format!("bad number `{s}`"))?;
+                let n = s.parse::<i64>().map_err(|_| SyntaxError::Number(s.clone()))?;
                 out.push(Tok::Number(n));
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
@@ -312,7 +396,7 @@ fn lex(expr: &str) -> Result<Vec<Tok>, String> {
                 }
                 out.push(Tok::Ident(chars[start..i].iter().collect()));
             }
-            other => return Err(format!("unexpected character `{other}` at {i}")),
+            other => return Err(SyntaxError::Character { found: other, at: i }),
         }
     }
     out.push(Tok::Eof);
@@ -333,15 +417,15 @@ const MAX_DEPTH: usize = 128;
 
 /// Parses a JMESPath expression.
 pub fn parse(expr: &str) -> Result<Ast, JpError> {
-    let err = |message: String| JpError::Syntax { expr: expr.chars().take(200).collect(), message };
+    let err = |error: SyntaxError| JpError::Syntax { expr: expr.chars().take(200).collect(), error };
     let toks = lex(expr).map_err(err)?;
     if toks.len() > MAX_TOKENS {
-        return Err(err(format!("the expression has more than {MAX_TOKENS} tokens; tollgate refuses it")));
+        return Err(err(SyntaxError::TooManyTokens));
     }
     let mut p = Parser { toks, pos: 0, depth: 0 };
     let ast = p.expr(0).map_err(err)?;
     if p.peek() != &Tok::Eof {
-        return Err(err(format!("unexpected token {:?}", p.peek())));
+        return Err(err(SyntaxError::token(p.peek(), "")));
     }
     Ok(ast)
 }
@@ -360,19 +444,19 @@ impl Parser {
         }
         t
     }
-    fn expect(&mut self, t: &Tok) -> Result<(), String> {
+    fn expect(&mut self, t: &Tok) -> Result<(), SyntaxError> {
         if self.peek() == t {
             self.next();
             Ok(())
         } else {
-            Err(format!("expected {t:?}, found {:?}", self.peek()))
+            Err(SyntaxError::expected(format!("{t:?}"), self.peek()))
         }
     }
 
-    fn expr(&mut self, rbp: u8) -> Result<Ast, String> {
+    fn expr(&mut self, rbp: u8) -> Result<Ast, SyntaxError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(format!("the expression nests deeper than {MAX_DEPTH} levels; tollgate refuses it"));
+            return Err(SyntaxError::TooDeep);
         }
         let t = self.next();
         let mut left = self.nud(t)?;
@@ -384,13 +468,13 @@ impl Parser {
         Ok(left)
     }
 
-    fn nud(&mut self, t: Tok) -> Result<Ast, String> {
+    fn nud(&mut self, t: Tok) -> Result<Ast, SyntaxError> {
         Ok(match t {
             Tok::Literal(v) => Ast::Literal(v),
             Tok::Ident(s) => Ast::Field(s),
             Tok::Quoted(s) => {
                 if self.peek() == &Tok::LParen {
-                    return Err("quoted identifier cannot be a function name".into());
+                    return Err(SyntaxError::QuotedFunctionName);
                 }
                 Ast::Field(s)
             }
@@ -428,11 +512,11 @@ impl Parser {
             Tok::At => Ast::Current,
             Tok::Amp => Ast::ExpRef(Box::new(self.expr(0)?)),
             Tok::Number(n) => Ast::Literal(Value::from(n)),
-            other => return Err(format!("unexpected token {other:?}")),
+            other => return Err(SyntaxError::token(&other, "")),
         })
     }
 
-    fn led(&mut self, t: Tok, left: Ast) -> Result<Ast, String> {
+    fn led(&mut self, t: Tok, left: Ast) -> Result<Ast, SyntaxError> {
         Ok(match t {
             Tok::Dot => {
                 if self.peek() == &Tok::Star {
@@ -449,14 +533,14 @@ impl Parser {
             Tok::And => Ast::And(Box::new(left), Box::new(self.expr(bp(&Tok::And))?)),
             Tok::Cmp(c) => Ast::Compare(c, Box::new(left), Box::new(self.expr(bp(&Tok::Cmp(c)))?)),
             Tok::LParen => {
-                let Ast::Field(name) = left else { return Err("only a name can be called".into()) };
+                let Ast::Field(name) = left else { return Err(SyntaxError::CallOnNonName) };
                 let mut args = Vec::new();
                 while self.peek() != &Tok::RParen {
                     args.push(self.expr(0)?);
                     if self.peek() == &Tok::Comma {
                         self.next();
                     } else if self.peek() != &Tok::RParen {
-                        return Err(format!("expected `,` or `)`, found {:?}", self.peek()));
+                        return Err(SyntaxError::expected("`,` or `)`", self.peek()));
                     }
                 }
                 self.next();
@@ -480,18 +564,18 @@ impl Parser {
                     Ast::Projection(Box::new(left), Box::new(right))
                 }
             },
-            other => return Err(format!("unexpected token {other:?}")),
+            other => return Err(SyntaxError::token(&other, "")),
         })
     }
 
-    fn led_filter(&mut self, left: Ast) -> Result<Ast, String> {
+    fn led_filter(&mut self, left: Ast) -> Result<Ast, SyntaxError> {
         let cond = self.expr(0)?;
         self.expect(&Tok::RBracket)?;
         let right = if self.peek() == &Tok::Flatten { Ast::Current } else { self.projection_rhs(bp(&Tok::Filter))? };
         Ok(Ast::Filter(Box::new(left), Box::new(right), Box::new(cond)))
     }
 
-    fn projection_rhs(&mut self, rbp: u8) -> Result<Ast, String> {
+    fn projection_rhs(&mut self, rbp: u8) -> Result<Ast, SyntaxError> {
         let t = self.peek().clone();
         if bp(&t) < 10 {
             Ok(Ast::Current)
@@ -501,11 +585,11 @@ impl Parser {
             self.next();
             self.dot_rhs(rbp)
         } else {
-            Err(format!("unexpected token {t:?} after a projection"))
+            Err(SyntaxError::token(&t, " after a projection"))
         }
     }
 
-    fn dot_rhs(&mut self, rbp: u8) -> Result<Ast, String> {
+    fn dot_rhs(&mut self, rbp: u8) -> Result<Ast, SyntaxError> {
         match self.peek() {
             Tok::Ident(_) | Tok::Quoted(_) | Tok::Star => self.expr(rbp),
             Tok::LBracket => {
@@ -516,11 +600,11 @@ impl Parser {
                 self.next();
                 self.hash()
             }
-            other => Err(format!("unexpected token {other:?} after `.`")),
+            other => Err(SyntaxError::token(other, " after `.`")),
         }
     }
 
-    fn project_if_slice(&mut self, left: Ast, right: Ast) -> Result<Ast, String> {
+    fn project_if_slice(&mut self, left: Ast, right: Ast) -> Result<Ast, SyntaxError> {
         if matches!(right, Ast::Slice(..)) {
             let rhs = self.projection_rhs(bp(&Tok::Star))?;
             Ok(Ast::Projection(Box::new(Ast::Sub(Box::new(left), Box::new(right))), Box::new(rhs)))
@@ -529,7 +613,7 @@ impl Parser {
         }
     }
 
-    fn index_expr(&mut self) -> Result<Ast, String> {
+    fn index_expr(&mut self) -> Result<Ast, SyntaxError> {
         let mut parts: [Option<i64>; 3] = [None, None, None];
         let mut idx = 0;
         let mut is_slice = false;
@@ -540,49 +624,49 @@ impl Parser {
                     is_slice = true;
                     idx += 1;
                     if idx > 2 {
-                        return Err("too many `:` in a slice".into());
+                        return Err(SyntaxError::SliceColons);
                     }
                 }
                 Tok::RBracket => break,
-                other => return Err(format!("unexpected {other:?} in an index")),
+                other => return Err(SyntaxError::InIndex(format!("{other:?}"))),
             }
         }
         if is_slice {
             if parts[2] == Some(0) {
-                return Err("slice step cannot be 0".into());
+                return Err(SyntaxError::SliceStepZero);
             }
             Ok(Ast::Slice(parts[0], parts[1], parts[2]))
         } else {
-            Ok(Ast::Index(parts[0].ok_or("empty index")?))
+            Ok(Ast::Index(parts[0].ok_or(SyntaxError::EmptyIndex)?))
         }
     }
 
-    fn list(&mut self) -> Result<Ast, String> {
+    fn list(&mut self) -> Result<Ast, SyntaxError> {
         let mut items = Vec::new();
         loop {
             items.push(self.expr(0)?);
             match self.next() {
                 Tok::Comma => {}
                 Tok::RBracket => break,
-                other => return Err(format!("expected `,` or `]`, found {other:?}")),
+                other => return Err(SyntaxError::expected("`,` or `]`", &other)),
             }
         }
         Ok(Ast::List(items))
     }
 
-    fn hash(&mut self) -> Result<Ast, String> {
+    fn hash(&mut self) -> Result<Ast, SyntaxError> {
         let mut items = Vec::new();
         loop {
             let key = match self.next() {
                 Tok::Ident(s) | Tok::Quoted(s) => s,
-                other => return Err(format!("expected a key, found {other:?}")),
+                other => return Err(SyntaxError::expected("a key", &other)),
             };
             self.expect(&Tok::Colon)?;
             items.push((key, self.expr(0)?));
             match self.next() {
                 Tok::Comma => {}
                 Tok::RBrace => break,
-                other => return Err(format!("expected `,` or `}}`, found {other:?}")),
+                other => return Err(SyntaxError::expected("`,` or `}`", &other)),
             }
         }
         Ok(Ast::Hash(items))
@@ -945,6 +1029,24 @@ mod tests {
         let nested_lists = format!("{}a{}", "[".repeat(5_000), "]".repeat(5_000));
         assert!(parse(&nested_lists).is_err());
         assert!(parse("a.b[0].c || d").is_ok());
+    }
+
+    #[test]
+    fn syntax_errors_are_typed_and_say_what_is_wrong() {
+        let error = |expr: &str| match parse(expr) {
+            Err(JpError::Syntax { error, .. }) => error,
+            other => panic!("{expr}: {other:?}"),
+        };
+        assert_eq!(error("a = b"), SyntaxError::SingleEquals(2));
+        assert_eq!(error("'open"), SyntaxError::Unterminated("raw string literal"));
+        assert_eq!(error("a[::0]"), SyntaxError::SliceStepZero);
+        assert_eq!(error("\"x\"(a)"), SyntaxError::QuotedFunctionName);
+        assert!(matches!(error("a.`1`"), SyntaxError::Token { context: " after `.`", .. }));
+        assert!(matches!(error("{a: b"), SyntaxError::Expected { .. }));
+        assert_eq!(
+            parse("a = b").map_err(|e| e.to_string()),
+            Err("invalid JMESPath expression `a = b`: unexpected `=` at 2 (use `==`)".to_owned())
+        );
     }
 
     #[test]
