@@ -33,7 +33,7 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
-    fn next(&mut self) -> Result<Der<'a>, String> {
+    fn next(&mut self) -> Result<Der<'a>, DerError> {
         let input = self.rest;
         let (&tag, after) = input.split_first().ok_or("truncated DER: no tag")?;
         if tag & 0x1f == 0x1f {
@@ -63,13 +63,13 @@ impl<'a> Reader<'a> {
         Ok(element)
     }
 
-    fn expect(&mut self, tag: u8, what: &str) -> Result<Der<'a>, String> {
+    fn expect(&mut self, tag: u8, what: &'static str) -> Result<Der<'a>, DerError> {
         let e = self.next()?;
-        if e.tag == tag { Ok(e) } else { Err(format!("expected {what}, found tag 0x{:02x}", e.tag)) }
+        if e.tag == tag { Ok(e) } else { Err(DerError::Expected { what, tag: e.tag }) }
     }
 
     /// The next element when it has `tag`.
-    fn optional(&mut self, tag: u8) -> Result<Option<Der<'a>>, String> {
+    fn optional(&mut self, tag: u8) -> Result<Option<Der<'a>>, DerError> {
         if self.rest.first() == Some(&tag) { self.next().map(Some) } else { Ok(None) }
     }
 }
@@ -142,7 +142,7 @@ fn int64(bytes: &[u8]) -> i64 {
 }
 
 /// A `Name` as Go's `pkix.Name` marshals.
-fn name(der: Der<'_>) -> Result<Json, String> {
+fn name(der: Der<'_>) -> Result<Json, DerError> {
     let mut fields: Map<String, Json> = Map::new();
     let mut names = Vec::new();
     let mut rdns = Reader::new(der.body);
@@ -193,7 +193,7 @@ fn name(der: Der<'_>) -> Result<Json, String> {
 }
 
 /// `UTCTime` or `GeneralizedTime` as RFC 3339.
-fn time(der: Der<'_>) -> Result<String, String> {
+fn time(der: Der<'_>) -> Result<String, DerError> {
     let s = std::str::from_utf8(der.body).map_err(|_| "bad time")?;
     let s = s.strip_suffix('Z').ok_or("a certificate time must be in UTC")?;
     let full = match der.tag {
@@ -211,7 +211,7 @@ fn time(der: Der<'_>) -> Result<String, String> {
 }
 
 /// The RSA key of a `SubjectPublicKeyInfo`: `{N, E}`.
-fn rsa_key(spki: Der<'_>) -> Result<Json, String> {
+fn rsa_key(spki: Der<'_>) -> Result<Json, DerError> {
     let mut r = Reader::new(spki.body);
     let alg = r.expect(SEQUENCE, "the key algorithm")?;
     let alg_oid = Reader::new(alg.body).expect(OID, "the key algorithm")?;
@@ -250,7 +250,7 @@ fn push(out: &mut Map<String, Json>, key: &str, value: Json) {
 }
 
 /// The URIs, names and addresses of a `GeneralNames`.
-fn general_names(body: &[u8], out: &mut Map<String, Json>, uris: &str) -> Result<(), String> {
+fn general_names(body: &[u8], out: &mut Map<String, Json>, uris: &str) -> Result<(), DerError> {
     let mut r = Reader::new(body);
     while !r.is_empty() {
         let g = r.next()?;
@@ -274,7 +274,7 @@ fn general_names(body: &[u8], out: &mut Map<String, Json>, uris: &str) -> Result
 }
 
 /// The extensions, and what Go reads out of them, into `out`.
-fn extensions(der: Der<'_>, out: &mut Map<String, Json>) -> Result<(), String> {
+fn extensions(der: Der<'_>, out: &mut Map<String, Json>) -> Result<(), DerError> {
     let mut list = Vec::new();
     let mut r = Reader::new(der.body);
     while !r.is_empty() {
@@ -363,7 +363,7 @@ fn extensions(der: Der<'_>, out: &mut Map<String, Json>) -> Result<(), String> {
     Ok(())
 }
 
-fn collect_uris(body: &[u8], out: &mut Vec<String>) -> Result<(), String> {
+fn collect_uris(body: &[u8], out: &mut Vec<String>) -> Result<(), DerError> {
     let mut r = Reader::new(body);
     while !r.is_empty() {
         let e = r.next()?;
@@ -376,7 +376,7 @@ fn collect_uris(body: &[u8], out: &mut Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn certificate(der: &[u8]) -> Result<Json, String> {
+fn certificate(der: &[u8]) -> Result<Json, DerError> {
     let cert = Reader::new(der).expect(SEQUENCE, "a certificate")?;
     let mut c = Reader::new(cert.body);
     let tbs = c.expect(SEQUENCE, "the certificate body")?;
@@ -445,7 +445,7 @@ fn certificate(der: &[u8]) -> Result<Json, String> {
     Ok(Json::Object(out))
 }
 
-fn certificate_request(der: &[u8]) -> Result<Json, String> {
+fn certificate_request(der: &[u8]) -> Result<Json, DerError> {
     let csr = Reader::new(der).expect(SEQUENCE, "a certificate request")?;
     let mut c = Reader::new(csr.body);
     let info = c.expect(SEQUENCE, "the request body")?;
@@ -498,7 +498,31 @@ pub enum PemError {
     NotACertificate,
     /// The block's DER is not a certificate or request tollgate can read.
     #[error("{0}")]
-    Der(String),
+    Der(DerError),
+}
+
+/// Why a block's DER is not a certificate or request tollgate can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DerError {
+    /// The encoding is broken or holds what tollgate does not read: a
+    /// truncated element, a bad length or time, a key that is not RSA.
+    #[error("{0}")]
+    Malformed(&'static str),
+    /// Another element than the structure needs at this place.
+    #[error("expected {what}, found tag 0x{tag:02x}")]
+    Expected {
+        /// What the structure needs (`the serial number`).
+        what: &'static str,
+        /// The DER tag found instead.
+        tag: u8,
+    },
+}
+
+impl From<&'static str> for DerError {
+    fn from(message: &'static str) -> Self {
+        DerError::Malformed(message)
+    }
 }
 
 /// Decodes the first PEM block of `input`: a `CERTIFICATE` or a
@@ -571,8 +595,20 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error() {
-        assert!(decode_pem("no pem").is_err());
-        assert!(decode_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----").is_err());
-        assert!(decode_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err());
+        assert_eq!(decode_pem("no pem"), Err(PemError::Block));
+        // DER `00 00 00`: an element of tag 0, where a SEQUENCE must be.
+        assert_eq!(
+            decode_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
+            Err(PemError::Der(DerError::Expected { what: "a certificate", tag: 0 }))
+        );
+        // DER `30 05`: a SEQUENCE said to hold 5 bytes, and none follows.
+        assert_eq!(
+            decode_pem("-----BEGIN CERTIFICATE-----\nMAU=\n-----END CERTIFICATE-----").map_err(|e| e.to_string()),
+            Err("truncated DER element".to_owned())
+        );
+        assert_eq!(
+            decode_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+            Err(PemError::NotACertificate)
+        );
     }
 }
