@@ -493,18 +493,57 @@ fn strip_directives(node: &mut RNode) {
 fn apply_json6902(node: &mut RNode, ops: &[RNode]) -> Result<(), (String, Origin)> {
     for op in ops {
         let at = op.get("path").map_or(op.origin, |p| p.origin);
-        apply_op(node, op).map_err(|m| (m, at))?;
+        apply_op(node, op).map_err(|e| (e.to_string(), at))?;
     }
     Ok(())
 }
 
-fn apply_op(node: &mut RNode, op: &RNode) -> Result<(), String> {
+/// Why a JSON 6902 operation cannot be applied (kustomize refuses the
+/// patch). Paths are the operation's JSON pointers; a step is one of their
+/// parts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum JsonPatchError {
+    #[error("a JSON patch operation needs a `path`")]
+    NoPath,
+    #[error("`{op}` at `{path}` needs a `value`")]
+    NoValue { op: String, path: String },
+    #[error("`{0}` needs `from`")]
+    NoFrom(String),
+    #[error("`{0}` does not exist")]
+    FromMissing(String),
+    #[error("the JSON patch test at `{0}` failed")]
+    TestFailed(String),
+    #[error("unknown JSON patch operation `{0}`")]
+    UnknownOperation(String),
+    #[error("`{0}` is not a JSON pointer")]
+    NotAPointer(String),
+    #[error("`{path}`: `{step}` does not exist")]
+    NoStep { path: String, step: String },
+    #[error("`{path}`: `{step}` is not a list index")]
+    NotAnIndex { path: String, step: String },
+    #[error("`{path}`: index {index} is out of range")]
+    OutOfRange { path: String, index: usize },
+    #[error("`{path}`: `{step}` is below a scalar")]
+    StepBelowScalar { path: String, step: String },
+    #[error("`{0}` is below a scalar")]
+    BelowScalar(String),
+    #[error("`{0}` does not exist, so it cannot be replaced")]
+    NotReplaceable(String),
+    #[error("`{0}` does not exist, so it cannot be removed")]
+    NotRemovable(String),
+    #[error("cannot remove the whole object")]
+    WholeObject,
+}
+
+fn apply_op(node: &mut RNode, op: &RNode) -> Result<(), JsonPatchError> {
     {
         let kind = op.str_at("op").unwrap_or_default();
-        let path = op.str_at("path").ok_or("a JSON patch operation needs a `path`")?;
+        let path = op.str_at("path").ok_or(JsonPatchError::NoPath)?;
         match kind {
             "add" | "replace" => {
-                let value = op.get("value").ok_or_else(|| format!("`{kind}` at `{path}` needs a `value`"))?;
+                let value = op
+                    .get("value")
+                    .ok_or_else(|| JsonPatchError::NoValue { op: kind.to_owned(), path: path.to_owned() })?;
                 let new = from_json(&value.to_json(), Some(value), value.origin);
                 set_pointer(node, path, new, kind == "add")?;
             }
@@ -512,8 +551,9 @@ fn apply_op(node: &mut RNode, op: &RNode) -> Result<(), String> {
                 remove_pointer(node, path)?;
             }
             "move" | "copy" => {
-                let from = op.str_at("from").ok_or_else(|| format!("`{kind}` needs `from`"))?;
-                let value = get_pointer(node, from).cloned().ok_or_else(|| format!("`{from}` does not exist"))?;
+                let from = op.str_at("from").ok_or_else(|| JsonPatchError::NoFrom(kind.to_owned()))?;
+                let value =
+                    get_pointer(node, from).cloned().ok_or_else(|| JsonPatchError::FromMissing(from.to_owned()))?;
                 if kind == "move" {
                     remove_pointer(node, from)?;
                 }
@@ -523,10 +563,10 @@ fn apply_op(node: &mut RNode, op: &RNode) -> Result<(), String> {
                 let want = op.get("value").map_or(serde_json::Value::Null, RNode::to_json);
                 let got = get_pointer(node, path).map(RNode::to_json);
                 if got.as_ref() != Some(&want) {
-                    return Err(format!("the JSON patch test at `{path}` failed"));
+                    return Err(JsonPatchError::TestFailed(path.to_owned()));
                 }
             }
-            other => return Err(format!("unknown JSON patch operation `{other}`")),
+            other => return Err(JsonPatchError::UnknownOperation(other.to_owned())),
         }
     }
     Ok(())
@@ -567,11 +607,11 @@ fn from_json(value: &serde_json::Value, written: Option<&RNode>, fallback: Origi
     }
 }
 
-fn pointer_parts(path: &str) -> Result<Vec<String>, String> {
+fn pointer_parts(path: &str) -> Result<Vec<String>, JsonPatchError> {
     if path.is_empty() {
         return Ok(Vec::new());
     }
-    let rest = path.strip_prefix('/').ok_or_else(|| format!("`{path}` is not a JSON pointer"))?;
+    let rest = path.strip_prefix('/').ok_or_else(|| JsonPatchError::NotAPointer(path.to_owned()))?;
     Ok(rest.split('/').map(|p| p.replace("~1", "/").replace("~0", "~")).collect())
 }
 
@@ -584,7 +624,7 @@ fn get_pointer<'a>(node: &'a RNode, path: &str) -> Option<&'a RNode> {
     })
 }
 
-fn parent_mut<'a>(node: &'a mut RNode, parts: &[String], path: &str) -> Result<&'a mut RNode, String> {
+fn parent_mut<'a>(node: &'a mut RNode, parts: &[String], path: &str) -> Result<&'a mut RNode, JsonPatchError> {
     let mut n = node;
     for p in parts {
         n = match &mut n.value {
@@ -592,18 +632,21 @@ fn parent_mut<'a>(node: &'a mut RNode, parts: &[String], path: &str) -> Result<&
                 .iter_mut()
                 .find(|(k, _)| k.text == *p)
                 .map(|(_, v)| v)
-                .ok_or_else(|| format!("`{path}`: `{p}` does not exist"))?,
+                .ok_or_else(|| JsonPatchError::NoStep { path: path.to_owned(), step: p.clone() })?,
             RValue::Seq(items) => {
-                let i: usize = p.parse().map_err(|_| format!("`{path}`: `{p}` is not a list index"))?;
-                items.get_mut(i).ok_or_else(|| format!("`{path}`: index {i} is out of range"))?
+                let i: usize =
+                    p.parse().map_err(|_| JsonPatchError::NotAnIndex { path: path.to_owned(), step: p.clone() })?;
+                items.get_mut(i).ok_or_else(|| JsonPatchError::OutOfRange { path: path.to_owned(), index: i })?
             }
-            RValue::Scalar(_) => return Err(format!("`{path}`: `{p}` is below a scalar")),
+            RValue::Scalar(_) => {
+                return Err(JsonPatchError::StepBelowScalar { path: path.to_owned(), step: p.clone() });
+            }
         };
     }
     Ok(n)
 }
 
-fn set_pointer(node: &mut RNode, path: &str, value: RNode, insert: bool) -> Result<(), String> {
+fn set_pointer(node: &mut RNode, path: &str, value: RNode, insert: bool) -> Result<(), JsonPatchError> {
     let parts = pointer_parts(path)?;
     let Some((last, parents)) = parts.split_last() else {
         *node = value;
@@ -613,7 +656,7 @@ fn set_pointer(node: &mut RNode, path: &str, value: RNode, insert: bool) -> Resu
     match &mut parent.value {
         RValue::Map(_) => {
             if !insert && parent.get(last).is_none() {
-                return Err(format!("`{path}` does not exist, so it cannot be replaced"));
+                return Err(JsonPatchError::NotReplaceable(path.to_owned()));
             }
             parent.set(last, value);
         }
@@ -621,39 +664,44 @@ fn set_pointer(node: &mut RNode, path: &str, value: RNode, insert: bool) -> Resu
             if last == "-" {
                 items.push(value);
             } else {
-                let i: usize = last.parse().map_err(|_| format!("`{path}`: `{last}` is not a list index"))?;
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| JsonPatchError::NotAnIndex { path: path.to_owned(), step: last.clone() })?;
                 if insert {
                     if i > items.len() {
-                        return Err(format!("`{path}`: index {i} is out of range"));
+                        return Err(JsonPatchError::OutOfRange { path: path.to_owned(), index: i });
                     }
                     items.insert(i, value);
                 } else {
-                    let slot = items.get_mut(i).ok_or_else(|| format!("`{path}`: index {i} is out of range"))?;
+                    let slot = items
+                        .get_mut(i)
+                        .ok_or_else(|| JsonPatchError::OutOfRange { path: path.to_owned(), index: i })?;
                     *slot = value;
                 }
             }
         }
-        RValue::Scalar(_) => return Err(format!("`{path}` is below a scalar")),
+        RValue::Scalar(_) => return Err(JsonPatchError::BelowScalar(path.to_owned())),
     }
     Ok(())
 }
 
-fn remove_pointer(node: &mut RNode, path: &str) -> Result<(), String> {
+fn remove_pointer(node: &mut RNode, path: &str) -> Result<(), JsonPatchError> {
     let parts = pointer_parts(path)?;
-    let Some((last, parents)) = parts.split_last() else { return Err("cannot remove the whole object".to_owned()) };
+    let Some((last, parents)) = parts.split_last() else { return Err(JsonPatchError::WholeObject) };
     let parent = parent_mut(node, parents, path)?;
     match &mut parent.value {
         RValue::Map(_) => {
-            parent.remove(last).ok_or_else(|| format!("`{path}` does not exist, so it cannot be removed"))?;
+            parent.remove(last).ok_or_else(|| JsonPatchError::NotRemovable(path.to_owned()))?;
         }
         RValue::Seq(items) => {
-            let i: usize = last.parse().map_err(|_| format!("`{path}`: `{last}` is not a list index"))?;
+            let i: usize =
+                last.parse().map_err(|_| JsonPatchError::NotAnIndex { path: path.to_owned(), step: last.clone() })?;
             if i >= items.len() {
-                return Err(format!("`{path}`: index {i} is out of range"));
+                return Err(JsonPatchError::OutOfRange { path: path.to_owned(), index: i });
             }
             items.remove(i);
         }
-        RValue::Scalar(_) => return Err(format!("`{path}` is below a scalar")),
+        RValue::Scalar(_) => return Err(JsonPatchError::BelowScalar(path.to_owned())),
     }
     Ok(())
 }
@@ -734,6 +782,11 @@ impl Matcher {
     }
 }
 
+/// A part of a label selector that is no requirement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a label selector requirement")]
+pub(crate) struct NotARequirement(String);
+
 /// A Kubernetes label selector in its string form: `a=b,c!=d,e in (f,g),
 /// h notin (i), j, !k`.
 pub(crate) struct LabelSelector {
@@ -741,7 +794,7 @@ pub(crate) struct LabelSelector {
 }
 
 impl LabelSelector {
-    pub(crate) fn parse(text: &str) -> Result<LabelSelector, String> {
+    pub(crate) fn parse(text: &str) -> Result<LabelSelector, NotARequirement> {
         let mut requirements = Vec::new();
         let mut rest = text.trim();
         while !rest.is_empty() {
@@ -778,7 +831,7 @@ impl LabelSelector {
             } else if !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
                 requirements.push((part.to_owned(), "exists".to_owned(), Vec::new()));
             } else {
-                return Err(format!("`{part}` is not a label selector requirement"));
+                return Err(NotARequirement(part.to_owned()));
             }
         }
         Ok(LabelSelector { requirements })
@@ -795,5 +848,47 @@ impl LabelSelector {
             "!" => get(key).is_none(),
             _ => false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rnode(yaml: &str) -> RNode {
+        let docs = tollgate_yaml::parse_yaml(yaml, &tollgate_yaml::Limits::default()).expect("test YAML parses");
+        RNode::from_node(&docs[0].root, crate::node::FileId(0))
+    }
+
+    #[test]
+    fn json_patch_errors_are_typed_and_name_the_pointer() {
+        let mut object = rnode("spec:\n  ports: [80]\n  name: x\n");
+        let error = |object: &mut RNode, op: &str| apply_op(object, &rnode(op)).expect_err(op);
+        assert_eq!(
+            error(&mut object, "{op: replace, path: /spec/missing, value: 1}"),
+            JsonPatchError::NotReplaceable("/spec/missing".into())
+        );
+        assert_eq!(
+            error(&mut object, "{op: add, path: /spec/ports/5, value: 1}"),
+            JsonPatchError::OutOfRange { path: "/spec/ports/5".into(), index: 5 }
+        );
+        assert_eq!(
+            error(&mut object, "{op: add, path: /spec/name/x, value: 1}").to_string(),
+            "`/spec/name/x` is below a scalar"
+        );
+        assert_eq!(error(&mut object, "{op: remove, path: ''}"), JsonPatchError::WholeObject);
+        assert_eq!(error(&mut object, "{op: frob, path: /spec}"), JsonPatchError::UnknownOperation("frob".into()));
+        // What applied stays applied; the refused operations changed nothing.
+        apply_op(&mut object, &rnode("{op: add, path: /spec/ports/-, value: 443}")).expect("appends");
+        assert_eq!(object.to_json(), serde_json::json!({"spec": {"ports": [80, 443], "name": "x"}}));
+    }
+
+    #[test]
+    fn label_selectors_refuse_what_is_no_requirement() {
+        assert!(LabelSelector::parse("a=b, c in (d,e), !f").is_ok());
+        assert_eq!(
+            LabelSelector::parse("a=b, (x)").map(|_| ()).map_err(|e| e.to_string()),
+            Err("`(x)` is not a label selector requirement".to_owned())
+        );
     }
 }
