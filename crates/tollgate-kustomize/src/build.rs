@@ -503,7 +503,7 @@ impl<'a> Builder<'a> {
         let mine = self.configs.pop().unwrap_or_default();
         result?;
         if let Some(parent) = self.configs.last_mut() {
-            parent.merge(mine).map_err(|m| k.error(file_origin(k.file), m))
+            parent.merge(mine).map_err(|e| k.error(file_origin(k.file), e.to_string()))
         } else {
             self.final_config = mine;
             Ok(())
@@ -527,9 +527,9 @@ impl<'a> Builder<'a> {
             for doc in docs.iter().filter(|d| !d.root.is_null()) {
                 let root = RNode::from_node(&doc.root, file);
                 let custom = crate::fieldspec::Custom::read(&root)
-                    .map_err(|m| RenderError::unsupported(&self.path_of(file), doc.root.span, m))?;
+                    .map_err(|e| RenderError::unsupported(&self.path_of(file), doc.root.span, e.to_string()))?;
                 if let Some(current) = self.configs.last_mut() {
-                    current.merge(custom).map_err(|m| k.error(origin, m))?;
+                    current.merge(custom).map_err(|e| k.error(origin, e.to_string()))?;
                 }
             }
         }

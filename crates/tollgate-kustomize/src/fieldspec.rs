@@ -83,15 +83,30 @@ pub(crate) struct Custom {
 /// The sections of a transformer configuration tollgate renders.
 const CUSTOM_SECTIONS: [&str; 4] = ["namePrefix", "nameSuffix", "varReference", "nameReference"];
 
+/// Why transformer configurations cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FieldSpecError {
+    /// A field spec without `path`, in the named section.
+    #[error("a `{0}` field spec needs a `path`")]
+    NoPath(&'static str),
+    /// A section of a `configurations` file tollgate does not render.
+    #[error("the `{0}` section of a `configurations` file is not rendered by tollgate yet (only {sections} are)", sections = CUSTOM_SECTIONS.join(", "))]
+    UnrenderedSection(String),
+    /// Two specs of one path, one creating the field and one not
+    /// (kustomize refuses the build).
+    #[error("conflicting field specs for `{0}` (one creates it, one does not)")]
+    Conflict(String),
+}
+
 impl Custom {
     /// Reads one configuration file (its root mapping); `Err` names a
     /// section tollgate does not render, or what is malformed.
-    pub(crate) fn read(root: &RNode) -> Result<Custom, String> {
-        let specs = |node: &RNode, what: &str| -> Result<Vec<FieldSpec>, String> {
+    pub(crate) fn read(root: &RNode) -> Result<Custom, FieldSpecError> {
+        let specs = |node: &RNode, what: &'static str| -> Result<Vec<FieldSpec>, FieldSpecError> {
             node.as_seq()
                 .unwrap_or_default()
                 .iter()
-                .map(|f| FieldSpec::from_node(f).ok_or_else(|| format!("a `{what}` field spec needs a `path`")))
+                .map(|f| FieldSpec::from_node(f).ok_or(FieldSpecError::NoPath(what)))
                 .collect()
         };
         let mut out = Custom::default();
@@ -123,19 +138,14 @@ impl Custom {
                         out.name_reference.push((target, fields.unwrap_or_default()));
                     }
                 }
-                other => {
-                    return Err(format!(
-                        "the `{other}` section of a `configurations` file is not rendered by tollgate yet (only {} are)",
-                        CUSTOM_SECTIONS.join(", ")
-                    ));
-                }
+                other => return Err(FieldSpecError::UnrenderedSection(other.to_owned())),
             }
         }
         Ok(out)
     }
 
     /// Merges another configuration into this one.
-    pub(crate) fn merge(&mut self, other: Custom) -> Result<(), String> {
+    pub(crate) fn merge(&mut self, other: Custom) -> Result<(), FieldSpecError> {
         merge_all(&mut self.name_prefix, other.name_prefix)?;
         merge_all(&mut self.name_suffix, other.name_suffix)?;
         merge_all(&mut self.var_reference, other.var_reference)?;
@@ -153,7 +163,7 @@ impl Custom {
     /// kustomize sorts them, then merged into its (empty) accumulator, which
     /// drops `metadata/name` once a kind-specific one with that path sorts
     /// before it.
-    pub(crate) fn affix_specs(custom: &[FieldSpec]) -> Result<Vec<FieldSpec>, String> {
+    pub(crate) fn affix_specs(custom: &[FieldSpec]) -> Result<Vec<FieldSpec>, FieldSpecError> {
         let mut level = vec![FieldSpec::everywhere("metadata/name", false)];
         merge_all(&mut level, custom.to_vec())?;
         sort_by_kind(&mut level);
@@ -189,11 +199,11 @@ fn sort_by_kind(specs: &mut [FieldSpec]) {
 /// group, version and kind (so `{path: metadata/labels}` after a
 /// kind-specific one with that path is dropped); when their `create`
 /// differ, kustomize refuses the build.
-pub(crate) fn merge_all(list: &mut Vec<FieldSpec>, incoming: Vec<FieldSpec>) -> Result<(), String> {
+pub(crate) fn merge_all(list: &mut Vec<FieldSpec>, incoming: Vec<FieldSpec>) -> Result<(), FieldSpecError> {
     for x in incoming {
         match list.iter().find(|e| e.path == x.path && e.selected_by(&x)) {
             Some(e) if e.create != x.create => {
-                return Err(format!("conflicting field specs for `{}` (one creates it, one does not)", x.path));
+                return Err(FieldSpecError::Conflict(x.path.to_string()));
             }
             Some(_) => {}
             None => list.push(x),

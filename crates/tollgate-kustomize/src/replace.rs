@@ -328,7 +328,7 @@ fn source_node(s: &RNode, resources: &[Resource], err: &Errors<'_>) -> Result<RN
     };
     let field_path = if field_path.is_empty() { "metadata.name".to_owned() } else { field_path };
     let path = split_path(&field_path);
-    let value = lookup(&object.node, &path).map_err(|m| err.at(s.origin, m))?;
+    let value = lookup(&object.node, &path).map_err(|e| err.at(s.origin, e.to_string()))?;
     let Some(value) = value.filter(|v| !is_nil_or_empty(v)) else {
         return Err(err.at(
             s.get("fieldPath").map_or(s.origin, |f| f.origin),
@@ -419,25 +419,50 @@ fn index_number(part: &str) -> Option<usize> {
     part.parse::<i64>().ok().and_then(|i| usize::try_from(i).ok())
 }
 
-fn split_index(part: &str) -> Result<(String, String), String> {
+/// Why a replacement's field path cannot be followed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PathError {
+    #[error("the list element `{0}` must read `[field=value]`")]
+    ListElementForm(String),
+    #[error("a wildcard `*` cannot select a replacement source")]
+    WildcardSource,
+    #[error("the index {0} cannot be negative")]
+    NegativeIndex(i64),
+    #[error("`{0}` indexes a list, but the field is not a list")]
+    IndexesNonList(String),
+    #[error("index {index} is given but the list has {len} elements")]
+    IndexBeyond { index: usize, len: usize },
+    #[error("`{part}`: not a valid regular expression: {message}")]
+    Regex { part: String, message: String },
+    #[error("`{0}` selects list elements, but the field is not a list")]
+    SelectsNonList(String),
+    #[error("`*` walks every list element, but the field is not a list")]
+    WildcardNonList,
+    #[error("cannot create `{0}`: the field above it is not a mapping")]
+    CannotCreate(String),
+    #[error("`options.delimiter` can only be used with a scalar target")]
+    DelimiterOnNonScalar,
+}
+
+fn split_index(part: &str) -> Result<(String, String), PathError> {
     let inner = part.strip_prefix('[').unwrap_or(part);
     let inner = inner.strip_suffix(']').unwrap_or(inner);
     inner
         .split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("the list element `{part}` must read `[field=value]`"))
+        .ok_or_else(|| PathError::ListElementForm(part.to_owned()))
 }
 
 /// A source lookup (kustomize's `PathGetter`): exact `[field=value]`
 /// matches, the first one wins; no wildcards.
-fn lookup<'a>(node: &'a RNode, path: &[String]) -> Result<Option<&'a RNode>, String> {
+fn lookup<'a>(node: &'a RNode, path: &[String]) -> Result<Option<&'a RNode>, PathError> {
     let mut at = node;
     for part in path.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
         let next = if part == "*" {
-            return Err("a wildcard `*` cannot select a replacement source".to_owned());
+            return Err(PathError::WildcardSource);
         } else if let Ok(i) = part.parse::<i64>() {
             if i < 0 {
-                return Err(format!("the index {i} cannot be negative"));
+                return Err(PathError::NegativeIndex(i));
             }
             at.as_seq().and_then(|items| usize::try_from(i).ok().and_then(|i| items.get(i)))
         } else if part == "-" {
@@ -512,8 +537,8 @@ fn walk(
     path: &[String],
     create: Option<Kind>,
     origin: Origin,
-    f: &mut dyn FnMut(&mut RNode) -> Result<(), String>,
-) -> Result<usize, String> {
+    f: &mut dyn FnMut(&mut RNode) -> Result<(), PathError>,
+) -> Result<usize, PathError> {
     let Some((part, rest)) = path.split_first() else {
         f(node)?;
         return Ok(1);
@@ -521,7 +546,7 @@ fn walk(
     let next = rest.first().map(String::as_str);
     if let Some(index) = index_number(part) {
         let Some(items) = node.as_seq_mut() else {
-            return Err(format!("`{part}` indexes a list, but the field is not a list"));
+            return Err(PathError::IndexesNonList(part.clone()));
         };
         if let Some(kind) = create
             && items.len() == index
@@ -530,18 +555,19 @@ fn walk(
         }
         let len = items.len();
         let Some(item) = items.get_mut(index) else {
-            return Err(format!("index {index} is given but the list has {len} elements"));
+            return Err(PathError::IndexBeyond { index, len });
         };
         return walk(item, rest, create, origin, f);
     }
     if is_list_index(part) {
         let (field, pattern) = split_index(part)?;
-        let re = regex::Regex::new(&pattern).map_err(|e| format!("`{part}`: not a valid regular expression: {e}"))?;
+        let re =
+            regex::Regex::new(&pattern).map_err(|e| PathError::Regex { part: part.clone(), message: e.to_string() })?;
         if node.is_null() && create.is_some() {
             node.value = RValue::Seq(Vec::new());
         }
         let Some(items) = node.as_seq_mut() else {
-            return Err(format!("`{part}` selects list elements, but the field is not a list"));
+            return Err(PathError::SelectsNonList(part.clone()));
         };
         let mut count = 0;
         for item in items.iter_mut() {
@@ -580,7 +606,7 @@ fn walk(
     }
     if part == "*" {
         let Some(items) = node.as_seq_mut() else {
-            return Err("`*` walks every list element, but the field is not a list".to_owned());
+            return Err(PathError::WildcardNonList);
         };
         let mut count = 0;
         for item in items.iter_mut() {
@@ -594,7 +620,7 @@ fn walk(
             node.value = RValue::Map(Vec::new());
         }
         if node.as_map().is_none() {
-            return Err(format!("cannot create `{part}`: the field above it is not a mapping"));
+            return Err(PathError::CannotCreate(part.clone()));
         }
         node.set(part, made(next, kind, origin));
     }
@@ -610,11 +636,11 @@ fn plain_reads_as_string(text: &str) -> bool {
 }
 
 /// Writes `value` into a target node (kustomize's `setFieldValue`).
-fn set_value(target: &mut RNode, value: &RNode, options: &Options) -> Result<(), String> {
+fn set_value(target: &mut RNode, value: &RNode, options: &Options) -> Result<(), PathError> {
     let mut value = value.clone();
     if !options.delimiter.is_empty() {
         let RValue::Scalar(t) = &target.value else {
-            return Err("`options.delimiter` can only be used with a scalar target".to_owned());
+            return Err(PathError::DelimiterOnNonScalar);
         };
         let mut parts: Vec<String> = t.text.split(options.delimiter.as_str()).map(str::to_owned).collect();
         let v = value.as_str().unwrap_or_default().to_owned();
@@ -748,6 +774,20 @@ mod tests {
             ("k/objects.yaml".to_owned(), OBJECTS.to_owned()),
         ]);
         render(&files, "k").map(|r| r.to_yaml())
+    }
+
+    #[test]
+    fn path_errors_are_typed() {
+        use super::{PathError, lookup, split_index};
+        let node = crate::node::RNode::map(crate::node::Origin::default());
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(lookup(&node, &path(&["*"])).err(), Some(PathError::WildcardSource));
+        assert_eq!(lookup(&node, &path(&["-2"])).err(), Some(PathError::NegativeIndex(-2)));
+        assert_eq!(split_index("[name]"), Err(PathError::ListElementForm("[name]".to_owned())));
+        assert_eq!(
+            PathError::IndexBeyond { index: 3, len: 1 }.to_string(),
+            "index 3 is given but the list has 1 elements"
+        );
     }
 
     #[test]

@@ -309,7 +309,7 @@ fn name_affix(
         let specs = if custom.is_empty() {
             vec![FieldSpec::everywhere("metadata/name", false)]
         } else {
-            crate::fieldspec::Custom::affix_specs(custom).map_err(|m| k.error(origin, m))?
+            crate::fieldspec::Custom::affix_specs(custom).map_err(|e| k.error(origin, e.to_string()))?
         };
         // The new names point at the kustomization's field: a reviewer
         // changes the prefix there.
@@ -351,7 +351,7 @@ fn labels(k: &Kustomization, resources: &mut [Resource]) -> Result<(), RenderErr
                     fieldspec::merge_all(&mut specs, vec![FieldSpec::everywhere("metadata/labels", true)])
                 })
             };
-            merged.map_err(|message| k.error(item.origin, message))?;
+            merged.map_err(|e| k.error(item.origin, e.to_string()))?;
             if !pairs.is_empty() {
                 add_pairs(resources, &specs, &pairs);
             }
