@@ -147,8 +147,23 @@ pub(crate) fn parse_duration(s: &str) -> Option<f64> {
     Some(if neg { -total } else { total })
 }
 
+/// Why Kyverno's arithmetic refuses its operands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ArithmeticError {
+    #[error("`{0}` is not a quantity")]
+    NotAQuantity(String),
+    #[error("`{0}` is not a quantity or duration")]
+    NotAQuantityOrDuration(String),
+    #[error("arguments must be numbers, quantities or durations")]
+    Operands,
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("modulo by zero")]
+    ModuloByZero,
+}
+
 /// Kyverno's arithmetic functions on numbers, quantities and durations.
-pub(crate) fn arithmetic(op: &str, a: &Value, b: &Value) -> Result<Value, String> {
+pub(crate) fn arithmetic(op: &str, a: &Value, b: &Value) -> Result<Value, ArithmeticError> {
     let n = |v: &Value| -> Option<f64> {
         match v {
             Value::Number(n) => n.as_f64(),
@@ -158,7 +173,7 @@ pub(crate) fn arithmetic(op: &str, a: &Value, b: &Value) -> Result<Value, String
     let (x, y, unit): (f64, f64, Option<&str>) = match (a, b) {
         (Value::Number(_), Value::Number(_)) => (n(a).unwrap_or(0.0), n(b).unwrap_or(0.0), None),
         (Value::String(s), Value::Number(_)) | (Value::Number(_), Value::String(s)) => {
-            let q = parse_quantity(s).ok_or_else(|| format!("`{s}` is not a quantity"))?;
+            let q = parse_quantity(s).ok_or_else(|| ArithmeticError::NotAQuantity(s.clone()))?;
             if matches!(a, Value::String(_)) {
                 (q, n(b).unwrap_or(0.0), Some("q"))
             } else {
@@ -169,12 +184,12 @@ pub(crate) fn arithmetic(op: &str, a: &Value, b: &Value) -> Result<Value, String
             if let (Some(d1), Some(d2)) = (parse_duration(p), parse_duration(q)) {
                 (d1, d2, Some("d"))
             } else {
-                let q1 = parse_quantity(p).ok_or_else(|| format!("`{p}` is not a quantity or duration"))?;
-                let q2 = parse_quantity(q).ok_or_else(|| format!("`{q}` is not a quantity or duration"))?;
+                let q1 = parse_quantity(p).ok_or_else(|| ArithmeticError::NotAQuantityOrDuration(p.clone()))?;
+                let q2 = parse_quantity(q).ok_or_else(|| ArithmeticError::NotAQuantityOrDuration(q.clone()))?;
                 (q1, q2, Some("q"))
             }
         }
-        _ => return Err("arguments must be numbers, quantities or durations".into()),
+        _ => return Err(ArithmeticError::Operands),
     };
     let r = match op {
         "add" => x + y,
@@ -182,13 +197,13 @@ pub(crate) fn arithmetic(op: &str, a: &Value, b: &Value) -> Result<Value, String
         "multiply" => x * y,
         "divide" => {
             if y == 0.0 {
-                return Err("division by zero".into());
+                return Err(ArithmeticError::DivisionByZero);
             }
             x / y
         }
         _ => {
             if y == 0.0 {
-                return Err("modulo by zero".into());
+                return Err(ArithmeticError::ModuloByZero);
             }
             x % y
         }
@@ -272,18 +287,35 @@ pub(crate) fn clean_path(p: &str) -> String {
 /// `x` wildcards (`1.2.x`). Versions are ordered as semver orders them
 /// (`1.2.3-rc.1 < 1.2.3`), parsed by the `semver` crate. As in Kyverno, a
 /// version that does not parse is `0.0.0`; a range that does not is an error.
-pub(crate) fn semver_compare(version: &str, range: &str) -> Result<bool, String> {
+pub(crate) fn semver_compare(version: &str, range: &str) -> Result<bool, RangeError> {
     let v = semver::Version::parse(version.trim()).unwrap_or(semver::Version::new(0, 0, 0));
     let mut any = false;
     for group in range.split("||") {
-        let comparators =
-            group.split_whitespace().map(comparators).collect::<Result<Vec<Vec<(Op, semver::Version)>>, String>>()?;
+        let comparators = group
+            .split_whitespace()
+            .map(comparators)
+            .collect::<Result<Vec<Vec<(Op, semver::Version)>>, RangeError>>()?;
         if comparators.is_empty() {
-            return Err(format!("`{range}` has an empty range"));
+            return Err(RangeError::Empty(range.to_owned()));
         }
         any |= comparators.iter().flatten().all(|(op, w)| op.holds(&v, w));
     }
     Ok(any)
+}
+
+/// Why a `semver_compare` range does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RangeError {
+    #[error("`{0}` has an empty range")]
+    Empty(String),
+    #[error("`{text}` is not a semantic version: {message}")]
+    Version { text: String, message: String },
+    #[error("`{0}` is not a version")]
+    NotAVersion(String),
+    #[error("`{0}` is not a version range blang/semver accepts")]
+    Unaccepted(String),
+    #[error("`{0}`: a wildcard with `!=` is not supported")]
+    WildcardNotEqual(String),
 }
 
 #[derive(Clone, Copy)]
@@ -312,7 +344,7 @@ impl Op {
 }
 
 /// One comparator, a wildcard one expanded as blang/semver expands it.
-fn comparators(text: &str) -> Result<Vec<(Op, semver::Version)>, String> {
+fn comparators(text: &str) -> Result<Vec<(Op, semver::Version)>, RangeError> {
     let (op, rest) = [
         (">=", Op::Ge),
         ("<=", Op::Le),
@@ -329,14 +361,18 @@ fn comparators(text: &str) -> Result<Vec<(Op, semver::Version)>, String> {
     let parts: Vec<&str> = rest.split('.').collect();
     let wild = |p: &str| matches!(p, "x" | "X" | "*");
     let Some(at) = parts.iter().position(|p| wild(p)) else {
-        let w = semver::Version::parse(rest).map_err(|e| format!("`{rest}` is not a semantic version: {e}"))?;
+        let w = semver::Version::parse(rest)
+            .map_err(|e| RangeError::Version { text: rest.to_owned(), message: e.to_string() })?;
         return Ok(vec![(op, w)]);
     };
-    let num = |i: usize| -> Result<u64, String> {
-        parts.get(i).filter(|p| !wild(p)).map_or(Ok(0), |p| p.parse().map_err(|_| format!("`{rest}` is not a version")))
+    let num = |i: usize| -> Result<u64, RangeError> {
+        parts
+            .get(i)
+            .filter(|p| !wild(p))
+            .map_or(Ok(0), |p| p.parse().map_err(|_| RangeError::NotAVersion(rest.to_owned())))
     };
     if at == 0 || parts.len() > 3 || parts[at..].iter().any(|p| !wild(p)) {
-        return Err(format!("`{rest}` is not a version range blang/semver accepts"));
+        return Err(RangeError::Unaccepted(rest.to_owned()));
     }
     let low = semver::Version::new(num(0)?, num(1)?, 0);
     let high = if at == 1 {
@@ -350,7 +386,7 @@ fn comparators(text: &str) -> Result<Vec<(Op, semver::Version)>, String> {
         Op::Ge => vec![(Op::Ge, low)],
         Op::Lt => vec![(Op::Lt, low)],
         Op::Le => vec![(Op::Lt, high)],
-        Op::Ne => return Err(format!("`{text}`: a wildcard with `!=` is not supported")),
+        Op::Ne => return Err(RangeError::WildcardNotEqual(text.to_owned())),
     })
 }
 
@@ -381,7 +417,16 @@ mod tests {
         assert_eq!(semver_compare("1.2.3+build", "=1.2.3"), Ok(true));
         // An unparsable version is 0.0.0; an unparsable range is an error.
         assert_eq!(semver_compare("latest", "<0.0.1"), Ok(true));
-        assert!(semver_compare("1.2.3", ">=banana").is_err());
+        assert!(matches!(semver_compare("1.2.3", ">=banana"), Err(RangeError::Version { .. })));
+        assert_eq!(semver_compare("1.2.3", "!=1.x"), Err(RangeError::WildcardNotEqual("!=1.x".to_owned())));
+        assert_eq!(
+            arithmetic("divide", &serde_json::json!(1), &serde_json::json!(0)),
+            Err(ArithmeticError::DivisionByZero)
+        );
+        assert_eq!(
+            arithmetic("add", &serde_json::json!("1Gb"), &serde_json::json!(1)).map_err(|e| e.to_string()),
+            Err("`1Gb` is not a quantity".to_owned())
+        );
     }
 
     #[test]
