@@ -717,7 +717,7 @@ fn trust_of(args: &CheckArgs, config: &Config) -> Result<tollgate_git::Trust> {
     if let Some(path) = &args.signers {
         let text = read(path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let files = |file: &str| std::fs::read(dir.join(file)).map_err(|e| e.to_string());
+        let files = |file: &str| std::fs::read(dir.join(file));
         let policy = tollgate_git::TrustPolicy::from_signers_yaml(&text, &path.display().to_string(), &files)
             .map_err(|e| anyhow::anyhow!("invalid trust policy: {e}"))?;
         return Ok(tollgate_git::Trust::Given(policy));

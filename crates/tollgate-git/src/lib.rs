@@ -319,10 +319,19 @@ fn fill(
                 ),
                 Ok(Some(bytes)) => {
                     let dir = path.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-                    let read = |file: &str| -> Result<Vec<u8>, String> {
-                        let joined =
-                            normalize_join(&dir, file).ok_or_else(|| format!("`{file}` leaves the repository"))?;
-                        read_base(&joined)?.ok_or_else(|| format!("`{joined}` does not exist at `{base}`"))
+                    let read = |file: &str| -> std::io::Result<Vec<u8>> {
+                        let joined = normalize_join(&dir, file).ok_or_else(|| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::PermissionDenied,
+                                format!("`{file}` leaves the repository"),
+                            )
+                        })?;
+                        read_base(&joined).map_err(std::io::Error::other)?.ok_or_else(|| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::NotFound,
+                                format!("`{joined}` does not exist at `{base}`"),
+                            )
+                        })
                     };
                     match TrustPolicy::from_signers_yaml(&String::from_utf8_lossy(&bytes), &source, &read) {
                         Ok(policy) => policy,

@@ -88,13 +88,14 @@ impl TrustPolicy {
 
     /// Reads tollgate's `signers.yaml`. `source` names the file in messages;
     /// `read` returns the bytes of a certificate file named in `openpgp:`,
-    /// relative to the policy's directory (from disk, or from the base commit).
+    /// relative to the policy's directory (from disk, or from the base
+    /// commit); its error is shown with the entry that named the file.
     ///
     /// ```
     /// let policy = tollgate_git::TrustPolicy::from_signers_yaml(
     ///     "signers:\n  - name: bot\n    ssh: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEWlxuHYOKlBqSUMdHtr5zU4UK6R06qzqSTHZUu/hh19\"]\n    paths: [\"environments/dev/**\"]\n",
     ///     ".tollgate/signers.yaml",
-    ///     &|_| Err("no files".to_owned()),
+    ///     &|_| Err(std::io::ErrorKind::NotFound.into()),
     /// ).unwrap();
     /// assert_eq!(policy.signers[0].name, "bot");
     /// assert!(policy.signers[0].may_change("environments/dev/app.yaml"));
@@ -103,7 +104,7 @@ impl TrustPolicy {
     pub fn from_signers_yaml(
         text: &str,
         source: &str,
-        read: &dyn Fn(&str) -> Result<Vec<u8>, String>,
+        read: &dyn Fn(&str) -> std::io::Result<Vec<u8>>,
     ) -> Result<TrustPolicy, TrustError> {
         let at = |span: Span, message: String| TrustError {
             location: format!("{source}:{}:{}", span.start.line, span.start.column),
@@ -409,8 +410,8 @@ mod tests {
 
     const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEWlxuHYOKlBqSUMdHtr5zU4UK6R06qzqSTHZUu/hh19";
 
-    fn no_files(_: &str) -> Result<Vec<u8>, String> {
-        Err("not found".to_owned())
+    fn no_files(_: &str) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::new(std::io::ErrorKind::NotFound, "not found"))
     }
 
     #[test]
