@@ -63,26 +63,26 @@ pub struct KyvernoEngine {
     cel_exceptions: Vec<CelException>,
 }
 
-fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Why a policy path cannot be listed.
+#[derive(Debug, thiserror::Error)]
+enum ListError {
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{} is a symbolic link; tollgate does not follow links to policies. Commit the policy itself", .0.display())]
+    Link(PathBuf),
+}
+
+fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), ListError> {
+    let io = |source| ListError::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::symlink_metadata(path).map_err(io)?;
     let policy_like = path.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
     if meta.file_type().is_symlink() {
         // Never followed (it may leave the repository), never dropped silently.
-        return if policy_like || path.is_dir() {
-            Err(format!(
-                "{} is a symbolic link; tollgate does not follow links to policies. Commit the policy itself",
-                path.display()
-            ))
-        } else {
-            Ok(())
-        };
+        return if policy_like || path.is_dir() { Err(ListError::Link(path.to_path_buf())) } else { Ok(()) };
     }
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .collect();
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(path).map_err(io)?.filter_map(Result::ok).map(|e| e.path()).collect();
         entries.sort();
         for e in entries {
             if e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
@@ -116,7 +116,12 @@ impl KyvernoEngine {
         for p in &options.policy {
             let mut files = Vec::new();
             if let Err(e) = yaml_files(p, &mut files) {
-                engine.problems.push(Problem { path: p.display().to_string(), line: 1, column: 1, message: e });
+                engine.problems.push(Problem {
+                    path: p.display().to_string(),
+                    line: 1,
+                    column: 1,
+                    message: e.to_string(),
+                });
                 continue;
             }
             for f in files {

@@ -588,8 +588,19 @@ pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// Why a label selector cannot be used (it then selects nothing).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SelectorError {
+    #[error("matchExpressions entry without key")]
+    NoKey,
+    #[error("matchExpressions entry without operator")]
+    NoOperator,
+    #[error("unknown selector operator `{0}`")]
+    UnknownOperator(String),
+}
+
 /// A Kubernetes label selector (with Kyverno's wildcards in `matchLabels`).
-pub(crate) fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+pub(crate) fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> Result<bool, SelectorError> {
     if let Some(ml) = selector.get("matchLabels").and_then(Value::as_object) {
         for (k, v) in ml {
             let v = v.as_str().unwrap_or("");
@@ -605,8 +616,8 @@ pub(crate) fn selector_matches(selector: &Value, labels: &BTreeMap<String, Strin
     }
     if let Some(exprs) = selector.get("matchExpressions").and_then(Value::as_array) {
         for e in exprs {
-            let key = e.get("key").and_then(Value::as_str).ok_or("matchExpressions entry without key")?;
-            let op = e.get("operator").and_then(Value::as_str).ok_or("matchExpressions entry without operator")?;
+            let key = e.get("key").and_then(Value::as_str).ok_or(SelectorError::NoKey)?;
+            let op = e.get("operator").and_then(Value::as_str).ok_or(SelectorError::NoOperator)?;
             let values: Vec<&str> = e
                 .get("values")
                 .and_then(Value::as_array)
@@ -618,7 +629,7 @@ pub(crate) fn selector_matches(selector: &Value, labels: &BTreeMap<String, Strin
                 "NotIn" => have.is_none_or(|h| !values.contains(&h.as_str())),
                 "Exists" => have.is_some(),
                 "DoesNotExist" => have.is_none(),
-                other => return Err(format!("unknown selector operator `{other}`")),
+                other => return Err(SelectorError::UnknownOperator(other.to_owned())),
             };
             if !ok {
                 return Ok(false);
