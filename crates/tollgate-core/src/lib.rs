@@ -28,6 +28,7 @@ mod finding;
 mod history;
 mod ident;
 mod model;
+mod panicked;
 mod registry;
 mod render;
 mod rule;
@@ -50,6 +51,7 @@ pub use finding::{ChangeState, Finding, Location, RelatedLocation, ResourceIdent
 pub use history::{CommitCheck, CommitRef, SignatureVerdict};
 pub use ident::is_kebab_case;
 pub use model::{FileKind, FileProblem, ObjectId, RepositoryModel, SourceFile, Syntax, classify};
+pub use panicked::{Panicked, catch_panic};
 pub use registry::{RegisteredRule, Registry};
 pub use render::{Origin, RENDER_PREFIX, RenderProblem, Rendered, Renderer, Renders, origin_position, translate};
 pub use rule::{

@@ -87,13 +87,8 @@ pub(crate) struct Edit {
 
 /// [`render`] with kustomizations edited first.
 pub(crate) fn render_edited(source: &dyn FileSource, dir: &str, edits: &[Edit]) -> Result<Render, RenderError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render_unguarded(source, dir, edits))).unwrap_or_else(
-        |panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+    tollgate_core::catch_panic(|| render_unguarded(source, dir, edits)).unwrap_or_else(
+        |tollgate_core::Panicked(what)| {
             let dir = crate::source::join("", dir).unwrap_or_default();
             let file = KUSTOMIZATION_FILE_NAMES
                 .iter()

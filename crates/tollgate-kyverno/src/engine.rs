@@ -546,6 +546,9 @@ impl PolicyEngine for KyvernoEngine {
         let per_object: Vec<Vec<Finding>> = documents
             .par_iter()
             .map(|(file, doc)| {
+                // A panic (a bug) on one object is a finding on it; the
+                // others are still judged.
+                tollgate_core::catch_panic(|| {
                 let Some(object) = as_object(doc) else { return Vec::new() };
                 let object = &object;
                 let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
@@ -633,6 +636,16 @@ impl PolicyEngine for KyvernoEngine {
                     }
                 }
                 found
+                })
+                .unwrap_or_else(|panic| {
+                    let message = format!(
+                        "The Kyverno engine failed on this object ({panic}); what its policies guard is unchecked here. This is a bug of tollgate, please report it."
+                    );
+                    let mut f =
+                        FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
+                    f.fingerprint = Finding::fingerprint_of(&[RuleId::PolicyError.as_str(), "kyverno", &file.path, &file.identity_key(doc.index)]);
+                    vec![f]
+                })
             })
             .collect();
         // One list, the problems first. Each object's findings are moved in

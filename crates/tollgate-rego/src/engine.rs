@@ -251,6 +251,7 @@ impl RegoEngine {
         objects
             .par_iter()
             .map(|(file, doc, object)| {
+                let judged = tollgate_core::catch_panic(|| {
                 evaluators.with(|slot| (slot, HashMap::new()), |(slot, evaluators)| {
                     let mut out = Vec::new();
                     let (review, target) = review_of(object);
@@ -289,9 +290,27 @@ impl RegoEngine {
                     }
                     out
                 })
+                });
+                judged.unwrap_or_else(|panic| vec![self.engine_failed(file, doc, "Gatekeeper", &panic)])
             })
             .flatten()
             .collect()
+    }
+
+    /// A `policy-error` on a document an engine panicked on (a bug of
+    /// tollgate or regorus): the rest of the run is still judged.
+    fn engine_failed(
+        &self,
+        file: &SourceFile,
+        doc: &Document,
+        engine: &str,
+        panic: &tollgate_core::Panicked,
+    ) -> Finding {
+        let message = format!(
+            "The {engine} engine failed on this document ({panic}); what its policies guard is unchecked here. This is a bug of tollgate, please report it."
+        );
+        let key = [RuleId::PolicyError.as_str(), engine, &file.path, &file.identity_key(doc.index)];
+        document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key))
     }
 }
 
@@ -351,16 +370,22 @@ impl PolicyEngine for RegoEngine {
                     .par_iter()
                     .flat_map_iter(|(file, doc)| {
                         let mut found = Vec::new();
-                        evaluators.with(
-                            |slot| {
-                                if slot < MAX_REPLICAS {
-                                    self.conftest.evaluator()
-                                } else {
-                                    self.conftest.shared_evaluator()
-                                }
-                            },
-                            |evaluator| self.check_document(evaluator, file, doc, &mut found),
-                        );
+                        let judged = tollgate_core::catch_panic(|| {
+                            evaluators.with(
+                                |slot| {
+                                    if slot < MAX_REPLICAS {
+                                        self.conftest.evaluator()
+                                    } else {
+                                        self.conftest.shared_evaluator()
+                                    }
+                                },
+                                |evaluator| self.check_document(evaluator, file, doc, &mut found),
+                            );
+                        });
+                        if let Err(panic) = judged {
+                            // What the document had produced before is dropped with it.
+                            found = vec![self.engine_failed(file, doc, "Rego", &panic)];
+                        }
                         found
                     })
                     .collect();

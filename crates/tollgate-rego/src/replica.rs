@@ -135,13 +135,21 @@ impl<T> PerThread<T> {
     /// Runs `f` on this thread's value, made by `make` (given the slot's
     /// index) on first use. `f` must not wait on rayon work (no parallel
     /// iterator inside): the thread could then run another item needing the
-    /// same slot.
+    /// same slot. Should `f` panic (a bug), the value, which it may have
+    /// left half changed, is dropped (the next use makes a new one) and the
+    /// panic goes on to the caller.
     pub(crate) fn with<R>(&self, make: impl FnOnce(usize) -> T, f: impl FnOnce(&mut T) -> R) -> R {
         let index = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
-        // A panic in `f` (a bug) leaves the value as it was between two
-        // evaluations, and every evaluation starts by setting its input.
         let mut slot = self.slots[index].lock().unwrap_or_else(PoisonError::into_inner);
-        f(slot.get_or_insert_with(|| make(index)))
+        let value = slot.get_or_insert_with(|| make(index));
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(value))) {
+            Ok(r) => r,
+            Err(panic) => {
+                *slot = None;
+                drop(slot);
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
 }
 
@@ -170,6 +178,25 @@ mod tests {
             assert_eq!(engine.eval_rule("data.p.allow".to_owned()).ok(), Some(regorus::Value::from(true)));
             assert_eq!(engine.eval_rule("data.p.msg".to_owned()).ok(), Some(regorus::Value::from("3")));
         }
+    }
+
+    #[test]
+    fn a_value_a_panic_left_half_changed_is_made_again() {
+        let per = PerThread::new();
+        let made = std::cell::Cell::new(0);
+        let make = |_| {
+            made.set(made.get() + 1);
+            vec![1]
+        };
+        let caught = tollgate_core::catch_panic(|| {
+            per.with(make, |v: &mut Vec<i32>| {
+                v.push(2);
+                panic!("a bug")
+            })
+        });
+        assert_eq!(caught.map_err(|p| p.0), Err("a bug".to_owned()));
+        assert_eq!(per.with(make, |v| v.clone()), vec![1], "made again, not [1, 2]");
+        assert_eq!(made.get(), 2);
     }
 
     #[test]
