@@ -12,11 +12,27 @@
 /// Memory all concurrent Rego evaluations may add to what the process holds.
 pub const EVALUATION_MEMORY: u64 = 2 << 30;
 
-/// Sets the limit for as long as it lives; the previous limit comes back
-/// when it is dropped.
+/// Limits evaluations for as long as it lives. Limits may overlap (checks
+/// running at once in one process, ended in any order): while any is alive,
+/// the process-wide limit is the highest of them, so no check is held to
+/// another's smaller headroom; when the last one goes, the limit that was
+/// in force before the first comes back.
 #[derive(Debug)]
 pub struct MemoryLimit {
-    previous: Option<u64>,
+    id: u64,
+}
+
+/// The live limits (an id and its bytes) and the limit before the first.
+struct Live {
+    next_id: u64,
+    limits: Vec<(u64, u64)>,
+    before: Option<u64>,
+}
+
+static LIVE: std::sync::Mutex<Live> = std::sync::Mutex::new(Live { next_id: 0, limits: Vec::new(), before: None });
+
+fn live() -> std::sync::MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl MemoryLimit {
@@ -24,15 +40,24 @@ impl MemoryLimit {
     pub fn starting_now(extra: u64) -> MemoryLimit {
         regorus_mimalloc::limits::flush_thread_counters();
         let in_use = regorus_mimalloc::limits::global_allocation_stats_snapshot().allocated;
-        let previous = regorus::global_memory_limit();
-        regorus::set_global_memory_limit(Some(in_use.saturating_add(extra)));
-        MemoryLimit { previous }
+        let mut live = live();
+        if live.limits.is_empty() {
+            live.before = regorus::global_memory_limit();
+        }
+        let id = live.next_id;
+        live.next_id += 1;
+        live.limits.push((id, in_use.saturating_add(extra)));
+        regorus::set_global_memory_limit(live.limits.iter().map(|&(_, bytes)| bytes).max());
+        MemoryLimit { id }
     }
 }
 
 impl Drop for MemoryLimit {
     fn drop(&mut self) {
-        regorus::set_global_memory_limit(self.previous);
+        let mut live = live();
+        live.limits.retain(|&(id, _)| id != self.id);
+        let limit = live.limits.iter().map(|&(_, bytes)| bytes).max().or(live.before);
+        regorus::set_global_memory_limit(limit);
     }
 }
 
