@@ -12,6 +12,16 @@
 #[error("{0}")]
 pub struct Panicked(pub String);
 
+impl Panicked {
+    /// The message of the `policy-error` on the input (`what`: document,
+    /// object) that `engine` panicked on.
+    pub fn unchecked_message(&self, engine: &str, what: &str) -> String {
+        format!(
+            "The {engine} engine failed on this {what} ({self}); what its policies guard is unchecked here. This is a bug of tollgate, please report it."
+        )
+    }
+}
+
 /// Runs `f`, turning a panic into [`Panicked`] with the panic's message.
 /// The panic is still printed by the panic hook, for the bug report. What
 /// `f` was changing may be left half done: callers drop it (an engine's

@@ -543,107 +543,139 @@ impl PolicyEngine for KyvernoEngine {
             ..CelInput::default()
         };
         let policy_error = RuleMeta::policy_error();
+        // What one object gets from every policy.
+        let judge = |file: &SourceFile, doc: &tollgate_core::Document| -> Vec<Finding> {
+            let Some(object) = as_object(doc) else { return Vec::new() };
+            let object = &object;
+            let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+            let request = RequestInfo {
+                operation: "CREATE".into(),
+                namespace_labels: namespace_labels.get(ns).cloned().unwrap_or_default(),
+                ..RequestInfo::default()
+            };
+            // A namespace the repository does not define still exists in
+            // the cluster: a Namespace with its name stands for it.
+            let namespace_object = namespaces.get(ns).cloned().or_else(|| {
+                (!ns.is_empty())
+                    .then(|| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+            });
+            let input = EvalInput {
+                request: request.clone(),
+                exceptions: self.exceptions.clone(),
+                cel: CelInput { request, namespace_object, ..cel_shared.clone() },
+                ..EvalInput::default()
+            };
+            let mut found = Vec::new();
+            if judging > 0 {
+                let converted = CelResource::new(object, &input.cel);
+                for p in self.cel_policies.iter().filter(|p| !p.is_unbound()) {
+                    for r in p.evaluate(&converted, &input.cel) {
+                        match r.status {
+                            Status::Pass | Status::Skip => {}
+                            Status::Fail => {
+                                let Some(meta) = self.metas.get(&p.name) else { continue };
+                                let route = r.path.as_deref().map_or_else(Route::root, route_of_path);
+                                let message = format!("{} ({} {}).", r.message.trim_end_matches('.'), p.kind, p.name);
+                                let builder = FindingBuilder::new(meta, file, doc, &route, message);
+                                let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
+                                f.fingerprint = Finding::fingerprint_of(&[
+                                    &p.name,
+                                    &r.rule,
+                                    &file.path,
+                                    &file.identity_key(doc.index),
+                                    &route.to_string(),
+                                ]);
+                                f.severity = if p.denies_for(&r.rule) { Severity::Error } else { Severity::Warning };
+                                found.push(f);
+                            }
+                            Status::Error => {
+                                let message = format!(
+                                    "{} `{}` could not be evaluated on this object: {}. What it guards is unchecked here.",
+                                    p.kind, p.name, r.message
+                                );
+                                let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message)
+                                    .first_line()
+                                    .build();
+                                f.fingerprint = Finding::fingerprint_of(&[
+                                    RuleId::PolicyError.as_str(),
+                                    &p.name,
+                                    &r.rule,
+                                    &file.path,
+                                    &file.identity_key(doc.index),
+                                ]);
+                                found.push(f);
+                            }
+                        }
+                    }
+                }
+            }
+            let all = evaluate_policies(&self.policies, object, &input);
+            for (p, responses) in self.policies.iter().zip(all) {
+                for r in responses {
+                    let rule = p.rules.iter().find(|x| x.name == r.rule);
+                    let base = rule.and_then(|x| x.autogen_of.clone()).unwrap_or_else(|| r.rule.clone());
+                    let id = format!("{}/{base}", p.name);
+                    match r.status {
+                        Status::Pass | Status::Skip => {}
+                        Status::Fail => {
+                            let Some(meta) = self.metas.get(&id) else { continue };
+                            let route = r.path.as_deref().map_or_else(Route::root, route_of_path);
+                            let message = format!(
+                                "{} (Kyverno policy {}, rule {}).",
+                                r.message.trim_end_matches('.'),
+                                p.name,
+                                r.rule
+                            );
+                            let builder = FindingBuilder::new(meta, file, doc, &route, message);
+                            let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
+                            f.fingerprint = Finding::fingerprint_of(&[
+                                &id,
+                                &file.path,
+                                &file.identity_key(doc.index),
+                                &route.to_string(),
+                            ]);
+                            if let Some(rule) = rule {
+                                let action = rule.failure_action_in(p, ns, &input.request.namespace_labels);
+                                f.severity = if action.eq_ignore_ascii_case("enforce") {
+                                    Severity::Error
+                                } else {
+                                    Severity::Warning
+                                };
+                            }
+                            found.push(f);
+                        }
+                        Status::Error => {
+                            let message = format!(
+                                "Kyverno policy {} rule {} could not be evaluated on this object: {}. What it guards is unchecked here.",
+                                p.name, r.rule, r.message
+                            );
+                            let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message)
+                                .first_line()
+                                .build();
+                            f.fingerprint = Finding::fingerprint_of(&[
+                                RuleId::PolicyError.as_str(),
+                                &id,
+                                &file.path,
+                                &file.identity_key(doc.index),
+                            ]);
+                            found.push(f);
+                        }
+                    }
+                }
+            }
+            found
+        };
         let per_object: Vec<Vec<Finding>> = documents
             .par_iter()
             .map(|(file, doc)| {
                 // A panic (a bug) on one object is a finding on it; the
                 // others are still judged.
-                tollgate_core::catch_panic(|| {
-                let Some(object) = as_object(doc) else { return Vec::new() };
-                let object = &object;
-                let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-                let request = RequestInfo {
-                    operation: "CREATE".into(),
-                    namespace_labels: namespace_labels.get(ns).cloned().unwrap_or_default(),
-                    ..RequestInfo::default()
-                };
-                // A namespace the repository does not define still exists in
-                // the cluster: a Namespace with its name stands for it.
-                let namespace_object = namespaces.get(ns).cloned().or_else(|| {
-                    (!ns.is_empty()).then(|| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-                });
-                let input = EvalInput {
-                    request: request.clone(),
-                    exceptions: self.exceptions.clone(),
-                    cel: CelInput { request, namespace_object, ..cel_shared.clone() },
-                    ..EvalInput::default()
-                };
-                let mut found = Vec::new();
-                if judging > 0 {
-                    let converted = CelResource::new(object, &input.cel);
-                    for p in self.cel_policies.iter().filter(|p| !p.is_unbound()) {
-                        for r in p.evaluate(&converted, &input.cel) {
-                            match r.status {
-                                Status::Pass | Status::Skip => {}
-                                Status::Fail => {
-                                    let Some(meta) = self.metas.get(&p.name) else { continue };
-                                    let route = r.path.as_deref().map_or_else(Route::root, route_of_path);
-                                    let message = format!("{} ({} {}).", r.message.trim_end_matches('.'), p.kind, p.name);
-                                    let builder = FindingBuilder::new(meta, file, doc, &route, message);
-                                    let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
-                                    f.fingerprint =
-                                        Finding::fingerprint_of(&[&p.name, &r.rule, &file.path, &file.identity_key(doc.index), &route.to_string()]);
-                                    f.severity = if p.denies_for(&r.rule) { Severity::Error } else { Severity::Warning };
-                                    found.push(f);
-                                }
-                                Status::Error => {
-                                    let message = format!(
-                                        "{} `{}` could not be evaluated on this object: {}. What it guards is unchecked here.",
-                                        p.kind, p.name, r.message
-                                    );
-                                    let mut f =
-                                        FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
-                                    f.fingerprint =
-                                        Finding::fingerprint_of(&[RuleId::PolicyError.as_str(), &p.name, &r.rule, &file.path, &file.identity_key(doc.index)]);
-                                    found.push(f);
-                                }
-                            }
-                        }
-                    }
-                }
-                let all = evaluate_policies(&self.policies, object, &input);
-                for (p, responses) in self.policies.iter().zip(all) {
-                    for r in responses {
-                        let rule = p.rules.iter().find(|x| x.name == r.rule);
-                        let base = rule.and_then(|x| x.autogen_of.clone()).unwrap_or_else(|| r.rule.clone());
-                        let id = format!("{}/{base}", p.name);
-                        match r.status {
-                            Status::Pass | Status::Skip => {}
-                            Status::Fail => {
-                                let Some(meta) = self.metas.get(&id) else { continue };
-                                let route = r.path.as_deref().map_or_else(Route::root, route_of_path);
-                                let message = format!("{} (Kyverno policy {}, rule {}).", r.message.trim_end_matches('.'), p.name, r.rule);
-                                let builder = FindingBuilder::new(meta, file, doc, &route, message);
-                                let mut f = if route.is_root() { builder.first_line() } else { builder }.build();
-                                f.fingerprint = Finding::fingerprint_of(&[&id, &file.path, &file.identity_key(doc.index), &route.to_string()]);
-                                if let Some(rule) = rule {
-                                    let action = rule.failure_action_in(p, ns, &input.request.namespace_labels);
-                                    f.severity =
-                                        if action.eq_ignore_ascii_case("enforce") { Severity::Error } else { Severity::Warning };
-                                }
-                                found.push(f);
-                            }
-                            Status::Error => {
-                                let message = format!(
-                                    "Kyverno policy {} rule {} could not be evaluated on this object: {}. What it guards is unchecked here.",
-                                    p.name, r.rule, r.message
-                                );
-                                let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
-                                f.fingerprint = Finding::fingerprint_of(&[RuleId::PolicyError.as_str(), &id, &file.path, &file.identity_key(doc.index)]);
-                                found.push(f);
-                            }
-                        }
-                    }
-                }
-                found
-                })
-                .unwrap_or_else(|panic| {
-                    let message = format!(
-                        "The Kyverno engine failed on this object ({panic}); what its policies guard is unchecked here. This is a bug of tollgate, please report it."
-                    );
+                tollgate_core::catch_panic(|| judge(file, doc)).unwrap_or_else(|panic| {
+                    let message = panic.unchecked_message("Kyverno", "object");
                     let mut f =
                         FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
-                    f.fingerprint = Finding::fingerprint_of(&[RuleId::PolicyError.as_str(), "kyverno", &file.path, &file.identity_key(doc.index)]);
+                    let key = [RuleId::PolicyError.as_str(), "kyverno", &file.path, &file.identity_key(doc.index)];
+                    f.fingerprint = Finding::fingerprint_of(&key);
                     vec![f]
                 })
             })

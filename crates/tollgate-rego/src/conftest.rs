@@ -208,10 +208,10 @@ impl Conftest {
         self.evaluator_on(self.engine.replica())
     }
 
-    /// An evaluator on a clone of the compiled engine, sharing it: cheap to
-    /// make, but evaluators made so contend on several threads.
-    pub(crate) fn shared_evaluator(&self) -> Evaluator<'_> {
-        self.evaluator_on(self.engine.engine.clone())
+    /// The evaluator of the thread in `PerThread` slot `slot`, on its
+    /// engine (`Recorded::for_thread`).
+    pub(crate) fn thread_evaluator(&self, slot: usize) -> Evaluator<'_> {
+        self.evaluator_on(self.engine.for_thread(slot))
     }
 
     fn evaluator_on(&self, mut engine: regorus::Engine) -> Evaluator<'_> {
@@ -431,7 +431,7 @@ exception contains rules if { rules := ["label"] }
         // An evaluator on a shared clone (threads past the replicas) judges alike.
         let input = serde_json::json!({"kind": "Pod", "metadata": {"name": "x"}});
         let own = c.evaluator().evaluate(&input, &["main".to_owned()]);
-        let shared = c.shared_evaluator().evaluate(&input, &["main".to_owned()]);
+        let shared = c.thread_evaluator(crate::replica::MAX_REPLICAS).evaluate(&input, &["main".to_owned()]);
         assert_eq!((own.results, own.successes), (shared.results, shared.successes));
     }
 

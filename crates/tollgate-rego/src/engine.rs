@@ -15,7 +15,7 @@ use tollgate_core::{
 use crate::conftest::{Conftest, Namespaces, Outcome};
 use crate::gatekeeper::{Gatekeeper, TemplateEvaluator, inventory_of, review_of};
 use crate::policy::{Annotation, PolicyProblem};
-use crate::replica::{MAX_REPLICAS, PerThread};
+use crate::replica::PerThread;
 use tollgate_yaml::CoreScalar;
 
 /// Where the Rego policies come from and how they are run.
@@ -222,7 +222,7 @@ impl RegoEngine {
         }
     }
 
-    fn check_gatekeeper(&self, model: &RepositoryModel) -> Vec<Finding> {
+    fn check_gatekeeper<'s>(&'s self, model: &RepositoryModel) -> Vec<Finding> {
         if self.gatekeeper.constraints.is_empty() {
             return Vec::new();
         }
@@ -245,55 +245,51 @@ impl RegoEngine {
             })
             .collect();
         let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
-        // Each thread sets a template up with the inventory on its first
-        // object of that kind, on an engine of its own.
-        let evaluators: PerThread<(usize, TemplateEvaluators<'_>)> = PerThread::new();
-        objects
-            .par_iter()
-            .map(|(file, doc, object)| {
-                let judged = tollgate_core::catch_panic(|| {
-                evaluators.with(|slot| (slot, HashMap::new()), |(slot, evaluators)| {
-                    let mut out = Vec::new();
-                    let (review, target) = review_of(object);
-                    for c in &self.gatekeeper.constraints {
-                        let Some(template) = self.gatekeeper.templates.get(&c.kind) else { continue };
-                        if !c.matches(&target, &namespaces) {
-                            continue;
-                        }
-                        let evaluator = evaluators
-                            .entry(c.kind.as_str())
-                            .or_insert_with(|| {
-                                if *slot < MAX_REPLICAS {
-                                    template.independent_evaluator(&inventory)
-                                } else {
-                                    template.evaluator(&inventory)
-                                }
-                            });
-                        let id = format!("{}/{}", c.kind, c.name);
-                        let Some(meta) = self.metas.get(&id) else { continue };
-                        match evaluator.as_mut().map_err(|e| e.clone()).and_then(|e| e.violations(c, &review)) {
-                            Ok(violations) => {
-                                for v in violations {
-                                    let message = format!("{} (constraint {id}).", v.message.trim_end_matches('.'));
-                                    let key = [id.as_str(), &file.path, &file.identity_key(doc.index), &v.message];
-                                    out.push(document_finding(meta, file, doc, &Route::root(), message, Some(&key)));
-                                }
-                            }
-                            Err(e) => {
-                                let message = format!(
-                                    "Gatekeeper constraint {id} could not be evaluated on this object: {e}. What it guards is unchecked here."
-                                );
-                                let key = [RuleId::PolicyError.as_str(), id.as_str(), &file.path, &file.identity_key(doc.index)];
-                                out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
-                            }
+        // What one object gets from every constraint that matches it, with
+        // the thread's templates (each set up with the inventory on the
+        // thread's first object of its kind).
+        let judge = |templates: &mut TemplateEvaluators<'s>,
+                     slot: usize,
+                     (file, doc, object): &(&SourceFile, &Document, serde_json::Value)|
+         -> Vec<Finding> {
+            let mut out = Vec::new();
+            let (review, target) = review_of(object);
+            for c in &self.gatekeeper.constraints {
+                let Some(template) = self.gatekeeper.templates.get(&c.kind) else { continue };
+                if !c.matches(&target, &namespaces) {
+                    continue;
+                }
+                let evaluator =
+                    templates.entry(c.kind.as_str()).or_insert_with(|| template.thread_evaluator(slot, &inventory));
+                let id = format!("{}/{}", c.kind, c.name);
+                let Some(meta) = self.metas.get(&id) else { continue };
+                match evaluator.as_mut().map_err(|e| e.clone()).and_then(|e| e.violations(c, &review)) {
+                    Ok(violations) => {
+                        for v in violations {
+                            let message = format!("{} (constraint {id}).", v.message.trim_end_matches('.'));
+                            let key = [id.as_str(), &file.path, &file.identity_key(doc.index), &v.message];
+                            out.push(document_finding(meta, file, doc, &Route::root(), message, Some(&key)));
                         }
                     }
-                    out
-                })
-                });
-                judged.unwrap_or_else(|panic| vec![self.engine_failed(file, doc, "Gatekeeper", &panic)])
+                    Err(e) => {
+                        let message = format!(
+                            "Gatekeeper constraint {id} could not be evaluated on this object: {e}. What it guards is unchecked here."
+                        );
+                        let key =
+                            [RuleId::PolicyError.as_str(), id.as_str(), &file.path, &file.identity_key(doc.index)];
+                        out.push(document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key)));
+                    }
+                }
+            }
+            out
+        };
+        let evaluators: PerThread<TemplateEvaluators<'s>> = PerThread::new();
+        objects
+            .par_iter()
+            .flat_map_iter(|object| {
+                tollgate_core::catch_panic(|| evaluators.with(|_| HashMap::new(), |t, slot| judge(t, slot, object)))
+                    .unwrap_or_else(|panic| vec![self.engine_failed(object.0, object.1, "Gatekeeper", &panic)])
             })
-            .flatten()
             .collect()
     }
 
@@ -306,9 +302,7 @@ impl RegoEngine {
         engine: &str,
         panic: &tollgate_core::Panicked,
     ) -> Finding {
-        let message = format!(
-            "The {engine} engine failed on this document ({panic}); what its policies guard is unchecked here. This is a bug of tollgate, please report it."
-        );
+        let message = panic.unchecked_message(engine, "document");
         let key = [RuleId::PolicyError.as_str(), engine, &file.path, &file.identity_key(doc.index)];
         document_finding(&self.policy_error, file, doc, &Route::root(), message, Some(&key))
     }
@@ -372,14 +366,8 @@ impl PolicyEngine for RegoEngine {
                         let mut found = Vec::new();
                         let judged = tollgate_core::catch_panic(|| {
                             evaluators.with(
-                                |slot| {
-                                    if slot < MAX_REPLICAS {
-                                        self.conftest.evaluator()
-                                    } else {
-                                        self.conftest.shared_evaluator()
-                                    }
-                                },
-                                |evaluator| self.check_document(evaluator, file, doc, &mut found),
+                                |slot| self.conftest.thread_evaluator(slot),
+                                |evaluator, _| self.check_document(evaluator, file, doc, &mut found),
                             );
                         });
                         if let Err(panic) = judged {

@@ -288,11 +288,11 @@ impl Template {
         self.evaluator_on(inventory, |recorded| recorded.engine.clone())
     }
 
-    /// [`Template::evaluator`] on an engine of its own: the template is
-    /// compiled again for it, so that evaluators on several threads share no
-    /// memory they write (see `replica.rs`). Make one per thread.
-    pub fn independent_evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
-        self.evaluator_on(inventory, crate::replica::Recorded::replica)
+    /// [`Template::evaluator`] for the thread in `PerThread` slot `slot`,
+    /// on its engine (`Recorded::for_thread`): evaluators on several threads
+    /// then share no memory they write (see `replica.rs`).
+    pub(crate) fn thread_evaluator(&self, slot: usize, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
+        self.evaluator_on(inventory, |recorded| recorded.for_thread(slot))
     }
 
     fn evaluator_on(

@@ -14,10 +14,11 @@
 //! So an engine is built through a [`Recorded`] engine, which also keeps
 //! what was added to it (each policy text as added, after tollgate's
 //! rewrites, and the data), and [`Recorded::replica`] builds the same engine
-//! again, sharing nothing with it. [`PerThread`] keeps one value (one
-//! replica) for each worker thread of rayon's pool; from the
-//! [`MAX_REPLICAS`]th thread on, callers make clones, so that a machine with
-//! many cores does not compile the policies once per core.
+//! again, sharing nothing with it. [`PerThread`] keeps one value for each
+//! worker thread of rayon's pool, and [`Recorded::for_thread`] gives each
+//! its engine: a replica, or from the [`MAX_REPLICAS`]th thread on a clone,
+//! so that a machine with many cores does not compile the policies once per
+//! core.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -42,7 +43,7 @@ struct Added {
 }
 
 /// Threads of [`PerThread`] slots from this one on evaluate on clones, not
-/// replicas. Each replica holds a compiled copy of the policies: on a
+/// replicas ([`Recorded::for_thread`]). Each replica holds a compiled copy of the policies: on a
 /// machine with many cores, a large policy set compiled once per thread
 /// would cost more memory (and start-up) than the contention it saves.
 pub(crate) const MAX_REPLICAS: usize = 16;
@@ -111,6 +112,14 @@ impl Recorded {
     }
 }
 
+impl Recorded {
+    /// The engine of the thread in [`PerThread`] slot `slot`: a replica, or
+    /// past [`MAX_REPLICAS`] a clone.
+    pub(crate) fn for_thread(&self, slot: usize) -> regorus::Engine {
+        if slot < MAX_REPLICAS { self.replica() } else { self.engine.clone() }
+    }
+}
+
 /// regorus analyses the policies at the first evaluation after a change;
 /// any query does it. Its result is of no interest (an error would come
 /// again, and be reported, at the real evaluation).
@@ -132,17 +141,17 @@ impl<T> PerThread<T> {
         PerThread { slots: (0..rayon::current_num_threads().max(1)).map(|_| Mutex::new(None)).collect() }
     }
 
-    /// Runs `f` on this thread's value, made by `make` (given the slot's
-    /// index) on first use. `f` must not wait on rayon work (no parallel
+    /// Runs `f` on this thread's value, made by `make` on first use; both
+    /// are given the slot's index. `f` must not wait on rayon work (no parallel
     /// iterator inside): the thread could then run another item needing the
     /// same slot. Should `f` panic (a bug), the value, which it may have
     /// left half changed, is dropped (the next use makes a new one) and the
     /// panic goes on to the caller.
-    pub(crate) fn with<R>(&self, make: impl FnOnce(usize) -> T, f: impl FnOnce(&mut T) -> R) -> R {
+    pub(crate) fn with<R>(&self, make: impl FnOnce(usize) -> T, f: impl FnOnce(&mut T, usize) -> R) -> R {
         let index = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
         let mut slot = self.slots[index].lock().unwrap_or_else(PoisonError::into_inner);
         let value = slot.get_or_insert_with(|| make(index));
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(value))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(value, index))) {
             Ok(r) => r,
             Err(panic) => {
                 *slot = None;
@@ -189,13 +198,13 @@ mod tests {
             vec![1]
         };
         let caught = tollgate_core::catch_panic(|| {
-            per.with(make, |v: &mut Vec<i32>| {
+            per.with(make, |v: &mut Vec<i32>, _| {
                 v.push(2);
                 panic!("a bug")
             })
         });
         assert_eq!(caught.map_err(|p| p.0), Err("a bug".to_owned()));
-        assert_eq!(per.with(make, |v| v.clone()), vec![1], "made again, not [1, 2]");
+        assert_eq!(per.with(make, |v, _| v.clone()), vec![1], "made again, not [1, 2]");
         assert_eq!(made.get(), 2);
     }
 
@@ -214,7 +223,7 @@ mod tests {
                             made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             0usize
                         },
-                        |seen| {
+                        |seen, _| {
                             *seen += 1;
                             i
                         },
