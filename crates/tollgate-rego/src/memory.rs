@@ -19,17 +19,16 @@ pub const EVALUATION_MEMORY: u64 = 2 << 30;
 /// in force before the first comes back.
 #[derive(Debug)]
 pub struct MemoryLimit {
-    id: u64,
+    bytes: u64,
 }
 
-/// The live limits (an id and its bytes) and the limit before the first.
+/// The live limits (in bytes) and the limit before the first.
 struct Live {
-    next_id: u64,
-    limits: Vec<(u64, u64)>,
+    limits: Vec<u64>,
     before: Option<u64>,
 }
 
-static LIVE: std::sync::Mutex<Live> = std::sync::Mutex::new(Live { next_id: 0, limits: Vec::new(), before: None });
+static LIVE: std::sync::Mutex<Live> = std::sync::Mutex::new(Live { limits: Vec::new(), before: None });
 
 fn live() -> std::sync::MutexGuard<'static, Live> {
     LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -44,19 +43,21 @@ impl MemoryLimit {
         if live.limits.is_empty() {
             live.before = regorus::global_memory_limit();
         }
-        let id = live.next_id;
-        live.next_id += 1;
-        live.limits.push((id, in_use.saturating_add(extra)));
-        regorus::set_global_memory_limit(live.limits.iter().map(|&(_, bytes)| bytes).max());
-        MemoryLimit { id }
+        let bytes = in_use.saturating_add(extra);
+        live.limits.push(bytes);
+        regorus::set_global_memory_limit(live.limits.iter().copied().max());
+        MemoryLimit { bytes }
     }
 }
 
 impl Drop for MemoryLimit {
     fn drop(&mut self) {
         let mut live = live();
-        live.limits.retain(|&(id, _)| id != self.id);
-        let limit = live.limits.iter().map(|&(_, bytes)| bytes).max().or(live.before);
+        // One of the live limits of this size (any: they are alike).
+        if let Some(at) = live.limits.iter().position(|&bytes| bytes == self.bytes) {
+            live.limits.swap_remove(at);
+        }
+        let limit = live.limits.iter().copied().max().or(live.before);
         regorus::set_global_memory_limit(limit);
     }
 }

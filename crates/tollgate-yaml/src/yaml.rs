@@ -87,7 +87,7 @@ enum Frame {
 const SCAN_LIMIT: usize = 16;
 
 struct Builder<'a> {
-    index: LineIndex<'a>,
+    index: &'a LineIndex<'a>,
     limits: Limits,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
@@ -117,8 +117,10 @@ struct Builder<'a> {
 /// assert_eq!(docs[0].root.get(&Route::parse("/other/x")).and_then(|n| n.as_i64()), Some(1));
 /// ```
 pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseError> {
+    // Built once, for every attempt below and for their errors.
+    let index = LineIndex::new(text);
     // (An ASCII text, nearly every file, cannot hold them: one fast pass.)
-    if !text.is_ascii()
+    if !index.ascii
         && let Some(at) = text.find(['\u{85}', '\u{2028}', '\u{2029}'])
     {
         // YAML 1.1 readers (go-yaml, so Kubernetes, Argo CD and Flux) end a
@@ -137,10 +139,10 @@ pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseErr
                 u32::from(c),
                 u32::from(c)
             ),
-            position: LineIndex::new(text).position_of_offset(at),
+            position: index.position_of_offset(at),
         });
     }
-    match parse_with(text, text, &[], limits) {
+    match parse_with(&index, text, &[], limits) {
         Err(e) if e.message().contains("invalid indentation in quoted scalar") => {
             // libyaml, go-yaml (and so Kubernetes) accept continuation lines of a
             // multi-line quoted scalar at the key's own indentation, and
@@ -151,17 +153,23 @@ pub fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Document>, ParseErr
             if shifts.iter().all(|&s| s == 0) {
                 return Err(e);
             }
-            parse_with(text, &fixed, &shifts, limits).map_err(|_| e)
+            parse_with(&index, &fixed, &shifts, limits).map_err(|_| e)
         }
         other => other,
     }
 }
 
-/// Parses `scanned` (the original `text`, or a copy with some lines indented
-/// by `shifts[line]` more columns) with positions in `text`.
-fn parse_with(text: &str, scanned: &str, shifts: &[usize], limits: &Limits) -> Result<Vec<Document>, ParseError> {
+/// Parses `scanned` (the original text, or a copy with some lines indented
+/// by `shifts[line]` more columns) with positions in the original text, the
+/// one `index` is of.
+fn parse_with<'a>(
+    index: &'a LineIndex<'a>,
+    scanned: &str,
+    shifts: &[usize],
+    limits: &Limits,
+) -> Result<Vec<Document>, ParseError> {
     let mut builder = Builder {
-        index: LineIndex::new(text),
+        index,
         limits: *limits,
         anchors: HashMap::new(),
         alias_nodes: 0,
