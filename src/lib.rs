@@ -40,7 +40,7 @@ pub fn rules_markdown(registry: &Registry) -> String {
     use std::collections::BTreeMap;
     let mut areas: BTreeMap<&str, Vec<&tollgate_core::RuleMeta>> = BTreeMap::new();
     for r in registry.rules() {
-        areas.entry(r.meta.tags.first().map_or("other", String::as_str)).or_default().push(&r.meta);
+        areas.entry(r.meta.tags.first().map_or("other", |t| &**t)).or_default().push(&r.meta);
     }
     let mut s = String::from(
         "# tollgate rules\n\nGenerated from `rules/*.md` by `tollgate rules --docs docs/rules`; do not edit by hand.\nEach rule's page is `docs/rules/<id>.md` (`tollgate explain <id>` prints it).\n",

@@ -47,7 +47,7 @@ impl Rule for GuardrailWeakened {
             }
         };
         Some(RuleSummary {
-            rule_id: cx.meta().id.clone(),
+            rule_id: cx.meta().id.to_string(),
             title: format!(
                 "{} change(s) to the guardrails in {}..{} ({weakening} weaken them); the base branch's guardrails judged this range",
                 all.0.len(),

@@ -16,7 +16,7 @@ fn report_for(rule_dir: &Path, rule: &str) -> CheckReport {
     let mut config = Config::discover(rule_dir, None, &registry).expect("fixture config");
     for r in registry.rules() {
         let on = r.meta.id == rule || r.meta.id == "parse-error";
-        config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });
+        config.rules.insert(r.meta.id.to_string(), RuleSettings { enabled: Some(on), severity: None });
     }
     let options = CheckOptions {
         engines: tollgate::policy_engines(rule_dir, &config, &tollgate_rego::RegoOptions::default(), &[])

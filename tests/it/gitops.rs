@@ -15,7 +15,7 @@ fn findings(repo: &TempRepo, rule: &str) -> Vec<Finding> {
     };
     for r in registry.rules() {
         let on = r.meta.id == rule || r.meta.id == "parse-error";
-        config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });
+        config.rules.insert(r.meta.id.to_string(), RuleSettings { enabled: Some(on), severity: None });
     }
     let report = check(&repo.path, &config, &registry, &CheckOptions::default()).expect("check");
     assert!(!report.findings.iter().any(|f| f.rule_id == "parse-error"), "{:#?}", report.findings);

@@ -10,7 +10,7 @@ fn findings(repo: &TempRepo, rule: &str, config_text: &str) -> Vec<Finding> {
         Config::from_text(config_text, ".tollgate.yaml", &tollgate::registry().expect("registry")).expect("config");
     for r in registry.rules() {
         let on = r.meta.id == rule;
-        config.rules.insert(r.meta.id.clone(), RuleSettings { enabled: Some(on), severity: None });
+        config.rules.insert(r.meta.id.to_string(), RuleSettings { enabled: Some(on), severity: None });
     }
     let report = check(&repo.path, &config, &registry, &CheckOptions::default()).expect("check");
     report.findings.into_iter().filter(|f| !f.is_suppressed()).collect()

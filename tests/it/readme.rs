@@ -135,7 +135,7 @@ fn rule_table_is_the_registry() {
             documented.insert(id.to_owned());
         }
     }
-    let registered: BTreeSet<String> = registry.rules().iter().map(|r| r.meta.id.clone()).collect();
+    let registered: BTreeSet<String> = registry.rules().iter().map(|r| r.meta.id.to_string()).collect();
     let missing: Vec<_> = registered.difference(&documented).collect();
     assert!(missing.is_empty(), "rules missing from the README's rule table: {missing:?}");
 }

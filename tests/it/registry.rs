@@ -8,7 +8,7 @@ use super::support::workspace;
 #[test]
 fn every_rule_has_its_page_and_every_page_a_rule() {
     let registry = tollgate::registry().expect("every page parses and has its sections");
-    let registered: BTreeSet<String> = registry.rules().iter().map(|r| r.meta.id.clone()).collect();
+    let registered: BTreeSet<String> = registry.rules().iter().map(|r| r.meta.id.to_string()).collect();
     let pages: BTreeSet<String> = std::fs::read_dir(workspace().join("rules"))
         .expect("rules/")
         .filter_map(std::result::Result::ok)
@@ -36,7 +36,7 @@ fn every_rule_has_fixtures() {
     // History rules need a git repository; their tests build one at run time
     // (history and keys are never checked in), see `tests/it/range.rs`.
     for r in registry.rules().iter().filter(|r| !r.meta.tags.iter().any(|t| t == "git")) {
-        let dir = workspace().join("testdata/rules").join(&r.meta.id);
+        let dir = workspace().join("testdata/rules").join(&*r.meta.id);
         let mut files = Vec::new();
         let mut stack = vec![dir.clone()];
         while let Some(d) = stack.pop() {

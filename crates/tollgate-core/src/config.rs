@@ -242,7 +242,7 @@ impl Config {
     /// assert!(err.to_string().contains(".tollgate.yaml:1:1: unknown key `enviroments`"));
     /// ```
     pub fn from_text(text: &str, file: &str, rules: &Registry) -> Result<Config, CoreError> {
-        let known_rules: Vec<&str> = rules.rules().iter().map(|r| r.meta.id.as_str()).collect();
+        let known_rules: Vec<&str> = rules.rules().iter().map(|r| &*r.meta.id).collect();
         let diag = |span: Span, message: String| ConfigDiagnostic {
             file: file.to_owned(),
             line: span.start.line.max(1),

@@ -34,6 +34,7 @@ mod render;
 mod rule;
 mod rule_id;
 mod runner;
+mod sections;
 mod severity;
 mod suppress;
 mod wildcard;

@@ -41,26 +41,20 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Registers one more rule.
+    /// Registers one more rule. A rule tollgate ships (its page is one of
+    /// `rules/<id>.md`) takes its metadata from the static table generated
+    /// and checked at build time ([`crate::RuleId::meta`]); any other page
+    /// is parsed and checked here.
     pub fn add(&mut self, rule: Arc<dyn Rule>) -> Result<(), CoreError> {
         let page = rule.page();
-        let meta = RuleMeta::from_page(page).map_err(|m| page_error(page, m))?;
-        if !is_kebab_case(&meta.id) {
-            return Err(page_error(page, PageError::NotKebabCase(meta.id)));
+        let meta = match crate::RuleId::of_page(page) {
+            Some(builtin) => builtin.meta().clone(),
+            None => checked_meta(page)?,
+        };
+        if self.index.contains_key(&*meta.id) {
+            return Err(CoreError::DuplicateRule(meta.id.into_owned()));
         }
-        let mut from = 0;
-        for section in REQUIRED_SECTIONS {
-            match meta.docs[from..].find(section) {
-                Some(at) => from += at + section.len(),
-                None => {
-                    return Err(page_error(page, PageError::MissingSection(section)));
-                }
-            }
-        }
-        if self.index.contains_key(&meta.id) {
-            return Err(CoreError::DuplicateRule(meta.id));
-        }
-        self.index.insert(meta.id.clone(), self.rules.len());
+        self.index.insert(meta.id.to_string(), self.rules.len());
         let judges = rule.judges();
         self.rules.push(RegisteredRule { meta, rule, judges });
         Ok(())
@@ -78,6 +72,24 @@ impl Registry {
 
     /// The registered id closest to `id`, for "did you mean" hints.
     pub fn suggest(&self, id: &str) -> Option<&str> {
-        crate::config::closest(id, self.rules.iter().map(|r| r.meta.id.as_str()))
+        crate::config::closest(id, self.rules.iter().map(|r| &*r.meta.id))
     }
+}
+
+/// The metadata of a page that is not one of tollgate's own: parsed, with a
+/// kebab-case id and the required sections in order (what `build.rs` checks
+/// of tollgate's pages).
+fn checked_meta(page: &str) -> Result<RuleMeta, CoreError> {
+    let meta = RuleMeta::from_page(page).map_err(|m| page_error(page, m))?;
+    if !is_kebab_case(&meta.id) {
+        return Err(page_error(page, PageError::NotKebabCase(meta.id.into_owned())));
+    }
+    let mut from = 0;
+    for section in REQUIRED_SECTIONS {
+        match meta.docs[from..].find(section) {
+            Some(at) => from += at + section.len(),
+            None => return Err(page_error(page, PageError::MissingSection(section))),
+        }
+    }
+    Ok(meta)
 }

@@ -1,6 +1,8 @@
 //! Rules: their metadata (read from their documentation page) and the trait
 //! every source of findings implements.
 
+use std::borrow::Cow;
+
 use tollgate_yaml::{Document, Limits, Position, Route, Span, parse_yaml};
 
 use crate::config::Config;
@@ -38,8 +40,7 @@ macro_rules! rules {
     };
 }
 
-/// Sections every rule page must have, in this order.
-pub const REQUIRED_SECTIONS: [&str; 4] = ["## What it finds", "## Why it matters", "## Bad", "## Fixed"];
+pub use crate::sections::REQUIRED_SECTIONS;
 
 /// Why a rule page cannot be read: what [`RuleMeta::from_page`] and
 /// [`crate::Registry::add`] refuse.
@@ -82,24 +83,26 @@ pub enum PageError {
     MissingSection(&'static str),
 }
 
-/// A rule's metadata, parsed from the front matter of its page.
+/// A rule's metadata, parsed from the front matter of its page. A rule
+/// tollgate ships has its metadata in a static table generated from its page
+/// at build time ([`RuleId::meta`]): its texts are borrowed, not allocated.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RuleMeta {
     /// Stable kebab-case id; the SARIF `ruleId`.
-    pub id: String,
+    pub id: Cow<'static, str>,
     /// `PascalCase` name for SARIF `name`.
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// Default severity.
     pub severity: Severity,
     /// One-sentence summary.
-    pub summary: String,
+    pub summary: Cow<'static, str>,
     /// Tags (SARIF `properties.tags`).
-    pub tags: Vec<String>,
+    pub tags: Cow<'static, [Cow<'static, str>]>,
     /// SARIF `properties.precision`.
-    pub precision: String,
+    pub precision: Cow<'static, str>,
     /// SARIF `properties.security-severity`, for rules that guard production.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub security_severity: Option<String>,
+    pub security_severity: Option<Cow<'static, str>>,
     /// Whether the rule runs without being enabled in configuration.
     pub enabled_by_default: bool,
     /// Whether an inline `# tollgate: ignore[...]` comment may suppress its
@@ -110,7 +113,7 @@ pub struct RuleMeta {
     pub inline_suppression: bool,
     /// The page body (Markdown, without front matter).
     #[serde(skip)]
-    pub docs: String,
+    pub docs: Cow<'static, str>,
     /// Where the rule is documented. `None` for tollgate's own rules (their
     /// page under `rules/`); a policy engine's rule gives its policy's
     /// `related_resources`, or nothing.
@@ -135,7 +138,7 @@ impl RuleMeta {
         let (front, body) = (&rest[..=end], &rest[end + 5..]);
         let docs = parse_yaml(front, &Limits::default()).map_err(PageError::FrontMatter)?;
         let root = docs.first().map(|d| &d.root).ok_or(PageError::EmptyFrontMatter)?;
-        let text = |key: &str| root.get_key(key).and_then(|n| n.as_str()).map(str::to_owned);
+        let text = |key: &str| root.get_key(key).and_then(|n| n.as_str()).map(|s| Cow::<str>::Owned(s.to_owned()));
         let missing = |key, expected| PageError::Missing { key, expected };
         let id = text("id").ok_or(missing("id", "a kebab-case slug"))?;
         let severity = text("severity").ok_or(missing("severity", "error, warning or note"))?.parse()?;
@@ -145,8 +148,9 @@ impl RuleMeta {
             .and_then(|t| t.as_sequence())
             .ok_or(missing("tags", "a list"))?
             .iter()
-            .filter_map(|t| t.as_str().map(str::to_owned))
-            .collect();
+            .filter_map(|t| t.as_str().map(|t| Cow::Owned(t.to_owned())))
+            .collect::<Vec<_>>()
+            .into();
         for key in root.as_mapping().map(|m| m.iter().map(|(k, _)| k).collect::<Vec<_>>()).unwrap_or_default() {
             if ![
                 "id",
@@ -165,19 +169,19 @@ impl RuleMeta {
             }
         }
         Ok(RuleMeta {
-            name: text("name").unwrap_or_else(|| pascal_case(&id)),
+            name: text("name").unwrap_or_else(|| Cow::Owned(pascal_case(&id))),
             id,
             severity,
             summary,
             tags,
-            precision: text("precision").unwrap_or_else(|| "high".to_owned()),
+            precision: text("precision").unwrap_or(Cow::Borrowed("high")),
             security_severity: text("security-severity"),
             enabled_by_default: root.get_key("enabled").and_then(tollgate_yaml::Node::as_bool).unwrap_or(true),
             inline_suppression: root
                 .get_key("inline-suppression")
                 .and_then(tollgate_yaml::Node::as_bool)
                 .unwrap_or(true),
-            docs: body.trim_start().to_owned(),
+            docs: Cow::Owned(body.trim_start().to_owned()),
             help_uri: None,
             in_catalog: true,
         })
@@ -195,20 +199,20 @@ impl RuleMeta {
     /// ```
     /// use tollgate_core::{RuleMeta, Severity};
     /// let m = RuleMeta::policy("pod-baseline/no-privileged", Severity::Error, "No privileged pods", vec![], "");
-    /// assert_eq!((m.name.as_str(), m.in_catalog), ("PodBaselineNoPrivileged", false));
+    /// assert_eq!((&*m.name, m.in_catalog), ("PodBaselineNoPrivileged", false));
     /// ```
     pub fn policy(id: &str, severity: crate::Severity, summary: &str, tags: Vec<String>, docs: &str) -> RuleMeta {
         RuleMeta {
-            id: id.to_owned(),
-            name: pascal_case(id),
+            id: Cow::Owned(id.to_owned()),
+            name: Cow::Owned(pascal_case(id)),
             severity,
-            summary: summary.chars().take(1000).collect(),
-            tags,
-            precision: "high".to_owned(),
+            summary: Cow::Owned(summary.chars().take(1000).collect()),
+            tags: tags.into_iter().map(Cow::Owned).collect::<Vec<_>>().into(),
+            precision: Cow::Borrowed("high"),
             security_severity: None,
             enabled_by_default: true,
             inline_suppression: true,
-            docs: docs.to_owned(),
+            docs: Cow::Owned(docs.to_owned()),
             help_uri: None,
             in_catalog: false,
         }
@@ -216,8 +220,7 @@ impl RuleMeta {
 
     /// The metadata of `policy-error`, which every policy engine reports.
     pub fn policy_error() -> RuleMeta {
-        // Generated from rules/ and checked by `rule_id`'s tests.
-        RuleMeta::from_page(RuleId::PolicyError.page()).unwrap_or_else(|e| panic!("rules/policy-error.md: {e}"))
+        RuleId::PolicyError.meta().clone()
     }
 }
 

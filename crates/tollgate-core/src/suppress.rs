@@ -374,7 +374,7 @@ pub(crate) fn added_suppressions(
         }
     }
     let summary = (!items.is_empty()).then(|| crate::runner::RuleSummary {
-        rule_id: meta.id.clone(),
+        rule_id: meta.id.to_string(),
         title: format!("{} inline suppression(s) added in {}..{}", items.len(), range.base, range.head),
         columns: ("comment".to_owned(), "suppresses".to_owned()),
         items,

@@ -199,8 +199,7 @@ impl RegoEngine {
             let id = format!("{}.{}", result.namespace, result.rule);
             let Some(meta) = self.metas.get(&id) else { continue };
             let route = result.path.as_ref().map_or_else(Route::root, |p| route_of(p));
-            let key =
-                [meta.id.as_str(), &file.path, &file.identity_key(doc.index), &route.to_string(), &result.message];
+            let key = [&*meta.id, &file.path, &file.identity_key(doc.index), &route.to_string(), &result.message];
             let mut finding = document_finding(meta, file, doc, &route, result.message.clone(), Some(&key));
             if result.outcome == Outcome::Exception {
                 finding.message = format!("Rule `data.{id}` is exempted by an `exception` rule for this input.");
@@ -345,7 +344,7 @@ impl PolicyEngine for RegoEngine {
                         });
                         let (file, doc, route) = target.unwrap_or((first_file, first_doc, Route::root()));
                         let key = [
-                            meta.id.as_str(),
+                            &meta.id,
                             "combine",
                             &file.path,
                             &file.identity_key(doc.index),

@@ -37,7 +37,7 @@ fn document<'a>(report: &'a CheckReport, options: &ReportOptions) -> JsonReport<
             counts: Counts::of(&report.findings),
             files: report.stats.files,
             documents: report.stats.documents,
-            rules: report.rules.iter().map(|r| r.id.clone()).collect(),
+            rules: report.rules.iter().map(|r| r.id.to_string()).collect(),
             sections: report.summaries.iter().collect(),
             range: report.model.range.as_ref(),
         },

@@ -96,9 +96,9 @@ fn full_description(meta: &RuleMeta) -> String {
 
 fn descriptor(meta: &RuleMeta) -> ReportingDescriptor {
     let mut props = BTreeMap::new();
-    props.insert("precision".to_owned(), serde_json::Value::String(meta.precision.clone()));
+    props.insert("precision".to_owned(), serde_json::Value::String(meta.precision.to_string()));
     if let Some(ss) = &meta.security_severity {
-        props.insert("security-severity".to_owned(), serde_json::Value::String(ss.clone()));
+        props.insert("security-severity".to_owned(), serde_json::Value::String(ss.to_string()));
     }
     let level_value = serde_json::Value::String(meta.severity.as_str().to_owned());
     let mut descriptor = ReportingDescriptor::builder()
@@ -110,7 +110,10 @@ fn descriptor(meta: &RuleMeta) -> ReportingDescriptor {
         .full_description(MultiformatMessageString::builder().text(full_description(meta)).build())
         .help(MultiformatMessageString::builder().text(meta.page_markdown()).markdown(meta.page_markdown()).build())
         .default_configuration(ReportingConfiguration { level: Some(level_value), ..ReportingConfiguration::default() })
-        .properties(PropertyBag { tags: Some(meta.tags.clone()), additional_properties: props })
+        .properties(PropertyBag {
+            tags: Some(meta.tags.iter().map(ToString::to_string).collect()),
+            additional_properties: props,
+        })
         .build();
     // Policy rules have no page in tollgate's catalog: link their own docs, or nothing.
     descriptor.help_uri = if meta.in_catalog {
@@ -235,25 +238,14 @@ fn result(f: &Finding, rule_index: i64, anchor: Option<&str>) -> SarifResult {
 pub fn to_sarif(report: &CheckReport, options: &ReportOptions) -> Sarif {
     // Every rule that ran, plus any rule a finding names (policy engines).
     let mut metas: Vec<RuleMeta> = report.rules.clone();
-    let mut index: HashMap<String, usize> = metas.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
+    let mut index: HashMap<String, usize> = metas.iter().enumerate().map(|(i, m)| (m.id.to_string(), i)).collect();
     let mut active: Vec<&Finding> = report.active().collect();
     for f in &active {
         if !index.contains_key(&f.rule_id) {
             index.insert(f.rule_id.clone(), metas.len());
-            metas.push(RuleMeta {
-                id: f.rule_id.clone(),
-                name: f.rule_id.clone(),
-                severity: f.severity,
-                summary: f.rule_id.clone(),
-                tags: Vec::new(),
-                precision: "high".to_owned(),
-                security_severity: None,
-                enabled_by_default: true,
-                inline_suppression: true,
-                docs: String::new(),
-                help_uri: None,
-                in_catalog: false,
-            });
+            let mut meta = RuleMeta::policy(&f.rule_id, f.severity, &f.rule_id, Vec::new(), "");
+            meta.name = f.rule_id.clone().into();
+            metas.push(meta);
         }
     }
     let total = active.len();

@@ -57,7 +57,7 @@ impl Rule for UnsignedCommit {
             ));
         }
         Some(RuleSummary {
-            rule_id: cx.meta().id.clone(),
+            rule_id: cx.meta().id.to_string(),
             title: format!(
                 "Signatures of the {} commit(s) in {}..{}: {trusted} trusted, {unsigned} unsigned, {untrusted} untrusted, {bad} bad, {outside} outside the signer's paths",
                 range.commits.len(),

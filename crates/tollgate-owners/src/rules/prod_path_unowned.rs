@@ -56,7 +56,7 @@ impl Rule for ProdPathUnowned {
             })
             .collect();
         Some(RuleSummary {
-            rule_id: cx.meta().id.clone(),
+            rule_id: cx.meta().id.to_string(),
             columns: ("file".to_owned(), "review".to_owned()),
             title: format!(
                 "{} changed prod file(s) in {}..{} (owners from {})",
