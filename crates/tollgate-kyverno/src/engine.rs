@@ -543,6 +543,19 @@ impl PolicyEngine for KyvernoEngine {
             ..CelInput::default()
         };
         let policy_error = RuleMeta::policy_error();
+        // A `policy-error` on an object's first line, when what `what`
+        // names could not judge it; fingerprinted by `what`, the file and
+        // the object.
+        let unchecked = |file: &SourceFile, doc: &tollgate_core::Document, message: String, what: &[&str]| {
+            let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
+            let identity = file.identity_key(doc.index);
+            let key: Vec<&str> = std::iter::once(RuleId::PolicyError.as_str())
+                .chain(what.iter().copied())
+                .chain([file.path.as_str(), identity.as_str()])
+                .collect();
+            f.fingerprint = Finding::fingerprint_of(&key);
+            f
+        };
         // What one object gets from every policy.
         let judge = |file: &SourceFile, doc: &tollgate_core::Document| -> Vec<Finding> {
             let Some(object) = as_object(doc) else { return Vec::new() };
@@ -593,17 +606,7 @@ impl PolicyEngine for KyvernoEngine {
                                     "{} `{}` could not be evaluated on this object: {}. What it guards is unchecked here.",
                                     p.kind, p.name, r.message
                                 );
-                                let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message)
-                                    .first_line()
-                                    .build();
-                                f.fingerprint = Finding::fingerprint_of(&[
-                                    RuleId::PolicyError.as_str(),
-                                    &p.name,
-                                    &r.rule,
-                                    &file.path,
-                                    &file.identity_key(doc.index),
-                                ]);
-                                found.push(f);
+                                found.push(unchecked(file, doc, message, &[&p.name, &r.rule]));
                             }
                         }
                     }
@@ -649,16 +652,7 @@ impl PolicyEngine for KyvernoEngine {
                                 "Kyverno policy {} rule {} could not be evaluated on this object: {}. What it guards is unchecked here.",
                                 p.name, r.rule, r.message
                             );
-                            let mut f = FindingBuilder::new(&policy_error, file, doc, &Route::root(), message)
-                                .first_line()
-                                .build();
-                            f.fingerprint = Finding::fingerprint_of(&[
-                                RuleId::PolicyError.as_str(),
-                                &id,
-                                &file.path,
-                                &file.identity_key(doc.index),
-                            ]);
-                            found.push(f);
+                            found.push(unchecked(file, doc, message, &[&id]));
                         }
                     }
                 }
@@ -671,12 +665,7 @@ impl PolicyEngine for KyvernoEngine {
                 // A panic (a bug) on one object is a finding on it; the
                 // others are still judged.
                 tollgate_core::catch_panic(|| judge(file, doc)).unwrap_or_else(|panic| {
-                    let message = panic.unchecked_message("Kyverno", "object");
-                    let mut f =
-                        FindingBuilder::new(&policy_error, file, doc, &Route::root(), message).first_line().build();
-                    let key = [RuleId::PolicyError.as_str(), "kyverno", &file.path, &file.identity_key(doc.index)];
-                    f.fingerprint = Finding::fingerprint_of(&key);
-                    vec![f]
+                    vec![unchecked(file, doc, panic.unchecked_message("Kyverno", "object"), &["kyverno"])]
                 })
             })
             .collect();
