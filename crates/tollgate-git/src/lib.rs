@@ -138,6 +138,56 @@ pub enum TreeError {
     },
 }
 
+/// What gix or the object store said.
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+fn cause(e: impl std::error::Error + Send + Sync + 'static) -> Cause {
+    Box::new(e)
+}
+
+/// Why the commits of a range could not be read; its message is
+/// [`RangeInfo::problem`]. Each says what failed and, where fetching more
+/// history helps, how to fetch it.
+#[derive(Debug, thiserror::Error)]
+enum RangeError {
+    /// The root is not in a repository, or a revision is unknown or not a commit.
+    #[error(transparent)]
+    Revision(#[from] TreeError),
+    /// A shallow clone lacks the commits of the range.
+    #[error("the clone is shallow, so the commits between `{base}` and `{head}` are not all present. {FETCH_HINT}")]
+    Shallow { base: String, head: String },
+    /// A revision's object could not be read.
+    #[error("cannot read `{revision}`: {cause}")]
+    RevisionUnreadable { revision: String, cause: Cause },
+    /// The merge base could not be computed.
+    #[error("cannot compute the merge base of `{base}` and `{head}`: {cause}. {FETCH_HINT}")]
+    MergeBase { base: String, head: String, cause: Cause },
+    /// The two commits share no history.
+    #[error("`{base}` and `{head}` have no common ancestor. {FETCH_HINT}")]
+    NoCommonAncestor { base: String, head: String },
+    /// A path of the base commit is not a file.
+    #[error("`{path}` is not a regular file at `{base}`")]
+    NotAFile { path: String, base: String },
+    /// The commits of the range could not be listed.
+    #[error("cannot walk `{base}..{head}`: {cause}. {FETCH_HINT}")]
+    Walk { base: String, head: String, cause: Cause },
+    /// The repository could not be opened again for a worker thread.
+    #[error("cannot open `{}`: {cause}", git_dir.display())]
+    Open { git_dir: PathBuf, cause: Cause },
+    /// A commit of the range could not be read or decoded.
+    #[error("cannot {action} commit {id}: {cause}")]
+    Commit { action: &'static str, id: ObjectId, cause: Cause },
+    /// A parent of a commit of the range is missing.
+    #[error("cannot read commit {id}: {cause}. {FETCH_HINT}")]
+    Parent { id: ObjectId, cause: Cause },
+    /// A commit's signature could not be read.
+    #[error("cannot read the signature of commit {id}: {cause}")]
+    Signature { id: ObjectId, cause: Cause },
+    /// A tree or commit object could not be read.
+    #[error(transparent)]
+    Object(Cause),
+}
+
 /// Reads, at `revision`, every regular file under `root` whose root-relative
 /// path `want` accepts (at most `max_size` bytes each). This is how the base
 /// commit's guardrails (configuration, policies, `.sops.yaml`, `.gitignore`
@@ -241,7 +291,7 @@ pub fn read_tree_known(
 pub fn read_range(root: &Path, base: &str, head: &str, base_paths: &[&str], trust: Trust) -> RangeInfo {
     let mut info = RangeInfo { base: base.to_owned(), head: head.to_owned(), ..RangeInfo::default() };
     if let Err(problem) = fill(root, base, head, base_paths, trust, &mut info) {
-        info.problem = Some(problem);
+        info.problem = Some(problem.to_string());
     }
     info
 }
@@ -253,32 +303,34 @@ fn fill(
     base_paths: &[&str],
     trust: Trust,
     info: &mut RangeInfo,
-) -> Result<(), String> {
-    let repo = gix::discover(root).map_err(|e| format!("`{}` is not inside a git repository ({e})", root.display()))?;
+) -> Result<(), RangeError> {
+    let repo = gix::discover(root)
+        .map_err(|e| TreeError::NotARepository { root: root.to_path_buf(), reason: e.to_string() })?;
     let prefix = RootPrefix::of(&repo, root).unwrap_or_default();
+    let (base_name, head_name) = (base.to_owned(), head.to_owned());
     if repo.is_shallow().unwrap_or(true) {
-        return Err(format!(
-            "the clone is shallow, so the commits between `{base}` and `{head}` are not all present. {FETCH_HINT}"
-        ));
+        return Err(RangeError::Shallow { base: base_name, head: head_name });
     }
-    let commit = |spec: &str| -> Result<ObjectId, String> {
+    let commit = |spec: &str| -> Result<ObjectId, RangeError> {
+        let revision = spec.to_owned();
         repo.rev_parse_single(spec)
-            .map_err(|e| format!("unknown revision `{spec}` ({e}). {FETCH_HINT}"))?
+            .map_err(|e| TreeError::UnknownRevision { revision: revision.clone(), reason: e.to_string() })?
             .object()
-            .map_err(|e| format!("cannot read `{spec}`: {e}"))?
+            .map_err(|e| RangeError::RevisionUnreadable { revision: revision.clone(), cause: cause(e) })?
             .peel_to_commit()
             .map(|c| c.id)
-            .map_err(|e| format!("`{spec}` is not a commit: {e}"))
+            .map_err(|e| TreeError::NotACommit { revision, reason: e.to_string() }.into())
     };
     let base_id = commit(base)?;
     let head_id = commit(head)?;
     let merge_base = repo
         .merge_base(base_id, head_id)
-        .map_err(|e| format!("cannot compute the merge base of `{base}` and `{head}`: {e}. {FETCH_HINT}"))?
-        .ok_or_else(|| format!("`{base}` and `{head}` have no common ancestor. {FETCH_HINT}"))?
+        .map_err(|e| RangeError::MergeBase { base: base_name.clone(), head: head_name.clone(), cause: cause(e) })?
+        .ok_or_else(|| RangeError::NoCommonAncestor { base: base_name.clone(), head: head_name.clone() })?
         .detach();
-    let tree_of = |id: ObjectId| -> Result<ObjectId, String> {
-        repo.find_commit(id).map_err(|e| e.to_string())?.tree_id().map(gix::Id::detach).map_err(|e| e.to_string())
+    let tree_of = |id: ObjectId| -> Result<ObjectId, RangeError> {
+        let commit = repo.find_commit(id).map_err(|e| RangeError::Object(cause(e)))?;
+        commit.tree_id().map(gix::Id::detach).map_err(|e| RangeError::Object(cause(e)))
     };
     let relative =
         |paths: Vec<String>| -> Vec<String> { paths.into_iter().filter_map(|p| prefix.relative(p)).collect() };
@@ -286,12 +338,18 @@ fn fill(
     let mut changed = Vec::new();
     diff_trees(&repo, Some(tree_of(merge_base)?), Some(tree_of(head_id)?), "", &mut changed)?;
     info.changed_paths = relative(changed);
-    let base_tree = repo.find_commit(base_id).map_err(|e| e.to_string())?.tree().map_err(|e| e.to_string())?;
-    let read_base = |path: &str| -> Result<Option<Vec<u8>>, String> {
+    let base_tree = repo
+        .find_commit(base_id)
+        .map_err(|e| RangeError::Object(cause(e)))?
+        .tree()
+        .map_err(|e| RangeError::Object(cause(e)))?;
+    let read_base = |path: &str| -> Result<Option<Vec<u8>>, RangeError> {
         let full = prefix.full(path);
-        match base_tree.lookup_entry_by_path(&full).map_err(|e| e.to_string())? {
-            Some(entry) if entry.mode().is_blob() => Ok(Some(entry.object().map_err(|e| e.to_string())?.data.clone())),
-            Some(_) => Err(format!("`{path}` is not a regular file at `{base}`")),
+        match base_tree.lookup_entry_by_path(&full).map_err(|e| RangeError::Object(cause(e)))? {
+            Some(entry) if entry.mode().is_blob() => {
+                Ok(Some(entry.object().map_err(|e| RangeError::Object(cause(e)))?.data.clone()))
+            }
+            Some(_) => Err(RangeError::NotAFile { path: path.to_owned(), base: base_name.clone() }),
             None => Ok(None),
         }
     };
@@ -352,19 +410,26 @@ fn fill(
         .rev_walk([head_id])
         .with_hidden([base_id])
         .all()
-        .map_err(|e| format!("cannot walk `{base}..{head}`: {e}. {FETCH_HINT}"))?
-        .map(|info| info.map(|i| i.id).map_err(|e| format!("cannot walk `{base}..{head}`: {e}. {FETCH_HINT}")))
+        .map_err(|e| RangeError::Walk { base: base_name.clone(), head: head_name.clone(), cause: cause(e) })?
+        .map(|info| {
+            info.map(|i| i.id).map_err(|e| RangeError::Walk {
+                base: base_name.clone(),
+                head: head_name.clone(),
+                cause: cause(e),
+            })
+        })
         .collect::<Result<_, _>>()?;
     let git_dir = repo.path().to_owned();
     let chunk = ids.len().div_ceil(rayon::current_num_threads() * 4).max(1);
     let mut commits = ids
         .par_chunks(chunk)
-        .map(|chunk| -> Result<Vec<CommitCheck>, String> {
-            let mut repo = gix::open(&git_dir).map_err(|e| format!("cannot open `{}`: {e}", git_dir.display()))?;
+        .map(|chunk| -> Result<Vec<CommitCheck>, RangeError> {
+            let mut repo =
+                gix::open(&git_dir).map_err(|e| RangeError::Open { git_dir: git_dir.clone(), cause: cause(e) })?;
             repo.object_cache_size_if_unset(4 * 1024 * 1024);
             chunk.iter().map(|id| check_commit(&repo, *id, &policy, &relative)).collect()
         })
-        .collect::<Result<Vec<_>, String>>()?
+        .collect::<Result<Vec<_>, RangeError>>()?
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
@@ -418,9 +483,9 @@ fn check_commit(
     id: ObjectId,
     policy: &TrustPolicy,
     relative: &dyn Fn(Vec<String>) -> Vec<String>,
-) -> Result<CommitCheck, String> {
-    let commit = repo.find_commit(id).map_err(|e| format!("cannot read commit {id}: {e}"))?;
-    let decoded = commit.decode().map_err(|e| format!("cannot decode commit {id}: {e}"))?;
+) -> Result<CommitCheck, RangeError> {
+    let commit = repo.find_commit(id).map_err(|e| RangeError::Commit { action: "read", id, cause: cause(e) })?;
+    let decoded = commit.decode().map_err(|e| RangeError::Commit { action: "decode", id, cause: cause(e) })?;
     let author = decoded.author().map_or_else(|_| decoded.author.to_string(), |a| format!("{} <{}>", a.name, a.email));
     let time = decoded.committer().ok().and_then(|c| c.time().ok()).map_or(0, |t| t.seconds);
     let summary = decoded.message.to_string().lines().next().unwrap_or("").trim().to_owned();
@@ -436,9 +501,9 @@ fn check_commit(
     for parent in &parents {
         let parent_tree = repo
             .find_commit(*parent)
-            .map_err(|e| format!("cannot read commit {parent}: {e}. {FETCH_HINT}"))?
+            .map_err(|e| RangeError::Parent { id: *parent, cause: cause(e) })?
             .tree_id()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| RangeError::Object(cause(e)))?
             .detach();
         let mut out = Vec::new();
         diff_trees(repo, Some(parent_tree), Some(tree), "", &mut out)?;
@@ -449,7 +514,7 @@ fn check_commit(
         });
     }
     let changed_paths = relative(changed.unwrap_or_default().into_iter().collect());
-    let verdict = match commit.signature().map_err(|e| format!("cannot read the signature of commit {id}: {e}"))? {
+    let verdict = match commit.signature().map_err(|e| RangeError::Signature { id, cause: cause(e) })? {
         None => SignatureVerdict::Unsigned,
         Some((signature, signed)) => {
             let payload = signed.to_bstring();
@@ -472,11 +537,11 @@ fn check_commit(
 }
 
 /// Entries of a tree: name → (is a tree, object id).
-fn entries(repo: &gix::Repository, id: Option<ObjectId>) -> Result<BTreeMap<String, (bool, ObjectId)>, String> {
+fn entries(repo: &gix::Repository, id: Option<ObjectId>) -> Result<BTreeMap<String, (bool, ObjectId)>, RangeError> {
     let mut out = BTreeMap::new();
     let Some(id) = id else { return Ok(out) };
-    let tree = repo.find_tree(id).map_err(|e| e.to_string())?;
-    let decoded = tree.decode().map_err(|e| e.to_string())?;
+    let tree = repo.find_tree(id).map_err(|e| RangeError::Object(cause(e)))?;
+    let decoded = tree.decode().map_err(|e| RangeError::Object(cause(e)))?;
     for entry in &decoded.entries {
         out.insert(entry.filename.to_string(), (entry.mode.is_tree(), entry.oid.to_owned()));
     }
@@ -490,7 +555,7 @@ fn diff_trees(
     new: Option<ObjectId>,
     prefix: &str,
     out: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), RangeError> {
     let a = entries(repo, old)?;
     let b = entries(repo, new)?;
     let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
@@ -512,4 +577,38 @@ fn diff_trees(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_problem_says_what_failed_and_how_to_fetch() {
+        let (base, head) = ("origin/main".to_owned(), "HEAD".to_owned());
+        let shallow = RangeError::Shallow { base: base.clone(), head: head.clone() }.to_string();
+        assert!(shallow.starts_with("the clone is shallow, so the commits between `origin/main` and `HEAD` are not all present. In GitHub Actions use `actions/checkout` with `fetch-depth: 0`"), "{shallow}");
+        let unrelated = RangeError::NoCommonAncestor { base, head }.to_string();
+        assert!(
+            unrelated.starts_with("`origin/main` and `HEAD` have no common ancestor. In GitHub Actions"),
+            "{unrelated}"
+        );
+        let id = ObjectId::null(gix::hash::Kind::Sha1);
+        let decode = RangeError::Commit { action: "decode", id, cause: "bad header".into() }.to_string();
+        assert_eq!(decode, format!("cannot decode commit {id}: bad header"));
+        let unknown: RangeError =
+            TreeError::UnknownRevision { revision: "x".into(), reason: "not found".into() }.into();
+        assert!(unknown.to_string().starts_with("unknown revision `x` (not found). In GitHub Actions"), "{unknown}");
+    }
+
+    #[test]
+    fn a_root_outside_any_repository_is_a_problem_of_the_range() {
+        let dir = std::env::temp_dir().join(format!("tollgate-git-no-repo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        assert!(gix::discover(&dir).is_err(), "the temporary directory must not be inside a repository");
+        let info = read_range(&dir, "a", "b", &[], Trust::BasePolicy("signers.yaml".into()));
+        let problem = info.problem.unwrap_or_default();
+        assert!(problem.starts_with(&format!("`{}` is not inside a git repository (", dir.display())), "{problem}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
