@@ -255,6 +255,25 @@ fn check_secret_generator(cx: &DocumentContext<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// A SOPS key-selection regex that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("`sops.{key}` is not a valid regex: {}", one_line(error))]
+struct InvalidSopsRegex {
+    /// `encrypted_regex` or `unencrypted_regex`.
+    key: &'static str,
+    error: regex::Error,
+}
+
+/// The regex crate's error on one line: a parse error's own sentence (its
+/// message quotes the pattern and marks the column over several lines).
+fn one_line(error: &regex::Error) -> String {
+    let text = error.to_string();
+    match text.lines().find_map(|l| l.strip_prefix("error: ")) {
+        Some(reason) => reason.to_owned(),
+        None => text.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
 /// SOPS settings that decide which keys are encrypted.
 struct SopsRules {
     encrypted_regex: Option<Regex>,
@@ -264,11 +283,11 @@ struct SopsRules {
 }
 
 impl SopsRules {
-    fn from(sops: &Node) -> Result<SopsRules, String> {
-        let regex = |key: &str| -> Result<Option<Regex>, String> {
+    fn from(sops: &Node) -> Result<SopsRules, InvalidSopsRegex> {
+        let regex = |key: &'static str| -> Result<Option<Regex>, InvalidSopsRegex> {
             sops.get_key(key)
                 .and_then(Node::as_str)
-                .map(|re| Regex::new(re).map_err(|e| format!("`sops.{key}` is not a valid regex: {e}")))
+                .map(|re| Regex::new(re).map_err(|error| InvalidSopsRegex { key, error }))
                 .transpose()
         };
         Ok(SopsRules {
@@ -303,10 +322,11 @@ impl SopsRules {
 fn check_sops_document(cx: &DocumentContext<'_>, sops: &Node, out: &mut Vec<Finding>) {
     let rules = match SopsRules::from(sops) {
         Ok(r) => r,
-        Err(message) => {
+        Err(invalid) => {
+            // On the regex itself: the line to fix.
             cx.report(
-                &Route::root().key("sops"),
-                format!("{message}. tollgate cannot tell which values SOPS encrypted; fix the metadata."),
+                &Route::root().key("sops").key(invalid.key),
+                format!("{invalid}. tollgate cannot tell which values SOPS encrypted; fix the metadata."),
             )
             .emit(out);
             return;
