@@ -166,12 +166,20 @@ pub enum Ast {
     Hash(Vec<(String, Ast)>),
     /// `` `json` `` and `'raw'`.
     Literal(Value),
-    /// `f(a, b)`: the function, resolved when parsed (`Err(name)` when no
-    /// function has that name: an error when evaluated, as in Kyverno),
-    /// and its arguments.
-    Call(Result<Func, String>, Vec<Ast>),
+    /// `f(a, b)`: the function, resolved when parsed, and its arguments.
+    Call(Callee, Vec<Ast>),
     /// `&expr`.
     ExpRef(Box<Ast>),
+}
+
+/// The function a call names, resolved when the expression is parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Callee {
+    /// A function Kyverno has.
+    Known(Func),
+    /// No function has this name: an error when the call is evaluated (not
+    /// when parsed), as in Kyverno.
+    Unknown(Box<str>),
 }
 
 /// A comparator.
@@ -544,7 +552,7 @@ impl Parser {
                     }
                 }
                 self.next();
-                Ast::Call(Func::from_name(&name).ok_or(name), args)
+                Ast::Call(Func::from_name(&name).map_or_else(|| Callee::Unknown(name.into()), Callee::Known), args)
             }
             Tok::Filter => self.led_filter(left)?,
             Tok::Flatten => {
@@ -893,8 +901,8 @@ pub fn eval<'a>(ast: &Ast, data: Data<'a>) -> Result<Cow<'a, Value>, JpError> {
         Ast::ExpRef(_) => {
             Err(JpError::Function("an expression reference (&expr) is only valid as a function argument".into()))
         }
-        Ast::Call(Ok(func), args) => crate::functions::call(*func, args, data).map(Cow::Owned),
-        Ast::Call(Err(name), _) => Err(JpError::Function(format!("unknown function: {name}()"))),
+        Ast::Call(Callee::Known(func), args) => crate::functions::call(*func, args, data).map(Cow::Owned),
+        Ast::Call(Callee::Unknown(name), _) => Err(JpError::Function(format!("unknown function: {name}()"))),
     }
 }
 
@@ -1066,13 +1074,16 @@ mod tests {
 
     #[test]
     fn functions_are_resolved_when_parsed_and_unknown_ones_fail_when_called() {
-        assert_eq!(parse("to_upper(name)"), Ok(Ast::Call(Ok(Func::ToUpper), vec![Ast::Field("name".into())])));
+        assert_eq!(
+            parse("to_upper(name)"),
+            Ok(Ast::Call(Callee::Known(Func::ToUpper), vec![Ast::Field("name".into())]))
+        );
         for func in [Func::Abs, Func::X509Decode, Func::TimeNowUtc, Func::ObjectFromLists] {
             assert_eq!(Func::from_name(func.name()), Some(func));
         }
         // As Kyverno: an unknown name parses, and is an error only if called.
         let unknown = parse("to_uper(name)").expect("parses");
-        assert_eq!(unknown, Ast::Call(Err("to_uper".into()), vec![Ast::Field("name".into())]));
+        assert_eq!(unknown, Ast::Call(Callee::Unknown("to_uper".into()), vec![Ast::Field("name".into())]));
         let d = json!({"name": "a", "n": null});
         assert_eq!(query("to_uper(name)", &d), Err(JpError::Function("unknown function: to_uper()".into())));
         assert_eq!(q("n || to_upper(name)", &d), json!("A"));
