@@ -432,9 +432,53 @@ fn substitute_string(s: &str, ctx: &Context) -> Result<Value, SubstitutionError>
     Ok(Value::String(value.replace("\\{{", "{{")))
 }
 
+/// Why conditions could not be evaluated, in Kyverno's words (the rule's
+/// response quotes it).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum ConditionError {
+    /// Neither a list nor an `any`/`all` object.
+    #[error("conditions must be a list or an object with `any`/`all`")]
+    Shape,
+    /// A variable of the condition's `key` or `value` did not resolve.
+    #[error("failed to substitute variables in condition {part}: {}", error.message)]
+    Substitution {
+        /// `key` or `value`.
+        part: &'static str,
+        /// What did not resolve.
+        error: SubstitutionError,
+    },
+    /// The operator is not one Kyverno has.
+    #[error("unknown condition operator `{0}`")]
+    Operator(String),
+}
+
+/// Why a rule's `context` could not be loaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum ContextError {
+    /// An entry has no `name`.
+    #[error("context entry without a name")]
+    Unnamed,
+    /// A variable of the entry did not resolve.
+    #[error("{}", .0.message)]
+    Substitution(SubstitutionError),
+    /// A `variable.jmesPath` without a `default` found nothing.
+    #[error("failed to add context entry `{0}`: the JMESPath query returned nothing")]
+    Empty(String),
+    /// An entry only a cluster or a registry can answer, with no value given.
+    #[error(
+        "context entry `{name}` ({kind}) needs a live cluster or registry; tollgate evaluates offline and cannot resolve it (provide its value in a test's values file)"
+    )]
+    Offline {
+        /// The entry.
+        name: String,
+        /// `apiCall`, `configMap`, `imageRegistry` or `globalReference`.
+        kind: &'static str,
+    },
+}
+
 /// Evaluates `any`/`all` conditions (or the legacy list). `Ok((result,
 /// message))`; `Err` when a variable cannot be resolved.
-pub(crate) fn conditions(raw: &Value, ctx: &Context) -> Result<(bool, String), String> {
+pub(crate) fn conditions(raw: &Value, ctx: &Context) -> Result<(bool, String), ConditionError> {
     match raw {
         Value::Null => Ok((true, String::new())),
         Value::Array(list) => {
@@ -479,17 +523,19 @@ pub(crate) fn conditions(raw: &Value, ctx: &Context) -> Result<(bool, String), S
             };
             Ok((result, msg))
         }
-        _ => Err("conditions must be a list or an object with `any`/`all`".into()),
+        _ => Err(ConditionError::Shape),
     }
 }
 
-fn condition(c: &Value, ctx: &Context) -> Result<(bool, String), String> {
-    let key = substitute(c.get("key").unwrap_or(&Value::Null), ctx)
-        .map_err(|e| format!("failed to substitute variables in condition key: {}", e.message))?;
-    let value = substitute(c.get("value").unwrap_or(&Value::Null), ctx)
-        .map_err(|e| format!("failed to substitute variables in condition value: {}", e.message))?;
+fn condition(c: &Value, ctx: &Context) -> Result<(bool, String), ConditionError> {
+    let side = |part: &'static str| {
+        substitute(c.get(part).unwrap_or(&Value::Null), ctx)
+            .map_err(|error| ConditionError::Substitution { part, error })
+    };
+    let key = side("key")?;
+    let value = side("value")?;
     let op_name = c.get("operator").and_then(Value::as_str).unwrap_or("");
-    let op = Operator::parse(op_name).ok_or_else(|| format!("unknown condition operator `{op_name}`"))?;
+    let op = Operator::parse(op_name).ok_or_else(|| ConditionError::Operator(op_name.to_owned()))?;
     let message = c.get("message").and_then(Value::as_str).unwrap_or("").to_string();
     Ok((evaluate(op, &key, &value), message))
 }
@@ -500,10 +546,14 @@ pub(crate) type Provided = Map<String, Value>;
 /// Loads `context` entries into `ctx`. Entries that need a cluster
 /// (`apiCall`, `configMap`, `imageRegistry`, `globalReference`) must be
 /// provided.
-pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided: &Provided) -> Result<(), String> {
+pub(crate) fn load_context(
+    entries: Option<&Value>,
+    ctx: &mut Context,
+    provided: &Provided,
+) -> Result<(), ContextError> {
     let Some(Value::Array(entries)) = entries else { return Ok(()) };
     for e in entries {
-        let name = e.get("name").and_then(Value::as_str).ok_or("context entry without a name")?;
+        let name = e.get("name").and_then(Value::as_str).ok_or(ContextError::Unnamed)?;
         if let Some(v) = provided.get(name) {
             ctx.set(name, v.clone());
             continue;
@@ -516,12 +566,12 @@ pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided:
         }
         if let Some(var) = e.get("variable") {
             let value = match var.get("value") {
-                Some(v) => Some(substitute(v, ctx).map_err(|e| e.message)?),
+                Some(v) => Some(substitute(v, ctx).map_err(ContextError::Substitution)?),
                 None => None,
             };
             let mut result = match var.get("jmesPath").and_then(Value::as_str) {
                 Some(path) => {
-                    let path = match substitute_string(path, ctx).map_err(|e| e.message)? {
+                    let path = match substitute_string(path, ctx).map_err(ContextError::Substitution)? {
                         Value::String(s) => s,
                         other => go_json(&other),
                     };
@@ -536,10 +586,10 @@ pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided:
             if result.is_null()
                 && let Some(d) = var.get("default")
             {
-                result = substitute(d, ctx).map_err(|e| e.message)?;
+                result = substitute(d, ctx).map_err(ContextError::Substitution)?;
             }
             if result.is_null() && var.get("default").is_none() && var.get("jmesPath").is_some() {
-                return Err(format!("failed to add context entry `{name}`: the JMESPath query returned nothing"));
+                return Err(ContextError::Empty(name.to_owned()));
             }
             ctx.set(name, result);
             continue;
@@ -548,9 +598,7 @@ pub(crate) fn load_context(entries: Option<&Value>, ctx: &mut Context, provided:
             .into_iter()
             .find(|k| e.get(*k).is_some())
             .unwrap_or("unknown");
-        return Err(format!(
-            "context entry `{name}` ({kind}) needs a live cluster or registry; tollgate evaluates offline and cannot resolve it (provide its value in a test's values file)"
-        ));
+        return Err(ContextError::Offline { name: name.to_owned(), kind });
     }
     Ok(())
 }
@@ -953,7 +1001,14 @@ mod tests {
         let c = json!({"all": [{"key": "{{ request.operation }}", "operator": "AnyIn", "value": ["UPDATE"], "message": "not update"}]});
         assert_eq!(conditions(&c, &ctx), Ok((false, "not update".into())));
         let c = json!({"all": [{"key": "{{ request.object.spec.x }}", "operator": "Equals", "value": 1}]});
-        assert!(conditions(&c, &ctx).is_err());
+        let error = conditions(&c, &ctx).expect_err("an unresolved key").to_string();
+        assert!(error.starts_with("failed to substitute variables in condition key: "), "{error}");
+        let c = json!({"all": [{"key": 1, "operator": "Bigger", "value": 1}]});
+        assert_eq!(conditions(&c, &ctx), Err(ConditionError::Operator("Bigger".into())));
+        assert_eq!(
+            conditions(&json!("x"), &ctx).map_err(|e| e.to_string()),
+            Err("conditions must be a list or an object with `any`/`all`".into())
+        );
     }
 
     fn rule(raw: Value) -> Rule {
@@ -1053,7 +1108,10 @@ mod tests {
         load_context(Some(&entries), &mut ctx, &Provided::new()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ctx.query("fixed.k"), Ok(json!("a")));
         let api = json!([{"name": "x", "apiCall": {"urlPath": "/api/v1/namespaces"}}]);
-        assert!(load_context(Some(&api), &mut ctx, &Provided::new()).is_err());
+        assert_eq!(
+            load_context(Some(&api), &mut ctx, &Provided::new()),
+            Err(ContextError::Offline { name: "x".into(), kind: "apiCall" })
+        );
         // A test's values for a part of the entry mock the lookup.
         let mut provided = Provided::new();
         provided.insert("x.data.k".into(), json!("v"));
