@@ -248,6 +248,109 @@ spec:
 }
 
 #[test]
+fn gatekeeper_referential_constraints_read_the_inventory_of_the_repository() {
+    // Two Services selecting the same pods: a uniqueness template that
+    // reads `data.inventory` reports each against the other, while a
+    // template that reads no data judges every object alongside it (each
+    // thread converts the inventory once, for the templates that read it).
+    let repo = TempRepo::new("rego-gatekeeper-inventory");
+    let service = |name: &str, app: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  selector:\n    app: {app}\n"
+        )
+    };
+    repo.write("apps/a.yaml", service("web-a", "web"));
+    repo.write("apps/b.yaml", service("web-b", "web"));
+    repo.write("apps/c.yaml", service("api", "api"));
+    let policy = TempRepo::new("rego-gatekeeper-inventory-policy");
+    policy.write(
+        "unique.yaml",
+        r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8suniqueserviceselector
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sUniqueServiceSelector
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8suniqueserviceselector
+        violation[{"msg": msg}] {
+          input.review.kind.kind == "Service"
+          mine := input.review.object.spec.selector
+          other := data.inventory.namespace[input.review.object.metadata.namespace][_]["Service"][name]
+          name != input.review.object.metadata.name
+          other.spec.selector == mine
+          msg := sprintf("same selector as service %v", [name])
+        }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sUniqueServiceSelector
+metadata:
+  name: unique-selectors
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [Service]}]
+"#,
+    );
+    policy.write(
+        "named.yaml",
+        r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8sshortnames
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sShortNames
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8sshortnames
+        violation[{"msg": msg}] {
+          count(input.review.object.metadata.name) > input.parameters.max
+          msg := sprintf("name %v is longer than %v", [input.review.object.metadata.name, input.parameters.max])
+        }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sShortNames
+metadata:
+  name: short-names
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [Service]}]
+  parameters:
+    max: 3
+"#,
+    );
+    let p = policy.path.display().to_string();
+    let out = tollgate(&repo.path, &["check", ".", "--format", "json", "--policy", &p]);
+    let v = json(&out);
+    let mut unique: Vec<(String, String)> = findings(&v, "K8sUniqueServiceSelector/unique-selectors")
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["path"].as_str().unwrap_or_default().to_owned(),
+                f["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    unique.sort();
+    assert_eq!(unique.len(), 2, "{v:#}");
+    assert_eq!(unique[0].0, "apps/a.yaml");
+    assert!(unique[0].1.starts_with("same selector as service web-b"), "{v:#}");
+    assert_eq!(unique[1].0, "apps/b.yaml");
+    assert!(unique[1].1.starts_with("same selector as service web-a"), "{v:#}");
+    let long = findings(&v, "K8sShortNames/short-names");
+    assert_eq!(long.len(), 2, "web-a and web-b, not api: {v:#}");
+    assert!(findings(&v, "policy-error").is_empty(), "{v:#}");
+}
+
+#[test]
 fn tollgate_test_runs_rego_unit_tests_and_gator_suites() {
     let dir = TempRepo::new("rego-test");
     dir.write("policy/k8s.rego", PACK);

@@ -232,7 +232,10 @@ impl RegoEngine {
                 (j["kind"].is_string() && j["apiVersion"].is_string()).then_some((f, d, j))
             })
             .collect();
-        let inventory = inventory_of(objects.iter().map(|(_, _, j)| j));
+        // The inventory copies every object: made only when a template reads it.
+        let reads_inventory = self.gatekeeper.templates.values().any(crate::gatekeeper::Template::reads_inventory);
+        let inventory =
+            if reads_inventory { inventory_of(objects.iter().map(|(_, _, j)| j)) } else { serde_json::Value::Null };
         let namespace_labels: HashMap<&str, serde_json::Map<String, serde_json::Value>> = objects
             .iter()
             .filter(|(_, _, o)| o["kind"] == "Namespace")
@@ -245,24 +248,43 @@ impl RegoEngine {
             .collect();
         let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
         // What one object gets from every constraint that matches it, with
-        // the thread's templates (each set up with the inventory on the
-        // thread's first object of its kind).
-        let judge = |templates: &mut TemplateEvaluators<'s>,
+        // the thread's templates (each set up on the thread's first object
+        // of its kind). Each value Rego reads is converted once per thread
+        // (the inventory, each constraint's parameters) or once per object
+        // (its review), not once per constraint.
+        let judge = |thread: &mut GatekeeperThread<'s>,
                      slot: usize,
                      (file, doc, object): &(&SourceFile, &Document, serde_json::Value)|
          -> Vec<Finding> {
             let mut out = Vec::new();
             let (review, target) = review_of(object);
-            for c in &self.gatekeeper.constraints {
+            let mut review_value: Option<regorus::Value> = None;
+            for (index, c) in self.gatekeeper.constraints.iter().enumerate() {
                 let Some(template) = self.gatekeeper.templates.get(&c.kind) else { continue };
                 if !c.matches(&target, &namespaces) {
                     continue;
                 }
-                let evaluator =
-                    templates.entry(c.kind.as_str()).or_insert_with(|| template.thread_evaluator(slot, &inventory));
+                let GatekeeperThread { templates, inventory: thread_inventory, parameters } = &mut *thread;
+                let evaluator = templates.entry(c.kind.as_str()).or_insert_with(|| {
+                    template.thread_evaluator(slot, || {
+                        (!inventory.is_null()).then(|| {
+                            thread_inventory
+                                .get_or_insert_with(|| {
+                                    crate::gatekeeper::inventory_data(regorus::Value::from(inventory.clone()))
+                                })
+                                .clone()
+                        })
+                    })
+                });
                 let id = format!("{}/{}", c.kind, c.name);
                 let Some(meta) = self.metas.get(&id) else { continue };
-                match evaluator.as_mut().map_err(|e| e.clone()).and_then(|e| e.violations(c, &review)) {
+                let input = || {
+                    let review = review_value.get_or_insert_with(|| regorus::Value::from(review.clone())).clone();
+                    let parameters =
+                        parameters.entry(index).or_insert_with(|| crate::gatekeeper::parameters_of(c)).clone();
+                    crate::gatekeeper::rego_input(review, parameters)
+                };
+                match evaluator.as_mut().map_err(|e| e.clone()).and_then(|e| e.violations_with(c, &review, input)) {
                     Ok(violations) => {
                         for v in violations {
                             let message = format!("{} (constraint {id}).", v.message.trim_end_matches('.'));
@@ -282,12 +304,14 @@ impl RegoEngine {
             }
             out
         };
-        let evaluators: PerThread<TemplateEvaluators<'s>> = PerThread::new();
+        let evaluators: PerThread<GatekeeperThread<'s>> = PerThread::new();
         objects
             .par_iter()
             .flat_map_iter(|object| {
-                tollgate_core::catch_panic(|| evaluators.with(|_| HashMap::new(), |t, slot| judge(t, slot, object)))
-                    .unwrap_or_else(|panic| vec![self.engine_failed(object.0, object.1, "Gatekeeper", &panic)])
+                tollgate_core::catch_panic(|| {
+                    evaluators.with(|_| GatekeeperThread::default(), |t, slot| judge(t, slot, object))
+                })
+                .unwrap_or_else(|panic| vec![self.engine_failed(object.0, object.1, "Gatekeeper", &panic)])
             })
             .collect()
     }
@@ -386,6 +410,18 @@ impl PolicyEngine for RegoEngine {
 
 /// A thread's Gatekeeper templates, each set up on its first use.
 type TemplateEvaluators<'a> = HashMap<&'a str, Result<TemplateEvaluator, crate::GatekeeperError>>;
+
+/// What a thread judging Gatekeeper constraints keeps: its templates, and
+/// the values it converted once for all of them (values shared between
+/// threads would have them contend for their reference counts).
+#[derive(Default)]
+struct GatekeeperThread<'a> {
+    templates: TemplateEvaluators<'a>,
+    /// `{"inventory": …}`, made when the first template that reads it is set up.
+    inventory: Option<regorus::Value>,
+    /// Each constraint's parameters, by its index.
+    parameters: HashMap<usize, regorus::Value>,
+}
 
 /// A finding of `meta` at `route` (the document's first line for the root,
 /// not every line of it), fingerprinted by `key` when given: several results

@@ -34,6 +34,11 @@ pub struct Template {
     uses_cel: bool,
     /// `spec.crd.spec.validation.openAPIV3Schema`, compiled once.
     schema: Option<std::sync::Arc<jsonschema::Validator>>,
+    /// Whether the Rego can read `data.inventory`: Gatekeeper lets a
+    /// template read no data but `data.inventory` (and its `data.lib`
+    /// libraries), so a template whose modules name neither `inventory` nor
+    /// `data[` never sees it, and its engines are not given it.
+    reads_inventory: bool,
 }
 
 /// A Constraint: an instance of a template's kind.
@@ -204,6 +209,7 @@ impl Template {
                     cel: Some(cel),
                     uses_cel: true,
                     schema,
+                    reads_inventory: false,
                 }),
                 None => Err(PolicyProblem::at(
                     path,
@@ -227,6 +233,7 @@ impl Template {
             add_module(&mut engine, lib, true)?;
         }
         engine.prepare();
+        let reads_inventory = modules.iter().any(|m| m.text.contains("inventory") || m.text.contains("data["));
         Ok(Template {
             name,
             kind,
@@ -237,7 +244,13 @@ impl Template {
             cel,
             uses_cel: false,
             schema,
+            reads_inventory,
         })
+    }
+
+    /// Whether its Rego can read `data.inventory` (see the field).
+    pub(crate) fn reads_inventory(&self) -> bool {
+        self.reads_inventory && !self.uses_cel
     }
 
     /// Whether the template ships `K8sNativeValidation` (CEL) code.
@@ -285,19 +298,28 @@ impl Template {
     /// `data.inventory` (`null` for none). Clones share the compiled policy
     /// and the data.
     pub fn evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
-        self.evaluator_on(inventory, |recorded| recorded.engine.clone())
+        let data =
+            (!inventory.is_null() && self.reads_inventory).then(|| inventory_data(Value::from(inventory.clone())));
+        self.evaluator_on(data.as_ref(), |recorded| recorded.engine.clone())
     }
 
     /// [`Template::evaluator`] for the thread in `PerThread` slot `slot`,
     /// on its engine (`Recorded::for_thread`): evaluators on several threads
-    /// then share no memory they write (see `replica.rs`).
-    pub(crate) fn thread_evaluator(&self, slot: usize, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
-        self.evaluator_on(inventory, |recorded| recorded.for_thread(slot))
+    /// then share no memory they write (see `replica.rs`). `inventory` makes
+    /// the thread's `{"inventory": …}` data, once for all its templates;
+    /// it is asked only when this template reads it.
+    pub(crate) fn thread_evaluator(
+        &self,
+        slot: usize,
+        inventory: impl FnOnce() -> Option<Value>,
+    ) -> Result<TemplateEvaluator, GatekeeperError> {
+        let data = if self.reads_inventory { inventory() } else { None };
+        self.evaluator_on(data.as_ref(), |recorded| recorded.for_thread(slot))
     }
 
     fn evaluator_on(
         &self,
-        inventory: &Json,
+        inventory: Option<&Value>,
         engine_of: impl FnOnce(&crate::replica::Recorded) -> regorus::Engine,
     ) -> Result<TemplateEvaluator, GatekeeperError> {
         if self.uses_cel
@@ -310,10 +332,9 @@ impl Template {
         };
         let mut engine = engine_of(recorded);
         engine.set_execution_timer_config(crate::guard::time_limit(std::time::Duration::from_secs(5)));
-        if !inventory.is_null() {
-            engine
-                .add_data(Value::from(serde_json::json!({ "inventory": inventory })))
-                .map_err(|e| GatekeeperError::Inventory(e.to_string()))?;
+        if let Some(data) = inventory {
+            // Copy-on-write: the engine shares the value, it does not copy it.
+            engine.add_data(data.clone()).map_err(|e| GatekeeperError::Inventory(e.to_string()))?;
         }
         Ok(TemplateEvaluator {
             engine: Some(engine),
@@ -356,13 +377,23 @@ pub struct TemplateEvaluator {
 impl TemplateEvaluator {
     /// The violations of `review` under `constraint`.
     pub fn violations(&mut self, constraint: &Constraint, review: &Json) -> Result<Vec<Violation>, GatekeeperError> {
+        self.violations_with(constraint, review, || rego_input(Value::from(review.clone()), parameters_of(constraint)))
+    }
+
+    /// [`TemplateEvaluator::violations`] with the Rego input made by
+    /// `input` (called only when Rego judges): a caller judging one review
+    /// under several constraints converts the review once.
+    pub(crate) fn violations_with(
+        &mut self,
+        constraint: &Constraint,
+        review: &Json,
+        input: impl FnOnce() -> Value,
+    ) -> Result<Vec<Violation>, GatekeeperError> {
         if let Some(cel) = &self.cel {
             return cel.violations(constraint, review).map_err(GatekeeperError::Cel);
         }
         let Some(engine) = &mut self.engine else { return Ok(Vec::new()) };
-        let parameters =
-            if constraint.parameters.is_null() { Json::Object(Map::new()) } else { constraint.parameters.clone() };
-        engine.set_input(Value::from(serde_json::json!({ "review": review, "parameters": parameters })));
+        engine.set_input(input());
         let value = engine.eval_rule(self.rule.clone()).map_err(|e| GatekeeperError::Rego(e.to_string()))?;
         let items: Vec<Value> = match value {
             Value::Set(s) => s.iter().cloned().collect(),
@@ -381,6 +412,25 @@ impl TemplateEvaluator {
             })
             .collect())
     }
+}
+
+/// `{"inventory": inventory}`, the data a template that reads the
+/// inventory is given.
+pub(crate) fn inventory_data(inventory: Value) -> Value {
+    Value::from(std::collections::BTreeMap::from([(Value::from("inventory"), inventory)]))
+}
+
+/// A constraint's `spec.parameters` as Rego reads them (`{}` when absent).
+pub(crate) fn parameters_of(constraint: &Constraint) -> Value {
+    if constraint.parameters.is_null() { Value::new_object() } else { Value::from(constraint.parameters.clone()) }
+}
+
+/// The input of a Gatekeeper template: `{"review": …, "parameters": …}`.
+pub(crate) fn rego_input(review: Value, parameters: Value) -> Value {
+    Value::from(std::collections::BTreeMap::from([
+        (Value::from("parameters"), parameters),
+        (Value::from("review"), review),
+    ]))
 }
 
 impl Constraint {
