@@ -59,7 +59,7 @@ pub struct KyvernoEngine {
     /// Notes: a `ValidatingAdmissionPolicy` no binding puts in force.
     notes: Vec<Problem>,
     metas: BTreeMap<String, RuleMeta>,
-    exceptions: Vec<crate::Exception>,
+    exceptions: std::sync::Arc<Vec<crate::Exception>>,
     cel_exceptions: Vec<CelException>,
 }
 
@@ -107,7 +107,7 @@ impl KyvernoEngine {
             problems: Vec::new(),
             notes: Vec::new(),
             metas: BTreeMap::new(),
-            exceptions: Vec::new(),
+            exceptions: std::sync::Arc::default(),
             cel_exceptions: Vec::new(),
         };
         let mut bindings: Vec<(Binding, Problem)> = Vec::new();
@@ -173,7 +173,7 @@ impl KyvernoEngine {
                     None => {}
                 }
                 if let Some(e) = crate::Exception::from_json(&json) {
-                    engine.exceptions.push(e);
+                    std::sync::Arc::make_mut(&mut engine.exceptions).push(e);
                     continue;
                 }
                 if let Some(b) = Binding::from_json(&json) {

@@ -61,8 +61,8 @@ pub struct EvalInput {
     /// Values per rule name: they also stand in for `context` entries of
     /// the same name (how tests mock `apiCall`/`configMap` offline).
     pub rule_values: HashMap<String, Map<String, Value>>,
-    /// PolicyExceptions.
-    pub exceptions: Vec<Exception>,
+    /// PolicyExceptions, shared by every input of a run (not copied per object).
+    pub exceptions: std::sync::Arc<Vec<Exception>>,
     /// What CEL expressions see besides the resource.
     pub cel: cel::CelInput,
 }
@@ -73,7 +73,7 @@ impl Default for EvalInput {
             request: RequestInfo { operation: "CREATE".into(), ..RequestInfo::default() },
             variables: Vec::new(),
             rule_values: HashMap::new(),
-            exceptions: Vec::new(),
+            exceptions: std::sync::Arc::default(),
             cel: cel::CelInput::default(),
         }
     }

@@ -340,6 +340,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
             p.bind(b);
         }
     }
+    let exceptions = Arc::new(exceptions);
     let mocks = match read_mocks(base, &test) {
         Ok(m) => m,
         Err(e) => return fail(outcome, e),
@@ -408,7 +409,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
                     request: req,
                     variables,
                     rule_values: rule_values.clone(),
-                    exceptions: exceptions.clone(),
+                    exceptions: std::sync::Arc::clone(&exceptions),
                     cel,
                 };
                 responses.insert((pi, ri, op.clone()), evaluate_policy(p, r, &input));
