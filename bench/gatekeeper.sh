@@ -6,17 +6,11 @@
 # findings per constraint kind, so that a change can be checked for the
 # same findings.
 # Usage: bench/gatekeeper.sh [APPS]   (default 1000).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bench="${TOLLGATE_BENCH_DIR:-../shared/bench}"
-library="${TOLLGATE_CONFORMANCE:-../shared/conformance}/gatekeeper-library/library/general"
-if [ ! -f "$bench/gen_gitops_repo.py" ] || [ ! -d "$library" ]; then
-  echo "notice: $bench or $library not found; set TOLLGATE_BENCH_DIR / TOLLGATE_CONFORMANCE. Nothing measured." >&2
-  exit 0
-fi
+source "$(dirname "$0")/common.sh"
+library="$conformance/gatekeeper-library/library/general"
+require "$bench/gen_gitops_repo.py" "$library"
 apps="${1:-1000}"
-repo="bench-out/repo-$apps"
-[ -d "$repo" ] || python3 "$bench/gen_gitops_repo.py" "$apps" "$repo" --seed 7 >/dev/null
+repo=$(synthetic_repo "$apps")
 set_dir="bench-out/gatekeeper-set"
 rm -rf "$set_dir" && mkdir -p "$set_dir"
 # One file per template: the template, then its sample constraints (one per

@@ -6,17 +6,11 @@
 # policies/rules/objects evaluated. Policies are loaded once (autogen rules
 # built once), objects are evaluated in parallel.
 # Usage: bench/kyverno.sh [APPS]   (default 1000).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bench="${TOLLGATE_BENCH_DIR:-../shared/bench}"
-library="${TOLLGATE_CONFORMANCE:-../shared/conformance}/kyverno-policies"
-if [ ! -f "$bench/gen_gitops_repo.py" ] || [ ! -d "$library" ]; then
-  echo "notice: $bench or $library not found; set TOLLGATE_BENCH_DIR / TOLLGATE_CONFORMANCE. Nothing measured." >&2
-  exit 0
-fi
+source "$(dirname "$0")/common.sh"
+library="$conformance/kyverno-policies"
+require "$bench/gen_gitops_repo.py" "$library"
 apps="${1:-1000}"
-repo="bench-out/repo-$apps"
-[ -d "$repo" ] || python3 "$bench/gen_gitops_repo.py" "$apps" "$repo" --seed 7 >/dev/null
+repo=$(synthetic_repo "$apps")
 # The validate-capable policies: no CEL, no podSecurity/manifests, no
 # mutate/generate/verifyImages, no cluster lookups (apiCall, configMap,
 # imageRegistry, globalReference), copied out of the library's test folders.

@@ -8,16 +8,10 @@
 # 1.6 times as many documents, and the denials production would see).
 # Usage: bench/rego.sh [APPS]   (default 1000). Needs ../shared/bench and
 # `pip install --ignore-requires-python --no-deps opa-golib-python-bindings`.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bench="${TOLLGATE_BENCH_DIR:-../shared/bench}"
-if [ ! -f "$bench/k8s-baseline.rego" ]; then
-  echo "notice: $bench not found; set TOLLGATE_BENCH_DIR. Nothing measured." >&2
-  exit 0
-fi
+source "$(dirname "$0")/common.sh"
+require "$bench/k8s-baseline.rego" "$bench/gen_gitops_repo.py"
 apps="${1:-1000}"
-repo="bench-out/repo-$apps"
-[ -d "$repo" ] || python3 "$bench/gen_gitops_repo.py" "$apps" "$repo" --seed 7 >/dev/null
+repo=$(synthetic_repo "$apps")
 cargo build --release -q -p tollgate
 bin="$PWD/target/release/tollgate"
 policy="$bench/k8s-baseline.rego"
