@@ -147,7 +147,6 @@ impl Meta {
             inline_suppression: None,
             docs_at,
         };
-        let mut required = (false, false, false, false);
         for (n, line) in front.lines().enumerate() {
             let line_no = n + 2;
             let Some((key, value)) = line.split_once(": ") else {
@@ -161,10 +160,7 @@ impl Meta {
             }
             seen.push(key);
             match key {
-                "id" => {
-                    meta.id = scalar(path, line_no, value);
-                    required.0 = true;
-                }
+                "id" => meta.id = scalar(path, line_no, value),
                 "name" => meta.name = Some(scalar(path, line_no, value)),
                 "severity" => {
                     meta.severity = match scalar(path, line_no, value).as_str() {
@@ -173,26 +169,17 @@ impl Meta {
                         "note" => "Note",
                         other => fail(path, line_no, &format!("severity `{other}`: expected error, warning or note")),
                     };
-                    required.1 = true;
                 }
-                "summary" => {
-                    meta.summary = scalar(path, line_no, value);
-                    required.2 = true;
-                }
-                "tags" => {
-                    meta.tags = list(path, line_no, value);
-                    required.3 = true;
-                }
+                "summary" => meta.summary = scalar(path, line_no, value),
+                "tags" => meta.tags = list(path, line_no, value),
                 "precision" => meta.precision = Some(scalar(path, line_no, value)),
                 "security-severity" => meta.security_severity = Some(scalar(path, line_no, value)),
                 "enabled" => meta.enabled = Some(boolean(path, line_no, value)),
                 _ => meta.inline_suppression = Some(boolean(path, line_no, value)),
             }
         }
-        for (present, key) in
-            [(required.0, "id"), (required.1, "severity"), (required.2, "summary"), (required.3, "tags")]
-        {
-            if !present {
+        for key in ["id", "severity", "summary", "tags"] {
+            if !seen.contains(&key) {
                 fail(path, 1, &format!("the front matter needs `{key}`"));
             }
         }

@@ -232,8 +232,6 @@ impl RegoEngine {
             .documents()
             .filter(|(_, d)| text_of(&d.root, &["kind"]).is_some() && text_of(&d.root, &["apiVersion"]).is_some())
             .collect();
-        // The inventory, made only when a template can read it.
-        let reads_inventory = self.gatekeeper.templates.values().any(crate::gatekeeper::Template::reads_inventory);
         let namespace_labels: HashMap<&str, serde_json::Map<String, serde_json::Value>> = objects
             .iter()
             .filter(|(_, d)| text_of(&d.root, &["kind"]) == Some("Namespace"))
@@ -247,16 +245,17 @@ impl RegoEngine {
             .collect();
         let namespaces = |ns: &str| namespace_labels.get(ns).cloned();
         // `{"inventory": …}`, made by the first thread that sets up a
-        // template that reads it, then shared. One copy for every thread:
+        // template that reads it (never, when none does), then shared. One
+        // copy for every thread:
         // measured on bench/gatekeeper.sh, sharing it cost no time against a
         // copy per thread (their reference counts are seldom written: only
         // referential templates walk it) and saved 33 MB.
         let inventory: std::sync::OnceLock<regorus::Value> = std::sync::OnceLock::new();
         // What one object gets from every constraint that matches it, with
         // the thread's templates (each set up on the thread's first object
-        // of its kind). Each value Rego reads is converted once per thread
-        // (the inventory, each constraint's parameters) or once per object
-        // (its review), not once per constraint; the inventory once.
+        // of its kind). Each value Rego reads is converted once: the
+        // inventory for the run, each constraint's parameters per thread,
+        // the review per object (not per constraint).
         let judge = |thread: &mut GatekeeperThread<'s>,
                      slot: usize,
                      (file, doc): &(&SourceFile, &Document)|
@@ -274,7 +273,7 @@ impl RegoEngine {
                     template.thread_evaluator(slot, || {
                         let data =
                             || crate::gatekeeper::inventory_data(inventory_value(objects.iter().map(|(_, d)| &d.root)));
-                        reads_inventory.then(|| inventory.get_or_init(data).clone())
+                        inventory.get_or_init(data).clone()
                     })
                 });
                 let id = format!("{}/{}", c.kind, c.name);

@@ -299,21 +299,21 @@ impl Template {
     /// and the data.
     pub fn evaluator(&self, inventory: &Json) -> Result<TemplateEvaluator, GatekeeperError> {
         let data =
-            (!inventory.is_null() && self.reads_inventory).then(|| inventory_data(Value::from(inventory.clone())));
+            (!inventory.is_null() && self.reads_inventory()).then(|| inventory_data(Value::from(inventory.clone())));
         self.evaluator_on(data.as_ref(), |recorded| recorded.engine.clone())
     }
 
     /// [`Template::evaluator`] for the thread in `PerThread` slot `slot`,
     /// on its engine (`Recorded::for_thread`): evaluators on several threads
-    /// then share no memory they write (see `replica.rs`). `inventory` makes
-    /// the thread's `{"inventory": …}` data, once for all its templates;
-    /// it is asked only when this template reads it.
+    /// then share no memory they write (see `replica.rs`). `inventory`
+    /// gives the `{"inventory": …}` data; it is asked only when this
+    /// template reads it.
     pub(crate) fn thread_evaluator(
         &self,
         slot: usize,
-        inventory: impl FnOnce() -> Option<Value>,
+        inventory: impl FnOnce() -> Value,
     ) -> Result<TemplateEvaluator, GatekeeperError> {
-        let data = if self.reads_inventory { inventory() } else { None };
+        let data = self.reads_inventory().then(inventory);
         self.evaluator_on(data.as_ref(), |recorded| recorded.for_thread(slot))
     }
 

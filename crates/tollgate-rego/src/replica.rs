@@ -110,9 +110,7 @@ impl Recorded {
         prepare(&mut engine);
         engine
     }
-}
 
-impl Recorded {
     /// The engine of the thread in [`PerThread`] slot `slot`: a replica, or
     /// past [`MAX_REPLICAS`] a clone.
     pub(crate) fn for_thread(&self, slot: usize) -> regorus::Engine {
