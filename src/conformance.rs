@@ -214,7 +214,7 @@ fn conftest(root: &Path, expectations: &Path) -> Result<Tally> {
         let id = case["id"].as_str().unwrap_or("?");
         match conftest_case(root, case) {
             Ok(()) => t.agree += 1,
-            Err(reason) => t.disagreements.push(format!("conftest {id}: {reason}")),
+            Err(reason) => t.disagreements.push(format!("conftest {id}: {reason:#}")),
         }
     }
     Ok(t)
@@ -228,7 +228,9 @@ fn strings(v: &Json) -> Vec<String> {
     }
 }
 
-fn conftest_case(root: &Path, case: &Json) -> Result<(), String> {
+/// One conftest expectation, run as conftest would: `Err` says how tollgate
+/// disagreed (or why it could not run the case).
+fn conftest_case(root: &Path, case: &Json) -> Result<()> {
     let cwd = root.join(case["cwd"].as_str().unwrap_or("."));
     let rel = |p: &String| cwd.join(p);
     let policy: Vec<PathBuf> = if case["policy"].is_null() {
@@ -237,9 +239,9 @@ fn conftest_case(root: &Path, case: &Json) -> Result<(), String> {
         strings(&case["policy"]).iter().map(rel).collect()
     };
     let data: Vec<PathBuf> = strings(&case["data"]).iter().map(rel).collect();
-    let set = Conftest::load(&policy, &data).map_err(|e| e.to_string())?;
+    let set = Conftest::load(&policy, &data)?;
     if let Some(p) = set.problems.first() {
-        return Err(format!("policy does not load: {p}"));
+        anyhow::bail!("policy does not load: {p}");
     }
     let selection = match &case["namespace"] {
         Json::String(s) if s == "all" => Namespaces { names: Vec::new(), all: true },
@@ -253,9 +255,9 @@ fn conftest_case(root: &Path, case: &Json) -> Result<(), String> {
     let mut parsed: Vec<(String, Vec<Json>)> = Vec::new();
     for input in &inputs {
         let path = cwd.join(input);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{input}: {e}"))?;
+        let text = std::fs::read_to_string(&path).with_context(|| input.clone())?;
         let docs = tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default())
-            .map_err(|e| format!("{input}: {}", e.message()))?;
+            .map_err(|e| anyhow::anyhow!("{input}: {}", e.message()))?;
         let mut docs: Vec<Json> = docs.iter().map(|d| d.root.to_json()).filter(|d| !d.is_null()).collect();
         if docs.is_empty() {
             // conftest evaluates an empty file once, with a null input.
@@ -371,7 +373,8 @@ fn conftest_case(root: &Path, case: &Json) -> Result<(), String> {
     {
         problems.push(format!("first line {:?}, expected {first:?}", run.lines.first()));
     }
-    if problems.is_empty() { Ok(()) } else { Err(format!("{} (output: {:?})", problems.join("; "), run.lines.last())) }
+    anyhow::ensure!(problems.is_empty(), "{} (output: {:?})", problems.join("; "), run.lines.last());
+    Ok(())
 }
 
 /// Each count `expected` states that differs from ours, as a problem.

@@ -265,16 +265,15 @@ fn bad_cel_policies_are_policy_errors_within_the_budget() {
     repo.write(
         "kyverno/vap.yaml",
         format!(
-            "{VAP}  paramKind:\n    apiVersion: v1\n    kind: ConfigMap\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: b\nspec:\n  policyName: max-replicas\n  validationActions: [Deny]\n  paramRef:\n    name: limits\n    namespace: default\n"
+            "{VAP}  paramKind:\n    apiVersion: v1\n    kind: ConfigMap\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: b\nspec:\n  policyName: max-replicas\n  validationActions: [Deny]\n  paramRef:\n    name: limits\n    namespace: default\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: c\nspec:\n  policyName: max-replicas\n  validationActions: [Deny]\n"
         ),
     );
     let (findings, text) = check(&repo, &["--kyverno", "kyverno"]);
-    assert!(
-        of(&findings, "policy-error")
-            .iter()
-            .any(|f| f["message"].as_str().unwrap_or("").contains("no ConfigMap param")),
-        "{text}"
-    );
+    let says =
+        |what: &str| of(&findings, "policy-error").iter().any(|f| f["message"].as_str().unwrap_or("").contains(what));
+    assert!(says("no ConfigMap param (v1) for binding `b`"), "{text}");
+    // A binding of a policy with a paramKind that names no params.
+    assert!(says("policy `max-replicas` has a paramKind but binding `c` has no paramRef"), "{text}");
 }
 
 #[test]

@@ -65,13 +65,17 @@ pub enum PathSeg {
 /// The path of a value inside the judged `object`, when known.
 pub type Path = Vec<PathSeg>;
 
+/// What a [`LiveData`] source could not answer, in its own typed error: the
+/// expression fails with its message, as a cluster's "not found" fails it.
+pub type LiveDataError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Answers the functions that need a live cluster from test mocks.
 pub trait LiveData: Sync {
     /// The answer to `library.function(args)` (`resource.Get`,
     /// `http.Get`, `globalContext.Get`, `image.GetMetadata`): `None` when
     /// nothing mocks that library, `Some(Err)` when the mocks do not hold
     /// what was asked (as a cluster answers "not found").
-    fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<std::result::Result<Value, String>>;
+    fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<std::result::Result<Value, LiveDataError>>;
 }
 
 /// The variables an expression sees. Cloning one is cheap: its values are

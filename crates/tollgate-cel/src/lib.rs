@@ -49,7 +49,7 @@ mod value;
 pub mod x509;
 
 pub use compile::{CompileError, Program, compile};
-pub use eval::{Activation, Budget, Error, LiveData, Path, PathSeg, Result, Session, Variables};
+pub use eval::{Activation, Budget, Error, LiveData, LiveDataError, Path, PathSeg, Result, Session, Variables};
 pub use ext::Ext;
 pub use value::{Key, Map, Value};
 

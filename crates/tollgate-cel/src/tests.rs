@@ -197,9 +197,14 @@ fn live_data_needs_a_mock() {
 fn a_mock_answers_live_data() {
     struct Mock;
     impl crate::LiveData for Mock {
-        fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<Result<Value, String>> {
-            (library == "resource" && function == "Get" && args.len() == 4)
-                .then(|| Ok(Value::from_json(&json!({"data": {"x": "y"}}))))
+        fn call(&self, library: &str, function: &str, args: &[Value]) -> Option<Result<Value, crate::LiveDataError>> {
+            (library == "resource" && function == "Get" && args.len() == 4).then(|| {
+                if args[3].as_str() == Some("cm") {
+                    Ok(Value::from_json(&json!({"data": {"x": "y"}})))
+                } else {
+                    Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such configmap").into())
+                }
+            })
         }
     }
     let program = compile("resource.Get('v1', 'configmaps', 'ns', 'cm').data.x == 'y'", DECLARED).expect("compiles");
@@ -207,6 +212,9 @@ fn a_mock_answers_live_data() {
     a.set_live_data(std::sync::Arc::new(Mock));
     let mut s = Session::new(&a, None, Budget::default());
     assert_eq!(s.eval(&program), Ok(Value::Bool(true)));
+    // What the mock does not hold fails the expression with its reason.
+    let missing = compile("resource.Get('v1', 'configmaps', 'ns', 'other').data.x == 'y'", DECLARED).expect("compiles");
+    assert_eq!(s.eval(&missing), Err(Error::Runtime("resource.Get(): no such configmap".into())));
 }
 
 #[test]

@@ -330,13 +330,21 @@ fn abbreviate(s: &str) -> String {
     if s.chars().count() > 40 { format!("{}...", s.chars().take(40).collect::<String>()) } else { s.to_owned() }
 }
 
-fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>, String> {
-    let certs = CertParser::from_bytes(bytes)
-        .map_err(|e| e.to_string())?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+/// Why the bytes given for an `openpgp` entry are no certificate.
+#[derive(Debug, thiserror::Error)]
+enum CertError {
+    /// Sequoia could not read them (not OpenPGP, or damaged).
+    #[error("{0}")]
+    Unreadable(#[from] openpgp::anyhow::Error),
+    /// They read, but hold no certificate.
+    #[error("no certificate in it (expected an armored `PGP PUBLIC KEY BLOCK`)")]
+    Empty,
+}
+
+fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>, CertError> {
+    let certs = CertParser::from_bytes(bytes)?.collect::<Result<Vec<_>, _>>()?;
     if certs.is_empty() {
-        return Err("no certificate in it (expected an armored `PGP PUBLIC KEY BLOCK`)".to_owned());
+        return Err(CertError::Empty);
     }
     Ok(certs)
 }
@@ -412,6 +420,27 @@ mod tests {
 
     fn no_files(_: &str) -> std::io::Result<Vec<u8>> {
         Err(std::io::Error::new(std::io::ErrorKind::NotFound, "not found"))
+    }
+
+    #[test]
+    fn openpgp_entries_that_hold_no_certificate_say_why() {
+        let files = |path: &str| -> std::io::Result<Vec<u8>> {
+            match path {
+                "keys/empty.asc" => Ok(Vec::new()),
+                "keys/junk.asc" => Ok(b"not a key at all".to_vec()),
+                _ => no_files(path),
+            }
+        };
+        for (entry, expected) in [
+            ("keys/empty.asc", "no certificate in it (expected an armored `PGP PUBLIC KEY BLOCK`)"),
+            // Sequoia's own reason, passed through.
+            ("keys/junk.asc", "is not an OpenPGP certificate: unexpected EOF"),
+        ] {
+            let text = format!("signers:\n  - name: a\n    openpgp: [\"{entry}\"]\n");
+            let err = TrustPolicy::from_signers_yaml(&text, "s.yaml", &files).expect_err(entry).to_string();
+            assert!(err.starts_with(&format!("s.yaml:3:15: `{entry}` of `a` is not an OpenPGP certificate")), "{err}");
+            assert!(err.ends_with(expected), "{err}");
+        }
     }
 
     #[test]

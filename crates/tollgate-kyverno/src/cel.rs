@@ -443,13 +443,27 @@ fn cel_value(v: &Value) -> tollgate_cel::Value {
     tollgate_cel::Value::from_json(v)
 }
 
+/// What a test's mocks do not hold, as the cluster would say "not found".
+#[derive(Debug, thiserror::Error)]
+enum MockMiss {
+    /// `resource` is the plural the call named (`configmaps`).
+    #[error("{resource} {name:?} not found in the test's resources")]
+    Resource { resource: String, name: String },
+    #[error("no image data for {0:?} in the test's context")]
+    Image(String),
+    #[error("no apiCallResponses entry for {method} {url}")]
+    Http { method: String, url: String },
+    #[error("no globalContextEntries entry named {0:?}")]
+    GlobalContext(String),
+}
+
 impl tollgate_cel::LiveData for Mocks {
     fn call(
         &self,
         library: &str,
         function: &str,
         args: &[tollgate_cel::Value],
-    ) -> Option<Result<tollgate_cel::Value, String>> {
+    ) -> Option<Result<tollgate_cel::Value, tollgate_cel::LiveDataError>> {
         let arg = |i: usize| args.get(i).and_then(tollgate_cel::Value::as_str).unwrap_or("").to_string();
         match (library, function.to_ascii_lowercase().as_str()) {
             ("resource", "get") => {
@@ -460,7 +474,7 @@ impl tollgate_cel::LiveData for Mocks {
                         .iter()
                         .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str()))
                         .map(cel_value)
-                        .ok_or_else(|| format!("{} {:?} not found in the test's resources", arg(1), name)),
+                        .ok_or_else(|| MockMiss::Resource { resource: arg(1), name }.into()),
                 )
             }
             ("resource", "list") => {
@@ -478,7 +492,7 @@ impl tollgate_cel::LiveData for Mocks {
                                 || i.get("resolvedImage").and_then(Value::as_str) == Some(wanted.as_str())
                         })
                         .map(cel_value)
-                        .ok_or_else(|| format!("no image data for {wanted:?} in the test's context")),
+                        .ok_or_else(|| MockMiss::Image(wanted).into()),
                 )
             }
             ("http", method @ ("get" | "post")) => {
@@ -489,7 +503,7 @@ impl tollgate_cel::LiveData for Mocks {
                         .iter()
                         .find(|(m, u, _)| m.eq_ignore_ascii_case(method) && *u == url)
                         .map(|(_, _, r)| cel_value(r))
-                        .ok_or_else(|| format!("no apiCallResponses entry for {} {url}", method.to_ascii_uppercase())),
+                        .ok_or_else(|| MockMiss::Http { method: method.to_ascii_uppercase(), url }.into()),
                 )
             }
             // The CLI's mock entry answers the same data whatever the
@@ -497,12 +511,7 @@ impl tollgate_cel::LiveData for Mocks {
             ("globalContext", "get") => {
                 let global = self.global.as_ref()?;
                 let name = arg(0);
-                Some(
-                    global
-                        .get(&name)
-                        .map(cel_value)
-                        .ok_or_else(|| format!("no globalContextEntries entry named {name:?}")),
-                )
+                Some(global.get(&name).map(cel_value).ok_or_else(|| MockMiss::GlobalContext(name).into()))
             }
             _ => None,
         }
@@ -921,7 +930,8 @@ impl CelPolicy {
                         }
                         let params = match self.binding_params(b, r, input) {
                             Ok(p) => p,
-                            Err(message) => {
+                            Err(e) => {
+                                let message = e.to_string();
                                 out.push(Response { rule: b.name.clone(), status: Status::Error, message, path: None });
                                 continue;
                             }
@@ -963,23 +973,34 @@ impl CelPolicy {
     }
 
     /// The param objects a binding selects (`[null]` without a paramKind).
-    fn binding_params(&self, b: &Binding, r: &CelResource<'_>, input: &CelInput) -> Result<Vec<Value>, String> {
+    fn binding_params<'p>(
+        &'p self,
+        b: &'p Binding,
+        r: &CelResource<'_>,
+        input: &CelInput,
+    ) -> Result<Vec<Value>, ParamsError<'p>> {
         let Some((api, kind)) = &self.param_kind else { return Ok(vec![Value::Null]) };
         let Some(pref) = &b.param_ref else {
-            return Err(format!("policy `{}` has a paramKind but binding `{}` has no paramRef", self.name, b.name));
+            return Err(ParamsError::NoParamRef { policy: &self.name, binding: &b.name });
         };
         let found = find_params(&input.params, api, kind, pref, &r.namespace);
         if found.is_empty() {
             if pref.get("parameterNotFoundAction").and_then(Value::as_str) == Some("Allow") {
                 return Ok(Vec::new());
             }
-            return Err(format!(
-                "no {kind} param ({api}) for binding `{}`: the paramRef names no object in the repository",
-                b.name
-            ));
+            return Err(ParamsError::NotFound { api, kind, binding: &b.name });
         }
         Ok(found)
     }
+}
+
+/// Why a binding has no params to judge with: its rules are not checked.
+#[derive(Debug, thiserror::Error)]
+enum ParamsError<'p> {
+    #[error("policy `{policy}` has a paramKind but binding `{binding}` has no paramRef")]
+    NoParamRef { policy: &'p str, binding: &'p str },
+    #[error("no {kind} param ({api}) for binding `{binding}`: the paramRef names no object in the repository")]
+    NotFound { api: &'p str, kind: &'p str, binding: &'p str },
 }
 
 /// The objects of `kind` that a `paramRef` (name or selector, namespace)
@@ -1250,6 +1271,35 @@ mod tests {
         let t =
             autogen_replace("object.metadata.namespace == object.metadata.name", "metadata", "spec.template.metadata");
         assert_eq!(t, "object.metadata.namespace == object.spec.template.metadata.name");
+    }
+
+    #[test]
+    fn what_the_mocks_do_not_hold_is_not_found() {
+        use tollgate_cel::LiveData;
+        let mocks = Mocks {
+            resources: Some(vec![
+                serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+            ]),
+            images: Some(Vec::new()),
+            http: Some(Vec::new()),
+            global: Some(HashMap::new()),
+            names: ResourceNames::default(),
+        };
+        let s = |v: &str| tollgate_cel::Value::from_json(&Value::String(v.into()));
+        let miss =
+            |library: &str, function: &str, args: &[tollgate_cel::Value]| match mocks.call(library, function, args) {
+                Some(Err(e)) => e.to_string(),
+                other => panic!("{library}.{function}: {other:?}"),
+            };
+        assert!(matches!(mocks.call("resource", "Get", &[s("v1"), s("configmaps"), s(""), s("a")]), Some(Ok(_))));
+        assert_eq!(
+            miss("resource", "Get", &[s("v1"), s("configmaps"), s(""), s("b")]),
+            "configmaps \"b\" not found in the test's resources"
+        );
+        assert_eq!(miss("image", "GetMetadata", &[s("nginx")]), "no image data for \"nginx\" in the test's context");
+        assert_eq!(miss("http", "Get", &[s("https://x")]), "no apiCallResponses entry for GET https://x");
+        assert_eq!(miss("globalContext", "Get", &[s("g")]), "no globalContextEntries entry named \"g\"");
+        assert!(mocks.call("other", "Get", &[]).is_none(), "an unmocked library is no answer");
     }
 
     #[test]

@@ -92,11 +92,25 @@ pub fn is_namespaced(kind: &str) -> bool {
     !CLUSTER_SCOPED.contains(&kind)
 }
 
-fn read_docs(path: &Path) -> Result<Vec<Value>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Why a file a Kyverno test names (or a mock it holds) could not be read:
+/// the test's error, as `tollgate test` prints it.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Yaml { path: String, line: u32, column: u32, message: String },
+    /// A `globalContextEntries` `fieldPath` or projection that does not query.
+    #[error("globalContextEntries {name:?}: path {path:?}: {error}")]
+    GlobalContextPath { name: String, path: String, error: Box<crate::jmespath::JpError> },
+}
+
+fn read_docs(path: &Path) -> Result<Vec<Value>, ReadError> {
+    let shown = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ReadError::Io { path: shown(), error })?;
     let docs = tollgate_yaml::parse_yaml(&text, &tollgate_yaml::Limits::default()).map_err(|e| {
         let p = e.position();
-        format!("{}:{}:{}: {}", path.display(), p.line, p.column, e.message())
+        ReadError::Yaml { path: shown(), line: p.line, column: p.column, message: e.message().to_owned() }
     })?;
     Ok(docs.iter().map(|d| d.root.to_json()).filter(|v| !v.is_null()).collect())
 }
@@ -196,7 +210,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
     let test = match read_docs(path) {
         Ok(mut d) if !d.is_empty() => d.remove(0),
         Ok(_) => return fail(outcome, format!("{}: empty test file", path.display())),
-        Err(e) => return fail(outcome, e),
+        Err(e) => return fail(outcome, e.to_string()),
     };
     outcome.name = test.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     if test.get("kind").and_then(Value::as_str) != Some("Test")
@@ -217,7 +231,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
     for f in files_of(base, test.get("policies")) {
         let docs = match read_docs(&f) {
             Ok(d) => d,
-            Err(e) => return fail(outcome, e),
+            Err(e) => return fail(outcome, e.to_string()),
         };
         for (i, d) in docs.iter().enumerate() {
             if crate::policy::is_kyverno_policy(d) {
@@ -258,7 +272,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
     for f in files_of(base, test.get("resources")) {
         let docs = match read_docs(&f) {
             Ok(d) => d,
-            Err(e) => return fail(outcome, e),
+            Err(e) => return fail(outcome, e.to_string()),
         };
         for mut d in docs {
             if !d.is_object() {
@@ -293,7 +307,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
                     values = parse_values(first);
                 }
             }
-            Err(e) => return fail(outcome, e),
+            Err(e) => return fail(outcome, e.to_string()),
         }
     }
     if let Some(v) = test.get("values") {
@@ -316,7 +330,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
                     req.username = u.pointer("/userInfo/username").and_then(Value::as_str).unwrap_or("").to_string();
                 }
             }
-            Err(e) => return fail(outcome, e),
+            Err(e) => return fail(outcome, e.to_string()),
         }
     }
     let mut exceptions = Vec::new();
@@ -332,7 +346,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
                     }
                 }
             }
-            Err(e) => return fail(outcome, e),
+            Err(e) => return fail(outcome, e.to_string()),
         }
     }
     for b in bindings {
@@ -343,7 +357,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
     let exceptions = Arc::new(exceptions);
     let mocks = match read_mocks(base, &test) {
         Ok(m) => m,
-        Err(e) => return fail(outcome, e),
+        Err(e) => return fail(outcome, e.to_string()),
     };
     let mut names = ResourceNames::default();
     names.learn(&resources.iter().collect::<Vec<_>>());
@@ -352,7 +366,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
     for f in files_of(base, test.get("paramResources")) {
         match read_docs(&f) {
             Ok(d) => params.extend(d),
-            Err(e) => return fail(outcome, e),
+            Err(e) => return fail(outcome, e.to_string()),
         }
     }
     let cel_shared = CelInput {
@@ -510,7 +524,7 @@ pub fn run_test_file(path: &Path) -> TestFileOutcome {
 
 /// The test's mocks of a live cluster: its `context` file, its
 /// `clusterResources`, `apiCallResponses` and `globalContextEntries`.
-fn read_mocks(base: &Path, test: &Value) -> Result<Mocks, String> {
+fn read_mocks(base: &Path, test: &Value) -> Result<Mocks, ReadError> {
     let mut mocks = Mocks::default();
     let mut objects: Vec<Value> = Vec::new();
     let mut any_objects = false;
@@ -566,8 +580,11 @@ fn read_mocks(base: &Path, test: &Value) -> Result<Mocks, String> {
                 root = Value::Array(list);
             }
             let search = |path: &str, data: &Value| {
-                crate::jmespath::query(path, data)
-                    .map_err(|err| format!("globalContextEntries {name:?}: path {path:?}: {err}"))
+                crate::jmespath::query(path, data).map_err(|error| ReadError::GlobalContextPath {
+                    name: name.clone(),
+                    path: path.to_owned(),
+                    error: Box::new(error),
+                })
             };
             if let Some(fp) = e.get("fieldPath").and_then(Value::as_str).filter(|p| !p.is_empty()) {
                 root = search(fp, &root)?;

@@ -363,7 +363,37 @@ pub enum GatekeeperError {
     Rego(String),
     /// The CEL code failed.
     #[error("{0}")]
-    Cel(String),
+    Cel(CelError),
+}
+
+/// Why a template's CEL code gave no verdict on a review.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CelError {
+    /// A match condition evaluated to something other than a bool.
+    #[error("match condition `{name}` is a {type_name}, not a bool")]
+    MatchNotBool {
+        /// The condition's name.
+        name: String,
+        /// The CEL type it evaluated to.
+        type_name: String,
+    },
+    /// A match condition failed to evaluate.
+    #[error("match condition `{name}`: {error}")]
+    Match {
+        /// The condition's name.
+        name: String,
+        /// Why.
+        error: tollgate_cel::Error,
+    },
+    /// A validation ran over its budget or needed live data: no verdict.
+    #[error("validation {index}: {error}")]
+    Validation {
+        /// The validation's index in the template.
+        index: usize,
+        /// Why.
+        error: tollgate_cel::Error,
+    },
 }
 
 /// A [`Template`] with its data loaded, evaluating one review after another.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 use tollgate_cel::{Activation, Budget, Program, Session, Variables};
 
-use crate::gatekeeper::{Constraint, Violation};
+use crate::gatekeeper::{CelError, Constraint, Violation};
 use crate::policy::PolicyProblem;
 
 /// The variables a Gatekeeper CEL expression may use.
@@ -94,7 +94,7 @@ impl CelCode {
 
     /// The violations of `review` (gator's `input.review`) under
     /// `constraint`.
-    pub(crate) fn violations(&self, constraint: &Constraint, review: &Json) -> Result<Vec<Violation>, String> {
+    pub(crate) fn violations(&self, constraint: &Constraint, review: &Json) -> Result<Vec<Violation>, CelError> {
         let delete = review["operation"] == "DELETE";
         let mut activation = Activation::new(0);
         let object = if delete { Json::Null } else { review["object"].clone() };
@@ -109,8 +109,10 @@ impl CelCode {
             match s.eval(p) {
                 Ok(tollgate_cel::Value::Bool(true)) => {}
                 Ok(tollgate_cel::Value::Bool(false)) => return Ok(Vec::new()),
-                Ok(other) => return Err(format!("match condition `{name}` is a {}, not a bool", other.type_name())),
-                Err(e) => return Err(format!("match condition `{name}`: {e}")),
+                Ok(other) => {
+                    return Err(CelError::MatchNotBool { name: name.clone(), type_name: other.type_name().to_owned() });
+                }
+                Err(error) => return Err(CelError::Match { name: name.clone(), error }),
             }
         }
         let mut out = Vec::new();
@@ -131,13 +133,75 @@ impl CelCode {
                 }
                 Ok(other) => format!("validation {i} evaluated to {}, not a bool", other.type_name()),
                 // A budget or live-data failure is no verdict: the run says so.
-                Err(e @ (tollgate_cel::Error::Budget(_) | tollgate_cel::Error::LiveData(_))) => {
-                    return Err(format!("validation {i}: {e}"));
+                Err(error @ (tollgate_cel::Error::Budget(_) | tollgate_cel::Error::LiveData(_))) => {
+                    return Err(CelError::Validation { index: i, error });
                 }
                 Err(e) => format!("expression '{}' resulted in error: {e}", v.program.source().trim()),
             };
             out.push(Violation { message, details: Json::Null });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn constraint() -> Constraint {
+        Constraint {
+            kind: "K8sTest".into(),
+            name: "c".into(),
+            path: "c.yaml".into(),
+            matcher: Json::Null,
+            parameters: Json::Null,
+            action: "deny".into(),
+            object: json!({"spec": {}}),
+        }
+    }
+
+    fn judge(source: &Json) -> Result<Vec<Violation>, CelError> {
+        let code = CelCode::compile("t.yaml", "t", source).expect("compiles");
+        code.violations(&constraint(), &json!({"operation": "CREATE", "object": {"metadata": {"name": "x"}}}))
+    }
+
+    #[test]
+    fn failures_without_a_verdict_are_typed() {
+        let validation = json!([{"expression": "true"}]);
+        let not_bool =
+            judge(&json!({"matchConditions": [{"name": "m", "expression": "'yes'"}], "validations": validation}));
+        assert_eq!(not_bool, Err(CelError::MatchNotBool { name: "m".into(), type_name: "string".into() }));
+        assert_eq!(not_bool.expect_err("not a bool").to_string(), "match condition `m` is a string, not a bool");
+
+        let failed = judge(
+            &json!({"matchConditions": [{"name": "m", "expression": "object.spec.x"}], "validations": validation}),
+        );
+        assert!(
+            matches!(&failed, Err(CelError::Match { name, error: tollgate_cel::Error::Runtime(_) }) if name == "m"),
+            "{failed:?}"
+        );
+
+        // Ten lists of ten, nested: 10^7 steps, over the cost budget.
+        let list = "[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]";
+        let mut expensive = "true".to_owned();
+        for v in ["a", "b", "c", "d", "e", "f", "g"] {
+            expensive = format!("{list}.all({v}, {expensive})");
+        }
+        let over = judge(&json!({"validations": [{"expression": "true"}, {"expression": expensive}]}));
+        assert!(
+            matches!(&over, Err(CelError::Validation { index: 1, error: tollgate_cel::Error::Budget(_) })),
+            "{over:?}"
+        );
+
+        // A validation that fails to evaluate is a violation (Gatekeeper's
+        // message), not a failure of the run.
+        let violations = judge(&json!({"validations": [{"expression": "object.spec.x == 1"}]})).expect("a verdict");
+        assert_eq!(violations.len(), 1);
+        assert!(
+            violations[0].message.starts_with("expression 'object.spec.x == 1' resulted in error: "),
+            "{}",
+            violations[0].message
+        );
     }
 }

@@ -20,7 +20,7 @@ pub use builtin::{BUILTIN_PACKS, BuiltinPack, builtin_pack};
 pub use conftest::{Conftest, Evaluation, Evaluator, Namespaces, Outcome, RuleResult};
 pub use engine::{RegoEngine, RegoOptions};
 pub use gatekeeper::{
-    Constraint, Gatekeeper, GatekeeperError, Template, TemplateEvaluator, Violation, inventory_of, review_of,
+    CelError, Constraint, Gatekeeper, GatekeeperError, Template, TemplateEvaluator, Violation, inventory_of, review_of,
 };
 pub use policy::{Annotation, PackageRules, PolicyProblem, RegoFile, load_data, rego_files, rewrites, rule_kind};
 pub use testing::{TestOutcome, find_suites, run_gator_suite, run_gator_suite_cel, run_rego_tests};

@@ -191,14 +191,11 @@ fn run_suite(suite_path: &Path, prefer_cel: bool) -> Result<(Vec<TestOutcome>, b
         if test["skip"] == true {
             continue;
         }
-        let loaded = (|| -> Result<(Template, Constraint), String> {
-            let template_path = dir.join(test["template"].as_str().ok_or("the test has no `template`")?);
-            let template = templates
-                .entry(template_path.clone())
-                .or_insert_with(|| load(&template_path))
-                .clone()
-                .map_err(|p| p.to_string())?;
-            let constraint_path = dir.join(test["constraint"].as_str().ok_or("the test has no `constraint`")?);
+        let loaded = (|| -> Result<(Template, Constraint), CaseError> {
+            let template_path = dir.join(test["template"].as_str().ok_or(CaseError::Missing("test", "template"))?);
+            let template = templates.entry(template_path.clone()).or_insert_with(|| load(&template_path)).clone()?;
+            let constraint_path =
+                dir.join(test["constraint"].as_str().ok_or(CaseError::Missing("test", "constraint"))?);
             let constraint = load_objects(&constraint_path)?
                 .into_iter()
                 .find_map(|o| {
@@ -206,9 +203,9 @@ fn run_suite(suite_path: &Path, prefer_cel: bool) -> Result<(Vec<TestOutcome>, b
                     gk.add_json(&constraint_path.display().to_string(), &o);
                     gk.constraints.pop()
                 })
-                .ok_or_else(|| format!("{}: no constraint in it", constraint_path.display()))?;
+                .ok_or_else(|| CaseError::NoConstraint(constraint_path.display().to_string()))?;
             if constraint.kind != template.kind {
-                return Err(format!("constraint kind `{}` is not the template's `{}`", constraint.kind, template.kind));
+                return Err(CaseError::KindMismatch { constraint: constraint.kind, template: template.kind });
             }
             Ok((template, constraint))
         })();
@@ -223,7 +220,7 @@ fn run_suite(suite_path: &Path, prefer_cel: bool) -> Result<(Vec<TestOutcome>, b
                         reason: Some("the constraint is valid, but the test says `invalid: true`".to_owned()),
                     },
                 },
-                Err(e) => TestOutcome { name: label("invalid constraint"), passed: false, reason: Some(e.clone()) },
+                Err(e) => TestOutcome { name: label("invalid constraint"), passed: false, reason: Some(e.to_string()) },
             };
             out.push(outcome);
             continue;
@@ -237,12 +234,12 @@ fn run_suite(suite_path: &Path, prefer_cel: bool) -> Result<(Vec<TestOutcome>, b
                 Err(e) => Err(e.clone()),
                 Ok((template, constraint)) => template
                     .validate(constraint)
-                    .map_err(|e| format!("the constraint's parameters do not match the template's schema: {e}"))
+                    .map_err(CaseError::Schema)
                     .and_then(|()| run_case(dir, template, constraint, case)),
             };
             out.push(match result {
                 Ok(()) => TestOutcome { name: label(case_name), passed: true, reason: None },
-                Err(reason) => TestOutcome { name: label(case_name), passed: false, reason: Some(reason) },
+                Err(reason) => TestOutcome { name: label(case_name), passed: false, reason: Some(reason.to_string()) },
             });
         }
     }
@@ -250,11 +247,44 @@ fn run_suite(suite_path: &Path, prefer_cel: bool) -> Result<(Vec<TestOutcome>, b
     Ok((out, cel))
 }
 
-fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Json) -> Result<(), String> {
-    let object_path = dir.join(case["object"].as_str().ok_or("the case has no `object`")?);
+/// Why a gator test case did not pass: the reason `tollgate test` prints.
+#[derive(Debug, Clone, thiserror::Error)]
+enum CaseError {
+    /// The suite leaves out a field (`template`, `constraint`, `object`).
+    #[error("the {0} has no `{1}`")]
+    Missing(&'static str, &'static str),
+    /// A file the suite names could not be read.
+    #[error("{path}: cannot read: {error}")]
+    Read { path: String, error: std::sync::Arc<std::io::Error> },
+    /// A template or object file that does not load.
+    #[error("{0}")]
+    Policy(#[from] PolicyProblem),
+    /// The constraint file holds no constraint.
+    #[error("{0}: no constraint in it")]
+    NoConstraint(String),
+    #[error("constraint kind `{constraint}` is not the template's `{template}`")]
+    KindMismatch { constraint: String, template: String },
+    #[error("the constraint's parameters do not match the template's schema: {0}")]
+    Schema(crate::GatekeeperError),
+    #[error("{path}: expected exactly one object, found {found}")]
+    NotOneObject { path: String, found: usize },
+    /// The template could not judge the object.
+    #[error("{0}")]
+    Evaluation(crate::GatekeeperError),
+    #[error("assertion {index}: bad message regex: {error}")]
+    BadRegex { index: usize, error: regex::Error },
+    #[error("assertion {index}: `violations: {value}` is not yes, no or a count")]
+    BadExpectation { index: usize, value: Json },
+    /// The violations disagree with the assertion.
+    #[error("assertion {index} (violations: {expected}{}) got {count}; violations: {messages:?}", pattern.as_ref().map(|p| format!(", message: {p}")).unwrap_or_default())]
+    Disagree { index: usize, expected: Json, pattern: Option<regex::Regex>, count: usize, messages: Vec<String> },
+}
+
+fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Json) -> Result<(), CaseError> {
+    let object_path = dir.join(case["object"].as_str().ok_or(CaseError::Missing("case", "object"))?);
     let objects = load_objects(&object_path)?;
     if objects.len() != 1 {
-        return Err(format!("{}: expected exactly one object, found {}", object_path.display(), objects.len()));
+        return Err(CaseError::NotOneObject { path: object_path.display().to_string(), found: objects.len() });
     }
     let mut inventory_objects = Vec::new();
     for inv in case["inventory"].as_array().into_iter().flatten() {
@@ -270,13 +300,13 @@ fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Jso
             .map(|o| o["metadata"]["labels"].as_object().cloned().unwrap_or_default())
     };
     let violations = if constraint.matches(&target, &namespaces) {
-        template.violations(constraint, &review, &inventory).map_err(|e| e.to_string())?
+        template.violations(constraint, &review, &inventory).map_err(CaseError::Evaluation)?
     } else {
         Vec::new()
     };
     for (i, assertion) in case["assertions"].as_array().into_iter().flatten().enumerate() {
         let pattern = match assertion["message"].as_str() {
-            Some(m) => Some(regex::Regex::new(m).map_err(|e| format!("assertion {i}: bad message regex: {e}"))?),
+            Some(m) => Some(regex::Regex::new(m).map_err(|error| CaseError::BadRegex { index: i, error })?),
             None => None,
         };
         let count = violations.iter().filter(|v| pattern.as_ref().is_none_or(|p| p.is_match(&v.message))).count();
@@ -288,14 +318,16 @@ fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Jso
             Json::Number(n) => n.as_u64().is_some_and(|n| count as u64 == n),
             Json::Bool(true) => count >= 1,
             Json::Bool(false) => count == 0,
-            other => return Err(format!("assertion {i}: `violations: {other}` is not yes, no or a count")),
+            other => return Err(CaseError::BadExpectation { index: i, value: other.clone() }),
         };
         if !ok {
-            let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
-            return Err(format!(
-                "assertion {i} (violations: {expected}{}) got {count}; violations: {messages:?}",
-                pattern.map(|p| format!(", message: {p}")).unwrap_or_default()
-            ));
+            return Err(CaseError::Disagree {
+                index: i,
+                expected: expected.clone(),
+                pattern,
+                count,
+                messages: violations.iter().map(|v| v.message.clone()).collect(),
+            });
         }
     }
     Ok(())
@@ -303,7 +335,10 @@ fn run_case(dir: &Path, template: &Template, constraint: &Constraint, case: &Jso
 
 fn load_template(path: &Path) -> Result<Template, PolicyProblem> {
     let shown = path.display().to_string();
-    let objects = load_objects(path).map_err(|e| PolicyProblem::at(&shown, e))?;
+    let objects = load_objects(path).map_err(|e| match e {
+        CaseError::Policy(problem) => problem,
+        other => PolicyProblem::at(&shown, other.to_string()),
+    })?;
     let json = objects
         .into_iter()
         .find(|o| o["kind"] == "ConstraintTemplate")
@@ -311,10 +346,11 @@ fn load_template(path: &Path) -> Result<Template, PolicyProblem> {
     Template::compile(&shown, &json)
 }
 
-fn load_objects(path: &Path) -> Result<Vec<Json>, String> {
+fn load_objects(path: &Path) -> Result<Vec<Json>, CaseError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    let docs = crate::policy::parse_documents(&shown, &text).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CaseError::Read { path: shown.clone(), error: std::sync::Arc::new(e) })?;
+    let docs = crate::policy::parse_documents(&shown, &text)?;
     Ok(docs.iter().map(tollgate_yaml::Node::to_json).filter(|j| !j.is_null()).collect())
 }
 
