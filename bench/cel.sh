@@ -53,8 +53,7 @@ for form in found:
         shutil.copy(found[form][key], os.path.join(out, form, f"{i:04d}.yaml"))
 print(f"{len(common)} policies in all three forms", file=sys.stderr)
 PY
-cargo build --profile bench -q -p tollgate
-bin="$PWD/target/release/tollgate"
+bin=$(measured_binary)
 cfg="bench-out/kyverno-only.yaml"
 "$bin" rules --format json | python3 -c '
 import json, sys

@@ -5,6 +5,10 @@
 # TOLLGATE_CONFORMANCE). `require PATH...` ends the script with a notice
 # (nothing measured) when a corpus is missing; `synthetic_repo APPS` prints
 # the path of the generated APPS-application repository, generating it once.
+# `measured_binary` builds tollgate and prints its path: by default with the
+# profile the releases ship (`dist`: fat LTO, one codegen unit; what users
+# run), or with TOLLGATE_PROFILE (`release` builds faster while iterating;
+# `bench` keeps the line tables profilers need).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bench="${TOLLGATE_BENCH_DIR:-../shared/bench}"
@@ -23,4 +27,15 @@ synthetic_repo() {
   local repo="bench-out/repo-$1"
   [ -d "$repo" ] || python3 "$bench/gen_gitops_repo.py" "$1" "$repo" --seed 7 >/dev/null
   echo "$repo"
+}
+
+measured_binary() {
+  local profile="${TOLLGATE_PROFILE:-dist}" dir
+  cargo build --profile "$profile" -q -p tollgate >&2
+  case "$profile" in
+    dev | test) dir=debug ;;
+    release | bench) dir=release ;;
+    *) dir="$profile" ;;
+  esac
+  echo "$PWD/target/$dir/tollgate"
 }

@@ -44,8 +44,7 @@ for name in sorted(os.listdir(lib)):
     open(os.path.join(out, name + ".yaml"), "w").write("---\n".join(docs))
 print(f"{templates} templates, {constraints} constraints", file=sys.stderr)
 PY
-cargo build --release -q -p tollgate
-bin="$PWD/target/release/tollgate"
+bin=$(measured_binary)
 cfg="bench-out/gatekeeper-only.yaml"
 "$bin" rules --format json | python3 -c '
 import json, sys

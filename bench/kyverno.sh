@@ -36,8 +36,7 @@ for root, dirs, files in os.walk(lib):
         shutil.copy(p, os.path.join(out, f"{n:04d}-{f}"))
 print(f"{n} policies", file=sys.stderr)
 PY
-cargo build --release -q -p tollgate
-bin="$PWD/target/release/tollgate"
+bin=$(measured_binary)
 cfg="bench-out/kyverno-only.yaml"
 "$bin" rules --format json | python3 -c '
 import json, sys

@@ -6,15 +6,13 @@
 # of the work tree and as `--base main` (base guardrails, changed files,
 # signatures, and the base commit's findings for new vs existing), best of 3.
 # Usage: bench/range.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 src=bench-out/repo-1000
 if [ ! -d "$src" ]; then
   echo "notice: $src not found; run bench/run.sh 1000 first. Nothing measured." >&2
   exit 0
 fi
-cargo build --profile bench -q -p tollgate
-bin="$PWD/target/release/tollgate"
+bin=$(measured_binary)
 repo=bench-out/range-1000
 rm -rf "$repo"
 cp -r "$src" "$repo"

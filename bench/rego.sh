@@ -12,8 +12,7 @@ source "$(dirname "$0")/common.sh"
 require "$bench/k8s-baseline.rego" "$bench/gen_gitops_repo.py"
 apps="${1:-1000}"
 repo=$(synthetic_repo "$apps")
-cargo build --release -q -p tollgate
-bin="$PWD/target/release/tollgate"
+bin=$(measured_binary)
 policy="$bench/k8s-baseline.rego"
 # Only the policy: every built-in rule off (a config outside the repository).
 cfg="bench-out/rego-only.yaml"

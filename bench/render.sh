@@ -4,8 +4,7 @@
 # Usage: bench/render.sh [APPS] [SAMPLE]   (defaults: 1000 apps; kubectl timed
 # on the first 200 roots and scaled to all of them). Needs ../shared/bench and
 # kubectl (with kustomize v5.5).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 gen="${TOLLGATE_BENCH_GENERATOR:-../shared/bench/gen_gitops_repo.py}"
 apps="${1:-1000}"
 sample="${2:-200}"
@@ -13,8 +12,7 @@ if [ ! -f "$gen" ] || ! command -v kubectl >/dev/null; then
   echo "notice: needs $gen and kubectl; nothing measured." >&2
   exit 0
 fi
-cargo build --profile bench -q -p tollgate
-bin=target/release/tollgate
+bin=$(measured_binary)
 repo="bench-out/repo-$apps"
 [ -d "$repo" ] || python3 "$gen" "$apps" "$repo" --seed 7 >/dev/null
 # The roots: kustomizations no other kustomization includes.
@@ -38,7 +36,8 @@ PY
 total=$(echo "$roots" | wc -l)
 echo "== $apps apps: $total roots"
 start=$(date +%s.%N)
-echo "$roots" | head -n "$sample" | while read -r r; do kubectl kustomize "$repo/$r" >/dev/null; done
+# (A here-string: `echo | head` would end on SIGPIPE under pipefail.)
+head -n "$sample" <<<"$roots" | while read -r r; do kubectl kustomize "$repo/$r" >/dev/null; done
 end=$(date +%s.%N)
 per=$(echo "($end - $start) / $sample" | bc -l)
 printf 'kubectl kustomize: %.1f ms per root, %.0f s for all %s (scaled from %s)\n' \

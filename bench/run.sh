@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark: discovery + parse + rules + SARIF on synthetic GitOps repositories.
 # Usage: bench/run.sh [APPS...]   (default: 100 1000). Needs ../shared/bench.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 gen="${TOLLGATE_BENCH_GENERATOR:-../shared/bench/gen_gitops_repo.py}"
 if [ ! -f "$gen" ]; then
   echo "notice: $gen not found; set TOLLGATE_BENCH_GENERATOR. Nothing measured." >&2
   exit 0
 fi
-cargo build --release -q -p tollgate
-bin=target/release/tollgate
+bin=$(measured_binary)
 mkdir -p bench-out
 for n in "${@:-100 1000}"; do
   for apps in $n; do

@@ -4,8 +4,7 @@
 # tollgate, side by side with a `git verify-commit` loop and one
 # `git log --show-signature` over the same commits and keys.
 # Usage: bench/signatures.sh [K]   (default 5000). Needs ../shared/bench, git, gpg, ssh-keygen.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 gen="${TOLLGATE_BENCH_SIGNED:-../shared/bench/gen_signed_history.sh}"
 if [ ! -f "$gen" ]; then
   echo "notice: $gen not found; set TOLLGATE_BENCH_SIGNED. Nothing measured." >&2
@@ -14,8 +13,7 @@ fi
 k="${1:-5000}"
 out="bench-out/sig-$k"
 [ -f "$out/expected.json" ] || bash "$gen" "$k" "$out" >/dev/null
-cargo build --release -q -p tollgate
-bin="$PWD/target/release/tollgate"
+bin=$(measured_binary)
 out="$(cd "$out" && pwd)"
 # The same trust as git's: alice and bob's certificates, carol's SSH key.
 cat > "$out/keys/signers.yaml" <<POLICY

@@ -319,7 +319,7 @@ impl<'a> CelResource<'a> {
     /// Converts `resource` for evaluation with `input`.
     pub fn new(resource: &'a Value, input: &CelInput) -> CelResource<'a> {
         let (group, version, kind) = gvk(resource);
-        let plural = input.names.resource(&group, &kind);
+        let plural = input.names.resource(group, kind);
         let namespace = if kind == "Namespace" {
             String::new()
         } else {
@@ -386,7 +386,17 @@ impl<'a> CelResource<'a> {
         for lib in tollgate_cel::kyverno::LIBRARY_VARIABLES {
             activation.set(lib, tollgate_cel::kyverno::library_value(lib));
         }
-        CelResource { json: resource, group, version, kind, resource: plural, namespace, name, labels, activation }
+        CelResource {
+            json: resource,
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+            resource: plural,
+            namespace,
+            name,
+            labels,
+            activation,
+        }
     }
 }
 
@@ -427,9 +437,13 @@ impl Mocks {
                 .iter()
                 .filter(|o| {
                     let (g, v, k) = gvk(o);
-                    let gv = if g.is_empty() { v } else { format!("{g}/{v}") };
-                    gv == api
-                        && self.names.resource(&g, &k) == plural
+                    let gv_matches = if g.is_empty() {
+                        v == api
+                    } else {
+                        api.strip_prefix(g).and_then(|r| r.strip_prefix('/')) == Some(v)
+                    };
+                    gv_matches
+                        && self.names.resource(g, k) == plural
                         && (ns.is_empty()
                             || o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("") == ns)
                 })
