@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::conditions::{Operator, evaluate};
 use crate::jmespath::{Data, JpError, query, query_in};
-use crate::pattern::{Verdict, match_pattern};
+use crate::pattern::{Pattern, Verdict, match_compiled};
 use crate::policy::Rule;
 use crate::value::go_json;
 
@@ -222,6 +222,46 @@ pub(crate) fn contains_text(v: &Value, needle: &str) -> bool {
         Value::Object(m) => m.iter().any(|(k, x)| k.contains(needle) || contains_text(x, needle)),
         _ => false,
     }
+}
+
+/// The patterns of a `validate` block (and of its `foreach` entries,
+/// nested) that hold no variable and no reference, compiled when the policy
+/// loads; a pattern with either is compiled after substitution, per object.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct CompiledPatterns {
+    pattern: Option<Pattern>,
+    /// `anyPattern`, when it is a list.
+    any_pattern: Option<Vec<Pattern>>,
+    /// Per `foreach` entry, in order.
+    foreach: Vec<CompiledPatterns>,
+}
+
+impl CompiledPatterns {
+    /// The fixed patterns of `block` (a `validate` block or a `foreach` entry).
+    pub(crate) fn new(block: &Value) -> CompiledPatterns {
+        let fixed = |p: &&Value| !contains_text(p, "{{") && !contains_text(p, "$(");
+        CompiledPatterns {
+            pattern: block.get("pattern").filter(fixed).map(Pattern::new),
+            any_pattern: block
+                .get("anyPattern")
+                .filter(fixed)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(Pattern::new).collect()),
+            foreach: block
+                .get("foreach")
+                .and_then(Value::as_array)
+                .map(|l| l.iter().map(CompiledPatterns::new).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A pattern compiled after its variables and references are resolved.
+fn compile_resolved(p: &Value, ctx: &Context, substitutes: bool) -> Result<Pattern, SubstitutionError> {
+    Ok(match resolved_pattern(p, ctx, substitutes)? {
+        std::borrow::Cow::Borrowed(p) => Pattern::new(p),
+        std::borrow::Cow::Owned(p) => Pattern::from_value(p),
+    })
 }
 
 /// The pattern with references and variables resolved; borrowed when it has
@@ -618,6 +658,7 @@ pub(crate) fn validate_rule(rule: &Rule, ctx: &mut Context, provided: &Provided)
         nesting: 0,
         provided,
         substitutes: rule.substitutes(),
+        compiled: Some(rule.patterns()),
     };
     v.validate(ctx, None)
 }
@@ -636,6 +677,8 @@ struct Validator<'a> {
     /// Whether the rule's `validate` block has variables or references at
     /// all ([`Rule::substitutes`]); when not, patterns are used as written.
     substitutes: bool,
+    /// This block's patterns compiled when the policy loaded.
+    compiled: Option<&'a CompiledPatterns>,
 }
 
 impl Validator<'_> {
@@ -745,13 +788,21 @@ impl Validator<'_> {
             ctx.object().unwrap_or(&Value::Null)
         };
         if let Some(p) = self.pattern {
-            let p = match resolved_pattern(p, ctx, self.substitutes) {
-                Ok(p) => p,
-                Err(e) => {
-                    return self.response(Status::Error, format!("variable substitution failed: {}", e.message), None);
-                }
+            let resolved;
+            let p = match self.compiled.and_then(|c| c.pattern.as_ref()) {
+                Some(p) => p,
+                None => match compile_resolved(p, ctx, self.substitutes) {
+                    Ok(p) => {
+                        resolved = p;
+                        &resolved
+                    }
+                    Err(e) => {
+                        let message = format!("variable substitution failed: {}", e.message);
+                        return self.response(Status::Error, message, None);
+                    }
+                },
             };
-            return match match_pattern(target, &p) {
+            return match match_compiled(target, p) {
                 Verdict::Pass => {
                     self.response(Status::Pass, format!("validation rule '{}' passed.", self.rule_name), None)
                 }
@@ -763,20 +814,29 @@ impl Validator<'_> {
                 }
             };
         }
-        let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx, self.substitutes) {
-            Ok(p) => p,
-            Err(e) => {
-                return self.response(Status::Error, format!("variable substitution failed: {}", e.message), None);
-            }
-        };
-        let Value::Array(patterns) = ap.as_ref() else {
-            return self.response(Status::Error, "failed to deserialize anyPattern, expected type array".into(), None);
+        let resolved: Vec<Pattern>;
+        let patterns = if let Some(patterns) = self.compiled.and_then(|c| c.any_pattern.as_deref()) {
+            patterns
+        } else {
+            let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx, self.substitutes) {
+                Ok(p) => p.into_owned(),
+                Err(e) => {
+                    let message = format!("variable substitution failed: {}", e.message);
+                    return self.response(Status::Error, message, None);
+                }
+            };
+            let Value::Array(patterns) = ap else {
+                let message = "failed to deserialize anyPattern, expected type array".into();
+                return self.response(Status::Error, message, None);
+            };
+            resolved = patterns.into_iter().map(Pattern::from_value).collect();
+            &resolved
         };
         let mut failed = Vec::new();
         let mut skipped = Vec::new();
         let mut first_path = None;
         for (i, p) in patterns.iter().enumerate() {
-            match match_pattern(target, p) {
+            match match_compiled(target, p) {
                 Verdict::Pass => {
                     return self.response(
                         Status::Pass,
@@ -820,7 +880,7 @@ impl Validator<'_> {
         };
         let mut applied = 0;
         let mut list_error: Option<String> = None;
-        for fe in loops {
+        for (at, fe) in loops.iter().enumerate() {
             let list_expr = fe.get("list").and_then(Value::as_str).unwrap_or("");
             let elements = match substitute_string(list_expr, ctx).and_then(|v| match v {
                 Value::String(s) => ctx.query(&s).map_err(|e| SubstitutionError::query(e.to_string(), &e)),
@@ -837,7 +897,8 @@ impl Validator<'_> {
                     continue;
                 }
             };
-            let (resp, count) = self.validate_elements(fe, &elements, ctx);
+            let compiled = self.compiled.and_then(|c| c.foreach.get(at));
+            let (resp, count) = self.validate_elements(fe, compiled, &elements, ctx);
             if resp.status != Status::Pass {
                 return Some(resp);
             }
@@ -849,7 +910,13 @@ impl Validator<'_> {
         Some(self.response(Status::Pass, "rule passed".into(), None))
     }
 
-    fn validate_elements(&self, fe: &Value, elements: &[Value], ctx: &Context) -> (Response, usize) {
+    fn validate_elements(
+        &self,
+        fe: &Value,
+        compiled: Option<&CompiledPatterns>,
+        elements: &[Value],
+        ctx: &Context,
+    ) -> (Response, usize) {
         let mut applied = 0;
         let element_scope = fe.get("elementScope").and_then(Value::as_bool);
         for (index, element) in elements.iter().enumerate() {
@@ -895,6 +962,7 @@ impl Validator<'_> {
                 nesting: self.nesting + 1,
                 provided: self.provided,
                 substitutes: self.substitutes,
+                compiled,
             };
             let r = v.validate(&mut ectx, if scoped { Some(element) } else { None });
             let Some(r) = r else { continue };
@@ -1016,6 +1084,37 @@ mod tests {
     }
 
     #[test]
+    fn fixed_patterns_are_compiled_when_the_rule_loads() {
+        let r = rule(json!({"validate": {
+        "pattern": {"spec": {"=(hostNetwork)": false}},
+        "anyPattern": [{"a": "{{ request.operation }}"}, {"b": 1}],
+        "foreach": [
+            {"list": "request.object.spec.containers", "pattern": {"image": "*:*"}},
+            {"list": "x", "foreach": [{"list": "y", "pattern": {"name": "$(../image)"}}]}
+        ]}}));
+        let c = r.patterns();
+        assert_eq!(c.pattern, Some(Pattern::new(&json!({"spec": {"=(hostNetwork)": false}}))));
+        // A variable or a reference anywhere in it: compiled per object.
+        assert_eq!(c.any_pattern, None);
+        assert_eq!(c.foreach.len(), 2);
+        assert_eq!(c.foreach[0].pattern, Some(Pattern::new(&json!({"image": "*:*"}))));
+        assert_eq!(c.foreach[1].foreach[0].pattern, None);
+        // Both kinds judge the same: the compiled one, and the one resolved
+        // per object.
+        let pod = |image: &str| json!({"kind": "Pod", "spec": {"containers": [{"name": "a", "image": image}]}});
+        let foreach = rule(json!({"validate": {"foreach": [
+            {"list": "request.object.spec.containers", "pattern": {"image": "*:*"}},
+            {"list": "request.object.spec.containers", "pattern": {"image": "{{ element.name }}:*"}}
+        ]}}));
+        let status = |image: &str| {
+            validate_rule(&foreach, &mut Context::new(&pod(image), "CREATE"), &Provided::new()).map(|r| r.status)
+        };
+        assert_eq!(status("a:1"), Some(Status::Pass));
+        assert_eq!(status("b:1"), Some(Status::Fail), "the second pattern, resolved per element");
+        assert_eq!(status("a"), Some(Status::Fail), "the first pattern, compiled at load");
+    }
+
+    #[test]
     fn nested_loops_end_at_the_budget() {
         // Three nested loops over 300 elements: 27 million iterations.
         let list: Vec<Value> = (0..300).map(|i| json!(i)).collect();
@@ -1088,7 +1187,7 @@ mod tests {
         assert_eq!(out.pointer("/spec/containers/0/resources/requests/memory"), Some(&json!("<=2Gi")));
         assert_eq!(out.pointer("/spec/containers/0/resources/requests/cpu"), Some(&json!("$(literal)")));
         let pod = json!({"spec": {"containers": [{"resources": {"requests": {"memory": "1Gi", "cpu": "$(literal)"}, "limits": {"memory": "2Gi"}}}]}});
-        assert_eq!(match_pattern(&pod, &out), Verdict::Pass);
+        assert_eq!(crate::pattern::match_pattern(&pod, &out), Verdict::Pass);
         assert!(substitute_references(&json!({"a": "$(./missing)"})).is_err());
     }
 

@@ -4,6 +4,9 @@
 //! leaves are value patterns (`*`, `?`, `!x`, `>=1`, `1-5`, `a | b`, `100Mi`,
 //! `30s`, `null`). The evaluation order and error classes follow Kyverno's
 //! engine (`pkg/engine/validate`) so that pass, fail, skip and error agree.
+//! A pattern is compiled ([`Pattern`]) before it is walked: its keys'
+//! anchors are parsed and each map and list knows whether anchors sit inside
+//! it, once per rule for patterns without variables.
 
 use std::collections::HashMap;
 
@@ -135,8 +138,108 @@ pub enum Verdict {
 
 type Walk = Result<(), (String, PErr)>;
 
+/// A pattern compiled once: every key's anchor parsed, and every map and
+/// list knowing whether anchors sit anywhere inside it (Kyverno orders a
+/// map's keys by that). A rule's patterns without variables are compiled
+/// when the policy loads, so the walk over every object parses no key.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Pattern {
+    /// A map, its entries in key order (as the JSON object has them).
+    Map {
+        entries: Vec<Entry>,
+        /// An anchor (other than `+()`) on a key here or below.
+        anchored: bool,
+    },
+    /// A list.
+    Array {
+        items: Vec<Pattern>,
+        /// An anchor (other than `+()`) on a key below.
+        anchored: bool,
+    },
+    /// A value pattern (`*`, `>=1`, `a | b`, a number, `null`).
+    Scalar(Value),
+}
+
+/// One key of a map pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    /// The key as written (`=(hostNetwork)`).
+    key: String,
+    /// Its anchor and the key inside it; `None` for a plain key.
+    anchor: Option<(AnchorKind, String)>,
+    value: Pattern,
+}
+
+impl Entry {
+    fn new(key: String, value: Pattern) -> Entry {
+        let anchor = parse_anchor(&key).map(|(kind, name)| (kind, name.to_owned()));
+        Entry { key, anchor, value }
+    }
+
+    /// The key without its anchor.
+    fn name(&self) -> &str {
+        self.anchor.as_ref().map_or(&self.key, |(_, name)| name)
+    }
+
+    fn kind(&self) -> Option<AnchorKind> {
+        self.anchor.as_ref().map(|(kind, _)| *kind)
+    }
+}
+
+impl Pattern {
+    /// Compiles a pattern written as JSON.
+    pub(crate) fn new(pattern: &Value) -> Pattern {
+        Pattern::from_value(pattern.clone())
+    }
+
+    /// Compiles a pattern, taking its strings rather than copying them (a
+    /// pattern just made by substituting variables).
+    pub(crate) fn from_value(pattern: Value) -> Pattern {
+        match pattern {
+            Value::Object(m) => {
+                Pattern::map(m.into_iter().map(|(k, v)| Entry::new(k, Pattern::from_value(v))).collect())
+            }
+            Value::Array(a) => {
+                let items: Vec<Pattern> = a.into_iter().map(Pattern::from_value).collect();
+                let anchored = items.iter().any(Pattern::anchored);
+                Pattern::Array { items, anchored }
+            }
+            scalar => Pattern::Scalar(scalar),
+        }
+    }
+
+    fn map(entries: Vec<Entry>) -> Pattern {
+        let anchored = entries
+            .iter()
+            .any(|e| e.kind().is_some_and(|kind| kind != AnchorKind::AddIfNotPresent) || e.value.anchored());
+        Pattern::Map { entries, anchored }
+    }
+
+    /// Kyverno's `hasNestedAnchors`: an anchor other than `+()` anywhere.
+    fn anchored(&self) -> bool {
+        match self {
+            Pattern::Map { anchored, .. } | Pattern::Array { anchored, .. } => *anchored,
+            Pattern::Scalar(_) => false,
+        }
+    }
+
+    /// The Go type Kyverno names in its messages.
+    fn type_name(&self) -> &'static str {
+        match self {
+            Pattern::Map { .. } => "map[string]interface {}",
+            Pattern::Array { .. } => "[]interface {}",
+            Pattern::Scalar(v) => type_name(v),
+        }
+    }
+}
+
 /// Matches `resource` against `pattern` (Kyverno's `MatchPattern`).
 pub fn match_pattern(resource: &Value, pattern: &Value) -> Verdict {
+    match_compiled(resource, &Pattern::new(pattern))
+}
+
+/// [`match_pattern`] with a compiled pattern.
+pub(crate) fn match_compiled(resource: &Value, pattern: &Pattern) -> Verdict {
     let mut ac = AnchorMap::default();
     match element(resource, pattern, "/", &mut ac) {
         Ok(()) => Verdict::Pass,
@@ -154,23 +257,25 @@ pub fn match_pattern(resource: &Value, pattern: &Value) -> Verdict {
     }
 }
 
+/// The condition, existence and negation anchor keys met in the walk, and
+/// whether the resource had each somewhere.
 #[derive(Default)]
 struct AnchorMap {
-    seen: HashMap<String, bool>,
+    seen: HashMap<String, (AnchorKind, bool)>,
 }
 
 impl AnchorMap {
     fn keys_are_missing(&self) -> bool {
-        self.seen.iter().any(|(k, v)| !*v && !matches!(parse_anchor(k), Some((AnchorKind::Negation, _))))
+        self.seen.values().any(|(kind, present)| !*present && *kind != AnchorKind::Negation)
     }
-    fn check(&mut self, pattern: &Map<String, Value>, resource: &Map<String, Value>) {
-        for key in pattern.keys() {
-            if let Some((kind, name)) = parse_anchor(key)
+    fn check(&mut self, pattern: &[Entry], resource: &Map<String, Value>) {
+        for e in pattern {
+            if let Some((kind, name)) = &e.anchor
                 && matches!(kind, AnchorKind::Condition | AnchorKind::Existence | AnchorKind::Negation)
             {
-                let entry = self.seen.entry(key.clone()).or_insert(false);
-                if !*entry && resource.contains_key(name) {
-                    *entry = true;
+                let entry = self.seen.entry(e.key.clone()).or_insert((*kind, false));
+                if !entry.1 && resource.contains_key(name.as_str()) {
+                    entry.1 = true;
                 }
             }
         }
@@ -189,23 +294,23 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn element(resource: &Value, pattern: &Value, path: &str, ac: &mut AnchorMap) -> Walk {
+fn element(resource: &Value, pattern: &Pattern, path: &str, ac: &mut AnchorMap) -> Walk {
     match pattern {
-        Value::Object(pm) => {
+        Pattern::Map { entries, .. } => {
             let Value::Object(rm) = resource else {
                 return Err((
                     path.to_string(),
                     PErr::other(format!(
                         "pattern and resource have different structures. Path: {path}. Expected {}, found {}",
-                        type_name(pattern),
+                        pattern.type_name(),
                         type_name(resource)
                     )),
                 ));
             };
-            ac.check(pm, rm);
-            validate_map(rm, pm, path, ac)
+            ac.check(entries, rm);
+            validate_map(rm, entries, path, ac)
         }
-        Value::Array(pa) => {
+        Pattern::Array { items, .. } => {
             let Value::Array(ra) = resource else {
                 return Err((
                     path.to_string(),
@@ -214,9 +319,9 @@ fn element(resource: &Value, pattern: &Value, path: &str, ac: &mut AnchorMap) ->
                     )),
                 ));
             };
-            validate_array(ra, pa, path, ac)
+            validate_array(ra, items, path, ac)
         }
-        scalar => match resource {
+        Pattern::Scalar(scalar) => match resource {
             Value::Array(items) => scalars_match(items, scalar, path),
             _ if value_matches(resource, scalar) => Ok(()),
             _ => Err((
@@ -232,30 +337,32 @@ fn element(resource: &Value, pattern: &Value, path: &str, ac: &mut AnchorMap) ->
 }
 
 /// Expands wildcard keys under `metadata.labels`/`annotations` of a pattern
-/// to the resource's matching keys (Kyverno's `ExpandInMetadata`).
-fn expand_metadata(pattern: &Map<String, Value>, resource: &Map<String, Value>) -> Option<Map<String, Value>> {
-    let (meta_key, Value::Object(pmeta)) = pattern.iter().find(|(k, _)| anchor_key(k) == "metadata")? else {
-        return None;
-    };
+/// to the resource's matching keys (Kyverno's `ExpandInMetadata`). Only
+/// string values are kept there, as Kyverno keeps them.
+fn expand_metadata(pattern: &[Entry], resource: &Map<String, Value>) -> Option<Vec<Entry>> {
+    // The first key named `metadata` (anchored or not), if it is a map.
+    let meta_at = pattern.iter().position(|e| e.name() == "metadata")?;
+    let Pattern::Map { entries: pmeta, .. } = &pattern[meta_at].value else { return None };
     let Some(Value::Object(rmeta)) = resource.get("metadata") else { return None };
     let mut new_meta = pmeta.clone();
     let mut changed = false;
     for tag in ["labels", "annotations"] {
-        let Some((tag_key, Value::Object(pdata))) = pmeta.iter().find(|(k, _)| anchor_key(k) == tag) else { continue };
+        let Some(tag_at) = new_meta.iter().position(|e| e.name() == tag) else { continue };
+        let Pattern::Map { entries: pdata, .. } = &new_meta[tag_at].value else { continue };
         let Some((_, Value::Object(rdata))) = rmeta.iter().find(|(k, _)| anchor_key(k) == tag) else { continue };
-        if !pdata.keys().any(|k| has_wildcard(k)) {
+        if !pdata.iter().any(|e| has_wildcard(&e.key)) {
             continue;
         }
-        let mut out = Map::new();
-        for (k, v) in pdata {
-            if !v.is_string() {
-                // Kyverno keeps only string values here.
+        // Keyed by the new key: the last value for a key wins, in key order.
+        let mut out: std::collections::BTreeMap<String, Pattern> = std::collections::BTreeMap::new();
+        for e in pdata {
+            if !matches!(e.value, Pattern::Scalar(Value::String(_))) {
                 continue;
             }
-            if has_wildcard(k) {
-                let (anchor, inner) = match parse_anchor(k) {
-                    Some((kind, inner)) => (Some(kind), inner),
-                    None => (None, k.as_str()),
+            if has_wildcard(&e.key) {
+                let (anchor, inner) = match &e.anchor {
+                    Some((kind, inner)) => (Some(*kind), inner.as_str()),
+                    None => (None, e.key.as_str()),
                 };
                 let matched = rdata.keys().find(|rk| rdata[*rk].is_string() && wildcard(inner, rk)).cloned();
                 let new_key = matched.unwrap_or_else(|| inner.to_string());
@@ -263,19 +370,20 @@ fn expand_metadata(pattern: &Map<String, Value>, resource: &Map<String, Value>) 
                     Some(kind) => format!("{}({new_key})", anchor_prefix(kind)),
                     None => new_key,
                 };
-                out.insert(new_key, v.clone());
+                out.insert(new_key, e.value.clone());
             } else {
-                out.insert(k.clone(), v.clone());
+                out.insert(e.key.clone(), e.value.clone());
             }
         }
-        new_meta.insert(tag_key.clone(), Value::Object(out));
+        let expanded = Pattern::map(out.into_iter().map(|(k, v)| Entry::new(k, v)).collect());
+        new_meta[tag_at] = Entry::new(new_meta[tag_at].key.clone(), expanded);
         changed = true;
     }
     if !changed {
         return None;
     }
-    let mut p = pattern.clone();
-    p.insert(meta_key.clone(), Value::Object(new_meta));
+    let mut p = pattern.to_vec();
+    p[meta_at] = Entry::new(p[meta_at].key.clone(), Pattern::map(new_meta));
     Some(p)
 }
 
@@ -294,46 +402,35 @@ fn anchor_key(k: &str) -> &str {
     parse_anchor(k).map_or(k, |(_, inner)| inner)
 }
 
-fn has_nested_anchors(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => {
-            m.keys().any(|k| parse_anchor(k).is_some_and(|(kind, _)| kind != AnchorKind::AddIfNotPresent))
-                || m.values().any(has_nested_anchors)
-        }
-        Value::Array(a) => a.iter().any(has_nested_anchors),
-        _ => false,
-    }
-}
-
-fn validate_map(rm: &Map<String, Value>, pm: &Map<String, Value>, path: &str, ac: &mut AnchorMap) -> Walk {
+fn validate_map(rm: &Map<String, Value>, pm: &[Entry], path: &str, ac: &mut AnchorMap) -> Walk {
     let expanded = expand_metadata(pm, rm);
-    let pm = expanded.as_ref().unwrap_or(pm);
+    let pm = expanded.as_deref().unwrap_or(pm);
     // Phase 1: condition, existence, equality and negation anchors, in key order.
     let mut skip_errors: Vec<PErr> = Vec::new();
     let mut apply = 0;
-    let mut plain: Vec<(&String, &Value)> = Vec::new();
-    for (key, pv) in pm {
-        match parse_anchor(key) {
+    let mut plain: Vec<&Entry> = Vec::new();
+    for e in pm {
+        match &e.anchor {
             Some((kind, name))
                 if matches!(
                     kind,
                     AnchorKind::Condition | AnchorKind::Existence | AnchorKind::Equality | AnchorKind::Negation
                 ) =>
             {
-                match handle(kind, name, pv, rm, path, ac) {
+                match handle(*kind, name, &e.value, rm, path, ac) {
                     Ok(()) => apply += 1,
-                    Err((p, e)) => {
-                        if e.is_skip() {
-                            skip_errors.push(e);
+                    Err((p, err)) => {
+                        if err.is_skip() {
+                            skip_errors.push(err);
                             continue;
                         }
                         if !skip_errors.iter().any(|s| !s.wrapped) {
-                            return Err((p, e));
+                            return Err((p, err));
                         }
                     }
                 }
             }
-            _ => plain.push((key, pv)),
+            _ => plain.push(e),
         }
     }
     if !skip_errors.is_empty() && (apply == 0 || skip_errors.iter().any(|s| !s.wrapped)) {
@@ -342,30 +439,23 @@ fn validate_map(rm: &Map<String, Value>, pm: &Map<String, Value>, path: &str, ac
     // Phase 2: the other keys; global anchors and keys with nested anchors
     // first (Kyverno pushes them to the front in sorted order, so they run
     // in reverse key order), then the rest in key order.
-    let mut front: Vec<(&String, &Value)> = Vec::new();
-    let mut back: Vec<(&String, &Value)> = Vec::new();
-    for (k, v) in plain {
-        if matches!(parse_anchor(k), Some((AnchorKind::Global, _))) || has_nested_anchors(v) {
-            front.push((k, v));
-        } else {
-            back.push((k, v));
-        }
-    }
+    let (mut front, back): (Vec<&Entry>, Vec<&Entry>) =
+        plain.into_iter().partition(|e| e.kind() == Some(AnchorKind::Global) || e.value.anchored());
     front.reverse();
-    for (key, pv) in front.into_iter().chain(back) {
-        match parse_anchor(key) {
-            Some((AnchorKind::Global, name)) => handle(AnchorKind::Global, name, pv, rm, path, ac)?,
+    for e in front.into_iter().chain(back) {
+        match &e.anchor {
+            Some((AnchorKind::Global, name)) => handle(AnchorKind::Global, name, &e.value, rm, path, ac)?,
             Some((AnchorKind::AddIfNotPresent, _)) => {}
-            _ => default_handle(key, pv, rm, path, ac)?,
+            _ => default_handle(&e.key, &e.value, rm, path, ac)?,
         }
     }
     Ok(())
 }
 
-fn default_handle(key: &str, pv: &Value, rm: &Map<String, Value>, path: &str, ac: &mut AnchorMap) -> Walk {
+fn default_handle(key: &str, pv: &Pattern, rm: &Map<String, Value>, path: &str, ac: &mut AnchorMap) -> Walk {
     let current = format!("{path}{key}/");
     let rv = rm.get(key).unwrap_or(&NULL);
-    if pv.as_str() == Some("*") {
+    if matches!(pv, Pattern::Scalar(Value::String(s)) if s == "*") {
         if rv.is_null() {
             return Err((path.to_string(), PErr::other(format!("{path}/{key} not found"))));
         }
@@ -374,7 +464,7 @@ fn default_handle(key: &str, pv: &Value, rm: &Map<String, Value>, path: &str, ac
     element(rv, pv, &current, ac)
 }
 
-fn handle(kind: AnchorKind, name: &str, pv: &Value, rm: &Map<String, Value>, path: &str, ac: &mut AnchorMap) -> Walk {
+fn handle(kind: AnchorKind, name: &str, pv: &Pattern, rm: &Map<String, Value>, path: &str, ac: &mut AnchorMap) -> Walk {
     let current = format!("{path}{name}/");
     let present = rm.get(name);
     match kind {
@@ -402,22 +492,22 @@ fn handle(kind: AnchorKind, name: &str, pv: &Value, rm: &Map<String, Value>, pat
         AnchorKind::Existence => match present {
             None => Ok(()),
             Some(Value::Array(items)) => {
-                let Value::Array(patterns) = pv else {
+                let Pattern::Array { items: patterns, .. } = pv else {
                     return Err((
                         current,
                         PErr::other(format!(
                             "invalid pattern type {}: Pattern has to be of list to compare against resource",
-                            type_name(pv)
+                            pv.type_name()
                         )),
                     ));
                 };
                 for p in patterns {
-                    if !p.is_object() {
+                    if !matches!(p, Pattern::Map { .. }) {
                         return Err((
                             current,
                             PErr::other(format!(
                                 "invalid pattern type {}: Pattern has to be of type map to compare against items in resource",
-                                type_name(pv)
+                                pv.type_name()
                             )),
                         ));
                     }
@@ -446,15 +536,15 @@ fn handle(kind: AnchorKind, name: &str, pv: &Value, rm: &Map<String, Value>, pat
     }
 }
 
-fn validate_array(ra: &[Value], pa: &[Value], path: &str, ac: &mut AnchorMap) -> Walk {
+fn validate_array(ra: &[Value], pa: &[Pattern], path: &str, ac: &mut AnchorMap) -> Walk {
     let Some(first) = pa.first() else {
         return Err((path.to_string(), PErr::other("pattern Array empty".into())));
     };
     match first {
         // Every element against the one map pattern.
-        Value::Object(_) => each_applies(ra.iter().map(|item| (item, first)), path, ac),
+        Pattern::Map { .. } => each_applies(ra.iter().map(|item| (item, first)), path, ac),
         // Element by element.
-        Value::Array(_) => {
+        Pattern::Array { .. } => {
             if ra.len() < pa.len() {
                 return Err((
                     String::new(),
@@ -467,14 +557,14 @@ fn validate_array(ra: &[Value], pa: &[Value], path: &str, ac: &mut AnchorMap) ->
             }
             each_applies(ra.iter().zip(pa), path, ac)
         }
-        scalar => scalars_match(ra, scalar, path),
+        Pattern::Scalar(scalar) => scalars_match(ra, scalar, path),
     }
 }
 
 /// Kyverno's array walk: every pair must match, except that elements whose
 /// conditional anchors do not apply are skipped; when none applies, the
 /// whole array is skipped.
-fn each_applies<'v>(pairs: impl Iterator<Item = (&'v Value, &'v Value)>, path: &str, ac: &mut AnchorMap) -> Walk {
+fn each_applies<'v>(pairs: impl Iterator<Item = (&'v Value, &'v Pattern)>, path: &str, ac: &mut AnchorMap) -> Walk {
     let mut apply = 0;
     let mut skips: Vec<PErr> = Vec::new();
     for (i, (item, pattern)) in pairs.enumerate() {
@@ -802,6 +892,37 @@ mod tests {
             verdict(json!({"metadata": {"annotations": {"a": "1"}}, "spec": {"x": "z"}}), p),
             Verdict::Fail { .. }
         ));
+    }
+
+    #[test]
+    fn compiling_parses_each_key_once_and_marks_nested_anchors() {
+        let p = Pattern::new(&json!({"spec": {"containers": [{"=(image)": "*:*"}], "+(x)": 1}, "kind": "Pod"}));
+        let Pattern::Map { entries, anchored } = &p else { panic!("{p:?}") };
+        assert!(anchored, "an equality anchor below");
+        let keys: Vec<(&str, &str, Option<AnchorKind>, bool)> =
+            entries.iter().map(|e| (e.key.as_str(), e.name(), e.kind(), e.value.anchored())).collect();
+        assert_eq!(keys, [("kind", "kind", None, false), ("spec", "spec", None, true)]);
+        let Pattern::Map { entries: spec, .. } = &entries[1].value else { panic!() };
+        assert_eq!(spec[0].key, "+(x)");
+        assert_eq!((spec[0].name(), spec[0].kind()), ("x", Some(AnchorKind::AddIfNotPresent)));
+        // `+()` alone is no nested anchor (Kyverno's `hasNestedAnchors`).
+        assert!(!Pattern::new(&json!({"a": {"+(b)": 1}})).anchored());
+        assert!(Pattern::new(&json!([{"a": [{"X(b)": null}]}])).anchored());
+        // Compiling an owned value gives the same pattern.
+        let v = json!({"metadata": {"labels": {"app.kubernetes.io/*": "?*"}}, "^(x)": [{"y": 1}]});
+        assert_eq!(Pattern::new(&v), Pattern::from_value(v));
+    }
+
+    #[test]
+    fn only_a_metadata_map_has_its_wildcard_keys_expanded() {
+        // The first key named `metadata` decides, as in Kyverno: a scalar
+        // there expands nothing, and the pattern is matched as written.
+        let p = json!({"=(metadata)": "*", "metadata": {"labels": {"a*": "x"}}});
+        let r = json!({"metadata": {"labels": {"ab": "x"}}});
+        assert!(matches!(verdict(r.clone(), p), Verdict::Fail { .. }));
+        let p = json!({"metadata": {"labels": {"a*": "x", "n": 1}}});
+        // The non-string value is dropped by the expansion.
+        assert_eq!(verdict(r, p), Verdict::Pass);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct Rule {
     /// A `validate.cel` rule, compiled once (or why it does not compile;
     /// the error's pointer is relative to the rule).
     pub cel: Option<Result<std::sync::Arc<crate::cel::CelRule>, crate::cel::CelCompileError>>,
+    /// The `validate` block's patterns without variables, compiled once.
+    patterns: std::sync::Arc<crate::eval::CompiledPatterns>,
 }
 
 impl Rule {
@@ -55,7 +57,13 @@ impl Rule {
             .map(|_| crate::cel::CelRule::compile(&raw, "").map(std::sync::Arc::new));
         let validate = raw.get("validate").unwrap_or(&Value::Null);
         let substitutes = crate::eval::contains_text(validate, "{{") || crate::eval::contains_text(validate, "$(");
-        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds, substitutes, cel }
+        let patterns = std::sync::Arc::new(crate::eval::CompiledPatterns::new(validate));
+        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds, substitutes, cel, patterns }
+    }
+
+    /// The patterns of the `validate` block compiled when it loaded.
+    pub(crate) fn patterns(&self) -> &crate::eval::CompiledPatterns {
+        &self.patterns
     }
 
     /// Whether the `validate` block writes a variable or a reference.
