@@ -102,7 +102,8 @@ impl Context {
         Context { base: Arc::new(Value::Object(data)), overlay: Map::new(), deadline: None }
     }
 
-    /// Starts the time budget of one evaluation: [`RULE_BUDGET`] from now.
+    /// Starts the time budget of one evaluation: five seconds from now, as
+    /// for a Rego evaluation.
     pub fn start_budget(&mut self) {
         self.deadline = Some(std::time::Instant::now() + RULE_BUDGET);
     }

@@ -71,7 +71,7 @@ pub struct RegoFile {
 type Rewrite = fn(&str) -> Option<String>;
 
 /// The rewrites loading makes to a policy's source so that regorus
-/// evaluates it as OPA does (see [`add_module`]), each as a sentence; empty
+/// evaluates it as OPA does (the ones module loading applies), each as a sentence; empty
 /// when the policy runs as written. `tollgate test -v` lists them, so a user
 /// sees that their policy was changed before evaluation.
 ///
