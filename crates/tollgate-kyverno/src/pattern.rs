@@ -353,7 +353,9 @@ fn expand_metadata(pattern: &[Entry], resource: &Map<String, Value>) -> Option<V
         if !pdata.iter().any(|e| has_wildcard(&e.key)) {
             continue;
         }
-        // Keyed by the new key: the last value for a key wins, in key order.
+        // Keyed by the new key: the last value for a key wins, and keys
+        // sort as in the JSON map the pattern came from (serde_json's `Map`
+        // is sorted: the workspace does not enable `preserve_order`).
         let mut out: std::collections::BTreeMap<String, Pattern> = std::collections::BTreeMap::new();
         for e in pdata {
             if !matches!(e.value, Pattern::Scalar(Value::String(_))) {
