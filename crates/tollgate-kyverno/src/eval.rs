@@ -257,25 +257,10 @@ impl CompiledPatterns {
     }
 }
 
-/// A pattern compiled after its variables and references are resolved.
-fn compile_resolved(p: &Value, ctx: &Context, substitutes: bool) -> Result<Pattern, SubstitutionError> {
-    Ok(match resolved_pattern(p, ctx, substitutes)? {
-        std::borrow::Cow::Borrowed(p) => Pattern::new(p),
-        std::borrow::Cow::Owned(p) => Pattern::from_value(p),
-    })
-}
-
-/// The pattern with references and variables resolved; borrowed when it has
-/// neither (the common case, evaluated on every object).
-fn resolved_pattern<'p>(
-    p: &'p Value,
-    ctx: &Context,
-    substitutes: bool,
-) -> Result<std::borrow::Cow<'p, Value>, SubstitutionError> {
-    if !substitutes || (!contains_text(p, "$(") && !contains_text(p, "{{")) {
-        return Ok(std::borrow::Cow::Borrowed(p));
-    }
-    substitute_references(p).and_then(|p| substitute(&p, ctx)).map(std::borrow::Cow::Owned)
+/// A pattern that [`CompiledPatterns`] did not compile (it has variables or
+/// references) with both resolved for this object.
+fn resolved_pattern(p: &Value, ctx: &Context) -> Result<Value, SubstitutionError> {
+    substitute_references(p).and_then(|p| substitute(&p, ctx))
 }
 
 fn strip_anchors(path: &str) -> String {
@@ -658,7 +643,6 @@ pub(crate) fn validate_rule(rule: &Rule, ctx: &mut Context, provided: &Provided)
         foreach: rule.validate().get("foreach"),
         nesting: 0,
         provided,
-        substitutes: rule.substitutes(),
         compiled: Some(rule.patterns()),
     };
     v.validate(ctx, None)
@@ -675,10 +659,8 @@ struct Validator<'a> {
     foreach: Option<&'a Value>,
     nesting: usize,
     provided: &'a Provided,
-    /// Whether the rule's `validate` block has variables or references at
-    /// all ([`Rule::substitutes`]); when not, patterns are used as written.
-    substitutes: bool,
-    /// This block's patterns compiled when the policy loaded.
+    /// This block's patterns compiled when the policy loaded; a pattern it
+    /// lacks is resolved and compiled per object.
     compiled: Option<&'a CompiledPatterns>,
 }
 
@@ -792,9 +774,9 @@ impl Validator<'_> {
             let resolved;
             let p = match self.compiled.and_then(|c| c.pattern.as_ref()) {
                 Some(p) => p,
-                None => match compile_resolved(p, ctx, self.substitutes) {
+                None => match resolved_pattern(p, ctx) {
                     Ok(p) => {
-                        resolved = p;
+                        resolved = Pattern::from_value(p);
                         &resolved
                     }
                     Err(e) => {
@@ -819,8 +801,8 @@ impl Validator<'_> {
         let patterns = if let Some(patterns) = self.compiled.and_then(|c| c.any_pattern.as_deref()) {
             patterns
         } else {
-            let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx, self.substitutes) {
-                Ok(p) => p.into_owned(),
+            let ap = match resolved_pattern(self.any_pattern.unwrap_or(&Value::Null), ctx) {
+                Ok(p) => p,
                 Err(e) => {
                     let message = format!("variable substitution failed: {}", e.message);
                     return self.response(Status::Error, message, None);
@@ -962,7 +944,6 @@ impl Validator<'_> {
                 foreach: fe.get("foreach"),
                 nesting: self.nesting + 1,
                 provided: self.provided,
-                substitutes: self.substitutes,
                 compiled,
             };
             let r = v.validate(&mut ectx, if scoped { Some(element) } else { None });

@@ -35,15 +35,11 @@ pub struct Rule {
     /// The kinds `match` can select (`None`: any kind), to skip rules
     /// cheaply before the full match.
     kinds: Option<Vec<String>>,
-    /// Whether the `validate` block writes a variable (`{{ }}`) or a
-    /// reference (`$( )`) anywhere: found once here, so that the patterns
-    /// of the (many) rules that write none are used as written on every
-    /// object without being searched again.
-    substitutes: bool,
     /// A `validate.cel` rule, compiled once (or why it does not compile;
     /// the error's pointer is relative to the rule).
     pub cel: Option<Result<std::sync::Arc<crate::cel::CelRule>, crate::cel::CelCompileError>>,
-    /// The `validate` block's patterns without variables, compiled once.
+    /// The `validate` block's patterns without variables or references,
+    /// compiled once: used as written on every object, never searched again.
     patterns: std::sync::Arc<crate::eval::CompiledPatterns>,
 }
 
@@ -56,19 +52,13 @@ impl Rule {
             .filter(|c| c.is_object())
             .map(|_| crate::cel::CelRule::compile(&raw, "").map(std::sync::Arc::new));
         let validate = raw.get("validate").unwrap_or(&Value::Null);
-        let substitutes = crate::eval::contains_text(validate, "{{") || crate::eval::contains_text(validate, "$(");
         let patterns = std::sync::Arc::new(crate::eval::CompiledPatterns::new(validate));
-        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds, substitutes, cel, patterns }
+        Rule { name, kind: rule_kind(&raw), raw, autogen_of, kinds, cel, patterns }
     }
 
     /// The patterns of the `validate` block compiled when it loaded.
     pub(crate) fn patterns(&self) -> &crate::eval::CompiledPatterns {
         &self.patterns
-    }
-
-    /// Whether the `validate` block writes a variable or a reference.
-    pub(crate) fn substitutes(&self) -> bool {
-        self.substitutes
     }
 
     /// Whether the rule may select objects of `kind` (a cheap pre-check).
